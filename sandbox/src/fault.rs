@@ -1,0 +1,1 @@
+//! Fault injection (`--fault SPEC`). STUB.

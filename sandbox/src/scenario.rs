@@ -1,0 +1,1 @@
+//! The scenario scripts of `sql/fixtures/`, compiled in. STUB.

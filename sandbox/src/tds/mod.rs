@@ -1,0 +1,1 @@
+//! The TDS 7.4 wire protocol, server side. STUB.
