@@ -66,7 +66,7 @@ pub struct CatalogKey {
 }
 
 /// A column with its type.
-#[derive(Clone, Debug, Serialize, PartialEq, Eq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct TypedColumn {
     /// Column name.
     pub name: String,
@@ -202,7 +202,10 @@ pub struct Catalog {
 pub fn discover(columns: &[CatalogColumn], keys: &[CatalogKey]) -> Catalog {
     let mut names: Vec<(&str, &str)> = columns.iter().map(|c| (c.schema.as_str(), c.table.as_str())).collect();
     names.dedup();
-    let cols_of = |s: &str, t: &str| columns.iter().filter(move |c| c.schema == s && c.table == t);
+    fn cols<'a>(columns: &'a [CatalogColumn], s: &'a str, t: &'a str) -> impl Iterator<Item = &'a CatalogColumn> + 'a {
+        columns.iter().filter(move |c| c.schema == s && c.table == t)
+    }
+    let cols_of = |s: &'_ str, t: &'_ str| cols(columns, s, t).collect::<Vec<_>>().into_iter();
     let key_of = |s: &str, t: &str| -> Vec<TypedColumn> {
         keys.iter()
             .filter(|k| k.schema == s && k.table == t)
@@ -249,7 +252,7 @@ pub fn discover(columns: &[CatalogColumn], keys: &[CatalogKey]) -> Catalog {
 }
 
 /// A row of `dbo.OwnerPool`.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, serde::Deserialize, PartialEq)]
 pub struct Pool {
     /// The value `OwnerPoolId` refers to.
     pub id: DbValue,
@@ -440,7 +443,7 @@ pub async fn inspect(conn: &mut Connection) -> Result<Inspection> {
         Some(c) => format!("CAST({} AS nvarchar(256))", quote_name(c).expect("catalog names fit sysname")),
         None => "CAST(NULL AS nvarchar(256))".to_string(),
     };
-    let pools = conn
+    let pools: Vec<Pool> = conn
         .rows(&sql::render(sql::OWNER_POOLS, &[("id", &pool_id), ("name", &pool_name), ("pool_table", &pool_sql_table)]), &[])
         .await?
         .into_iter()

@@ -88,10 +88,13 @@ struct ConnArgs {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Report owner pools and every object without a valid owner pool (read-only; exit 0 healthy, 3 findings)
+    #[command(after_help = EXIT_CODES)]
     Check,
     /// Give objects whose OwnerPoolId is NULL their owner pool, in one transaction
+    #[command(after_help = EXIT_CODES)]
     Fix(FixCli),
     /// Put back the rows a fix changed, from its journal
+    #[command(after_help = EXIT_CODES)]
     Undo(UndoCli),
     /// Run the sandbox: a TDS server on SQLite for tests and demos (not SQL Server)
     Sandbox(SandboxCli),
@@ -222,7 +225,8 @@ fn connect_hint(c: &ConnArgs) -> String {
 }
 
 async fn run(cli: Cli) -> Result<u8> {
-    let interrupt = Interrupt::install();
+    // The sandbox serves until Ctrl-C and handles it itself.
+    let interrupt = if matches!(cli.command, Command::Sandbox(_)) { Interrupt::default() } else { Interrupt::install() };
     let context = |cli: &Cli| -> Result<Context> {
         let c = &cli.conn;
         let target = Target::resolve(&ConnectOptions {

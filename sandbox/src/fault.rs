@@ -1,1 +1,248 @@
-//! Fault injection (`--fault SPEC`). STUB.
+//! Fault injection (`--fault SPEC`): make the sandbox lose a connection,
+//! lose an answer, fail or stall a request, so that tests can check how
+//! rgs-repair behaves when the server or network misbehaves.
+//!
+//! Requests are counted per connection from 1, after login (SQL batches,
+//! RPCs and transaction manager requests; attentions do not count). Each
+//! fault fires once, on the first connection that reaches its request.
+
+use crate::types::SqlError;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// What happens to the request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// `drop@N`: close the connection instead of running request N.
+    Drop,
+    /// `drop-after@N`: run request N, then close without answering (a lost
+    /// COMMIT answer: the client cannot know whether it committed).
+    DropAfter,
+    /// `error@N:NUMBER`: answer with SQL Server error NUMBER instead of
+    /// running the request.
+    Error(i32),
+    /// `delay@N:MS`: wait MS milliseconds before running the request.
+    Delay(u64),
+}
+
+/// One `--fault` specification.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// The request number (1-based, per connection) it applies to.
+    pub request: u64,
+    /// What it does.
+    pub kind: FaultKind,
+}
+
+const SYNTAX: &str = "expected drop@N, drop-after@N, error@N:NUMBER or delay@N:MS";
+
+impl Fault {
+    /// Parses `drop@N`, `drop-after@N`, `error@N:NUMBER` or `delay@N:MS`.
+    pub fn parse(spec: &str) -> Result<Fault, String> {
+        let spec = spec.trim();
+        let (kind, rest) = spec.split_once('@').ok_or_else(|| format!("invalid fault '{spec}': {SYNTAX}"))?;
+        let (n, arg) = match rest.split_once(':') {
+            Some((n, a)) => (n, Some(a)),
+            None => (rest, None),
+        };
+        let request: u64 = n
+            .parse()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| format!("invalid fault '{spec}': the request number must be a positive integer"))?;
+        let kind = match (kind, arg) {
+            ("drop", None) => FaultKind::Drop,
+            ("drop-after", None) => FaultKind::DropAfter,
+            ("error", Some(a)) => FaultKind::Error(
+                a.parse()
+                    .ok()
+                    .filter(|n: &i32| *n > 0)
+                    .ok_or_else(|| format!("invalid fault '{spec}': the error number must be a positive integer"))?,
+            ),
+            ("delay", Some(a)) => FaultKind::Delay(
+                a.parse()
+                    .map_err(|_| format!("invalid fault '{spec}': the delay must be a number of milliseconds"))?,
+            ),
+            _ => return Err(format!("invalid fault '{spec}': {SYNTAX}")),
+        };
+        Ok(Fault { request, kind })
+    }
+}
+
+impl FromStr for Fault {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Fault::parse(s)
+    }
+}
+
+impl fmt::Display for Fault {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.kind {
+            FaultKind::Drop => write!(f, "drop@{}", self.request),
+            FaultKind::DropAfter => write!(f, "drop-after@{}", self.request),
+            FaultKind::Error(n) => write!(f, "error@{}:{n}", self.request),
+            FaultKind::Delay(ms) => write!(f, "delay@{}:{ms}", self.request),
+        }
+    }
+}
+
+/// The faults of one sandbox, with which have fired. Shared by all
+/// connections.
+#[derive(Debug, Default)]
+pub struct FaultSet {
+    faults: Vec<(Fault, AtomicBool)>,
+}
+
+impl FaultSet {
+    /// Arms `faults`.
+    pub fn new(faults: Vec<Fault>) -> FaultSet {
+        FaultSet { faults: faults.into_iter().map(|f| (f, AtomicBool::new(false))).collect() }
+    }
+
+    /// The faults that fire at a connection's request `n`, marking them
+    /// fired so that no other connection sees them.
+    pub fn take(&self, n: u64) -> Vec<FaultKind> {
+        self.faults
+            .iter()
+            .filter(|(f, fired)| {
+                f.request == n && fired.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+            })
+            .map(|(f, _)| f.kind)
+            .collect()
+    }
+
+    /// Faults that have not fired yet.
+    pub fn pending(&self) -> Vec<Fault> {
+        self.faults.iter().filter(|(_, fired)| !fired.load(Ordering::SeqCst)).map(|(f, _)| *f).collect()
+    }
+}
+
+/// Whether SQL Server rolls back the open transaction along with error
+/// `number`: always for a deadlock victim (1205), and for any error when
+/// the session runs with SET XACT_ABORT ON.
+pub fn aborts_transaction(number: i32, xact_abort: bool) -> bool {
+    number == 1205 || xact_abort
+}
+
+/// The error SQL Server sends for `number`, with its usual severity, state
+/// and text. `spid` fills 1205's process id, `database` 4060's and 9002's
+/// database, and `object`/`action` 229's permission (e.g. `UPDATE` on
+/// `AgentGroups`).
+pub fn sql_server_error(number: i32, spid: u16, database: &str, action: &str, object: &str) -> SqlError {
+    let (severity, state, message) = match number {
+        1205 => (
+            13,
+            51,
+            format!(
+                "Transaction (Process ID {spid}) was deadlocked on lock resources with another process and has been chosen as the deadlock victim. Rerun the transaction."
+            ),
+        ),
+        1222 => (16, 51, "Lock request time out period exceeded.".to_string()),
+        229 => (
+            14,
+            5,
+            format!("The {action} permission was denied on the object '{object}', database '{database}', schema 'dbo'."),
+        ),
+        9002 => (
+            17,
+            2,
+            format!("The transaction log for database '{database}' is full due to 'LOG_BACKUP'."),
+        ),
+        4060 => (
+            11,
+            1,
+            format!("Cannot open database \"{database}\" requested by the login. The login failed."),
+        ),
+        n => (16, 1, format!("Error {n} injected by the sandbox (--fault error@...:{n}).")),
+    };
+    SqlError { number, severity, state, message, line: 1 }
+}
+
+/// For error 229: the permission a statement needs and the table it names,
+/// found the simple way (first DML keyword and the name after it).
+pub fn permission_target(sql: &str) -> (String, String) {
+    let words: Vec<&str> = sql.split(|c: char| c.is_whitespace() || c == ';' || c == '(').filter(|w| !w.is_empty()).collect();
+    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
+    let clean = |w: &str| -> String {
+        let last = w.rsplit('.').next().unwrap_or(w);
+        last.trim_matches(|c| c == '[' || c == ']' || c == ',').to_string()
+    };
+    for (i, w) in upper.iter().enumerate() {
+        let (action, skip) = match w.as_str() {
+            "UPDATE" => ("UPDATE", 1),
+            "DELETE" => ("DELETE", if upper.get(i + 1).map(String::as_str) == Some("FROM") { 2 } else { 1 }),
+            "INSERT" => ("INSERT", if upper.get(i + 1).map(String::as_str) == Some("INTO") { 2 } else { 1 }),
+            "FROM" => ("SELECT", 1),
+            _ => continue,
+        };
+        if let Some(obj) = words.get(i + skip) {
+            return (action.to_string(), clean(obj));
+        }
+    }
+    ("SELECT".to_string(), "object".to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_displays_every_kind() {
+        for spec in ["drop@1", "drop-after@3", "error@2:1205", "delay@4:250"] {
+            let f = Fault::parse(spec).unwrap();
+            assert_eq!(f.to_string(), spec);
+            assert_eq!(spec.parse::<Fault>().unwrap(), f);
+        }
+        assert_eq!(Fault::parse("error@2:1222").unwrap().kind, FaultKind::Error(1222));
+        assert_eq!(Fault::parse(" delay@1:0 ").unwrap(), Fault { request: 1, kind: FaultKind::Delay(0) });
+    }
+
+    #[test]
+    fn rejects_bad_specs() {
+        for bad in ["", "drop", "drop@0", "drop@x", "drop@1:2", "error@1", "error@1:x", "error@1:-5", "delay@1", "boom@1", "delay@1:-1"] {
+            assert!(Fault::parse(bad).is_err(), "{bad}");
+        }
+        assert!(Fault::parse("boom@1").unwrap_err().contains("drop@N"));
+    }
+
+    #[test]
+    fn each_fault_fires_once() {
+        let set = FaultSet::new(vec![Fault::parse("drop@2").unwrap(), Fault::parse("delay@2:5").unwrap()]);
+        assert!(set.take(1).is_empty());
+        assert_eq!(set.take(2), vec![FaultKind::Drop, FaultKind::Delay(5)]);
+        assert!(set.take(2).is_empty());
+        assert!(set.pending().is_empty());
+    }
+
+    #[test]
+    fn sql_server_messages() {
+        let e = sql_server_error(1205, 53, "rgsconfig", "UPDATE", "Queues");
+        assert_eq!((e.severity, e.state), (13, 51));
+        assert!(e.message.starts_with("Transaction (Process ID 53) was deadlocked"));
+        assert_eq!(sql_server_error(1222, 1, "d", "", "").message, "Lock request time out period exceeded.");
+        assert_eq!(
+            sql_server_error(229, 1, "rgsconfig", "UPDATE", "AgentGroups").message,
+            "The UPDATE permission was denied on the object 'AgentGroups', database 'rgsconfig', schema 'dbo'."
+        );
+        assert_eq!(sql_server_error(9002, 1, "rgsconfig", "", "").severity, 17);
+        assert_eq!(sql_server_error(4060, 1, "x", "", "").severity, 11);
+        assert_eq!(sql_server_error(50000, 1, "x", "", "").severity, 16);
+        assert!(aborts_transaction(1205, false));
+        assert!(!aborts_transaction(1222, false));
+        assert!(aborts_transaction(1222, true));
+    }
+
+    #[test]
+    fn finds_permission_targets() {
+        assert_eq!(
+            permission_target("UPDATE [dbo].[AgentGroups]\nSET [OwnerPoolId] = @P1"),
+            ("UPDATE".to_string(), "AgentGroups".to_string())
+        );
+        assert_eq!(permission_target("SELECT x FROM dbo.Queues AS q"), ("SELECT".into(), "Queues".into()));
+        assert_eq!(permission_target("DELETE FROM [dbo].[Agents]"), ("DELETE".into(), "Agents".into()));
+        assert_eq!(permission_target("COMMIT"), ("SELECT".into(), "object".into()));
+    }
+}

@@ -111,7 +111,7 @@ pub fn scramble(bytes: &[u8]) -> Vec<u8> {
     bytes.iter().map(|b| b.rotate_left(4) ^ 0xA5).collect()
 }
 
-fn field(payload: &[u8], offset: usize, chars: usize, what: &str) -> WireResult<&[u8]> {
+fn field<'a>(payload: &'a [u8], offset: usize, chars: usize, what: &str) -> WireResult<&'a [u8]> {
     if chars == 0 {
         return Ok(&[]);
     }

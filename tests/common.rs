@@ -1,0 +1,77 @@
+//! Shared by the end-to-end tests: a sandbox per test, and the built binary
+//! pointed at it.
+#![allow(dead_code)]
+
+use assert_cmd::Command;
+use rgs_sandbox::{Sandbox, SandboxOptions};
+use std::path::Path;
+
+/// A sandbox loaded with `scenario`.
+pub fn sandbox(scenario: &str) -> Sandbox {
+    Sandbox::start(SandboxOptions { scenario: Some(scenario.to_string()), ..SandboxOptions::default() }).expect("sandbox starts")
+}
+
+/// The binary with the connection flags for `sb`, and no terminal.
+pub fn tool(sb: &Sandbox) -> Command {
+    let mut c = Command::cargo_bin("rgs-repair").unwrap();
+    c.env_clear()
+        .env("RGS_PASSWORD", sb.password())
+        .env("NO_COLOR", "1")
+        .args(["-S", &format!("127.0.0.1,{}", sb.addr().port()), "-U", "sa", "-C"]);
+    c
+}
+
+/// Runs a query on the sandbox's database and returns the first column of
+/// the first row as an integer.
+pub fn scalar(sb: &Sandbox, sql: &str) -> i64 {
+    let rs = sb.query(sql).unwrap_or_else(|e| panic!("{sql}: {e}"));
+    match rs.rows.first().and_then(|r| r.first()) {
+        Some(rgs_sandbox::types::Value::Int(n)) => *n,
+        other => panic!("{sql}: expected an integer, got {other:?}"),
+    }
+}
+
+/// Rows with a NULL owner in one table.
+pub fn nulls(sb: &Sandbox, table: &str) -> i64 {
+    scalar(sb, &format!("SELECT COUNT(*) FROM [dbo].[{table}] WHERE [OwnerPoolId] IS NULL"))
+}
+
+/// Rows with a NULL owner in every object table of the fixtures.
+pub fn all_nulls(sb: &Sandbox) -> i64 {
+    ["Agents", "AgentGroups", "Queues", "Workflows", "HolidaySets", "HoursOfBusiness"].iter().map(|t| nulls(sb, t)).sum()
+}
+
+/// Every (table, ID, owner) of the object tables, for before/after comparisons.
+pub fn snapshot(sb: &Sandbox) -> Vec<(String, String, String)> {
+    let mut out = Vec::new();
+    for t in ["Agents", "AgentGroups", "Queues", "Workflows", "HolidaySets", "HoursOfBusiness"] {
+        let rs = sb.query(&format!("SELECT [ID], [OwnerPoolId] FROM [dbo].[{t}] ORDER BY [ID]")).unwrap();
+        for r in rs.rows {
+            out.push((t.to_string(), format!("{:?}", r[0]), format!("{:?}", r[1])));
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The JSON a command printed.
+pub fn json(out: &[u8]) -> serde_json::Value {
+    serde_json::from_slice(out).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
+}
+
+/// Reads a journal file as JSON.
+pub fn journal(path: &Path) -> serde_json::Value {
+    json(&std::fs::read(path).unwrap())
+}
+
+/// Standard output as text, with the sandbox's port and times replaced so
+/// snapshots are stable.
+pub fn stable(out: &[u8], sb: &Sandbox) -> String {
+    let port = sb.addr().port().to_string();
+    let mut s = String::from_utf8_lossy(out).replace(&port, "PORT");
+    // Journal paths and timestamps.
+    let re_time = regex_lite::Regex::new(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC").unwrap();
+    s = re_time.replace_all(&s, "TIME").into_owned();
+    let re_journal = regex_lite::Regex::new(r"\S*rgs-repair-journal\S*\.json").unwrap();
+    re_journal.replace_all(&s, "JOURNAL").into_owned()
+}
