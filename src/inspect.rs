@@ -202,10 +202,10 @@ pub struct Catalog {
 pub fn discover(columns: &[CatalogColumn], keys: &[CatalogKey]) -> Catalog {
     let mut names: Vec<(&str, &str)> = columns.iter().map(|c| (c.schema.as_str(), c.table.as_str())).collect();
     names.dedup();
-    fn cols<'a>(columns: &'a [CatalogColumn], s: &'a str, t: &'a str) -> impl Iterator<Item = &'a CatalogColumn> + 'a {
-        columns.iter().filter(move |c| c.schema == s && c.table == t)
+    fn cols<'a>(columns: &'a [CatalogColumn], s: &str, t: &str) -> Vec<&'a CatalogColumn> {
+        columns.iter().filter(|c| c.schema == s && c.table == t).collect()
     }
-    let cols_of = |s: &'_ str, t: &'_ str| cols(columns, s, t).collect::<Vec<_>>().into_iter();
+    let cols_of = |s: &str, t: &str| cols(columns, s, t).into_iter();
     let key_of = |s: &str, t: &str| -> Vec<TypedColumn> {
         keys.iter()
             .filter(|k| k.schema == s && k.table == t)

@@ -288,7 +288,7 @@ async fn run_sandbox(s: &SandboxCli) -> Result<u8> {
         faults,
         ..rgs_sandbox::SandboxOptions::default()
     };
-    let sandbox = tokio::task::spawn_blocking(move || rgs_sandbox::Sandbox::start(opts)).await??;
+    let mut sandbox = tokio::task::spawn_blocking(move || rgs_sandbox::Sandbox::start(opts)).await??;
     println!("listening on {}", sandbox.addr());
     println!("login: sa (password from --password, RGS_SANDBOX_PASSWORD, or the documented default); database: rgsconfig");
     println!("try:   rgs-repair -S {},{} -U sa -C check", sandbox.addr().ip(), sandbox.addr().port());

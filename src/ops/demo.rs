@@ -19,7 +19,7 @@ fn banner(step: &str, command: &str, why: &str) {
 /// Runs the demo; exit 0 when every step ended as expected.
 pub async fn run(scenario: &str, interrupt: Interrupt) -> Result<u8> {
     let opts = SandboxOptions { scenario: Some(scenario.to_string()), ..SandboxOptions::default() };
-    let sandbox = tokio::task::spawn_blocking(move || Sandbox::start(opts)).await??;
+    let mut sandbox = tokio::task::spawn_blocking(move || Sandbox::start(opts)).await??;
     println!("Started the sandbox (a TDS server on SQLite, standing in for SQL Server) on {}", sandbox.addr());
     println!("with the '{scenario}' scenario: a Lync 2013 pool whose response groups were migrated and lost their owner pool.");
     let target = Target::resolve(&ConnectOptions {

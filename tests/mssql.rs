@@ -1,0 +1,118 @@
+//! The same stories against a real SQL Server: ignored unless
+//! `RGS_TEST_MSSQL` holds an ADO.NET connection string (for example the
+//! docker-compose server: `Server=tcp:127.0.0.1,1433;Database=rgsconfig;
+//! User Id=sa;Password=...;TrustServerCertificate=true`). Each test resets
+//! rgsconfig and loads a scenario from sql/fixtures/, so run them one at a
+//! time: `cargo test --test mssql -- --ignored --test-threads=1`.
+
+use assert_cmd::Command;
+use predicates::prelude::*;
+use tiberius::{Client, Config};
+use tokio::net::TcpStream;
+use tokio_util::compat::TokioAsyncWriteCompatExt;
+
+const RESET: &str = include_str!("../sql/fixtures/reset.sql");
+const SCHEMA: &str = include_str!("../sql/fixtures/schema.sql");
+
+fn conn_string() -> String {
+    std::env::var("RGS_TEST_MSSQL").expect("set RGS_TEST_MSSQL to an ADO.NET connection string to run these tests")
+}
+
+fn scenario(name: &str) -> String {
+    std::fs::read_to_string(format!("{}/sql/fixtures/{name}.sql", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+async fn client() -> Client<tokio_util::compat::Compat<TcpStream>> {
+    let config = Config::from_ado_string(&conn_string()).unwrap();
+    let tcp = TcpStream::connect(config.get_addr()).await.unwrap();
+    Client::connect(config, tcp.compat_write()).await.unwrap()
+}
+
+fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+/// Resets rgsconfig and loads a scenario, batch by batch as sqlcmd would.
+fn load(name: &str) {
+    block(async {
+        let mut c = client().await;
+        for script in [RESET, SCHEMA, &scenario(name)] {
+            for batch in script.split("\nGO") {
+                if !batch.trim().is_empty() {
+                    c.simple_query(batch).await.unwrap().into_results().await.unwrap();
+                }
+            }
+        }
+    })
+}
+
+fn scalar(sql: &str) -> i64 {
+    block(async {
+        let mut c = client().await;
+        let row = c.simple_query(sql).await.unwrap().into_row().await.unwrap().unwrap();
+        row.get::<i32, _>(0).map(i64::from).unwrap()
+    })
+}
+
+fn nulls() -> i64 {
+    ["Agents", "AgentGroups", "Queues", "Workflows", "HolidaySets", "HoursOfBusiness"]
+        .iter()
+        .map(|t| scalar(&format!("SELECT COUNT(*) FROM [dbo].[{t}] WHERE [OwnerPoolId] IS NULL")))
+        .sum()
+}
+
+fn tool() -> Command {
+    let mut c = Command::cargo_bin("rgs-repair").unwrap();
+    c.env_clear().env("RGS_CONNECTION_STRING", conn_string());
+    c
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_migrated_check_dry_run_fix_undo() {
+    load("migrated");
+    assert_eq!(nulls(), 30);
+    tool().arg("check").assert().code(3);
+    tool().args(["fix", "--dry-run"]).assert().code(0);
+    assert_eq!(nulls(), 30);
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    tool().args(["fix", "--yes", "--journal"]).arg(&j).assert().code(0).stdout(predicate::str::contains("Committed: 30"));
+    assert_eq!(nulls(), 0);
+    tool().arg("check").assert().code(0);
+    tool().args(["undo", "--yes", "--journal"]).arg(&j).assert().code(0);
+    assert_eq!(nulls(), 30);
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_healthy() {
+    load("healthy");
+    tool().arg("check").assert().code(0);
+    tool().args(["fix", "--yes"]).assert().code(0).stdout(predicate::str::contains("Nothing to do"));
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_multi_pool() {
+    load("multi-pool");
+    tool().arg("check").assert().code(3);
+    tool().args(["fix", "--yes"]).assert().code(2);
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    tool().args(["fix", "--yes", "--pool", "lyncpool02.fabrikam.local", "--journal"]).arg(&j).assert().code(0);
+    assert_eq!(nulls(), 0);
+    tool().args(["undo", "--yes", "--journal"]).arg(&j).assert().code(0);
+    assert_eq!(nulls(), 13);
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_dangling_and_empty_pool() {
+    load("dangling");
+    tool().arg("check").assert().code(3);
+    tool().args(["fix", "--yes"]).assert().code(0).stdout(predicate::str::contains("Nothing to do"));
+    load("empty-pool");
+    tool().arg("check").assert().code(3);
+    tool().args(["fix", "--yes"]).assert().code(2);
+}
