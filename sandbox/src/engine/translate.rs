@@ -1542,6 +1542,7 @@ impl<'e, 'a> Tr<'e, 'a> {
                     Some(ast::OrderBySort::Asc) => " ASC",
                     Some(ast::OrderBySort::Desc) => " DESC",
                     None => "",
+                    Some(ast::OrderBySort::Using(_)) => return Err(errors::syntax("USING")),
                 };
                 parts.push(format!("{s}{dir}"));
             }
