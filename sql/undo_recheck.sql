@@ -1,5 +1,6 @@
 -- Inside the undo transaction: lock the journalled rows and read their
--- current owner. {key_match} is `({k1} = @P1 AND {k2} = @P2) OR (...)`.
+-- current owner. {key_match} is `([k1] = @P1 AND [k2] = @P2) OR (...)`
+-- over the key columns.
 SELECT {keys}, {owner} AS owner_pool_id
 FROM {table} WITH (UPDLOCK, HOLDLOCK)
 WHERE {key_match};

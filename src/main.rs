@@ -188,14 +188,20 @@ fn lock_timeout(secs: f64) -> Result<Duration> {
 }
 
 fn init_logging(verbose: u8) {
+    // tiberius' own warning about -C repeats ours in other words.
     let level = match verbose {
-        0 => "warn",
+        0 => "warn,tiberius=error",
         1 => "info",
         2 => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_target(false)
+        .init();
 }
 
 fn connect_hint(c: &ConnArgs) -> String {

@@ -102,6 +102,19 @@ mod tests {
     }
 
     #[test]
+    fn every_placeholder_is_one_the_code_fills() {
+        let known = ["table", "owner", "keys", "order", "display", "pool_table", "pool_id", "id", "name", "key_match", "lock_timeout_ms"];
+        for t in [SERVER_INFO, CATALOG_COLUMNS, CATALOG_PRIMARY_KEYS, PERMISSIONS, SESSION_SETUP, OWNER_POOLS, OWNER_COUNTS, FINDING_ROWS, BEGIN, COMMIT, ROLLBACK, FIX_RECHECK, FIX_UPDATE, FIX_VERIFY, UNDO_RECHECK, UNDO_UPDATE] {
+            let mut rest = t;
+            while let Some(i) = rest.find('{') {
+                let end = rest[i..].find('}').expect("closed placeholder") + i;
+                assert!(known.contains(&&rest[i + 1..end]), "unknown placeholder {} in\n{t}", &rest[i..=end]);
+                rest = &rest[end + 1..];
+            }
+        }
+    }
+
+    #[test]
     fn templates_have_no_literal_values() {
         // Values travel as parameters: no template carries a quoted string
         // other than the fixed N'...' arguments of catalog functions.

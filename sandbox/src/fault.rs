@@ -41,29 +41,27 @@ impl Fault {
     /// Parses `drop@N`, `drop-after@N`, `error@N:NUMBER` or `delay@N:MS`.
     pub fn parse(spec: &str) -> Result<Fault, String> {
         let spec = spec.trim();
-        let (kind, rest) = spec.split_once('@').ok_or_else(|| format!("invalid fault '{spec}': {SYNTAX}"))?;
+        let (kind, rest) = spec
+            .split_once('@')
+            .ok_or_else(|| format!("invalid fault '{spec}': {SYNTAX}"))?;
         let (n, arg) = match rest.split_once(':') {
             Some((n, a)) => (n, Some(a)),
             None => (rest, None),
         };
-        let request: u64 = n
-            .parse()
-            .ok()
-            .filter(|n| *n >= 1)
-            .ok_or_else(|| format!("invalid fault '{spec}': the request number must be a positive integer"))?;
+        let request: u64 = n.parse().ok().filter(|n| *n >= 1).ok_or_else(|| {
+            format!("invalid fault '{spec}': the request number must be a positive integer")
+        })?;
         let kind = match (kind, arg) {
             ("drop", None) => FaultKind::Drop,
             ("drop-after", None) => FaultKind::DropAfter,
-            ("error", Some(a)) => FaultKind::Error(
-                a.parse()
-                    .ok()
-                    .filter(|n: &i32| *n > 0)
-                    .ok_or_else(|| format!("invalid fault '{spec}': the error number must be a positive integer"))?,
-            ),
-            ("delay", Some(a)) => FaultKind::Delay(
-                a.parse()
-                    .map_err(|_| format!("invalid fault '{spec}': the delay must be a number of milliseconds"))?,
-            ),
+            ("error", Some(a)) => {
+                FaultKind::Error(a.parse().ok().filter(|n: &i32| *n > 0).ok_or_else(|| {
+                    format!("invalid fault '{spec}': the error number must be a positive integer")
+                })?)
+            }
+            ("delay", Some(a)) => FaultKind::Delay(a.parse().map_err(|_| {
+                format!("invalid fault '{spec}': the delay must be a number of milliseconds")
+            })?),
             _ => return Err(format!("invalid fault '{spec}': {SYNTAX}")),
         };
         Ok(Fault { request, kind })
@@ -99,7 +97,12 @@ pub struct FaultSet {
 impl FaultSet {
     /// Arms `faults`.
     pub fn new(faults: Vec<Fault>) -> FaultSet {
-        FaultSet { faults: faults.into_iter().map(|f| (f, AtomicBool::new(false))).collect() }
+        FaultSet {
+            faults: faults
+                .into_iter()
+                .map(|f| (f, AtomicBool::new(false)))
+                .collect(),
+        }
     }
 
     /// The faults that fire at a connection's request `n`, marking them
@@ -108,7 +111,10 @@ impl FaultSet {
         self.faults
             .iter()
             .filter(|(f, fired)| {
-                f.request == n && fired.compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst).is_ok()
+                f.request == n
+                    && fired
+                        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
+                        .is_ok()
             })
             .map(|(f, _)| f.kind)
             .collect()
@@ -116,7 +122,11 @@ impl FaultSet {
 
     /// Faults that have not fired yet.
     pub fn pending(&self) -> Vec<Fault> {
-        self.faults.iter().filter(|(_, fired)| !fired.load(Ordering::SeqCst)).map(|(f, _)| *f).collect()
+        self.faults
+            .iter()
+            .filter(|(_, fired)| !fired.load(Ordering::SeqCst))
+            .map(|(f, _)| *f)
+            .collect()
     }
 }
 
@@ -131,7 +141,13 @@ pub fn aborts_transaction(number: i32, xact_abort: bool) -> bool {
 /// and text. `spid` fills 1205's process id, `database` 4060's and 9002's
 /// database, and `object`/`action` 229's permission (e.g. `UPDATE` on
 /// `AgentGroups`).
-pub fn sql_server_error(number: i32, spid: u16, database: &str, action: &str, object: &str) -> SqlError {
+pub fn sql_server_error(
+    number: i32,
+    spid: u16,
+    database: &str,
+    action: &str,
+    object: &str,
+) -> SqlError {
     let (severity, state, message) = match number {
         1205 => (
             13,
@@ -158,23 +174,47 @@ pub fn sql_server_error(number: i32, spid: u16, database: &str, action: &str, ob
         ),
         n => (16, 1, format!("Error {n} injected by the sandbox (--fault error@...:{n}).")),
     };
-    SqlError { number, severity, state, message, line: 1 }
+    SqlError {
+        number,
+        severity,
+        state,
+        message,
+        line: 1,
+    }
 }
 
 /// For error 229: the permission a statement needs and the table it names,
 /// found the simple way (first DML keyword and the name after it).
 pub fn permission_target(sql: &str) -> (String, String) {
-    let words: Vec<&str> = sql.split(|c: char| c.is_whitespace() || c == ';' || c == '(').filter(|w| !w.is_empty()).collect();
+    let words: Vec<&str> = sql
+        .split(|c: char| c.is_whitespace() || c == ';' || c == '(')
+        .filter(|w| !w.is_empty())
+        .collect();
     let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
     let clean = |w: &str| -> String {
         let last = w.rsplit('.').next().unwrap_or(w);
-        last.trim_matches(|c| c == '[' || c == ']' || c == ',').to_string()
+        last.trim_matches(|c| c == '[' || c == ']' || c == ',')
+            .to_string()
     };
     for (i, w) in upper.iter().enumerate() {
         let (action, skip) = match w.as_str() {
             "UPDATE" => ("UPDATE", 1),
-            "DELETE" => ("DELETE", if upper.get(i + 1).map(String::as_str) == Some("FROM") { 2 } else { 1 }),
-            "INSERT" => ("INSERT", if upper.get(i + 1).map(String::as_str) == Some("INTO") { 2 } else { 1 }),
+            "DELETE" => (
+                "DELETE",
+                if upper.get(i + 1).map(String::as_str) == Some("FROM") {
+                    2
+                } else {
+                    1
+                },
+            ),
+            "INSERT" => (
+                "INSERT",
+                if upper.get(i + 1).map(String::as_str) == Some("INTO") {
+                    2
+                } else {
+                    1
+                },
+            ),
             "FROM" => ("SELECT", 1),
             _ => continue,
         };
@@ -196,13 +236,34 @@ mod tests {
             assert_eq!(f.to_string(), spec);
             assert_eq!(spec.parse::<Fault>().unwrap(), f);
         }
-        assert_eq!(Fault::parse("error@2:1222").unwrap().kind, FaultKind::Error(1222));
-        assert_eq!(Fault::parse(" delay@1:0 ").unwrap(), Fault { request: 1, kind: FaultKind::Delay(0) });
+        assert_eq!(
+            Fault::parse("error@2:1222").unwrap().kind,
+            FaultKind::Error(1222)
+        );
+        assert_eq!(
+            Fault::parse(" delay@1:0 ").unwrap(),
+            Fault {
+                request: 1,
+                kind: FaultKind::Delay(0)
+            }
+        );
     }
 
     #[test]
     fn rejects_bad_specs() {
-        for bad in ["", "drop", "drop@0", "drop@x", "drop@1:2", "error@1", "error@1:x", "error@1:-5", "delay@1", "boom@1", "delay@1:-1"] {
+        for bad in [
+            "",
+            "drop",
+            "drop@0",
+            "drop@x",
+            "drop@1:2",
+            "error@1",
+            "error@1:x",
+            "error@1:-5",
+            "delay@1",
+            "boom@1",
+            "delay@1:-1",
+        ] {
             assert!(Fault::parse(bad).is_err(), "{bad}");
         }
         assert!(Fault::parse("boom@1").unwrap_err().contains("drop@N"));
@@ -210,7 +271,10 @@ mod tests {
 
     #[test]
     fn each_fault_fires_once() {
-        let set = FaultSet::new(vec![Fault::parse("drop@2").unwrap(), Fault::parse("delay@2:5").unwrap()]);
+        let set = FaultSet::new(vec![
+            Fault::parse("drop@2").unwrap(),
+            Fault::parse("delay@2:5").unwrap(),
+        ]);
         assert!(set.take(1).is_empty());
         assert_eq!(set.take(2), vec![FaultKind::Drop, FaultKind::Delay(5)]);
         assert!(set.take(2).is_empty());
@@ -221,8 +285,13 @@ mod tests {
     fn sql_server_messages() {
         let e = sql_server_error(1205, 53, "rgsconfig", "UPDATE", "Queues");
         assert_eq!((e.severity, e.state), (13, 51));
-        assert!(e.message.starts_with("Transaction (Process ID 53) was deadlocked"));
-        assert_eq!(sql_server_error(1222, 1, "d", "", "").message, "Lock request time out period exceeded.");
+        assert!(e
+            .message
+            .starts_with("Transaction (Process ID 53) was deadlocked"));
+        assert_eq!(
+            sql_server_error(1222, 1, "d", "", "").message,
+            "Lock request time out period exceeded."
+        );
         assert_eq!(
             sql_server_error(229, 1, "rgsconfig", "UPDATE", "AgentGroups").message,
             "The UPDATE permission was denied on the object 'AgentGroups', database 'rgsconfig', schema 'dbo'."
@@ -241,8 +310,17 @@ mod tests {
             permission_target("UPDATE [dbo].[AgentGroups]\nSET [OwnerPoolId] = @P1"),
             ("UPDATE".to_string(), "AgentGroups".to_string())
         );
-        assert_eq!(permission_target("SELECT x FROM dbo.Queues AS q"), ("SELECT".into(), "Queues".into()));
-        assert_eq!(permission_target("DELETE FROM [dbo].[Agents]"), ("DELETE".into(), "Agents".into()));
-        assert_eq!(permission_target("COMMIT"), ("SELECT".into(), "object".into()));
+        assert_eq!(
+            permission_target("SELECT x FROM dbo.Queues AS q"),
+            ("SELECT".into(), "Queues".into())
+        );
+        assert_eq!(
+            permission_target("DELETE FROM [dbo].[Agents]"),
+            ("DELETE".into(), "Agents".into())
+        );
+        assert_eq!(
+            permission_target("COMMIT"),
+            ("SELECT".into(), "object".into())
+        );
     }
 }

@@ -8,12 +8,24 @@ pub const SCHEMA: &str = include_str!("../../sql/fixtures/schema.sql");
 const SCENARIOS: &[(&str, &str)] = &[
     ("migrated", include_str!("../../sql/fixtures/migrated.sql")),
     ("healthy", include_str!("../../sql/fixtures/healthy.sql")),
-    ("multi-pool", include_str!("../../sql/fixtures/multi-pool.sql")),
+    (
+        "multi-pool",
+        include_str!("../../sql/fixtures/multi-pool.sql"),
+    ),
     ("dangling", include_str!("../../sql/fixtures/dangling.sql")),
-    ("empty-pool", include_str!("../../sql/fixtures/empty-pool.sql")),
+    (
+        "empty-pool",
+        include_str!("../../sql/fixtures/empty-pool.sql"),
+    ),
 ];
 
-const NAMES: &[&str] = &["migrated", "healthy", "multi-pool", "dangling", "empty-pool"];
+const NAMES: &[&str] = &[
+    "migrated",
+    "healthy",
+    "multi-pool",
+    "dangling",
+    "empty-pool",
+];
 
 /// The scenario names, in the order they are documented.
 pub fn names() -> &'static [&'static str] {
@@ -27,7 +39,12 @@ pub fn script(name: &str) -> Option<&'static str> {
 
 /// The script of scenario `name`, or an error listing the names.
 pub fn lookup(name: &str) -> anyhow::Result<&'static str> {
-    script(name).ok_or_else(|| anyhow::anyhow!("unknown scenario '{name}'; known scenarios: {}", names().join(", ")))
+    script(name).ok_or_else(|| {
+        anyhow::anyhow!(
+            "unknown scenario '{name}'; known scenarios: {}",
+            names().join(", ")
+        )
+    })
 }
 
 #[cfg(test)]

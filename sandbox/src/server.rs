@@ -6,7 +6,9 @@ use crate::engine::{Engine, Interrupter, Session};
 use crate::fault::{self, Fault, FaultKind, FaultSet};
 use crate::scenario;
 use crate::tds::login7::{self, Login7};
-use crate::tds::packet::{packet_type, status, Message, DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE};
+use crate::tds::packet::{
+    packet_type, status, Message, DEFAULT_PACKET_SIZE, MAX_PACKET_SIZE, MIN_PACKET_SIZE,
+};
 use crate::tds::prelogin;
 use crate::tds::request::{self, DecodeError, Request, TmRequest};
 use crate::tds::response::{self, Framing};
@@ -121,7 +123,10 @@ pub struct Sandbox {
 
 impl fmt::Debug for Sandbox {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Sandbox").field("addr", &self.addr).field("database", &self.database).finish()
+        f.debug_struct("Sandbox")
+            .field("addr", &self.addr)
+            .field("database", &self.database)
+            .finish()
     }
 }
 
@@ -139,12 +144,15 @@ impl Sandbox {
                 .run_script(&opts.database, scenario::SCHEMA)
                 .map_err(|e| anyhow::anyhow!("loading schema.sql into {}: {e}", opts.database))?;
             if let (Some(name), Some(script)) = (opts.scenario.as_deref(), script) {
-                engine
-                    .run_script(&opts.database, script)
-                    .map_err(|e| anyhow::anyhow!("loading scenario {name} into {}: {e}", opts.database))?;
+                engine.run_script(&opts.database, script).map_err(|e| {
+                    anyhow::anyhow!("loading scenario {name} into {}: {e}", opts.database)
+                })?;
             }
         } else if let Some(name) = opts.scenario.as_deref() {
-            info!(scenario = name, "database file already holds a database; scenario not loaded");
+            info!(
+                scenario = name,
+                "database file already holds a database; scenario not loaded"
+            );
         }
         let tls = match opts.tls {
             TlsMode::Offer => Some(TlsConfigs::generate()?),
@@ -171,19 +179,27 @@ impl Sandbox {
         let (tx, rx) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
         let thread_shared = shared.clone();
-        let thread = std::thread::Builder::new().name("rgs-sandbox-listener".into()).spawn(move || {
-            runtime.block_on(accept_loop(thread_shared, listener, rx, ready_tx));
-            // Requests still running in the engine get a moment to finish;
-            // connections are dropped (closed) with the runtime.
-            runtime.shutdown_timeout(Duration::from_secs(2));
-        })?;
+        let thread = std::thread::Builder::new()
+            .name("rgs-sandbox-listener".into())
+            .spawn(move || {
+                runtime.block_on(accept_loop(thread_shared, listener, rx, ready_tx));
+                // Requests still running in the engine get a moment to finish;
+                // connections are dropped (closed) with the runtime.
+                runtime.shutdown_timeout(Duration::from_secs(2));
+            })?;
         match ready_rx.recv() {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => anyhow::bail!("the sandbox listener thread ended before it was ready"),
         }
         info!(%addr, database = %opts.database, scenario = ?opts.scenario, "sandbox listening");
-        Ok(Sandbox { addr, database: opts.database, shared, shutdown: Some(tx), thread: Some(thread) })
+        Ok(Sandbox {
+            addr,
+            database: opts.database,
+            shared,
+            shutdown: Some(tx),
+            thread: Some(thread),
+        })
     }
 
     /// The address it listens on.
@@ -215,7 +231,11 @@ impl Sandbox {
     /// `Config::from_ado_string` accepts it). It asks for encryption and
     /// trusts the self-signed certificate.
     pub fn ado_connection_string(&self) -> String {
-        let host = if self.addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { self.addr.ip().to_string() };
+        let host = if self.addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            self.addr.ip().to_string()
+        };
         let pw = &self.shared.password;
         let pw = if pw.contains([';', '"', '\'', '{', '}']) || pw.trim() != pw {
             format!("\"{}\"", pw.replace('"', "\"\""))
@@ -247,7 +267,9 @@ impl Sandbox {
 
     /// Serves until Ctrl-C, then stops.
     pub fn wait(&mut self) -> anyhow::Result<()> {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
         rt.block_on(tokio::signal::ctrl_c())?;
         info!("Ctrl-C: stopping the sandbox");
         self.stop();
@@ -327,40 +349,62 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream, conn: u64) -> io::Result<()>
     let mut t = Transport::new(tcp, spid);
 
     // TDS 8.0 clients start with a TLS ClientHello instead of PRELOGIN.
-    let Some(first) = t.peek_byte().await? else { return Ok(()) };
+    let Some(first) = t.peek_byte().await? else {
+        return Ok(());
+    };
     let strict = first == 0x16;
     if strict {
         let Some(tls) = &shared.tls else {
             t.close().await;
-            return Err(protocol_error("TDS 8.0 TLS handshake refused: TLS is disabled"));
+            return Err(protocol_error(
+                "TDS 8.0 TLS handshake refused: TLS is disabled",
+            ));
         };
         t.start_tls_strict(tls.strict.clone()).await?;
     }
 
-    let Some(msg) = t.read_message().await? else { return Ok(()) };
+    let Some(msg) = t.read_message().await? else {
+        return Ok(());
+    };
     if msg.ty != packet_type::PRELOGIN {
         t.close().await;
-        return Err(protocol_error(format!("expected PRELOGIN, got packet type {:#04x}", msg.ty)));
+        return Err(protocol_error(format!(
+            "expected PRELOGIN, got packet type {:#04x}",
+            msg.ty
+        )));
     }
     let pre = prelogin::parse(&msg.payload).map_err(protocol_error)?;
     let encryption = prelogin::negotiate(pre.encryption, shared.tls.is_some());
-    let answer = prelogin::response(encryption, prelogin::instance_ok(&pre.instance), PRODUCT_VERSION);
-    t.write_message(packet_type::REPLY, &answer, DEFAULT_PACKET_SIZE).await?;
+    let answer = prelogin::response(
+        encryption,
+        prelogin::instance_ok(&pre.instance),
+        PRODUCT_VERSION,
+    );
+    t.write_message(packet_type::REPLY, &answer, DEFAULT_PACKET_SIZE)
+        .await?;
     let mut login_only_tls = false;
     if !strict && encryption != prelogin::ENCRYPT_NOT_SUP {
-        let tls = shared.tls.as_ref().expect("TLS offered only with a certificate");
+        let tls = shared
+            .tls
+            .as_ref()
+            .expect("TLS offered only with a certificate");
         t.start_tls_in_prelogin(tls.tds7.clone()).await?;
         login_only_tls = encryption == prelogin::ENCRYPT_OFF;
     }
     debug!(conn, strict, encryption, client_encryption = ?pre.encryption, "prelogin done");
 
-    let Some(msg) = t.read_message().await? else { return Ok(()) };
+    let Some(msg) = t.read_message().await? else {
+        return Ok(());
+    };
     if login_only_tls {
         t.drop_tls();
     }
     if msg.ty != packet_type::LOGIN7 {
         t.close().await;
-        return Err(protocol_error(format!("expected LOGIN7, got packet type {:#04x}", msg.ty)));
+        return Err(protocol_error(format!(
+            "expected LOGIN7, got packet type {:#04x}",
+            msg.ty
+        )));
     }
     let login = login7::decode(&msg.payload).map_err(protocol_error)?;
     drop(msg);
@@ -369,6 +413,7 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream, conn: u64) -> io::Result<()>
         return Ok(());
     };
     drop(login);
+    let spid = session.spid();
 
     let mut c = Connection {
         shared,
@@ -387,7 +432,13 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream, conn: u64) -> io::Result<()>
 }
 
 fn login_failed(user: &str) -> SqlError {
-    SqlError { number: 18456, severity: 14, state: 1, message: format!("Login failed for user '{user}'."), line: 1 }
+    SqlError {
+        number: 18456,
+        severity: 14,
+        state: 1,
+        message: format!("Login failed for user '{user}'."),
+        line: 1,
+    }
 }
 
 /// Checks the login and opens the session; on failure answers as SQL
@@ -398,7 +449,7 @@ async fn log_in(
     login: &Login7,
     conn: u64,
 ) -> io::Result<Option<(Session, usize)>> {
-    info!(
+    debug!(
         conn,
         user = %login.username,
         app = %login.app_name,
@@ -425,23 +476,32 @@ async fn log_in(
                 .into(),
             line: 1,
         };
-        t.write_message(packet_type::REPLY, &fail(vec![e]), DEFAULT_PACKET_SIZE).await?;
+        t.write_message(packet_type::REPLY, &fail(vec![e]), DEFAULT_PACKET_SIZE)
+            .await?;
         return Ok(None);
     }
     if !login.username.eq_ignore_ascii_case(LOGIN) || !login.password.matches(&shared.password) {
         info!(conn, user = %login.username, "login failed: wrong user name or password");
-        t.write_message(packet_type::REPLY, &fail(vec![login_failed(&login.username)]), DEFAULT_PACKET_SIZE)
-            .await?;
+        t.write_message(
+            packet_type::REPLY,
+            &fail(vec![login_failed(&login.username)]),
+            DEFAULT_PACKET_SIZE,
+        )
+        .await?;
         return Ok(None);
     }
 
-    let database = if login.database.is_empty() { "master".to_string() } else { login.database.clone() };
+    let database = if login.database.is_empty() {
+        "master".to_string()
+    } else {
+        login.database.clone()
+    };
     let engine = shared.engine.clone();
     let db = database.clone();
     let opened = tokio::task::spawn_blocking(move || engine.open_session(&db))
         .await
         .map_err(|e| io::Error::other(format!("engine panicked opening a session: {e}")))?;
-    let session = match opened {
+    let mut session = match opened {
         Ok(s) => s,
         Err(mut e) => {
             info!(conn, database = %database, error = %e, "login failed: cannot open database");
@@ -459,25 +519,53 @@ async fn log_in(
         }
     };
 
+    session.set_login(LOGIN);
+    t.set_spid(session.spid());
     let packet_size = match login.packet_size as usize {
         0 => DEFAULT_PACKET_SIZE,
         n => n.clamp(MIN_PACKET_SIZE, MAX_PACKET_SIZE),
     };
-    let tds_version = if login.tds_version >= TDS_7_4 { TDS_7_4 } else { login.tds_version };
+    let tds_version = if login.tds_version >= TDS_7_4 {
+        TDS_7_4
+    } else {
+        login.tds_version
+    };
     let db = session.database().to_string();
     let mut out = Vec::new();
     tokens::env_text(&mut out, env::DATABASE, &db, "master");
-    tokens::info(&mut out, 5701, 2, &format!("Changed database context to '{db}'."), SERVER_NAME, "", 1);
+    tokens::info(
+        &mut out,
+        5701,
+        2,
+        &format!("Changed database context to '{db}'."),
+        SERVER_NAME,
+        "",
+        1,
+    );
     tokens::env_collation(&mut out);
     tokens::env_text(&mut out, env::LANGUAGE, "us_english", "");
-    tokens::info(&mut out, 5703, 1, "Changed language setting to us_english.", SERVER_NAME, "", 1);
+    tokens::info(
+        &mut out,
+        5703,
+        1,
+        "Changed language setting to us_english.",
+        SERVER_NAME,
+        "",
+        1,
+    );
     tokens::login_ack(&mut out, tds_version, PROGRAM_NAME, PRODUCT_VERSION);
     if login.has_feature_ext() {
         tokens::feature_ext_ack_none(&mut out);
     }
-    tokens::env_text(&mut out, env::PACKET_SIZE, &packet_size.to_string(), &DEFAULT_PACKET_SIZE.to_string());
+    tokens::env_text(
+        &mut out,
+        env::PACKET_SIZE,
+        &packet_size.to_string(),
+        &DEFAULT_PACKET_SIZE.to_string(),
+    );
     tokens::done(&mut out, token::DONE, 0, 0, 0);
-    t.write_message(packet_type::REPLY, &out, DEFAULT_PACKET_SIZE).await?;
+    t.write_message(packet_type::REPLY, &out, DEFAULT_PACKET_SIZE)
+        .await?;
     Ok(Some((session, packet_size)))
 }
 
@@ -566,7 +654,9 @@ fn run_request(session: &mut Session, req: &Request) -> Vec<Item> {
 
 impl Connection {
     async fn reply(&mut self, bytes: &[u8]) -> io::Result<()> {
-        self.t.write_message(packet_type::REPLY, bytes, self.packet_size).await
+        self.t
+            .write_message(packet_type::REPLY, bytes, self.packet_size)
+            .await
     }
 
     /// Runs `f` on the session on a blocking thread.
@@ -574,7 +664,10 @@ impl Connection {
         &mut self,
         f: impl FnOnce(&mut Session) -> T + Send + 'static,
     ) -> io::Result<T> {
-        let mut session = self.session.take().expect("session present between requests");
+        let mut session = self
+            .session
+            .take()
+            .expect("session present between requests");
         let (session, out) = tokio::task::spawn_blocking(move || {
             let out = f(&mut session);
             (session, out)
@@ -587,7 +680,9 @@ impl Connection {
 
     async fn run(&mut self) -> io::Result<()> {
         loop {
-            let Some(msg) = self.t.read_message().await? else { return Ok(()) };
+            let Some(msg) = self.t.read_message().await? else {
+                return Ok(());
+            };
             match msg.ty {
                 packet_type::ATTENTION => {
                     // Nothing runs: acknowledge so the client's cancel completes.
@@ -600,7 +695,9 @@ impl Connection {
                     }
                 }
                 other => {
-                    return Err(protocol_error(format!("unsupported packet type {other:#04x} after login")));
+                    return Err(protocol_error(format!(
+                        "unsupported packet type {other:#04x} after login"
+                    )));
                 }
             }
         }
@@ -615,29 +712,33 @@ impl Connection {
             server: SERVER_NAME,
             procedure: (msg.ty == packet_type::RPC).then_some("sp_executesql"),
         };
-        let reset = msg.status & (status::RESET_CONNECTION | status::RESET_CONNECTION_SKIP_TRAN) != 0;
+        let reset =
+            msg.status & (status::RESET_CONNECTION | status::RESET_CONNECTION_SKIP_TRAN) != 0;
 
-        let decoded = request::decode(&msg);
-        let req = match decoded {
-            Ok(d) => d.request,
+        let decoded = match request::decode(&msg) {
+            Ok(d) => Ok(d.request),
             Err(DecodeError::Protocol(e)) => {
                 warn!(conn = self.conn, request = n, error = %e, "malformed request; closing");
                 return Ok(false);
             }
-            Err(DecodeError::Sql(e)) => {
-                debug!(conn = self.conn, request = n, error = %e, "request refused");
-                let bytes = response::encode(&[Item::Error(e)], framing);
-                self.reply(&bytes).await?;
-                return Ok(true);
-            }
+            Err(DecodeError::Sql(e)) => Err(e),
         };
-        debug!(
-            conn = self.conn,
-            request = n,
-            kind = req.kind(),
-            sql = %truncate(req.sql().unwrap_or(""), 200),
-            "request"
-        );
+        match &decoded {
+            Ok(req) => debug!(
+                conn = self.conn,
+                request = n,
+                kind = req.kind(),
+                sql = %truncate(req.sql().unwrap_or(""), 200),
+                "request"
+            ),
+            Err(e) => debug!(conn = self.conn, request = n, error = %e, "request refused"),
+        }
+        let sql = decoded
+            .as_ref()
+            .ok()
+            .and_then(|r| r.sql())
+            .unwrap_or("")
+            .to_string();
 
         let faults = self.shared.faults.take(n);
         let mut drop_after = false;
@@ -662,11 +763,19 @@ impl Connection {
                     }
                 }
                 FaultKind::Error(number) => {
-                    let database = self.session.as_ref().map(|s| s.database().to_string()).unwrap_or_default();
-                    let (action, object) = fault::permission_target(req.sql().unwrap_or(""));
+                    let database = self
+                        .session
+                        .as_ref()
+                        .map(|s| s.database().to_string())
+                        .unwrap_or_default();
+                    let (action, object) = fault::permission_target(&sql);
                     let e = fault::sql_server_error(number, self.spid, &database, &action, &object);
                     let mut items = vec![Item::Error(e)];
-                    let in_tran = self.session.as_ref().and_then(|s| s.transaction()).is_some();
+                    let in_tran = self
+                        .session
+                        .as_ref()
+                        .and_then(|s| s.transaction())
+                        .is_some();
                     if in_tran && fault::aborts_transaction(number, self.xact_abort) {
                         let rolled = self.with_session(|s| s.rollback_transaction()).await?;
                         items.extend(rolled.into_iter().filter(|i| matches!(i, Item::Tx(_))));
@@ -678,11 +787,27 @@ impl Connection {
             }
         }
 
-        let outcome = self.execute(req.clone(), reset).await?;
+        let req = match decoded {
+            Ok(req) => req,
+            Err(e) => {
+                if drop_after {
+                    return Ok(false);
+                }
+                let bytes = response::encode(&[Item::Error(e)], framing);
+                self.reply(&bytes).await?;
+                return Ok(true);
+            }
+        };
+        let xact_abort = req.sql().and_then(xact_abort_setting);
+        let outcome = self.execute(req, reset).await?;
         let items = match outcome {
             Outcome::ClientGone => return Ok(false),
             Outcome::Attention(items) => {
-                debug!(conn = self.conn, request = n, "attention: request cancelled");
+                debug!(
+                    conn = self.conn,
+                    request = n,
+                    "attention: request cancelled"
+                );
                 if drop_after {
                     return Ok(false);
                 }
@@ -695,7 +820,7 @@ impl Connection {
         if reset {
             self.xact_abort = false;
         }
-        if let Some(setting) = req.sql().and_then(xact_abort_setting) {
+        if let Some(setting) = xact_abort {
             self.xact_abort = setting;
         }
         if drop_after {
@@ -709,7 +834,10 @@ impl Connection {
     /// Runs the request on a blocking thread while watching for an
     /// attention from the client.
     async fn execute(&mut self, req: Request, reset: bool) -> io::Result<Outcome> {
-        let mut session = self.session.take().expect("session present between requests");
+        let mut session = self
+            .session
+            .take()
+            .expect("session present between requests");
         let mut handle = tokio::task::spawn_blocking(move || {
             if reset {
                 session.reset();
@@ -745,7 +873,11 @@ impl Connection {
             }
         };
         self.session = Some(session);
-        Ok(if attention { Outcome::Attention(items) } else { Outcome::Done(items) })
+        Ok(if attention {
+            Outcome::Attention(items)
+        } else {
+            Outcome::Done(items)
+        })
     }
 }
 
@@ -755,15 +887,24 @@ mod tests {
 
     #[test]
     fn finds_xact_abort_settings() {
-        assert_eq!(xact_abort_setting("SET XACT_ABORT ON;\nSET LOCK_TIMEOUT 5000;"), Some(true));
+        assert_eq!(
+            xact_abort_setting("SET XACT_ABORT ON;\nSET LOCK_TIMEOUT 5000;"),
+            Some(true)
+        );
         assert_eq!(xact_abort_setting("set  xact_abort   off"), Some(false));
-        assert_eq!(xact_abort_setting("SET XACT_ABORT ON; SET XACT_ABORT OFF;"), Some(false));
+        assert_eq!(
+            xact_abort_setting("SET XACT_ABORT ON; SET XACT_ABORT OFF;"),
+            Some(false)
+        );
         assert_eq!(xact_abort_setting("SELECT 1"), None);
     }
 
     #[test]
     fn options_debug_hides_the_password() {
-        let o = SandboxOptions { password: "Hidden-Pw1".into(), ..Default::default() };
+        let o = SandboxOptions {
+            password: "Hidden-Pw1".into(),
+            ..Default::default()
+        };
         assert!(!format!("{o:?}").contains("Hidden-Pw1"));
         assert_eq!(o.database, "rgsconfig");
         assert_eq!(o.listen.port(), 0);

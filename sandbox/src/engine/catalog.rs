@@ -62,7 +62,6 @@ pub(crate) enum IndexKind {
 #[derive(Debug, Clone)]
 pub(crate) struct IndexInfo {
     pub name: String,
-    pub sqlite: String,
     pub kind: IndexKind,
     pub unique: bool,
     pub clustered: bool,
@@ -94,11 +93,6 @@ impl TableInfo {
     pub fn column(&self, name: &str) -> Option<usize> {
         let l = name.to_lowercase();
         self.columns.iter().position(|c| c.name.to_lowercase() == l)
-    }
-
-    /// The primary key, if any.
-    pub fn primary_key(&self) -> Option<&IndexInfo> {
-        self.indexes.iter().find(|i| i.kind == IndexKind::PrimaryKey)
     }
 
     /// Assigns SQL Server index ids: 1 to the clustered index, 2.. to the
@@ -252,7 +246,6 @@ impl Catalog {
             }
             t.indexes.push(IndexInfo {
                 name: name.to_string(),
-                sqlite: iname.clone(),
                 kind,
                 unique,
                 clustered: cl == "C",

@@ -137,11 +137,9 @@ impl DeclType {
                     ("sysname", 0) => SqlType::NVarChar(Some(128)),
                     ("datetime2", 0) => SqlType::DateTime2,
                     ("datetime2", 1) => {
-                        let scale = args[0]
-                            .parse::<u8>()
-                            .ok()
-                            .filter(|s| *s <= 7)
-                            .ok_or_else(|| errors::syntax(&args[0]))?;
+                        let arg = args[0].to_string();
+                        let scale =
+                            arg.parse::<u8>().ok().filter(|s| *s <= 7).ok_or_else(|| errors::syntax(&arg))?;
                         return Ok(DeclType { ty: SqlType::DateTime2, scale });
                     }
                     _ => return Err(unknown_type(n)),
@@ -150,11 +148,6 @@ impl DeclType {
             other => return Err(unknown_type(&other.to_string())),
         };
         Ok(DeclType::new(ty))
-    }
-
-    /// `sys.types.system_type_id` / `user_type_id`.
-    pub fn type_id(&self) -> i64 {
-        sys_type_id(self.ty)
     }
 
     /// `sys.columns.max_length` in bytes; -1 for `max`.

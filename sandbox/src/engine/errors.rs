@@ -22,11 +22,6 @@ pub(crate) fn syntax(near: &str) -> SqlError {
     err(102, 15, 1, format!("Incorrect syntax near '{near}'."))
 }
 
-/// Msg 156: a reserved keyword where it cannot stand.
-pub(crate) fn syntax_keyword(kw: &str) -> SqlError {
-    err(156, 15, 1, format!("Incorrect syntax near the keyword '{kw}'."))
-}
-
 /// Msg 208.
 pub(crate) fn invalid_object(name: &str) -> SqlError {
     err(208, 16, 1, format!("Invalid object name '{name}'."))

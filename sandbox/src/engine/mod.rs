@@ -1,105 +1,320 @@
 //! The SQL engine: T-SQL translated to SQLite, catalog views, transactions
-//! and SQL Server's error numbers. STUB: the public API below is the contract
-//! with the TDS front end; the bodies are being written.
+//! and SQL Server's error numbers.
+//!
+//! Each database is a SQLite file in WAL mode (a temporary file unless the
+//! caller gives one); each session has its own SQLite connection, so a
+//! transaction is invisible to other sessions until it commits. Modules:
+//! `parse` (sqlparser's MsSqlDialect), `translate` (T-SQL to SQLite, the one
+//! place that decides what is supported), `catalog` (sys.* and
+//! INFORMATION_SCHEMA views from SQLite's schema), `datatype` (types and
+//! conversions), `functions` (SQLite functions with SQL Server semantics),
+//! `session` (execution, transactions, locking), `script` (GO batches).
+
+mod catalog;
+mod datatype;
+mod errors;
+mod functions;
+mod parse;
+mod script;
+mod session;
+mod translate;
+
+pub use errors::CANCELLED;
 
 use crate::types::{Item, Param, ResultSet, SqlError};
-use std::path::Path;
+use catalog::DbSummary;
+use session::{InterruptState, SessionState};
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+/// One database of the sandbox.
+#[derive(Debug, Clone)]
+struct DbEntry {
+    name: String,
+    path: PathBuf,
+    id: i64,
+    read_only: bool,
+    /// Denied (lowercase `schema.table`, uppercase permission).
+    denied: HashSet<(String, String)>,
+}
+
+/// State shared by the engine and all its sessions.
+pub(crate) struct Shared {
+    dir: tempfile::TempDir,
+    dbs: Mutex<Vec<DbEntry>>,
+    next_tx: AtomicU64,
+    next_spid: AtomicU64,
+    server_name: Mutex<String>,
+}
+
+impl Shared {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<DbEntry>> {
+        self.dbs.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn find(&self, name: &str) -> Option<DbEntry> {
+        self.lock().iter().find(|d| d.name.eq_ignore_ascii_case(name)).cloned()
+    }
+
+    pub(crate) fn summaries(&self) -> Vec<DbSummary> {
+        self.lock().iter().map(|d| DbSummary { name: d.name.clone(), id: d.id, read_only: d.read_only }).collect()
+    }
+
+    /// (read-only, denied permissions) of a database.
+    pub(crate) fn flags(&self, db: &str) -> (bool, HashSet<(String, String)>) {
+        self.find(db).map(|d| (d.read_only, d.denied)).unwrap_or_default()
+    }
+
+    pub(crate) fn path_of(&self, name: &str) -> Option<(String, PathBuf)> {
+        self.find(name).map(|d| (d.name, d.path))
+    }
+
+    pub(crate) fn next_tx(&self) -> u64 {
+        self.next_tx.fetch_add(1, Ordering::SeqCst)
+    }
+
+    pub(crate) fn server_name(&self) -> String {
+        self.server_name.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+/// Prepares a database file: WAL mode and the engine's side table. Returns
+/// whether the file held no user objects.
+fn init_file(path: &Path) -> anyhow::Result<bool> {
+    let conn = rusqlite::Connection::open(path)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    let user_tables: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ?1",
+        [catalog::META_TABLE],
+        |r| r.get(0),
+    )?;
+    conn.execute_batch(&format!(
+        "CREATE TABLE IF NOT EXISTS {} (kind TEXT NOT NULL, name TEXT NOT NULL, value TEXT)",
+        catalog::META_TABLE
+    ))?;
+    Ok(user_tables == 0)
+}
 
 /// All databases of one sandbox. Cheap to clone; shared by every connection.
 #[derive(Clone)]
-pub struct Engine {}
+pub struct Engine {
+    shared: Arc<Shared>,
+}
 
 impl Engine {
     /// A new engine holding the empty `master` database.
     pub fn new() -> anyhow::Result<Engine> {
-        Ok(Engine {})
+        let dir = tempfile::Builder::new().prefix("rgs-sandbox-").tempdir()?;
+        let master = dir.path().join("master.sqlite");
+        init_file(&master)?;
+        let shared = Shared {
+            dir,
+            dbs: Mutex::new(vec![DbEntry {
+                name: "master".into(),
+                path: master,
+                id: 1,
+                read_only: false,
+                denied: HashSet::new(),
+            }]),
+            next_tx: AtomicU64::new(1),
+            next_spid: AtomicU64::new(0),
+            server_name: Mutex::new("RGS-SANDBOX".into()),
+        };
+        Ok(Engine { shared: Arc::new(shared) })
     }
 
     /// Creates database `name`, in a temporary file (`file` None) or in the
     /// given SQLite file. Returns true when the database is new (empty), false
     /// when `file` already held a database.
     pub fn attach_database(&self, name: &str, file: Option<&Path>) -> anyhow::Result<bool> {
-        let _ = (name, file);
-        anyhow::bail!("engine not written yet")
+        if name.is_empty() || self.shared.find(name).is_some() {
+            anyhow::bail!("database {name:?} already exists");
+        }
+        let id = self.shared.lock().iter().map(|d| d.id).max().unwrap_or(4).max(4) + 1;
+        let path = match file {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+                self.shared.dir.path().join(format!("{id}-{safe}.sqlite"))
+            }
+        };
+        let fresh = init_file(&path)?;
+        self.shared.lock().push(DbEntry { name: name.to_string(), path, id, read_only: false, denied: HashSet::new() });
+        Ok(fresh)
+    }
+
+    /// The names of the databases, master first.
+    pub fn databases(&self) -> Vec<String> {
+        self.shared.lock().iter().map(|d| d.name.clone()).collect()
+    }
+
+    /// Makes a database read-only (or writable again), as `ALTER DATABASE
+    /// ... SET READ_ONLY` would: writes fail with 3906, DATABASEPROPERTYEX
+    /// reports READ_ONLY, HAS_PERMS_BY_NAME gives 0 for write permissions.
+    pub fn set_read_only(&self, database: &str, read_only: bool) -> anyhow::Result<()> {
+        let mut dbs = self.shared.lock();
+        let d = dbs
+            .iter_mut()
+            .find(|d| d.name.eq_ignore_ascii_case(database))
+            .ok_or_else(|| anyhow::anyhow!("no database {database:?}"))?;
+        d.read_only = read_only;
+        Ok(())
+    }
+
+    /// Denies (`allowed` false) or grants again a permission (`SELECT`,
+    /// `INSERT`, `UPDATE`, `DELETE`) on a table for every login, as `DENY
+    /// UPDATE ON dbo.Queues TO ...` would: the statement fails with 229 and
+    /// HAS_PERMS_BY_NAME gives 0. `table` is `schema.table`, brackets allowed.
+    pub fn set_permission(&self, database: &str, table: &str, permission: &str, allowed: bool) -> anyhow::Result<()> {
+        let parts = catalog::split_name(table).ok_or_else(|| anyhow::anyhow!("bad table name {table:?}"))?;
+        let (schema, name) = match parts.as_slice() {
+            [t] => ("dbo".to_string(), t.clone()),
+            [s, t] => (s.clone(), t.clone()),
+            _ => anyhow::bail!("bad table name {table:?}"),
+        };
+        let key = (format!("{}.{}", schema.to_lowercase(), name.to_lowercase()), permission.trim().to_uppercase());
+        let mut dbs = self.shared.lock();
+        let d = dbs
+            .iter_mut()
+            .find(|d| d.name.eq_ignore_ascii_case(database))
+            .ok_or_else(|| anyhow::anyhow!("no database {database:?}"))?;
+        if allowed {
+            d.denied.remove(&key);
+        } else {
+            d.denied.insert(key);
+        }
+        Ok(())
+    }
+
+    /// Sets what `@@SERVERNAME` and `SERVERPROPERTY('ServerName')` return
+    /// (default `RGS-SANDBOX`).
+    pub fn set_server_name(&self, name: &str) {
+        *self.shared.server_name.lock().unwrap_or_else(|p| p.into_inner()) = name.to_string();
     }
 
     /// Runs a script as sqlcmd would: batches separated by `GO` lines, each
     /// executed like a client's SQLBatch in one session. Stops at the first
-    /// error.
+    /// error, whose line is the script's line.
     pub fn run_script(&self, database: &str, script: &str) -> Result<(), SqlError> {
-        let _ = (database, script);
-        Err(SqlError::syntax("GO"))
+        let mut session = self.open_session(database)?;
+        for batch in script::split_batches(script) {
+            for _ in 0..batch.count {
+                let items = session.execute(&batch.text, &[]);
+                if let Some(mut e) = items.into_iter().find_map(|i| match i {
+                    Item::Error(e) => Some(e),
+                    _ => None,
+                }) {
+                    e.line = batch.first_line + e.line.max(1) - 1;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(())
     }
 
     /// A new session (one per client connection). Error 4060 when the
     /// database does not exist.
     pub fn open_session(&self, database: &str) -> Result<Session, SqlError> {
-        Err(SqlError::new(
-            4060,
-            format!("Cannot open database \"{database}\" requested by the login. The login failed."),
-        ))
+        let Some(entry) = self.shared.find(database) else {
+            return Err(errors::cannot_open_database(database));
+        };
+        let spid = 51 + (self.shared.next_spid.fetch_add(1, Ordering::SeqCst) % 30000) as u16;
+        let state = SessionState::new(self.shared.clone(), entry.name, &entry.path, spid)?;
+        Ok(Session { state })
     }
 
     /// Runs one T-SQL query in a fresh session and returns its last result
     /// set: for tests that inspect the data directly.
     pub fn query(&self, database: &str, sql: &str) -> Result<ResultSet, SqlError> {
-        let _ = (database, sql);
-        Err(SqlError::syntax(sql))
+        let mut s = self.open_session(database)?;
+        let mut last = None;
+        for item in s.execute(sql, &[]) {
+            match item {
+                Item::Error(e) => return Err(e),
+                Item::Rows(rs) => last = Some(rs),
+                _ => {}
+            }
+        }
+        Ok(last.unwrap_or_default())
     }
 }
 
 /// One client connection's session: its own SQLite connection, transaction
 /// state and SET options.
-pub struct Session {}
+pub struct Session {
+    state: SessionState,
+}
 
 /// Cancels the statement a session is running, from another thread
 /// (TDS attention).
 #[derive(Clone)]
-pub struct Interrupter {}
+pub struct Interrupter {
+    state: Arc<InterruptState>,
+}
 
 impl Interrupter {
-    /// Interrupts the running statement, if any.
-    pub fn interrupt(&self) {}
+    /// Interrupts the running statement, if any: the batch stops with an
+    /// `Item::Error` numbered `CANCELLED`, and the transaction stays as it
+    /// was (unless SQLite had to roll back an interrupted write, reported
+    /// as `Item::Tx(Rollback)`). Has no effect on the next batch.
+    pub fn interrupt(&self) {
+        self.state.flag.store(true, Ordering::SeqCst);
+        self.state.handle.lock().unwrap_or_else(|p| p.into_inner()).interrupt();
+    }
 }
 
 impl Session {
     /// The current database's name.
     pub fn database(&self) -> &str {
-        "master"
+        &self.state.db
+    }
+
+    /// The session id (`@@SPID`), for the front end's packet headers.
+    pub fn spid(&self) -> u16 {
+        self.state.spid
+    }
+
+    /// Sets the login name `SUSER_SNAME()` reports (default `sa`).
+    pub fn set_login(&mut self, login: &str) {
+        self.state.login = login.to_string();
     }
 
     /// Runs a SQLBatch (no params) or an `sp_executesql` statement (params).
     pub fn execute(&mut self, sql: &str, params: &[Param]) -> Vec<Item> {
-        let _ = params;
-        vec![Item::Error(SqlError::syntax(sql))]
+        self.state.execute(sql, params)
     }
 
     /// Transaction manager request TM_BEGIN_XACT.
     pub fn begin_transaction(&mut self) -> Vec<Item> {
-        vec![]
+        self.state.begin_transaction()
     }
 
     /// Transaction manager request TM_COMMIT_XACT.
     pub fn commit_transaction(&mut self) -> Vec<Item> {
-        vec![]
+        self.state.commit_transaction()
     }
 
     /// Transaction manager request TM_ROLLBACK_XACT.
     pub fn rollback_transaction(&mut self) -> Vec<Item> {
-        vec![]
+        self.state.rollback_transaction()
     }
 
     /// The open transaction's descriptor, if one is open.
     pub fn transaction(&self) -> Option<u64> {
-        None
+        self.state.transaction()
     }
 
     /// A handle to cancel this session's running statement.
     pub fn interrupter(&self) -> Interrupter {
-        Interrupter {}
+        Interrupter { state: self.state.interrupt.clone() }
     }
 
     /// RESETCONNECTION: roll back any transaction and restore default SET
     /// options.
-    pub fn reset(&mut self) {}
+    pub fn reset(&mut self) {
+        self.state.reset()
+    }
 }

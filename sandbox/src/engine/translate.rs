@@ -17,7 +17,7 @@ use super::parse::{CLUSTERED, NONCLUSTERED};
 use crate::types::{Column, Param, SqlError, SqlType, Value};
 use rusqlite::types::Value as SqlVal;
 use sqlparser::ast::{
-    self, BinaryOperator, CastKind, ColumnOption, ConditionalStatements, CreateIndex, CreateTable, DataType, Delete,
+    self, BinaryOperator, CastKind, ColumnOption, ConditionalStatements, CreateIndex, CreateTable, Delete,
     Distinct, Expr, FromTable, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, IndexType,
     Insert, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, ObjectType, OrderByKind, Query, Select, SelectItem,
     SetExpr, SetOperator, SetQuantifier, Statement, TableConstraint, TableFactor, TableObject, TableWithJoins, TopQuantity,
@@ -215,7 +215,7 @@ pub(crate) fn plan(env: &Env<'_>, stmt: &Statement) -> Result<Action, SqlError> 
             let sql = format!("SELECT {v}");
             Ok(Action::Print(t.scalar_plan(sql, SqlType::NVarChar(Some(4000)))))
         }
-        Statement::Declare { stmts } => {
+        Statement::Declare { stmts, separator: _ } => {
             let mut out = Vec::new();
             for d in stmts {
                 let ast::Declare { names, data_type, assignment, declare_type, binary, sensitive, scroll, hold, for_query } = d;
@@ -711,7 +711,7 @@ impl<'e, 'a> Tr<'e, 'a> {
                         let sign = if *op == UnaryOperator::Minus { "-" } else { "+" };
                         Ok(Typed { sql: format!("({sign}{})", v.sql), konst: None, ..v })
                     }
-                    UnaryOperator::PGBitwiseNot if is_integer(v.ty) => {
+                    UnaryOperator::BitwiseNot if is_integer(v.ty) => {
                         Ok(Typed { sql: format!("(~{})", v.sql), konst: None, ..v })
                     }
                     _ => Err(refuse_expr(e)),
@@ -1853,7 +1853,7 @@ impl<'e, 'a> Tr<'e, 'a> {
             let rel = self.table_factor(&j.relation)?;
             if let Some(scope) = self.scopes.last_mut() {
                 let (left, right) = scope.split_at_mut(before);
-                let mut nullable = |srcs: &mut [Source]| {
+                let nullable = |srcs: &mut [Source]| {
                     for s in srcs {
                         for c in &mut s.cols {
                             c.nullable = true;
@@ -2493,7 +2493,7 @@ impl<'e, 'a> Tr<'e, 'a> {
                 .collect::<Vec<_>>()
                 .join(", ");
             ddl_after.push(format!("CREATE UNIQUE INDEX {} ON {} ({key_sql})", qi(&iname), qi(&sqlite)));
-            indexes.push(IndexInfo { name: cname, sqlite: iname, kind, unique: true, clustered, columns: positions, index_id: 0 });
+            indexes.push(IndexInfo { name: cname, kind, unique: true, clustered, columns: positions, index_id: 0 });
         }
         // Written after the keys, which make their columns NOT NULL.
         let col_sql: Vec<String> = columns
@@ -2623,7 +2623,7 @@ impl<'e, 'a> Tr<'e, 'a> {
             .collect::<Vec<_>>()
             .join(", ");
         let ddl = format!("CREATE {}INDEX {} ON {} ({key_sql})", if *unique { "UNIQUE " } else { "" }, qi(&sqlite), qi(&t.sqlite));
-        let index = IndexInfo { name: iname, sqlite, kind: IndexKind::Index, unique: *unique, clustered, columns: positions, index_id: 0 };
+        let index = IndexInfo { name: iname, kind: IndexKind::Index, unique: *unique, clustered, columns: positions, index_id: 0 };
         Ok(IndexPlan { table: t, index, ddl })
     }
 }

@@ -150,7 +150,9 @@ pub fn decode(payload: &[u8]) -> WireResult<Login7> {
     let hostname = text(0, "host name")?;
     let username = text(1, "user name")?;
     let (pw_off, pw_len) = offsets[2];
-    let password = Password(utf16_to_string(&unscramble(field(payload, pw_off, pw_len, "password")?))?);
+    let password = Password(utf16_to_string(&unscramble(field(
+        payload, pw_off, pw_len, "password",
+    )?))?);
     let app_name = text(3, "application name")?;
     let server_name = text(4, "server name")?;
     let library = text(6, "library name")?;
@@ -162,9 +164,9 @@ pub fn decode(payload: &[u8]) -> WireResult<Login7> {
         // ibExtension points at a DWORD holding the FeatureExt offset.
         let (ext_off, ext_len) = offsets[5];
         if ext_len >= 4 {
-            let ptr = payload
-                .get(ext_off..ext_off + 4)
-                .ok_or_else(|| WireError("LOGIN7 extension pointer lies outside the record".into()))?;
+            let ptr = payload.get(ext_off..ext_off + 4).ok_or_else(|| {
+                WireError("LOGIN7 extension pointer lies outside the record".into())
+            })?;
             let start = u32::from_le_bytes([ptr[0], ptr[1], ptr[2], ptr[3]]) as usize;
             let block = payload
                 .get(start..)
@@ -209,7 +211,12 @@ pub(crate) mod tests {
     use crate::tds::wire::put_utf16;
 
     /// Builds a LOGIN7 record the way tiberius 0.13 lays it out.
-    pub(crate) fn build(user: &str, password: &str, database: &str, feature_ext: Option<&[u8]>) -> Vec<u8> {
+    pub(crate) fn build(
+        user: &str,
+        password: &str,
+        database: &str,
+        feature_ext: Option<&[u8]>,
+    ) -> Vec<u8> {
         let mut fixed = Vec::new();
         fixed.extend_from_slice(&0u32.to_le_bytes()); // length, patched
         fixed.extend_from_slice(&0x7400_0004u32.to_le_bytes());

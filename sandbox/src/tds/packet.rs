@@ -77,7 +77,9 @@ impl Header {
         }
         let length = u16::from_be_bytes([b[2], b[3]]);
         if (length as usize) < HEADER_LEN {
-            return Err(WireError(format!("packet length {length} is shorter than its header")));
+            return Err(WireError(format!(
+                "packet length {length} is shorter than its header"
+            )));
         }
         Ok(Header {
             ty: b[0],
@@ -163,7 +165,11 @@ impl Assembler {
                 }
                 m
             }
-            None => self.partial.insert(Message { ty: header.ty, status: header.status, payload: Vec::new() }),
+            None => self.partial.insert(Message {
+                ty: header.ty,
+                status: header.status,
+                payload: Vec::new(),
+            }),
         };
         if msg.payload.len() + payload.len() > MAX_MESSAGE_LEN {
             return Err(WireError("client message too large".into()));
@@ -205,7 +211,10 @@ mod tests {
         assert_eq!(packets[0].0.length, 4096);
         assert_eq!(packets[0].0.status, 0);
         assert_eq!(packets[2].0.status, status::EOM);
-        assert_eq!(packets.iter().map(|p| p.0.id).collect::<Vec<_>>(), vec![1, 2, 3]);
+        assert_eq!(
+            packets.iter().map(|p| p.0.id).collect::<Vec<_>>(),
+            vec![1, 2, 3]
+        );
         assert!(packets.iter().all(|p| p.0.spid == 53));
 
         let mut asm = Assembler::default();
@@ -227,9 +236,21 @@ mod tests {
     #[test]
     fn ignored_message_is_dropped() {
         let mut asm = Assembler::default();
-        let h = Header { ty: 1, status: 0, length: 10, spid: 0, id: 1 };
+        let h = Header {
+            ty: 1,
+            status: 0,
+            length: 10,
+            spid: 0,
+            id: 1,
+        };
         assert!(asm.push(h, b"ab").unwrap().is_none());
-        let h = Header { ty: 1, status: status::EOM | status::IGNORE, length: 10, spid: 0, id: 2 };
+        let h = Header {
+            ty: 1,
+            status: status::EOM | status::IGNORE,
+            length: 10,
+            spid: 0,
+            id: 2,
+        };
         assert!(asm.push(h, b"cd").unwrap().is_none());
         assert!(asm.is_empty());
     }
@@ -237,8 +258,29 @@ mod tests {
     #[test]
     fn mixed_types_are_rejected() {
         let mut asm = Assembler::default();
-        asm.push(Header { ty: 1, status: 0, length: 9, spid: 0, id: 1 }, b"a").unwrap();
-        assert!(asm.push(Header { ty: 3, status: 1, length: 9, spid: 0, id: 2 }, b"b").is_err());
+        asm.push(
+            Header {
+                ty: 1,
+                status: 0,
+                length: 9,
+                spid: 0,
+                id: 1,
+            },
+            b"a",
+        )
+        .unwrap();
+        assert!(asm
+            .push(
+                Header {
+                    ty: 3,
+                    status: 1,
+                    length: 9,
+                    spid: 0,
+                    id: 2
+                },
+                b"b"
+            )
+            .is_err());
     }
 
     #[test]

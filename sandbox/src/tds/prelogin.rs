@@ -46,9 +46,11 @@ pub fn parse(payload: &[u8]) -> WireResult<ClientPrelogin> {
         }
         let offset = table.u16_be()? as usize;
         let len = table.u16_be()? as usize;
-        let data = payload
-            .get(offset..offset + len)
-            .ok_or_else(|| WireError(format!("PRELOGIN option {token} points outside the message")))?;
+        let data = payload.get(offset..offset + len).ok_or_else(|| {
+            WireError(format!(
+                "PRELOGIN option {token} points outside the message"
+            ))
+        })?;
         match token {
             ENCRYPTION if len >= 1 => out.encryption = Some(data[0]),
             INSTOPT => {
@@ -84,7 +86,10 @@ pub fn negotiate(client: Option<u8>, offer_tls: bool) -> u8 {
 pub fn response(encryption: u8, instance_ok: bool, version: (u8, u8, u16)) -> Vec<u8> {
     let (major, minor, build) = version;
     let mut options: Vec<(u8, Vec<u8>)> = vec![
-        (VERSION, vec![major, minor, (build >> 8) as u8, build as u8, 0, 0]),
+        (
+            VERSION,
+            vec![major, minor, (build >> 8) as u8, build as u8, 0, 0],
+        ),
         (ENCRYPTION, vec![encryption]),
         (INSTOPT, vec![if instance_ok { 0 } else { 1 }]),
         (THREADID, vec![]),
@@ -152,7 +157,10 @@ mod tests {
         assert_eq!(negotiate(Some(ENCRYPT_ON), true), ENCRYPT_ON);
         assert_eq!(negotiate(Some(ENCRYPT_REQ), true), ENCRYPT_ON);
         assert_eq!(negotiate(Some(ENCRYPT_NOT_SUP), true), ENCRYPT_NOT_SUP);
-        assert_eq!(negotiate(Some(ENCRYPT_ON | ENCRYPT_CLIENT_CERT), true), ENCRYPT_ON);
+        assert_eq!(
+            negotiate(Some(ENCRYPT_ON | ENCRYPT_CLIENT_CERT), true),
+            ENCRYPT_ON
+        );
         assert_eq!(negotiate(None, true), ENCRYPT_OFF);
         assert_eq!(negotiate(Some(ENCRYPT_REQ), false), ENCRYPT_NOT_SUP);
     }

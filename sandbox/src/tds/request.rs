@@ -101,19 +101,30 @@ pub fn decode(msg: &Message) -> Result<Decoded, DecodeError> {
     let mut r = Reader::new(&msg.payload);
     let transaction = read_all_headers(&mut r)?;
     let request = match msg.ty {
-        packet_type::SQL_BATCH => Request::Batch { sql: utf16_to_string(r.rest())? },
+        packet_type::SQL_BATCH => Request::Batch {
+            sql: utf16_to_string(r.rest())?,
+        },
         packet_type::RPC => decode_rpc(&mut r)?,
         packet_type::TRANSACTION_MANAGER => Request::Transaction(decode_tm(&mut r)?),
-        other => return Err(DecodeError::Protocol(WireError(format!("not a request: packet type {other:#04x}")))),
+        other => {
+            return Err(DecodeError::Protocol(WireError(format!(
+                "not a request: packet type {other:#04x}"
+            ))))
+        }
     };
-    Ok(Decoded { request, transaction })
+    Ok(Decoded {
+        request,
+        transaction,
+    })
 }
 
 /// ALL_HEADERS (required since TDS 7.2): returns the transaction descriptor.
 fn read_all_headers(r: &mut Reader<'_>) -> WireResult<Option<u64>> {
     let total = r.u32_le()? as usize;
     if total < 4 {
-        return Err(WireError(format!("ALL_HEADERS length {total} is too short")));
+        return Err(WireError(format!(
+            "ALL_HEADERS length {total} is too short"
+        )));
     }
     let block = r.bytes(total - 4)?;
     let mut h = Reader::new(block);
@@ -121,7 +132,9 @@ fn read_all_headers(r: &mut Reader<'_>) -> WireResult<Option<u64>> {
     while h.remaining() > 0 {
         let len = h.u32_le()? as usize;
         if len < 6 {
-            return Err(WireError(format!("ALL_HEADERS header length {len} is too short")));
+            return Err(WireError(format!(
+                "ALL_HEADERS header length {len} is too short"
+            )));
         }
         let ty = h.u16_le()?;
         let data = h.bytes(len - 6)?;
@@ -211,10 +224,17 @@ struct RawParam {
 
 fn decode_rpc(r: &mut Reader<'_>) -> Result<Request, DecodeError> {
     let name_len = r.u16_le()?;
-    let name = if name_len == 0xFFFF { proc_name(r.u16_le()?) } else { r.utf16(name_len as usize)? };
+    let name = if name_len == 0xFFFF {
+        proc_name(r.u16_le()?)
+    } else {
+        r.utf16(name_len as usize)?
+    };
     let _options = r.u16_le()?;
     if !is_executesql(&name) {
-        return Err(DecodeError::Sql(SqlError::new(2812, format!("Could not find stored procedure '{name}'."))));
+        return Err(DecodeError::Sql(SqlError::new(
+            2812,
+            format!("Could not find stored procedure '{name}'."),
+        )));
     }
 
     let mut raw = Vec::new();
@@ -287,14 +307,24 @@ fn executesql_params(raw: Vec<RawParam>) -> Result<Request, SqlError> {
         } else {
             format!("@{}", p.name)
         };
-        let declared = decls.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)).map(|(_, t)| *t);
+        let declared = decls
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+            .map(|(_, t)| *t);
         let ty = match declared {
             Some(t) => t,
             None => {
-                return Err(SqlError::new(8145, format!("{name} is not a parameter for procedure sp_executesql.")));
+                return Err(SqlError::new(
+                    8145,
+                    format!("{name} is not a parameter for procedure sp_executesql."),
+                ));
             }
         };
-        params.push(Param { name, ty, value: p.value });
+        params.push(Param {
+            name,
+            ty,
+            value: p.value,
+        });
     }
     for (n, _) in &decls {
         if !params.iter().any(|p| p.name.eq_ignore_ascii_case(n)) {
@@ -339,7 +369,9 @@ pub fn parse_declarations(text: &str) -> Result<Vec<(String, SqlType)>, SqlError
     }
     for (i, part) in split_top_level(text).into_iter().enumerate() {
         let part = part.trim();
-        let (name, rest) = part.split_once(|c: char| c.is_whitespace()).unwrap_or((part, ""));
+        let (name, rest) = part
+            .split_once(|c: char| c.is_whitespace())
+            .unwrap_or((part, ""));
         if !name.starts_with('@') || name.len() < 2 {
             return Err(SqlError::syntax(name));
         }
@@ -348,14 +380,23 @@ pub fn parse_declarations(text: &str) -> Result<Vec<(String, SqlType)>, SqlError
         let lower = rest.to_ascii_lowercase();
         for suffix in [" output", " out", " readonly"] {
             if lower.ends_with(suffix) {
-                return Err(SqlError::syntax(suffix.trim().to_ascii_uppercase().as_str()));
+                return Err(SqlError::syntax(
+                    suffix.trim().to_ascii_uppercase().as_str(),
+                ));
             }
         }
         if let Some(t) = lower.strip_prefix("as ") {
             type_text = &rest[rest.len() - t.len()..];
         }
         let ty = parse_type(type_text).ok_or_else(|| {
-            SqlError::new(2715, format!("Column, parameter, or variable #{}: Cannot find data type {}.", i + 1, type_text))
+            SqlError::new(
+                2715,
+                format!(
+                    "Column, parameter, or variable #{}: Cannot find data type {}.",
+                    i + 1,
+                    type_text
+                ),
+            )
         })?;
         out.push((name.to_string(), ty));
     }
@@ -364,7 +405,11 @@ pub fn parse_declarations(text: &str) -> Result<Vec<(String, SqlType)>, SqlError
 
 /// A T-SQL type name as the sandbox models it.
 pub fn parse_type(text: &str) -> Option<SqlType> {
-    let t: String = text.chars().filter(|c| *c != '[' && *c != ']').collect::<String>().to_ascii_lowercase();
+    let t: String = text
+        .chars()
+        .filter(|c| *c != '[' && *c != ']')
+        .collect::<String>()
+        .to_ascii_lowercase();
     let t = t.trim();
     let (base, arg) = match t.find('(') {
         Some(i) => {
@@ -454,15 +499,29 @@ mod tests {
         nvarchar_param(&mut p, "stmt", sql);
         nvarchar_param(&mut p, "params", decl);
         p.extend_from_slice(values);
-        Message { ty: packet_type::RPC, status: 1, payload: p }
+        Message {
+            ty: packet_type::RPC,
+            status: 1,
+            payload: p,
+        }
     }
 
     #[test]
     fn decodes_batch_with_descriptor() {
         let mut p = all_headers(42);
         put_utf16(&mut p, "SELECT 1");
-        let d = decode(&Message { ty: packet_type::SQL_BATCH, status: 1, payload: p }).unwrap();
-        assert_eq!(d.request, Request::Batch { sql: "SELECT 1".into() });
+        let d = decode(&Message {
+            ty: packet_type::SQL_BATCH,
+            status: 1,
+            payload: p,
+        })
+        .unwrap();
+        assert_eq!(
+            d.request,
+            Request::Batch {
+                sql: "SELECT 1".into()
+            }
+        );
         assert_eq!(d.transaction, Some(42));
     }
 
@@ -486,15 +545,33 @@ mod tests {
             &v,
         );
         let d = decode(&msg).unwrap();
-        let Request::ExecuteSql { sql, params } = d.request else { panic!() };
+        let Request::ExecuteSql { sql, params } = d.request else {
+            panic!()
+        };
         assert_eq!(sql, "SELECT @P1, @P2, @P3, @P4");
         assert_eq!(
             params,
             vec![
-                Param { name: "@P1".into(), ty: SqlType::Int, value: Value::Int(7) },
-                Param { name: "@P2".into(), ty: SqlType::UniqueIdentifier, value: Value::Guid(g) },
-                Param { name: "@P3".into(), ty: SqlType::NVarChar(Some(4000)), value: Value::Null },
-                Param { name: "@P4".into(), ty: SqlType::Bit, value: Value::Bit(true) },
+                Param {
+                    name: "@P1".into(),
+                    ty: SqlType::Int,
+                    value: Value::Int(7)
+                },
+                Param {
+                    name: "@P2".into(),
+                    ty: SqlType::UniqueIdentifier,
+                    value: Value::Guid(g)
+                },
+                Param {
+                    name: "@P3".into(),
+                    ty: SqlType::NVarChar(Some(4000)),
+                    value: Value::Null
+                },
+                Param {
+                    name: "@P4".into(),
+                    ty: SqlType::Bit,
+                    value: Value::Bit(true)
+                },
             ]
         );
     }
@@ -507,8 +584,19 @@ mod tests {
         put_utf16(&mut p, name);
         p.extend_from_slice(&0u16.to_le_bytes());
         nvarchar_param(&mut p, "", "SELECT 2");
-        let d = decode(&Message { ty: packet_type::RPC, status: 1, payload: p }).unwrap();
-        assert_eq!(d.request, Request::ExecuteSql { sql: "SELECT 2".into(), params: vec![] });
+        let d = decode(&Message {
+            ty: packet_type::RPC,
+            status: 1,
+            payload: p,
+        })
+        .unwrap();
+        assert_eq!(
+            d.request,
+            Request::ExecuteSql {
+                sql: "SELECT 2".into(),
+                params: vec![]
+            }
+        );
     }
 
     #[test]
@@ -517,7 +605,11 @@ mod tests {
         p.extend_from_slice(&0xFFFFu16.to_le_bytes());
         p.extend_from_slice(&11u16.to_le_bytes());
         p.extend_from_slice(&0u16.to_le_bytes());
-        match decode(&Message { ty: packet_type::RPC, status: 1, payload: p }) {
+        match decode(&Message {
+            ty: packet_type::RPC,
+            status: 1,
+            payload: p,
+        }) {
             Err(DecodeError::Sql(e)) => assert_eq!(e.number, 2812),
             other => panic!("{other:?}"),
         }
@@ -541,7 +633,10 @@ mod tests {
     #[test]
     fn truncated_rpc_is_a_protocol_error() {
         let msg = tiberius_rpc("SELECT 1", "", &[]);
-        let cut = Message { payload: msg.payload[..msg.payload.len() - 3].to_vec(), ..msg };
+        let cut = Message {
+            payload: msg.payload[..msg.payload.len() - 3].to_vec(),
+            ..msg
+        };
         assert!(matches!(decode(&cut), Err(DecodeError::Protocol(_))));
     }
 
@@ -550,19 +645,34 @@ mod tests {
         let tm = |body: &[u8]| {
             let mut p = all_headers(9);
             p.extend_from_slice(body);
-            decode(&Message { ty: packet_type::TRANSACTION_MANAGER, status: 1, payload: p }).unwrap().request
+            decode(&Message {
+                ty: packet_type::TRANSACTION_MANAGER,
+                status: 1,
+                payload: p,
+            })
+            .unwrap()
+            .request
         };
         assert_eq!(tm(&[5, 0, 0, 0]), Request::Transaction(TmRequest::Begin));
-        assert_eq!(tm(&[7, 0, 0, 0]), Request::Transaction(TmRequest::Commit { then_begin: false }));
+        assert_eq!(
+            tm(&[7, 0, 0, 0]),
+            Request::Transaction(TmRequest::Commit { then_begin: false })
+        );
         assert_eq!(
             tm(&[8, 0, 0, 1, 2, 0]),
-            Request::Transaction(TmRequest::Rollback { name: String::new(), then_begin: true })
+            Request::Transaction(TmRequest::Rollback {
+                name: String::new(),
+                then_begin: true
+            })
         );
     }
 
     #[test]
     fn parses_declarations_and_types() {
-        let d = parse_declarations("@P1 nvarchar(max),@P2 bigint, @P3 float(53),@P4 datetime2 ,@P5 varbinary(8000)").unwrap();
+        let d = parse_declarations(
+            "@P1 nvarchar(max),@P2 bigint, @P3 float(53),@P4 datetime2 ,@P5 varbinary(8000)",
+        )
+        .unwrap();
         assert_eq!(
             d.iter().map(|x| x.1).collect::<Vec<_>>(),
             vec![
@@ -573,9 +683,18 @@ mod tests {
                 SqlType::VarBinary(Some(8000))
             ]
         );
-        assert_eq!(parse_declarations("@P1 numeric(10,2)").unwrap_err().number, 2715);
-        assert_eq!(parse_declarations("@P1 int OUTPUT").unwrap_err().number, 102);
-        assert_eq!(parse_type("NVARCHAR(4000)"), Some(SqlType::NVarChar(Some(4000))));
+        assert_eq!(
+            parse_declarations("@P1 numeric(10,2)").unwrap_err().number,
+            2715
+        );
+        assert_eq!(
+            parse_declarations("@P1 int OUTPUT").unwrap_err().number,
+            102
+        );
+        assert_eq!(
+            parse_type("NVARCHAR(4000)"),
+            Some(SqlType::NVarChar(Some(4000)))
+        );
         assert_eq!(parse_type("[int]"), Some(SqlType::Int));
         assert_eq!(parse_type("nvarchar(5000)"), None);
     }

@@ -24,7 +24,11 @@ enum Piece {
 /// Closes a failed statement whose DONE is still owed.
 fn close_error(pieces: &mut Vec<Piece>, pending: &mut bool) {
     if *pending {
-        pieces.push(Piece::Done { status: done_status::ERROR, cmd: cur_cmd::OTHER, rows: 0 });
+        pieces.push(Piece::Done {
+            status: done_status::ERROR,
+            cmd: cur_cmd::OTHER,
+            rows: 0,
+        });
         *pending = false;
     }
 }
@@ -39,7 +43,9 @@ fn tx_token(out: &mut Vec<u8>, change: TxChange) {
 
 /// Encodes a complete response.
 pub fn encode(items: &[Item], framing: Framing<'_>) -> Vec<u8> {
-    let procedure = framing.procedure.unwrap_or("");
+    // Messages from the statement of an sp_executesql call name no
+    // procedure, as in SQL Server (the statement is a dynamic batch).
+    let procedure = "";
     let mut pieces: Vec<Piece> = Vec::new();
     let mut error_pending = false;
     let mut any_error = false;
@@ -80,13 +86,21 @@ pub fn encode(items: &[Item], framing: Framing<'_>) -> Vec<u8> {
                 match failure {
                     None => {
                         pieces.push(Piece::Bytes(b));
-                        pieces.push(Piece::Done { status: done_status::COUNT, cmd: cur_cmd::SELECT, rows: sent });
+                        pieces.push(Piece::Done {
+                            status: done_status::COUNT,
+                            cmd: cur_cmd::SELECT,
+                            rows: sent,
+                        });
                     }
                     Some(e) => {
                         tracing::warn!(error = %e, "result value does not fit its column");
                         tokens::error(&mut b, &e, framing.server, procedure);
                         pieces.push(Piece::Bytes(b));
-                        pieces.push(Piece::Done { status: done_status::ERROR, cmd: cur_cmd::SELECT, rows: 0 });
+                        pieces.push(Piece::Done {
+                            status: done_status::ERROR,
+                            cmd: cur_cmd::SELECT,
+                            rows: 0,
+                        });
                         any_error = true;
                     }
                 }
@@ -100,7 +114,11 @@ pub fn encode(items: &[Item], framing: Framing<'_>) -> Vec<u8> {
                 if rows_affected.is_some() {
                     status |= done_status::COUNT;
                 }
-                pieces.push(Piece::Done { status, cmd: cur_cmd::OTHER, rows: rows_affected.unwrap_or(0) });
+                pieces.push(Piece::Done {
+                    status,
+                    cmd: cur_cmd::OTHER,
+                    rows: rows_affected.unwrap_or(0),
+                });
             }
         }
     }
@@ -113,14 +131,22 @@ pub fn encode(items: &[Item], framing: Framing<'_>) -> Vec<u8> {
             // the last statement's DONE (or there was none), add a final one.
             let final_is_done = matches!(pieces.last(), Some(Piece::Done { .. }));
             if !final_is_done {
-                pieces.push(Piece::Done { status: 0, cmd: cur_cmd::OTHER, rows: 0 });
+                pieces.push(Piece::Done {
+                    status: 0,
+                    cmd: cur_cmd::OTHER,
+                    rows: 0,
+                });
             }
             let last = pieces.len() - 1;
             for (i, p) in pieces.into_iter().enumerate() {
                 match p {
                     Piece::Bytes(b) => out.extend_from_slice(&b),
                     Piece::Done { status, cmd, rows } => {
-                        let status = if i == last { status } else { status | done_status::MORE };
+                        let status = if i == last {
+                            status
+                        } else {
+                            status | done_status::MORE
+                        };
                         tokens::done(&mut out, token::DONE, status, cmd, rows);
                     }
                 }
@@ -130,9 +156,13 @@ pub fn encode(items: &[Item], framing: Framing<'_>) -> Vec<u8> {
             for p in pieces {
                 match p {
                     Piece::Bytes(b) => out.extend_from_slice(&b),
-                    Piece::Done { status, cmd, rows } => {
-                        tokens::done(&mut out, token::DONEINPROC, status | done_status::MORE, cmd, rows)
-                    }
+                    Piece::Done { status, cmd, rows } => tokens::done(
+                        &mut out,
+                        token::DONEINPROC,
+                        status | done_status::MORE,
+                        cmd,
+                        rows,
+                    ),
                 }
             }
             tokens::return_status(&mut out, if any_error { 1 } else { 0 });
@@ -162,8 +192,14 @@ mod tests {
     use super::*;
     use crate::types::{Column, ResultSet, SqlType, Value};
 
-    const BATCH: Framing<'static> = Framing { server: "S", procedure: None };
-    const RPC: Framing<'static> = Framing { server: "S", procedure: Some("sp_executesql") };
+    const BATCH: Framing<'static> = Framing {
+        server: "S",
+        procedure: None,
+    };
+    const RPC: Framing<'static> = Framing {
+        server: "S",
+        procedure: Some("sp_executesql"),
+    };
 
     /// (token, status) of every DONE-family token, found by walking a stream
     /// made only of the tokens these tests produce.
@@ -197,7 +233,11 @@ mod tests {
 
     fn rows(n: usize) -> Item {
         Item::Rows(ResultSet {
-            columns: vec![Column { name: "a".into(), ty: SqlType::Int, nullable: false }],
+            columns: vec![Column {
+                name: "a".into(),
+                ty: SqlType::Int,
+                nullable: false,
+            }],
             rows: (0..n).map(|i| vec![Value::Int(i as i64)]).collect(),
         })
     }
@@ -209,24 +249,52 @@ mod tests {
 
     #[test]
     fn statements_get_more_except_the_last() {
-        let items = vec![Item::Done { rows_affected: Some(3) }, rows(2), Item::Done { rows_affected: None }];
+        let items = vec![
+            Item::Done {
+                rows_affected: Some(3),
+            },
+            rows(2),
+            Item::Done {
+                rows_affected: None,
+            },
+        ];
         assert_eq!(
             dones(&encode(&items, BATCH)),
-            vec![(token::DONE, 0x11, 3), (token::DONE, 0x11, 2), (token::DONE, 0, 0)]
+            vec![
+                (token::DONE, 0x11, 3),
+                (token::DONE, 0x11, 2),
+                (token::DONE, 0, 0)
+            ]
         );
     }
 
     #[test]
     fn trailing_envchange_gets_a_final_done() {
-        let items = vec![Item::Done { rows_affected: None }, Item::Tx(TxChange::Begin(5))];
-        assert_eq!(dones(&encode(&items, BATCH)), vec![(token::DONE, 0x01, 0), (token::DONE, 0, 0)]);
+        let items = vec![
+            Item::Done {
+                rows_affected: None,
+            },
+            Item::Tx(TxChange::Begin(5)),
+        ];
+        assert_eq!(
+            dones(&encode(&items, BATCH)),
+            vec![(token::DONE, 0x01, 0), (token::DONE, 0, 0)]
+        );
     }
 
     #[test]
     fn errors_mark_their_done() {
         let items = vec![Item::Error(SqlError::syntax("x")), rows(1)];
-        assert_eq!(dones(&encode(&items, BATCH)), vec![(token::DONE, 0x03, 0), (token::DONE, 0x10, 1)]);
-        let items = vec![Item::Error(SqlError::syntax("x")), Item::Done { rows_affected: None }];
+        assert_eq!(
+            dones(&encode(&items, BATCH)),
+            vec![(token::DONE, 0x03, 0), (token::DONE, 0x10, 1)]
+        );
+        let items = vec![
+            Item::Error(SqlError::syntax("x")),
+            Item::Done {
+                rows_affected: None,
+            },
+        ];
         assert_eq!(dones(&encode(&items, BATCH)), vec![(token::DONE, 0x02, 0)]);
         let items = vec![Item::Error(SqlError::syntax("x"))];
         assert_eq!(dones(&encode(&items, BATCH)), vec![(token::DONE, 0x02, 0)]);
@@ -234,7 +302,9 @@ mod tests {
 
     #[test]
     fn rpc_uses_doneinproc_and_doneproc() {
-        let items = vec![Item::Done { rows_affected: Some(4) }];
+        let items = vec![Item::Done {
+            rows_affected: Some(4),
+        }];
         assert_eq!(
             dones(&encode(&items, RPC)),
             vec![(token::DONEINPROC, 0x11, 4), (token::DONEPROC, 0, 0)]

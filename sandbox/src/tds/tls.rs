@@ -25,7 +25,11 @@ impl TlsConfigs {
     /// Generates a fresh self-signed certificate for `localhost` and the
     /// loopback addresses.
     pub fn generate() -> anyhow::Result<TlsConfigs> {
-        let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        let names = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
         let certified = rcgen::generate_simple_self_signed(names)?;
         let cert: CertificateDer<'static> = certified.cert.der().clone();
         let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
@@ -44,17 +48,25 @@ impl TlsConfigs {
         strict.send_tls13_tickets = 0;
         strict.alpn_protocols = vec![TDS8_ALPN.to_vec()];
 
-        Ok(TlsConfigs { tds7: Arc::new(tds7), strict: Arc::new(strict) })
+        Ok(TlsConfigs {
+            tds7: Arc::new(tds7),
+            strict: Arc::new(strict),
+        })
     }
 }
 
 /// Feeds received ciphertext to `conn` and moves any resulting plaintext to
 /// `plain`. Plaintext is drained after every record batch because rustls
 /// refuses more input once its plaintext buffer is full.
-pub fn feed(conn: &mut rustls::ServerConnection, mut data: &[u8], plain: &mut Vec<u8>) -> io::Result<()> {
+pub fn feed(
+    conn: &mut rustls::ServerConnection,
+    mut data: &[u8],
+    plain: &mut Vec<u8>,
+) -> io::Result<()> {
     while !data.is_empty() {
         let n = conn.read_tls(&mut data)?;
-        conn.process_new_packets().map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")))?;
+        conn.process_new_packets()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("TLS: {e}")))?;
         drain_plaintext(conn, plain)?;
         if n == 0 {
             break;

@@ -121,7 +121,17 @@ pub fn env_rollback(out: &mut Vec<u8>, descriptor: u64) {
 
 /// The body shared by ERROR and INFO.
 #[allow(clippy::too_many_arguments)]
-fn message(out: &mut Vec<u8>, tok: u8, number: i32, state: u8, class: u8, text: &str, server: &str, procedure: &str, line: u32) {
+fn message(
+    out: &mut Vec<u8>,
+    tok: u8,
+    number: i32,
+    state: u8,
+    class: u8,
+    text: &str,
+    server: &str,
+    procedure: &str,
+    line: u32,
+) {
     with_u16_length(out, tok, |b| {
         b.extend_from_slice(&number.to_le_bytes());
         b.push(state);
@@ -135,12 +145,40 @@ fn message(out: &mut Vec<u8>, tok: u8, number: i32, state: u8, class: u8, text: 
 
 /// ERROR token.
 pub fn error(out: &mut Vec<u8>, e: &SqlError, server: &str, procedure: &str) {
-    message(out, token::ERROR, e.number, e.state, e.severity, &e.message, server, procedure, e.line);
+    message(
+        out,
+        token::ERROR,
+        e.number,
+        e.state,
+        e.severity,
+        &e.message,
+        server,
+        procedure,
+        e.line,
+    );
 }
 
 /// INFO token (severity 0, as PRINT and database-change messages have).
-pub fn info(out: &mut Vec<u8>, number: i32, state: u8, text: &str, server: &str, procedure: &str, line: u32) {
-    message(out, token::INFO, number, state, 0, text, server, procedure, line);
+pub fn info(
+    out: &mut Vec<u8>,
+    number: i32,
+    state: u8,
+    text: &str,
+    server: &str,
+    procedure: &str,
+    line: u32,
+) {
+    message(
+        out,
+        token::INFO,
+        number,
+        state,
+        0,
+        text,
+        server,
+        procedure,
+        line,
+    );
 }
 
 /// LOGINACK with the TDS version the server will speak (0x74000004 for
@@ -208,7 +246,13 @@ mod tests {
     #[test]
     fn error_token_layout() {
         let mut out = Vec::new();
-        let e = SqlError { number: 18456, severity: 14, state: 1, message: "Login failed for user 'x'.".into(), line: 1 };
+        let e = SqlError {
+            number: 18456,
+            severity: 14,
+            state: 1,
+            message: "Login failed for user 'x'.".into(),
+            line: 1,
+        };
         error(&mut out, &e, "SRV", "");
         assert_eq!(out[0], token::ERROR);
         let len = u16::from_le_bytes([out[1], out[2]]) as usize;
@@ -238,7 +282,11 @@ mod tests {
 
     #[test]
     fn row_checks_width() {
-        let cols = vec![Column { name: "a".into(), ty: SqlType::Int, nullable: true }];
+        let cols = vec![Column {
+            name: "a".into(),
+            ty: SqlType::Int,
+            nullable: true,
+        }];
         let mut out = Vec::new();
         assert!(row(&mut out, &cols, &[]).is_err());
         row(&mut out, &cols, &[Value::Int(7)]).unwrap();

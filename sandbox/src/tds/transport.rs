@@ -5,7 +5,9 @@
 //! before the next await, so the connection can race "read the next
 //! message" (an attention) against a running request and drop the read.
 
-use super::packet::{frame_message, packet_type, Assembler, Header, Message, DEFAULT_PACKET_SIZE, HEADER_LEN};
+use super::packet::{
+    frame_message, packet_type, Assembler, Header, Message, DEFAULT_PACKET_SIZE, HEADER_LEN,
+};
 use super::tls::{drain_plaintext, encrypt, feed, take_output};
 use rustls::{ServerConfig, ServerConnection};
 use std::io;
@@ -41,6 +43,12 @@ impl Transport {
             eof: false,
             spid,
         }
+    }
+
+    /// Changes the SPID put in response headers (the session's, once logged
+    /// in).
+    pub fn set_spid(&mut self, spid: u16) {
+        self.spid = spid;
     }
 
     /// Whether traffic is currently encrypted.
@@ -106,7 +114,10 @@ impl Transport {
                 if self.plain.is_empty() {
                     return Ok(None);
                 }
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "client closed inside a packet"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "client closed inside a packet",
+                ));
             }
         }
     }
@@ -119,7 +130,10 @@ impl Transport {
                 if self.assembler.is_empty() {
                     return Ok(None);
                 }
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "client closed inside a message"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "client closed inside a message",
+                ));
             };
             if let Some(msg) = self.assembler.push(header, &payload).map_err(invalid)? {
                 return Ok(Some(msg));
@@ -129,7 +143,12 @@ impl Transport {
 
     /// Sends `payload` as one message of type `ty`, split into packets of
     /// `packet_size` bytes.
-    pub async fn write_message(&mut self, ty: u8, payload: &[u8], packet_size: usize) -> io::Result<()> {
+    pub async fn write_message(
+        &mut self,
+        ty: u8,
+        payload: &[u8],
+        packet_size: usize,
+    ) -> io::Result<()> {
         let mut framed = Vec::with_capacity(payload.len() + 64);
         frame_message(&mut framed, ty, payload, packet_size, self.spid);
         match &mut self.tls {
@@ -145,7 +164,13 @@ impl Transport {
     /// Writes TLS handshake bytes wrapped in PRELOGIN packets.
     async fn write_wrapped(&mut self, records: &[u8]) -> io::Result<()> {
         let mut framed = Vec::with_capacity(records.len() + 64);
-        frame_message(&mut framed, packet_type::PRELOGIN, records, DEFAULT_PACKET_SIZE, self.spid);
+        frame_message(
+            &mut framed,
+            packet_type::PRELOGIN,
+            records,
+            DEFAULT_PACKET_SIZE,
+            self.spid,
+        );
         self.tcp.write_all(&framed).await?;
         self.tcp.flush().await
     }
@@ -153,7 +178,8 @@ impl Transport {
     /// The TDS 7.x handshake: TLS records travel inside PRELOGIN packets
     /// until the handshake completes, then as raw TLS records.
     pub async fn start_tls_in_prelogin(&mut self, config: Arc<ServerConfig>) -> io::Result<()> {
-        let mut conn = ServerConnection::new(config).map_err(|e| io::Error::other(e.to_string()))?;
+        let mut conn =
+            ServerConnection::new(config).map_err(|e| io::Error::other(e.to_string()))?;
         let mut early = Vec::new();
         loop {
             let out = take_output(&mut conn)?;
@@ -164,7 +190,10 @@ impl Transport {
                 break;
             }
             let Some((header, payload)) = self.read_packet().await? else {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "client closed during the TLS handshake"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "client closed during the TLS handshake",
+                ));
             };
             if header.ty != packet_type::PRELOGIN {
                 return Err(invalid(format!(
@@ -189,7 +218,8 @@ impl Transport {
 
     /// The TDS 8.0 strict handshake: plain TLS before any TDS packet.
     pub async fn start_tls_strict(&mut self, config: Arc<ServerConfig>) -> io::Result<()> {
-        let mut conn = ServerConnection::new(config).map_err(|e| io::Error::other(e.to_string()))?;
+        let mut conn =
+            ServerConnection::new(config).map_err(|e| io::Error::other(e.to_string()))?;
         let mut plain = Vec::new();
         let initial = std::mem::take(&mut self.plain);
         let mut input: Vec<u8> = initial;
@@ -213,7 +243,10 @@ impl Transport {
             }
             let n = self.tcp.read(&mut self.scratch).await?;
             if n == 0 {
-                return Err(io::Error::new(io::ErrorKind::UnexpectedEof, "client closed during the TLS handshake"));
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "client closed during the TLS handshake",
+                ));
             }
             input.extend_from_slice(&self.scratch[..n]);
         }

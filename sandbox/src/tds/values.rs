@@ -95,9 +95,9 @@ pub fn guid_wire_bytes(bytes: [u8; 16]) -> [u8; 16] {
 
 /// Windows-1252 code points 0x80..=0x9F; everything else maps to Latin-1.
 const CP1252_HIGH: [u16; 32] = [
-    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039, 0x0152, 0x008D,
-    0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014, 0x02DC, 0x2122, 0x0161, 0x203A,
-    0x0153, 0x009D, 0x017E, 0x0178,
+    0x20AC, 0x0081, 0x201A, 0x0192, 0x201E, 0x2026, 0x2020, 0x2021, 0x02C6, 0x2030, 0x0160, 0x2039,
+    0x0152, 0x008D, 0x017D, 0x008F, 0x0090, 0x2018, 0x2019, 0x201C, 0x201D, 0x2022, 0x2013, 0x2014,
+    0x02DC, 0x2122, 0x0161, 0x203A, 0x0153, 0x009D, 0x017E, 0x0178,
 ];
 
 /// Encodes text as code page 1252 (the collation's), `?` for what it lacks,
@@ -204,14 +204,16 @@ fn put_var(out: &mut Vec<u8>, data: &[u8], max: Option<u16>) {
 
 /// 100-nanosecond ticks since midnight.
 fn time_ticks(t: NaiveTime) -> u64 {
-    t.num_seconds_from_midnight() as u64 * 10_000_000 + (t.nanosecond() as u64 % 1_000_000_000) / 100
+    t.num_seconds_from_midnight() as u64 * 10_000_000
+        + (t.nanosecond() as u64 % 1_000_000_000) / 100
 }
 
 /// `datetime`'s (days since 1900-01-01, 1/300 s ticks since midnight),
 /// rounded to the nearest tick as SQL Server rounds.
 pub fn datetime_parts(dt: NaiveDateTime) -> (i32, u32) {
     let mut days = (dt.date() - epoch_1900()).num_days();
-    let ns = dt.time().num_seconds_from_midnight() as u64 * 1_000_000_000 + (dt.time().nanosecond() as u64 % 1_000_000_000);
+    let ns = dt.time().num_seconds_from_midnight() as u64 * 1_000_000_000
+        + (dt.time().nanosecond() as u64 % 1_000_000_000);
     let mut ticks = (ns * 3 + 5_000_000) / 10_000_000;
     if ticks >= 300 * 86_400 {
         ticks -= 300 * 86_400;
@@ -237,7 +239,9 @@ pub fn put_value(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlErro
     match (t, v) {
         (SqlType::Bit, Value::Bit(b)) => out.extend_from_slice(&[1, *b as u8]),
         (SqlType::Bit, Value::Int(i)) => out.extend_from_slice(&[1, (*i != 0) as u8]),
-        (SqlType::TinyInt, Value::Int(i)) if (0..=255).contains(i) => out.extend_from_slice(&[1, *i as u8]),
+        (SqlType::TinyInt, Value::Int(i)) if (0..=255).contains(i) => {
+            out.extend_from_slice(&[1, *i as u8])
+        }
         (SqlType::SmallInt, Value::Int(i)) if i16::try_from(*i).is_ok() => {
             out.push(2);
             out.extend_from_slice(&(*i as i16).to_le_bytes());
@@ -253,7 +257,10 @@ pub fn put_value(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlErro
         (SqlType::TinyInt | SqlType::SmallInt | SqlType::Int, Value::Int(_)) => {
             return Err(SqlError::new(
                 8115,
-                format!("Arithmetic overflow error converting expression to data type {}.", t.type_name()),
+                format!(
+                    "Arithmetic overflow error converting expression to data type {}.",
+                    t.type_name()
+                ),
             ))
         }
         (SqlType::Int | SqlType::BigInt | SqlType::SmallInt | SqlType::TinyInt, Value::Bit(b)) => {
@@ -273,12 +280,10 @@ pub fn put_value(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlErro
         }
         (SqlType::UniqueIdentifier, Value::Text(s)) => match uuid::Uuid::parse_str(s.trim()) {
             Ok(g) => return put_value(out, t, &Value::Guid(g)),
-            Err(_) => {
-                return Err(SqlError::new(
-                    8169,
-                    "Conversion failed when converting from a character string to uniqueidentifier.",
-                ))
-            }
+            Err(_) => return Err(SqlError::new(
+                8169,
+                "Conversion failed when converting from a character string to uniqueidentifier.",
+            )),
         },
         (SqlType::NVarChar(n), Value::Text(s)) => {
             let mut b = Vec::with_capacity(s.len() * 2);
@@ -286,7 +291,10 @@ pub fn put_value(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlErro
             put_var(out, &b, n);
         }
         (SqlType::VarChar(n), Value::Text(s)) => put_var(out, &to_cp1252(s), n),
-        (SqlType::NVarChar(_) | SqlType::VarChar(_), Value::Int(_) | Value::Float(_) | Value::Guid(_) | Value::Bit(_)) => {
+        (
+            SqlType::NVarChar(_) | SqlType::VarChar(_),
+            Value::Int(_) | Value::Float(_) | Value::Guid(_) | Value::Bit(_),
+        ) => {
             let s = match v {
                 Value::Int(i) => i.to_string(),
                 Value::Float(f) => f.to_string(),
@@ -377,7 +385,9 @@ pub struct UnsupportedType(pub u8);
 
 /// Reads a parameter's TYPE_INFO. Types the sandbox does not model fail with
 /// [`UnsupportedType`] inside the `Ok`, wire errors with `Err`.
-pub fn read_param_type_info(r: &mut Reader<'_>) -> WireResult<Result<ParamTypeInfo, UnsupportedType>> {
+pub fn read_param_type_info(
+    r: &mut Reader<'_>,
+) -> WireResult<Result<ParamTypeInfo, UnsupportedType>> {
     let t = r.u8()?;
     let len = match t {
         ty::NULL => 0,
@@ -436,8 +446,11 @@ fn datetime_from_parts(days: i64, ticks_300: i64) -> WireResult<NaiveDateTime> {
         .checked_add_signed(chrono::Duration::days(days))
         .ok_or_else(|| WireError("datetime out of range".into()))?;
     let ns = ticks_300 * 10_000_000 / 3;
-    let time = NaiveTime::from_num_seconds_from_midnight_opt((ns / 1_000_000_000) as u32, (ns % 1_000_000_000) as u32)
-        .ok_or_else(|| WireError("datetime time out of range".into()))?;
+    let time = NaiveTime::from_num_seconds_from_midnight_opt(
+        (ns / 1_000_000_000) as u32,
+        (ns % 1_000_000_000) as u32,
+    )
+    .ok_or_else(|| WireError("datetime time out of range".into()))?;
     Ok(NaiveDateTime::new(date, time))
 }
 
@@ -467,9 +480,15 @@ pub fn read_param_value(r: &mut Reader<'_>, info: ParamTypeInfo) -> WireResult<V
     };
     Ok(match info.ty {
         ty::NULL => Value::Null,
-        ty::INT1 | ty::BIT | ty::INT2 | ty::INT4 | ty::INT8 | ty::FLT4 | ty::FLT8 | ty::DATETIME | ty::DATETIM4 => {
-            fixed(r, info.ty)?
-        }
+        ty::INT1
+        | ty::BIT
+        | ty::INT2
+        | ty::INT4
+        | ty::INT8
+        | ty::FLT4
+        | ty::FLT8
+        | ty::DATETIME
+        | ty::DATETIM4 => fixed(r, info.ty)?,
         ty::INTN | ty::BITN | ty::FLTN | ty::DATETIMN => {
             let n = r.u8()?;
             let t = match (info.ty, n) {
@@ -508,7 +527,9 @@ pub fn read_param_value(r: &mut Reader<'_>, info: ParamTypeInfo) -> WireResult<V
                 _ => 5,
             };
             if n != time_len + 3 {
-                return Err(WireError(format!("invalid datetime2 length {n} for scale {scale}")));
+                return Err(WireError(format!(
+                    "invalid datetime2 length {n} for scale {scale}"
+                )));
             }
             let increments = le_uint(r.bytes(time_len)?);
             let days = le_uint(r.bytes(3)?);
@@ -535,7 +556,11 @@ pub fn read_param_value(r: &mut Reader<'_>, info: ParamTypeInfo) -> WireResult<V
             None => Value::Null,
             Some(b) => Value::Binary(b),
         },
-        other => return Err(WireError(format!("unsupported parameter type {other:#04x}"))),
+        other => {
+            return Err(WireError(format!(
+                "unsupported parameter type {other:#04x}"
+            )))
+        }
     })
 }
 
@@ -567,7 +592,12 @@ mod tests {
 
     #[test]
     fn ints_round_trip_each_width() {
-        for (t, n) in [(SqlType::TinyInt, 1u8), (SqlType::SmallInt, 2), (SqlType::Int, 4), (SqlType::BigInt, 8)] {
+        for (t, n) in [
+            (SqlType::TinyInt, 1u8),
+            (SqlType::SmallInt, 2),
+            (SqlType::Int, 4),
+            (SqlType::BigInt, 8),
+        ] {
             let mut out = Vec::new();
             put_value(&mut out, t, &Value::Int(100)).unwrap();
             assert_eq!(out[0], n);
@@ -577,7 +607,12 @@ mod tests {
             assert_eq!(info, vec![ty::INTN, n]);
         }
         let mut out = Vec::new();
-        assert_eq!(put_value(&mut out, SqlType::TinyInt, &Value::Int(300)).unwrap_err().number, 8115);
+        assert_eq!(
+            put_value(&mut out, SqlType::TinyInt, &Value::Int(300))
+                .unwrap_err()
+                .number,
+            8115
+        );
     }
 
     #[test]
@@ -589,7 +624,10 @@ mod tests {
         assert_eq!(out, [&[0u8, 0xFF, 0xFF][..], &[0xFF; 8][..]].concat());
         assert_eq!(rt(&[ty::NULL], &[]), Value::Null);
         assert_eq!(rt(&[ty::INTN, 4], &[0]), Value::Null);
-        assert_eq!(rt(&[ty::NVARCHAR, 0x40, 0x1F, 0, 0, 0, 0, 0], &[0xFF, 0xFF]), Value::Null);
+        assert_eq!(
+            rt(&[ty::NVARCHAR, 0x40, 0x1F, 0, 0, 0, 0, 0], &[0xFF, 0xFF]),
+            Value::Null
+        );
     }
 
     #[test]
@@ -605,14 +643,25 @@ mod tests {
         assert_eq!(rt(&info, &empty), Value::Text(String::new()));
 
         let mut out = Vec::new();
-        put_value(&mut out, SqlType::VarChar(Some(10)), &Value::Text("€uro".into())).unwrap();
+        put_value(
+            &mut out,
+            SqlType::VarChar(Some(10)),
+            &Value::Text("€uro".into()),
+        )
+        .unwrap();
         assert_eq!(out, vec![4, 0, 0x80, b'u', b'r', b'o']);
-        assert_eq!(rt(&[ty::BIGVARCHR, 10, 0, 9, 4, 0xD0, 0, 0x34], &out), Value::Text("€uro".into()));
+        assert_eq!(
+            rt(&[ty::BIGVARCHR, 10, 0, 9, 4, 0xD0, 0, 0x34], &out),
+            Value::Text("€uro".into())
+        );
     }
 
     #[test]
     fn datetime2_round_trips() {
-        let dt = NaiveDate::from_ymd_opt(2024, 2, 29).unwrap().and_hms_nano_opt(13, 14, 15, 123_456_700).unwrap();
+        let dt = NaiveDate::from_ymd_opt(2024, 2, 29)
+            .unwrap()
+            .and_hms_nano_opt(13, 14, 15, 123_456_700)
+            .unwrap();
         let mut out = Vec::new();
         put_value(&mut out, SqlType::DateTime2, &Value::DateTime(dt)).unwrap();
         assert_eq!(out.len(), 9);
@@ -621,30 +670,47 @@ mod tests {
 
     #[test]
     fn datetime_rounds_to_ticks() {
-        let dt = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap().and_hms_milli_opt(0, 0, 1, 2).unwrap();
+        let dt = NaiveDate::from_ymd_opt(2000, 1, 1)
+            .unwrap()
+            .and_hms_milli_opt(0, 0, 1, 2)
+            .unwrap();
         let (days, ticks) = datetime_parts(dt);
         assert_eq!(days, 36524);
         assert_eq!(ticks, 301); // .002 rounds to 1/300 s
         let mut out = Vec::new();
         put_value(&mut out, SqlType::DateTime, &Value::DateTime(dt)).unwrap();
         match rt(&[ty::DATETIMN, 8], &out) {
-            Value::DateTime(back) => assert_eq!(back.and_utc().timestamp_millis(), dt.and_utc().timestamp_millis() + 1),
+            Value::DateTime(back) => assert_eq!(
+                back.and_utc().timestamp_millis(),
+                dt.and_utc().timestamp_millis() + 1
+            ),
             other => panic!("{other:?}"),
         }
-        let late = NaiveDate::from_ymd_opt(2000, 1, 1).unwrap().and_hms_milli_opt(23, 59, 59, 999).unwrap();
+        let late = NaiveDate::from_ymd_opt(2000, 1, 1)
+            .unwrap()
+            .and_hms_milli_opt(23, 59, 59, 999)
+            .unwrap();
         assert_eq!(datetime_parts(late), (36525, 0));
     }
 
     #[test]
     fn mismatched_values_are_errors() {
         let mut out = Vec::new();
-        assert_eq!(put_value(&mut out, SqlType::Int, &Value::Text("x".into())).unwrap_err().number, 257);
+        assert_eq!(
+            put_value(&mut out, SqlType::Int, &Value::Text("x".into()))
+                .unwrap_err()
+                .number,
+            257
+        );
     }
 
     #[test]
     fn unsupported_param_types_are_reported() {
         let mut r = Reader::new(&[ty::DECIMALN, 17, 18, 2]);
-        assert_eq!(read_param_type_info(&mut r).unwrap(), Err(UnsupportedType(ty::DECIMALN)));
+        assert_eq!(
+            read_param_type_info(&mut r).unwrap(),
+            Err(UnsupportedType(ty::DECIMALN))
+        );
     }
 
     #[test]

@@ -128,7 +128,10 @@ pub fn utf16_to_string(bytes: &[u8]) -> WireResult<String> {
     if bytes.len() % 2 != 0 {
         return Err(WireError("odd number of bytes in UTF-16 text".into()));
     }
-    let units: Vec<u16> = bytes.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]])).collect();
+    let units: Vec<u16> = bytes
+        .chunks_exact(2)
+        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+        .collect();
     Ok(String::from_utf16_lossy(&units))
 }
 
