@@ -393,7 +393,7 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream, conn: u64) -> io::Result<()>
     }
     debug!(conn, strict, encryption, client_encryption = ?pre.encryption, "prelogin done");
 
-    let Some(msg) = t.read_message().await? else {
+    let Some(mut msg) = t.read_message().await? else {
         return Ok(());
     };
     if login_only_tls {
@@ -406,8 +406,10 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream, conn: u64) -> io::Result<()>
             msg.ty
         )));
     }
-    let login = login7::decode(&msg.payload).map_err(protocol_error)?;
-    drop(msg);
+    let login = login7::decode(&msg.payload);
+    // The record holds the (merely scrambled) password.
+    msg.payload.fill(0);
+    let login = login.map_err(protocol_error)?;
     let Some((session, packet_size)) = log_in(&shared, &mut t, &login, conn).await? else {
         t.close().await;
         return Ok(());
