@@ -19,8 +19,6 @@ use tokio_util::sync::CancellationToken;
 
 /// SQL Server's "chosen as deadlock victim": the transaction may be rerun.
 pub const DEADLOCK_VICTIM: u32 = 1205;
-/// Parameters per statement stay well under SQL Server's limit of 2,100.
-const MAX_PARAMS: usize = 2000;
 
 /// How a write runs.
 #[derive(Clone, Debug)]
@@ -68,6 +66,16 @@ async fn step<T>(cancel: &CancellationToken, fut: impl std::future::Future<Outpu
     }
 }
 
+/// After Ctrl-C dropped a request in flight: tell the server to stop it
+/// (attention), so the rollback that follows does not wait for it.
+async fn cancel_in_flight(conn: &mut Connection) {
+    match tokio::time::timeout(Duration::from_secs(10), conn.cancel()).await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::warn!("attention after Ctrl-C: {e:#}"),
+        Err(_) => tracing::warn!("the server did not acknowledge the attention within 10 s"),
+    }
+}
+
 /// Rolls back after a failed attempt. If the connection is gone, the server
 /// rolls back by itself when it notices the session ended.
 async fn rollback(conn: &mut Connection) {
@@ -104,6 +112,9 @@ pub async fn fix(conn: &mut Connection, plan: &Plan, journal: &mut Journal, path
             }
             Err(abort) => {
                 let was_lost = matches!(&abort, Abort::Failed(e) if lost(e));
+                if matches!(abort, Abort::Cancelled) {
+                    cancel_in_flight(conn).await;
+                }
                 if !was_lost {
                     rollback(conn).await;
                 }
@@ -265,7 +276,7 @@ async fn read_current(conn: &mut Connection, tables: &[UndoTable<'_>], cancel: &
     for t in tables {
         let nkeys = t.q.keys.len();
         let name = format!("{}.{}", t.changes.schema, t.changes.table);
-        for chunk in t.changes.rows.chunks((MAX_PARAMS / nkeys).max(1)) {
+        for chunk in t.changes.rows.chunks(t.q.rows_per_statement()) {
             let sql_text = sql::render(
                 sql::UNDO_RECHECK,
                 &[("keys", &t.q.key_list()), ("owner", &t.q.owner), ("table", &t.q.table), ("key_match", &t.q.key_match(chunk.len(), 1))],
@@ -313,6 +324,9 @@ pub async fn undo(conn: &mut Connection, journal: &mut Journal, path: &Path, pre
         Ok(n) => n,
         Err(abort) => {
             let was_lost = matches!(&abort, Abort::Failed(e) if lost(e));
+            if matches!(abort, Abort::Cancelled) {
+                cancel_in_flight(conn).await;
+            }
             if !was_lost {
                 rollback(conn).await;
             }
@@ -358,8 +372,7 @@ async fn undo_attempt(conn: &mut Connection, tables: &[UndoTable<'_>], preview: 
     for t in tables {
         let name = format!("{}.{}", t.changes.schema, t.changes.table);
         let rows: Vec<&RowChange> = restorable_now.iter().filter(|r| r.table == name).map(|r| &r.change).collect();
-        let nkeys = t.q.keys.len();
-        for chunk in rows.chunks((MAX_PARAMS / nkeys).max(1)) {
+        for chunk in rows.chunks(t.q.rows_per_statement()) {
             // All rows of one journal share the new owner (the fix's pool).
             let new: &dyn ToSql = &chunk[0].new;
             let sql_text = sql::render(sql::UNDO_UPDATE, &[("table", &t.q.table), ("owner", &t.q.owner), ("key_match", &t.q.key_match(chunk.len(), 2))]);

@@ -165,9 +165,15 @@ impl QuotedTable {
         self.keys.join(", ")
     }
 
-    /// `([k1] = @Pn AND [k2] = @Pn+1) OR (...)` for `rows` rows, numbering
-    /// parameters from `first`.
+    /// A predicate matching `rows` rows by key, numbering parameters from
+    /// `first`: `[k] IN (@P2, @P3, ...)` for a one-column key (a flat list
+    /// that SQL Server handles well), `([k1] = @P2 AND [k2] = @P3) OR (...)`
+    /// for a composite key.
     pub fn key_match(&self, rows: usize, first: usize) -> String {
+        if let [key] = self.keys.as_slice() {
+            let params: Vec<String> = (first..first + rows).map(|n| format!("@P{n}")).collect();
+            return format!("{key} IN ({})", params.join(", "));
+        }
         let mut n = first;
         (0..rows)
             .map(|_| {
@@ -184,6 +190,16 @@ impl QuotedTable {
             })
             .collect::<Vec<_>>()
             .join(" OR ")
+    }
+
+    /// How many rows one key-matching statement covers: under SQL Server's
+    /// 2,100 parameters, and fewer for composite keys, whose OR chains grow
+    /// deep.
+    pub fn rows_per_statement(&self) -> usize {
+        match self.keys.len() {
+            0 | 1 => 1000,
+            n => (1000 / n).min(100),
+        }
     }
 }
 
@@ -558,6 +574,10 @@ mod tests {
     fn key_match_numbers_parameters_across_composite_keys() {
         let q = QuotedTable { table: "[t]".into(), owner: "[o]".into(), keys: vec!["[a]".into(), "[b]".into()], display: None };
         assert_eq!(q.key_match(2, 2), "([a] = @P2 AND [b] = @P3) OR ([a] = @P4 AND [b] = @P5)");
+        assert!(q.rows_per_statement() * 2 < 2100);
+        let q = QuotedTable { keys: vec!["[ID]".into()], ..q };
+        assert_eq!(q.key_match(3, 2), "[ID] IN (@P2, @P3, @P4)");
+        assert!(q.rows_per_statement() < 2100);
     }
 
     #[test]

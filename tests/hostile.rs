@@ -9,9 +9,14 @@ use common::*;
 use predicates::prelude::*;
 use rgs_sandbox::{Sandbox, SandboxOptions};
 
+/// The reconstructed schema's tables, which a new sandbox always has.
+const SCHEMA_TABLES: &[&str] = &["OwnerPool", "Agents", "AgentGroups", "AgentGroupAgents", "Queues", "Workflows", "HolidaySets", "HoursOfBusiness", "DbConfigInt"];
+
 /// A sandbox whose rgsconfig holds only what `script` creates.
 fn sandbox_with_script(script: &str) -> Sandbox {
     let sb = Sandbox::start(SandboxOptions::default()).unwrap();
+    let drop: String = SCHEMA_TABLES.iter().map(|t| format!("DROP TABLE [dbo].[{t}];\n")).collect();
+    sb.engine().run_script(sb.database(), &drop).unwrap();
     sb.engine().run_script(sb.database(), script).unwrap_or_else(|e| panic!("{e}\n{script}"));
     sb
 }

@@ -618,3 +618,52 @@ async fn attention_interrupts_a_running_statement() {
     assert_eq!(trancount[0][0].get::<i32, _>(0), Some(1));
     batch(&mut c, "ROLLBACK TRANSACTION").await.unwrap();
 }
+
+#[test]
+fn every_scenario_loads_and_unknown_ones_are_refused() {
+    for name in rgs_sandbox::scenario::names() {
+        let sb = Sandbox::start(SandboxOptions {
+            scenario: Some(name.to_string()),
+            ..Default::default()
+        })
+        .unwrap_or_else(|e| panic!("scenario {name}: {e:#}"));
+        assert!(
+            count_in(&sb, "SELECT COUNT(*) FROM dbo.OwnerPool") >= 0,
+            "{name}"
+        );
+    }
+    let e = Sandbox::start(SandboxOptions {
+        scenario: Some("nope".into()),
+        ..Default::default()
+    })
+    .unwrap_err();
+    assert!(e.to_string().contains("migrated"), "{e}");
+}
+
+#[tokio::test]
+async fn more_parameter_types_round_trip() {
+    let sb = sandbox(&[]);
+    let mut c = connect(&sb, EncryptionLevel::Required).await;
+    let dt = chrono::NaiveDate::from_ymd_opt(2024, 5, 6)
+        .unwrap()
+        .and_hms_nano_opt(7, 8, 9, 123_456_700)
+        .unwrap();
+    let bin = vec![0u8, 1, 2, 255];
+    let none_dt: Option<chrono::NaiveDateTime> = None;
+    let row = c
+        .query(
+            "SELECT @P1 AS f, @P2 AS dt, @P3 AS bin, @P4 AS ndt, @P5 AS small",
+            &[&1.5f64, &dt, &bin, &none_dt, &7i16],
+        )
+        .await
+        .unwrap()
+        .into_row()
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.get::<f64, _>("f"), Some(1.5));
+    assert_eq!(row.get::<chrono::NaiveDateTime, _>("dt"), Some(dt));
+    assert_eq!(row.get::<&[u8], _>("bin"), Some(&bin[..]));
+    assert_eq!(row.get::<chrono::NaiveDateTime, _>("ndt"), None);
+    assert_eq!(row.get::<i16, _>("small"), Some(7));
+}

@@ -20,7 +20,12 @@ pub(crate) const SCHEMA_PREFIX: &str = "sbx_schema|";
 pub(crate) const META_TABLE: &str = "sbx_meta";
 
 /// Schemas every database has, with SQL Server's ids.
-const BUILTIN_SCHEMAS: &[(i64, &str)] = &[(1, "dbo"), (2, "guest"), (3, "INFORMATION_SCHEMA"), (4, "sys")];
+const BUILTIN_SCHEMAS: &[(i64, &str)] = &[
+    (1, "dbo"),
+    (2, "guest"),
+    (3, "INFORMATION_SCHEMA"),
+    (4, "sys"),
+];
 
 /// A schema.
 #[derive(Debug, Clone)]
@@ -72,14 +77,23 @@ pub(crate) struct IndexInfo {
 
 impl IndexInfo {
     /// The SQLite index name encoding this index's kind.
-    pub fn sqlite_name(table_sqlite: &str, kind: IndexKind, unique: bool, clustered: bool, name: &str) -> String {
+    pub fn sqlite_name(
+        table_sqlite: &str,
+        kind: IndexKind,
+        unique: bool,
+        clustered: bool,
+        name: &str,
+    ) -> String {
         let code = match (kind, unique) {
             (IndexKind::PrimaryKey, _) => "PK",
             (IndexKind::UniqueConstraint, _) => "UQ",
             (IndexKind::Index, true) => "UX",
             (IndexKind::Index, false) => "IX",
         };
-        format!("{table_sqlite}|{code}|{}|{name}", if clustered { "C" } else { "N" })
+        format!(
+            "{table_sqlite}|{code}|{}|{name}",
+            if clustered { "C" } else { "N" }
+        )
     }
 
     /// Object id of the constraint (PK and UQ are objects in SQL Server).
@@ -134,7 +148,9 @@ impl Catalog {
     pub fn table(&self, schema: Option<&str>, name: &str) -> Option<&TableInfo> {
         let s = schema.unwrap_or("dbo").to_lowercase();
         let n = name.to_lowercase();
-        self.tables.iter().find(|t| t.schema.to_lowercase() == s && t.name.to_lowercase() == n)
+        self.tables
+            .iter()
+            .find(|t| t.schema.to_lowercase() == s && t.name.to_lowercase() == n)
     }
 
     /// A schema by name, case-insensitively.
@@ -148,21 +164,32 @@ impl Catalog {
     pub fn object_exists(&self, schema: &str, name: &str) -> bool {
         let s = schema.to_lowercase();
         let n = name.to_lowercase();
-        self.tables.iter().filter(|t| t.schema.to_lowercase() == s).any(|t| {
-            t.name.to_lowercase() == n
-                || t.indexes.iter().any(|i| i.kind != IndexKind::Index && i.name.to_lowercase() == n)
-        })
+        self.tables
+            .iter()
+            .filter(|t| t.schema.to_lowercase() == s)
+            .any(|t| {
+                t.name.to_lowercase() == n
+                    || t.indexes
+                        .iter()
+                        .any(|i| i.kind != IndexKind::Index && i.name.to_lowercase() == n)
+            })
     }
 
     /// Reads the catalog of the database `conn` is connected to.
     pub fn load(conn: &Connection) -> rusqlite::Result<Catalog> {
-        let mut schemas: Vec<SchemaInfo> =
-            BUILTIN_SCHEMAS.iter().map(|(id, n)| SchemaInfo { id: *id, name: n.to_string() }).collect();
+        let mut schemas: Vec<SchemaInfo> = BUILTIN_SCHEMAS
+            .iter()
+            .map(|(id, n)| SchemaInfo {
+                id: *id,
+                name: n.to_string(),
+            })
+            .collect();
         let mut tables: Vec<TableInfo> = Vec::new();
         let mut index_rows: Vec<(String, String)> = Vec::new();
         let mut has_meta = false;
         {
-            let mut st = conn.prepare_cached("SELECT type, name, tbl_name FROM sqlite_master ORDER BY rowid")?;
+            let mut st = conn
+                .prepare_cached("SELECT type, name, tbl_name FROM sqlite_master ORDER BY rowid")?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 let ty: String = r.get(0)?;
@@ -172,7 +199,10 @@ impl Catalog {
                     "table" => {
                         if let Some(s) = name.strip_prefix(SCHEMA_PREFIX) {
                             let id = 5 + schemas.len() as i64 - BUILTIN_SCHEMAS.len() as i64;
-                            schemas.push(SchemaInfo { id, name: s.to_string() });
+                            schemas.push(SchemaInfo {
+                                id,
+                                name: s.to_string(),
+                            });
                         } else if name == META_TABLE {
                             has_meta = true;
                         } else if let Some((schema, table)) = name.split_once('.') {
@@ -197,7 +227,8 @@ impl Catalog {
         }
         let mut created = std::collections::HashMap::new();
         if has_meta {
-            let mut st = conn.prepare_cached("SELECT name, value FROM sbx_meta WHERE kind = 'created'")?;
+            let mut st =
+                conn.prepare_cached("SELECT name, value FROM sbx_meta WHERE kind = 'created'")?;
             let mut rows = st.query([])?;
             while let Some(r) = rows.next()? {
                 let n: String = r.get(0)?;
@@ -211,21 +242,34 @@ impl Catalog {
             if let Some(dt) = created.get(&t.sqlite) {
                 t.created = *dt;
             }
-            let mut st = conn.prepare_cached("SELECT name, type, \"notnull\" FROM pragma_table_xinfo(?1) ORDER BY cid")?;
+            let mut st = conn.prepare_cached(
+                "SELECT name, type, \"notnull\" FROM pragma_table_xinfo(?1) ORDER BY cid",
+            )?;
             let mut rows = st.query([&t.sqlite])?;
             while let Some(r) = rows.next()? {
                 let name: String = r.get(0)?;
                 let decl: String = r.get::<_, Option<String>>(1)?.unwrap_or_default();
                 let notnull: i64 = r.get(2)?;
                 let decl = DeclType::parse(&decl).unwrap_or(DeclType::new(SqlType::NVarChar(None)));
-                t.columns.push(ColumnInfo { name, decl, nullable: notnull == 0 });
+                t.columns.push(ColumnInfo {
+                    name,
+                    decl,
+                    nullable: notnull == 0,
+                });
             }
         }
         for (iname, tbl) in index_rows {
-            let Some(t) = tables.iter_mut().find(|t| t.sqlite == tbl) else { continue };
-            let Some(rest) = iname.strip_prefix(&format!("{tbl}|")) else { continue };
+            let Some(t) = tables.iter_mut().find(|t| t.sqlite == tbl) else {
+                continue;
+            };
+            let Some(rest) = iname.strip_prefix(&format!("{tbl}|")) else {
+                continue;
+            };
             let mut parts = rest.splitn(3, '|');
-            let (Some(code), Some(cl), Some(name)) = (parts.next(), parts.next(), parts.next()) else { continue };
+            let (Some(code), Some(cl), Some(name)) = (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
             let (kind, unique) = match code {
                 "PK" => (IndexKind::PrimaryKey, true),
                 "UQ" => (IndexKind::UniqueConstraint, true),
@@ -234,8 +278,9 @@ impl Catalog {
                 _ => continue,
             };
             let mut columns = Vec::new();
-            let mut st =
-                conn.prepare_cached("SELECT cid, \"desc\" FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno")?;
+            let mut st = conn.prepare_cached(
+                "SELECT cid, \"desc\" FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno",
+            )?;
             let mut rows = st.query([&iname])?;
             while let Some(r) = rows.next()? {
                 let cid: i64 = r.get(0)?;
@@ -304,11 +349,21 @@ const OBJECT_COLUMNS: &[(&str, SqlType, bool)] = &[
 
 /// Every catalog view the sandbox has.
 pub(crate) static VIEWS: &[ViewDef] = &[
-    ViewDef { name: "sys.tables", columns: OBJECT_COLUMNS },
-    ViewDef { name: "sys.objects", columns: OBJECT_COLUMNS },
+    ViewDef {
+        name: "sys.tables",
+        columns: OBJECT_COLUMNS,
+    },
+    ViewDef {
+        name: "sys.objects",
+        columns: OBJECT_COLUMNS,
+    },
     ViewDef {
         name: "sys.schemas",
-        columns: &[("name", SYSNAME, false), ("schema_id", T_INT, false), ("principal_id", T_INT, true)],
+        columns: &[
+            ("name", SYSNAME, false),
+            ("schema_id", T_INT, false),
+            ("principal_id", T_INT, true),
+        ],
     },
     ViewDef {
         name: "sys.columns",
@@ -453,7 +508,11 @@ pub(crate) static VIEWS: &[ViewDef] = &[
     },
     ViewDef {
         name: "INFORMATION_SCHEMA.SCHEMATA",
-        columns: &[("CATALOG_NAME", SYSNAME, true), ("SCHEMA_NAME", SYSNAME, false), ("SCHEMA_OWNER", SYSNAME, true)],
+        columns: &[
+            ("CATALOG_NAME", SYSNAME, true),
+            ("SCHEMA_NAME", SYSNAME, false),
+            ("SCHEMA_OWNER", SYSNAME, true),
+        ],
     },
 ];
 
@@ -531,7 +590,9 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
                         Value::Int(c.decl.precision()),
                         Value::Int(c.decl.scale_value()),
                         match c.decl.ty {
-                            SqlType::NVarChar(_) | SqlType::VarChar(_) => text("SQL_Latin1_General_CP1_CI_AS"),
+                            SqlType::NVarChar(_) | SqlType::VarChar(_) => {
+                                text("SQL_Latin1_General_CP1_CI_AS")
+                            }
                             _ => Value::Null,
                         },
                         Value::Bit(c.nullable),
@@ -577,7 +638,11 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
                         text(&i.name),
                         Value::Int(i.index_id),
                         Value::Int(if i.clustered { 1 } else { 2 }),
-                        text(if i.clustered { "CLUSTERED" } else { "NONCLUSTERED" }),
+                        text(if i.clustered {
+                            "CLUSTERED"
+                        } else {
+                            "NONCLUSTERED"
+                        }),
                         Value::Bit(i.unique),
                         Value::Bit(i.kind == IndexKind::PrimaryKey),
                         Value::Bit(i.kind == IndexKind::UniqueConstraint),
@@ -615,7 +680,11 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
                         Value::Int(schema_id(&t.schema)),
                         Value::Int(t.object_id),
                         text(if pk { "PK" } else { "UQ" }),
-                        text(if pk { "PRIMARY_KEY_CONSTRAINT" } else { "UNIQUE_CONSTRAINT" }),
+                        text(if pk {
+                            "PRIMARY_KEY_CONSTRAINT"
+                        } else {
+                            "UNIQUE_CONSTRAINT"
+                        }),
                         Value::DateTime(t.created),
                         Value::DateTime(t.created),
                         Value::Bit(false),
@@ -640,7 +709,12 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
         }
         "INFORMATION_SCHEMA.TABLES" => {
             for t in &cat.tables {
-                rows.push(vec![text(env.db_name), text(&t.schema), text(&t.name), text("BASE TABLE")]);
+                rows.push(vec![
+                    text(env.db_name),
+                    text(&t.schema),
+                    text(&t.name),
+                    text("BASE TABLE"),
+                ]);
             }
         }
         "INFORMATION_SCHEMA.COLUMNS" => {
@@ -648,9 +722,10 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
                 for (i, c) in t.columns.iter().enumerate() {
                     let d = c.decl;
                     let (chars, octets) = match d.ty {
-                        SqlType::NVarChar(n) => {
-                            (Some(n.map(|n| n as i64).unwrap_or(-1)), Some(n.map(|n| 2 * n as i64).unwrap_or(-1)))
-                        }
+                        SqlType::NVarChar(n) => (
+                            Some(n.map(|n| n as i64).unwrap_or(-1)),
+                            Some(n.map(|n| 2 * n as i64).unwrap_or(-1)),
+                        ),
                         SqlType::VarChar(n) | SqlType::VarBinary(n) => {
                             let v = n.map(|n| n as i64).unwrap_or(-1);
                             (Some(v), Some(v))
@@ -659,7 +734,11 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
                     };
                     let numeric = matches!(
                         d.ty,
-                        SqlType::TinyInt | SqlType::SmallInt | SqlType::Int | SqlType::BigInt | SqlType::Float
+                        SqlType::TinyInt
+                            | SqlType::SmallInt
+                            | SqlType::Int
+                            | SqlType::BigInt
+                            | SqlType::Float
                     );
                     let is_time = matches!(d.ty, SqlType::DateTime | SqlType::DateTime2);
                     rows.push(vec![
@@ -690,7 +769,11 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
                         text(env.db_name),
                         text(&t.schema),
                         text(&t.name),
-                        text(if i.kind == IndexKind::PrimaryKey { "PRIMARY KEY" } else { "UNIQUE" }),
+                        text(if i.kind == IndexKind::PrimaryKey {
+                            "PRIMARY KEY"
+                        } else {
+                            "UNIQUE"
+                        }),
                         text("NO"),
                         text("NO"),
                     ]);
@@ -729,16 +812,30 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
 /// `"sys.tables"("name", ...) AS (VALUES (...), ...)`.
 pub(crate) fn view_cte(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> String {
     use super::datatype::{literal, quote_ident};
-    let cols: Vec<String> = view.columns.iter().map(|(n, _, _)| quote_ident(n)).collect();
+    let cols: Vec<String> = view
+        .columns
+        .iter()
+        .map(|(n, _, _)| quote_ident(n))
+        .collect();
     let rows = view_rows(view, cat, env);
     let body = if rows.is_empty() {
-        format!("SELECT {} WHERE 0", vec!["NULL"; view.columns.len()].join(", "))
+        format!(
+            "SELECT {} WHERE 0",
+            vec!["NULL"; view.columns.len()].join(", ")
+        )
     } else {
-        let rows: Vec<String> =
-            rows.iter().map(|r| format!("({})", r.iter().map(literal).collect::<Vec<_>>().join(", "))).collect();
+        let rows: Vec<String> = rows
+            .iter()
+            .map(|r| format!("({})", r.iter().map(literal).collect::<Vec<_>>().join(", ")))
+            .collect();
         format!("VALUES {}", rows.join(", "))
     };
-    format!("{}({}) AS ({})", quote_ident(view.name), cols.join(", "), body)
+    format!(
+        "{}({}) AS ({})",
+        quote_ident(view.name),
+        cols.join(", "),
+        body
+    )
 }
 
 /// Splits a T-SQL multi-part name given as a string (`[dbo].[X]`,
@@ -814,7 +911,10 @@ mod tests {
         assert_eq!(split_name("[dbo].[Queues]").unwrap(), vec!["dbo", "Queues"]);
         assert_eq!(split_name("dbo.Queues").unwrap(), vec!["dbo", "Queues"]);
         assert_eq!(split_name("[we]]ird; name]").unwrap(), vec!["we]ird; name"]);
-        assert_eq!(split_name("rgsconfig..X").unwrap(), vec!["rgsconfig", "", "X"]);
+        assert_eq!(
+            split_name("rgsconfig..X").unwrap(),
+            vec!["rgsconfig", "", "X"]
+        );
         assert!(split_name("[open").is_none());
     }
 

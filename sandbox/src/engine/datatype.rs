@@ -62,7 +62,10 @@ impl DeclType {
         let (name, arg) = match t.find('(') {
             Some(i) => {
                 let close = t.rfind(')')?;
-                (t[..i].trim().to_string(), Some(t[i + 1..close].trim().to_string()))
+                (
+                    t[..i].trim().to_string(),
+                    Some(t[i + 1..close].trim().to_string()),
+                )
             }
             None => (t.clone(), None),
         };
@@ -95,7 +98,10 @@ impl DeclType {
                     None => 7,
                     Some(n) => n.parse::<u8>().ok().filter(|s| *s <= 7)?,
                 };
-                return Some(DeclType { ty: SqlType::DateTime2, scale });
+                return Some(DeclType {
+                    ty: SqlType::DateTime2,
+                    scale,
+                });
             }
             "datetime" | "smalldatetime" | "date" => SqlType::DateTime,
             _ => return None,
@@ -120,7 +126,9 @@ impl DeclType {
             DataType::SmallInt(None) => SqlType::SmallInt,
             DataType::Int(None) | DataType::Integer(None) => SqlType::Int,
             DataType::BigInt(None) => SqlType::BigInt,
-            DataType::Float(_) | DataType::Real | DataType::Double(ExactNumberInfo::None) => SqlType::Float,
+            DataType::Float(_) | DataType::Real | DataType::Double(ExactNumberInfo::None) => {
+                SqlType::Float
+            }
             DataType::Nvarchar(l) => SqlType::NVarChar(char_len(l)?),
             DataType::Varchar(l) => SqlType::VarChar(char_len(l)?),
             DataType::Varbinary(l) => SqlType::VarBinary(match l {
@@ -138,9 +146,15 @@ impl DeclType {
                     ("datetime2", 0) => SqlType::DateTime2,
                     ("datetime2", 1) => {
                         let arg = args[0].to_string();
-                        let scale =
-                            arg.parse::<u8>().ok().filter(|s| *s <= 7).ok_or_else(|| errors::syntax(&arg))?;
-                        return Ok(DeclType { ty: SqlType::DateTime2, scale });
+                        let scale = arg
+                            .parse::<u8>()
+                            .ok()
+                            .filter(|s| *s <= 7)
+                            .ok_or_else(|| errors::syntax(&arg))?;
+                        return Ok(DeclType {
+                            ty: SqlType::DateTime2,
+                            scale,
+                        });
                     }
                     _ => return Err(unknown_type(n)),
                 }
@@ -214,7 +228,10 @@ fn check_len(n: u64) -> Result<Option<u16>, SqlError> {
 }
 
 fn unknown_type(name: &str) -> SqlError {
-    SqlError::new(2715, format!("Column, parameter, or variable #1: Cannot find data type {name}."))
+    SqlError::new(
+        2715,
+        format!("Column, parameter, or variable #1: Cannot find data type {name}."),
+    )
 }
 
 /// SQL Server's `system_type_id` for a type.
@@ -302,9 +319,12 @@ pub(crate) enum Family {
 
 pub(crate) fn family(ty: SqlType) -> Family {
     match ty {
-        SqlType::Bit | SqlType::TinyInt | SqlType::SmallInt | SqlType::Int | SqlType::BigInt | SqlType::Float => {
-            Family::Number
-        }
+        SqlType::Bit
+        | SqlType::TinyInt
+        | SqlType::SmallInt
+        | SqlType::Int
+        | SqlType::BigInt
+        | SqlType::Float => Family::Number,
         SqlType::NVarChar(_) | SqlType::VarChar(_) => Family::Text,
         SqlType::UniqueIdentifier => Family::Guid,
         SqlType::DateTime2 | SqlType::DateTime => Family::Time,
@@ -325,15 +345,24 @@ pub(crate) enum Mode<'a> {
 
 /// The canonical storage text of a date/time.
 pub(crate) fn format_datetime(dt: &NaiveDateTime) -> String {
-    format!("{}.{:07}", dt.format("%Y-%m-%d %H:%M:%S"), dt.nanosecond() / 100)
+    format!(
+        "{}.{:07}",
+        dt.format("%Y-%m-%d %H:%M:%S"),
+        dt.nanosecond() / 100
+    )
 }
 
 /// Parses date/time text in the forms SQL Server accepts most often.
 pub(crate) fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
     let t = text.trim();
     let t = t.strip_suffix('Z').unwrap_or(t);
-    for f in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M", "%Y%m%d %H:%M:%S%.f"]
-    {
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+        "%Y-%m-%dT%H:%M",
+        "%Y%m%d %H:%M:%S%.f",
+    ] {
         if let Ok(dt) = NaiveDateTime::parse_from_str(t, f) {
             return Some(dt);
         }
@@ -350,7 +379,10 @@ pub(crate) fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
 /// with hyphens, optionally in braces.
 pub(crate) fn parse_guid(text: &str) -> Option<uuid::Uuid> {
     let t = text.trim();
-    let t = t.strip_prefix('{').and_then(|x| x.strip_suffix('}')).unwrap_or(t);
+    let t = t
+        .strip_prefix('{')
+        .and_then(|x| x.strip_suffix('}'))
+        .unwrap_or(t);
     let b = t.as_bytes();
     if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
         return None;
@@ -364,7 +396,11 @@ pub(crate) fn guid_text(g: &uuid::Uuid) -> String {
 }
 
 fn round_datetime(dt: NaiveDateTime, d: DeclType) -> NaiveDateTime {
-    let scale = if d.ty == SqlType::DateTime { 3 } else { d.scale.min(7) };
+    let scale = if d.ty == SqlType::DateTime {
+        3
+    } else {
+        d.scale.min(7)
+    };
     let unit = 10u32.pow(9 - scale as u32);
     let nanos = dt.nanosecond() % 1_000_000_000;
     let rounded = (nanos + unit / 2) / unit * unit;
@@ -396,24 +432,40 @@ pub(crate) fn convert(
 fn conversion_failed(src: &str, text: &str, target: DeclType) -> SqlError {
     let mut e = SqlError::new(
         245,
-        format!("Conversion failed when converting the {src} value '{text}' to data type {}.", type_display(target)),
+        format!(
+            "Conversion failed when converting the {src} value '{text}' to data type {}.",
+            type_display(target)
+        ),
     );
     e.state = 1;
     e
 }
 
 fn overflow(target: DeclType) -> SqlError {
-    SqlError::new(8115, format!("Arithmetic overflow error converting expression to data type {}.", type_display(target)))
+    SqlError::new(
+        8115,
+        format!(
+            "Arithmetic overflow error converting expression to data type {}.",
+            type_display(target)
+        ),
+    )
 }
 
 fn clash(src: &str, target: DeclType, mode: &Mode<'_>) -> SqlError {
     let mut e = match mode {
-        Mode::Assign { .. } => {
-            SqlError::new(206, format!("Operand type clash: {src} is incompatible with {}", type_display(target)))
-        }
+        Mode::Assign { .. } => SqlError::new(
+            206,
+            format!(
+                "Operand type clash: {src} is incompatible with {}",
+                type_display(target)
+            ),
+        ),
         _ => SqlError::new(
             529,
-            format!("Explicit conversion from data type {src} to {} is not allowed.", type_display(target)),
+            format!(
+                "Explicit conversion from data type {src} to {} is not allowed.",
+                type_display(target)
+            ),
         ),
     };
     e.state = 2;
@@ -440,7 +492,9 @@ fn convert_inner(
         return Ok(SqlVal::Null);
     }
     let src_family = match v {
-        ValueRef::Text(_) => DeclType::parse(src).map(|d| family(d.ty)).unwrap_or(Family::Text),
+        ValueRef::Text(_) => DeclType::parse(src)
+            .map(|d| family(d.ty))
+            .unwrap_or(Family::Text),
         _ => Family::Number,
     };
     match target.ty {
@@ -548,8 +602,10 @@ fn convert_inner(
                             hex
                         }
                     } else if matches!(target.ty, SqlType::NVarChar(_)) {
-                        let units: Vec<u16> =
-                            b.chunks(2).map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)])).collect();
+                        let units: Vec<u16> = b
+                            .chunks(2)
+                            .map(|c| u16::from_le_bytes([c[0], *c.get(1).unwrap_or(&0)]))
+                            .collect();
                         String::from_utf16_lossy(&units)
                     } else {
                         String::from_utf8_lossy(b).into_owned()
@@ -582,8 +638,12 @@ fn convert_inner(
                 }
             }
             ValueRef::Integer(i) if target.ty == SqlType::DateTime => {
-                let base = NaiveDate::from_ymd_opt(1900, 1, 1).expect("valid date").and_time(NaiveTime::MIN);
-                Ok(SqlVal::Text(format_datetime(&(base + chrono::Duration::days(i)))))
+                let base = NaiveDate::from_ymd_opt(1900, 1, 1)
+                    .expect("valid date")
+                    .and_time(NaiveTime::MIN);
+                Ok(SqlVal::Text(format_datetime(
+                    &(base + chrono::Duration::days(i)),
+                )))
             }
             _ => Err(clash(src, target, mode)),
         },
@@ -678,7 +738,15 @@ fn format_datetime_style(dt: &NaiveDateTime, src: &str, style: Option<i64>) -> S
                     12 => (12, "PM"),
                     _ => (hour - 12, "PM"),
                 };
-                format!("{} {:>2} {} {:>2}:{:02}{}", dt.format("%b"), dt.format("%-d"), dt.format("%Y"), h12, dt.minute(), ampm)
+                format!(
+                    "{} {:>2} {} {:>2}:{:02}{}",
+                    dt.format("%b"),
+                    dt.format("%-d"),
+                    dt.format("%Y"),
+                    h12,
+                    dt.minute(),
+                    ampm
+                )
             }
         }
     }
@@ -723,7 +791,11 @@ pub(crate) fn from_storage(v: ValueRef<'_>, ty: SqlType) -> Value {
         SqlType::TinyInt | SqlType::SmallInt | SqlType::Int | SqlType::BigInt => match v {
             ValueRef::Integer(i) => Value::Int(i),
             ValueRef::Real(f) => Value::Int(f as i64),
-            ValueRef::Text(t) => text(t).trim().parse::<i64>().map(Value::Int).unwrap_or(Value::Null),
+            ValueRef::Text(t) => text(t)
+                .trim()
+                .parse::<i64>()
+                .map(Value::Int)
+                .unwrap_or(Value::Null),
             _ => Value::Null,
         },
         SqlType::Bit => match v {
@@ -739,7 +811,11 @@ pub(crate) fn from_storage(v: ValueRef<'_>, ty: SqlType) -> Value {
         SqlType::Float => match v {
             ValueRef::Integer(i) => Value::Float(i as f64),
             ValueRef::Real(f) => Value::Float(f),
-            ValueRef::Text(t) => text(t).trim().parse::<f64>().map(Value::Float).unwrap_or(Value::Null),
+            ValueRef::Text(t) => text(t)
+                .trim()
+                .parse::<f64>()
+                .map(Value::Float)
+                .unwrap_or(Value::Null),
             _ => Value::Null,
         },
         SqlType::UniqueIdentifier => match v {
@@ -759,7 +835,9 @@ pub(crate) fn from_storage(v: ValueRef<'_>, ty: SqlType) -> Value {
             ValueRef::Null => Value::Null,
         },
         SqlType::DateTime2 | SqlType::DateTime => match v {
-            ValueRef::Text(t) => parse_datetime(&text(t)).map(Value::DateTime).unwrap_or(Value::Null),
+            ValueRef::Text(t) => parse_datetime(&text(t))
+                .map(Value::DateTime)
+                .unwrap_or(Value::Null),
             _ => Value::Null,
         },
         SqlType::VarBinary(_) => match v {
@@ -781,7 +859,10 @@ pub(crate) fn literal(v: &Value) -> String {
         Value::Guid(g) => quote_str(&guid_text(g)),
         Value::Text(s) => quote_str(s),
         Value::DateTime(dt) => quote_str(&format_datetime(dt)),
-        Value::Binary(b) => format!("X'{}'", b.iter().map(|x| format!("{x:02X}")).collect::<String>()),
+        Value::Binary(b) => format!(
+            "X'{}'",
+            b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+        ),
     }
 }
 
@@ -802,12 +883,18 @@ pub(crate) fn guid_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     fn key(s: &str) -> Option<[u8; 16]> {
         let g = parse_guid(s)?;
         let x = g.as_bytes();
-        Some([x[10], x[11], x[12], x[13], x[14], x[15], x[8], x[9], x[6], x[7], x[4], x[5], x[0], x[1], x[2], x[3]])
+        Some([
+            x[10], x[11], x[12], x[13], x[14], x[15], x[8], x[9], x[6], x[7], x[4], x[5], x[0],
+            x[1], x[2], x[3],
+        ])
     }
     // Within groups 1-3 SQL Server compares the stored (little-endian) bytes,
     // i.e. the display bytes right to left.
     fn fix(k: [u8; 16]) -> [u8; 16] {
-        [k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[9], k[8], k[11], k[10], k[15], k[14], k[13], k[12]]
+        [
+            k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[9], k[8], k[11], k[10], k[15], k[14],
+            k[13], k[12],
+        ]
     }
     match (key(a), key(b)) {
         (Some(x), Some(y)) => fix(x).cmp(&fix(y)),
@@ -823,12 +910,23 @@ mod tests {
 
     #[test]
     fn decl_round_trip() {
-        for s in ["int", "nvarchar(256)", "nvarchar(max)", "varbinary(max)", "datetime2(3)", "uniqueidentifier", "bit"] {
+        for s in [
+            "int",
+            "nvarchar(256)",
+            "nvarchar(max)",
+            "varbinary(max)",
+            "datetime2(3)",
+            "uniqueidentifier",
+            "bit",
+        ] {
             let d = DeclType::parse(s).unwrap();
             assert_eq!(d.spec(), s);
             assert_eq!(DeclType::parse(&d.ddl()).unwrap(), d);
         }
-        assert_eq!(DeclType::parse("nvarchar(-1)").unwrap().ty, SqlType::NVarChar(None));
+        assert_eq!(
+            DeclType::parse("nvarchar(-1)").unwrap().ty,
+            SqlType::NVarChar(None)
+        );
         assert_eq!(DeclType::parse("NVARCHAR(256)").unwrap().max_length(), 512);
     }
 
@@ -842,28 +940,65 @@ mod tests {
             &Mode::Cast,
         )
         .unwrap();
-        assert_eq!(v, SqlVal::Text("6F9619FF-8B86-D011-B42D-00C04FC964FF".into()));
-        let e = convert(ValueRef::Text(b"nope"), DeclType::new(SqlType::UniqueIdentifier), "nvarchar", None, &Mode::Cast)
-            .unwrap_err();
+        assert_eq!(
+            v,
+            SqlVal::Text("6F9619FF-8B86-D011-B42D-00C04FC964FF".into())
+        );
+        let e = convert(
+            ValueRef::Text(b"nope"),
+            DeclType::new(SqlType::UniqueIdentifier),
+            "nvarchar",
+            None,
+            &Mode::Cast,
+        )
+        .unwrap_err();
         assert_eq!(e.number, 8169);
     }
 
     #[test]
     fn string_truncation() {
         let t = DeclType::new(SqlType::NVarChar(Some(3)));
-        assert_eq!(convert(ValueRef::Text(b"abcdef"), t, "nvarchar", None, &Mode::Cast).unwrap(), SqlVal::Text("abc".into()));
-        let e = convert(ValueRef::Text(b"abcdef"), t, "nvarchar", None, &Mode::Assign { table: "db.dbo.T", column: "C" })
-            .unwrap_err();
+        assert_eq!(
+            convert(ValueRef::Text(b"abcdef"), t, "nvarchar", None, &Mode::Cast).unwrap(),
+            SqlVal::Text("abc".into())
+        );
+        let e = convert(
+            ValueRef::Text(b"abcdef"),
+            t,
+            "nvarchar",
+            None,
+            &Mode::Assign {
+                table: "db.dbo.T",
+                column: "C",
+            },
+        )
+        .unwrap_err();
         assert_eq!(e.number, 2628);
     }
 
     #[test]
     fn int_conversion_errors() {
         let t = DeclType::new(SqlType::Int);
-        assert_eq!(convert(ValueRef::Text(b" 12 "), t, "varchar", None, &Mode::Cast).unwrap(), SqlVal::Integer(12));
-        assert_eq!(convert(ValueRef::Text(b"x"), t, "varchar", None, &Mode::Cast).unwrap_err().number, 245);
-        assert_eq!(convert(ValueRef::Integer(1 << 40), t, "bigint", None, &Mode::Cast).unwrap_err().number, 8115);
-        assert_eq!(convert(ValueRef::Text(b"x"), t, "varchar", None, &Mode::TryCast).unwrap(), SqlVal::Null);
+        assert_eq!(
+            convert(ValueRef::Text(b" 12 "), t, "varchar", None, &Mode::Cast).unwrap(),
+            SqlVal::Integer(12)
+        );
+        assert_eq!(
+            convert(ValueRef::Text(b"x"), t, "varchar", None, &Mode::Cast)
+                .unwrap_err()
+                .number,
+            245
+        );
+        assert_eq!(
+            convert(ValueRef::Integer(1 << 40), t, "bigint", None, &Mode::Cast)
+                .unwrap_err()
+                .number,
+            8115
+        );
+        assert_eq!(
+            convert(ValueRef::Text(b"x"), t, "varchar", None, &Mode::TryCast).unwrap(),
+            SqlVal::Null
+        );
     }
 
     #[test]
@@ -885,7 +1020,13 @@ mod tests {
             "00000000-0000-0000-0000-010000000000",
         ];
         for w in ordered.windows(2) {
-            assert_eq!(guid_cmp(w[0], w[1]), std::cmp::Ordering::Less, "{} < {}", w[0], w[1]);
+            assert_eq!(
+                guid_cmp(w[0], w[1]),
+                std::cmp::Ordering::Less,
+                "{} < {}",
+                w[0],
+                w[1]
+            );
         }
     }
 
@@ -893,6 +1034,12 @@ mod tests {
     fn datetime_text_round_trip() {
         let dt = parse_datetime("2024-05-06T07:08:09.1234567").unwrap();
         assert_eq!(format_datetime(&dt), "2024-05-06 07:08:09.1234567");
-        assert_eq!(from_storage(ValueRef::Text(b"2024-05-06 07:08:09.1234567"), SqlType::DateTime2), Value::DateTime(dt));
+        assert_eq!(
+            from_storage(
+                ValueRef::Text(b"2024-05-06 07:08:09.1234567"),
+                SqlType::DateTime2
+            ),
+            Value::DateTime(dt)
+        );
     }
 }

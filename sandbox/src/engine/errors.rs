@@ -4,7 +4,13 @@
 use crate::types::SqlError;
 
 fn err(number: i32, severity: u8, state: u8, message: impl Into<String>) -> SqlError {
-    SqlError { number, severity, state, message: message.into(), line: 1 }
+    SqlError {
+        number,
+        severity,
+        state,
+        message: message.into(),
+        line: 1,
+    }
 }
 
 /// The error number the engine uses for a statement stopped by
@@ -39,12 +45,22 @@ pub(crate) fn ambiguous_column(name: &str) -> SqlError {
 
 /// Msg 4104.
 pub(crate) fn not_bound(name: &str) -> SqlError {
-    err(4104, 16, 1, format!("The multi-part identifier \"{name}\" could not be bound."))
+    err(
+        4104,
+        16,
+        1,
+        format!("The multi-part identifier \"{name}\" could not be bound."),
+    )
 }
 
 /// Msg 137.
 pub(crate) fn undeclared(name: &str) -> SqlError {
-    err(137, 15, 2, format!("Must declare the scalar variable \"{name}\"."))
+    err(
+        137,
+        15,
+        2,
+        format!("Must declare the scalar variable \"{name}\"."),
+    )
 }
 
 /// Msg 4145: a value where a condition is expected.
@@ -59,17 +75,32 @@ pub(crate) fn non_boolean(near: &str) -> SqlError {
 
 /// Msg 195: unknown built-in function.
 pub(crate) fn unknown_function(name: &str) -> SqlError {
-    err(195, 15, 10, format!("'{name}' is not a recognized built-in function name."))
+    err(
+        195,
+        15,
+        10,
+        format!("'{name}' is not a recognized built-in function name."),
+    )
 }
 
 /// Msg 174: wrong argument count.
 pub(crate) fn arg_count(name: &str, n: usize) -> SqlError {
-    err(174, 15, 1, format!("The {name} function requires {n} argument(s)."))
+    err(
+        174,
+        15,
+        1,
+        format!("The {name} function requires {n} argument(s)."),
+    )
 }
 
 /// Msg 8169.
 pub(crate) fn guid_conversion() -> SqlError {
-    err(8169, 16, 2, "Conversion failed when converting from a character string to uniqueidentifier.")
+    err(
+        8169,
+        16,
+        2,
+        "Conversion failed when converting from a character string to uniqueidentifier.",
+    )
 }
 
 /// Msg 2628.
@@ -133,16 +164,31 @@ pub(crate) fn deadlock(spid: u16) -> SqlError {
 
 /// Msg 3902.
 pub(crate) fn commit_without_begin() -> SqlError {
-    err(3902, 16, 1, "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.")
+    err(
+        3902,
+        16,
+        1,
+        "The COMMIT TRANSACTION request has no corresponding BEGIN TRANSACTION.",
+    )
 }
 
 /// Msg 3903.
 pub(crate) fn rollback_without_begin() -> SqlError {
-    err(3903, 16, 1, "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.")
+    err(
+        3903,
+        16,
+        1,
+        "The ROLLBACK TRANSACTION request has no corresponding BEGIN TRANSACTION.",
+    )
 }
 
 /// Msg 229.
-pub(crate) fn permission_denied(perm: &str, object: &str, database: &str, schema: &str) -> SqlError {
+pub(crate) fn permission_denied(
+    perm: &str,
+    object: &str,
+    database: &str,
+    schema: &str,
+) -> SqlError {
     err(
         229,
         14,
@@ -153,12 +199,22 @@ pub(crate) fn permission_denied(perm: &str, object: &str, database: &str, schema
 
 /// Msg 3906.
 pub(crate) fn read_only_database(database: &str) -> SqlError {
-    err(3906, 16, 1, format!("Failed to update database \"{database}\" because the database is read-only."))
+    err(
+        3906,
+        16,
+        1,
+        format!("Failed to update database \"{database}\" because the database is read-only."),
+    )
 }
 
 /// Msg 2714.
 pub(crate) fn already_exists(name: &str) -> SqlError {
-    err(2714, 16, 6, format!("There is already an object named '{name}' in the database."))
+    err(
+        2714,
+        16,
+        6,
+        format!("There is already an object named '{name}' in the database."),
+    )
 }
 
 /// Msg 3701.
@@ -178,12 +234,22 @@ pub(crate) fn divide_by_zero() -> SqlError {
 
 /// Msg 4060.
 pub(crate) fn cannot_open_database(name: &str) -> SqlError {
-    err(4060, 11, 1, format!("Cannot open database \"{name}\" requested by the login. The login failed."))
+    err(
+        4060,
+        11,
+        1,
+        format!("Cannot open database \"{name}\" requested by the login. The login failed."),
+    )
 }
 
 /// Msg 911.
 pub(crate) fn no_database(name: &str) -> SqlError {
-    err(911, 16, 1, format!("Database '{name}' does not exist. Make sure that the name is entered correctly."))
+    err(
+        911,
+        16,
+        1,
+        format!("Database '{name}' does not exist. Make sure that the name is entered correctly."),
+    )
 }
 
 /// A SQLite failure the engine has no SQL Server equivalent for. It should

@@ -70,9 +70,14 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
     conn.create_scalar_function("sbx_cast", -1, det, move |ctx| {
         let spec = text_arg(ctx, 1).unwrap_or_default();
         let src = text_arg(ctx, 2).unwrap_or_default();
-        let style = if ctx.len() > 3 { ctx.get::<Option<i64>>(3)? } else { None };
+        let style = if ctx.len() > 3 {
+            ctx.get::<Option<i64>>(3)?
+        } else {
+            None
+        };
         let try_ = ctx.len() > 4 && ctx.get::<i64>(4)? != 0;
-        let target = DeclType::parse(&spec).ok_or_else(|| fail(&s, errors::internal(format!("bad type {spec}"))))?;
+        let target = DeclType::parse(&spec)
+            .ok_or_else(|| fail(&s, errors::internal(format!("bad type {spec}"))))?;
         let mode = if try_ { Mode::TryCast } else { Mode::Cast };
         convert(ctx.get_raw(0), target, &src, style, &mode).map_err(|e| fail(&s, e))
     })?;
@@ -84,17 +89,33 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
         let src = text_arg(ctx, 2).unwrap_or_default();
         let table = text_arg(ctx, 3).unwrap_or_default();
         let column = text_arg(ctx, 4).unwrap_or_default();
-        let target = DeclType::parse(&spec).ok_or_else(|| fail(&s, errors::internal(format!("bad type {spec}"))))?;
-        convert(ctx.get_raw(0), target, &src, None, &Mode::Assign { table: &table, column: &column })
-            .map_err(|e| fail(&s, e))
+        let target = DeclType::parse(&spec)
+            .ok_or_else(|| fail(&s, errors::internal(format!("bad type {spec}"))))?;
+        convert(
+            ctx.get_raw(0),
+            target,
+            &src,
+            None,
+            &Mode::Assign {
+                table: &table,
+                column: &column,
+            },
+        )
+        .map_err(|e| fail(&s, e))
     })?;
 
-    conn.create_scalar_function("sbx_newid", 0, volatile, |_| Ok(guid_text(&uuid::Uuid::new_v4())))?;
+    conn.create_scalar_function("sbx_newid", 0, volatile, |_| {
+        Ok(guid_text(&uuid::Uuid::new_v4()))
+    })?;
 
     // sbx_now('utc' | 'local'): the current time as stored text.
     conn.create_scalar_function("sbx_now", 1, volatile, |ctx| {
         let kind = text_arg(ctx, 0).unwrap_or_default();
-        let now = if kind == "local" { chrono::Local::now().naive_local() } else { chrono::Utc::now().naive_utc() };
+        let now = if kind == "local" {
+            chrono::Local::now().naive_local()
+        } else {
+            chrono::Utc::now().naive_utc()
+        };
         Ok(datatype::format_datetime(&now))
     })?;
 
@@ -107,8 +128,12 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
         })
     })?;
 
-    conn.create_scalar_function("sbx_upper", 1, det, |ctx| Ok(text_arg(ctx, 0).map(|t| t.to_uppercase())))?;
-    conn.create_scalar_function("sbx_lower", 1, det, |ctx| Ok(text_arg(ctx, 0).map(|t| t.to_lowercase())))?;
+    conn.create_scalar_function("sbx_upper", 1, det, |ctx| {
+        Ok(text_arg(ctx, 0).map(|t| t.to_uppercase()))
+    })?;
+    conn.create_scalar_function("sbx_lower", 1, det, |ctx| {
+        Ok(text_arg(ctx, 0).map(|t| t.to_lowercase()))
+    })?;
 
     conn.create_scalar_function("sbx_left", 2, det, |ctx| {
         let n: Option<i64> = ctx.get(1)?;
@@ -122,7 +147,11 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
         Ok(match (text_arg(ctx, 0), n) {
             (Some(t), Some(n)) => {
                 let len = t.chars().count();
-                Some(t.chars().skip(len.saturating_sub(n.max(0) as usize)).collect::<String>())
+                Some(
+                    t.chars()
+                        .skip(len.saturating_sub(n.max(0) as usize))
+                        .collect::<String>(),
+                )
             }
             _ => None,
         })
@@ -130,8 +159,14 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
 
     // QUOTENAME(name [, quote char])
     conn.create_scalar_function("sbx_quotename", -1, det, |ctx| {
-        let Some(name) = text_arg(ctx, 0) else { return Ok(None) };
-        let q = if ctx.len() > 1 { text_arg(ctx, 1) } else { Some("[".into()) };
+        let Some(name) = text_arg(ctx, 0) else {
+            return Ok(None);
+        };
+        let q = if ctx.len() > 1 {
+            text_arg(ctx, 1)
+        } else {
+            Some("[".into())
+        };
         let Some(q) = q else { return Ok(None) };
         if name.chars().count() > 128 {
             return Ok(None);
@@ -150,8 +185,14 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
 
     // T-SQL LIKE (case-insensitive, with [set] classes): 1, 0 or NULL.
     conn.create_scalar_function("sbx_like", -1, det, |ctx| {
-        let (Some(v), Some(p)) = (text_arg(ctx, 0), text_arg(ctx, 1)) else { return Ok(None) };
-        let esc = if ctx.len() > 2 { text_arg(ctx, 2).and_then(|e| e.chars().next()) } else { None };
+        let (Some(v), Some(p)) = (text_arg(ctx, 0), text_arg(ctx, 1)) else {
+            return Ok(None);
+        };
+        let esc = if ctx.len() > 2 {
+            text_arg(ctx, 2).and_then(|e| e.chars().next())
+        } else {
+            None
+        };
         let v: Vec<char> = v.to_lowercase().chars().collect();
         let p: Vec<char> = p.to_lowercase().chars().collect();
         Ok(Some(like(&v, &p, esc) as i64))
@@ -174,8 +215,14 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
     // OBJECT_ID(name [, type])
     let s = shared.clone();
     conn.create_scalar_function("sbx_object_id", -1, volatile, move |ctx| {
-        let Some(name) = text_arg(ctx, 0) else { return Ok(None) };
-        let ty = if ctx.len() > 1 { text_arg(ctx, 1).map(|t| t.trim().to_uppercase()) } else { None };
+        let Some(name) = text_arg(ctx, 0) else {
+            return Ok(None);
+        };
+        let ty = if ctx.len() > 1 {
+            text_arg(ctx, 1).map(|t| t.trim().to_uppercase())
+        } else {
+            None
+        };
         let c = s.ctx.lock().unwrap_or_else(|p| p.into_inner());
         Ok(object_id(&c, &name, ty.as_deref()))
     })?;
@@ -214,7 +261,11 @@ fn resolve(c: &FnCtx, name: &str) -> Option<(String, i64, &'static str)> {
             return None;
         }
     }
-    let schema = if schema.is_empty() { "dbo".to_string() } else { schema };
+    let schema = if schema.is_empty() {
+        "dbo".to_string()
+    } else {
+        schema
+    };
     let key = format!("{}.{}", schema.to_lowercase(), obj.to_lowercase());
     if let Some(id) = c.tables.get(&key) {
         return Some((key, *id, "U"));
@@ -231,7 +282,14 @@ fn object_id(c: &FnCtx, name: &str, ty: Option<&str>) -> Option<i64> {
 }
 
 fn has_perms(c: &FnCtx, name: Option<&str>, class: &str, perm: &str) -> Option<i64> {
-    const WRITES: &[&str] = &["UPDATE", "INSERT", "DELETE", "ALTER", "CONTROL", "TAKE OWNERSHIP"];
+    const WRITES: &[&str] = &[
+        "UPDATE",
+        "INSERT",
+        "DELETE",
+        "ALTER",
+        "CONTROL",
+        "TAKE OWNERSHIP",
+    ];
     let write = WRITES.contains(&perm);
     match class {
         "OBJECT" => {
@@ -262,7 +320,9 @@ fn like(v: &[char], p: &[char], esc: Option<char>) -> bool {
         return v.is_empty();
     }
     match p[0] {
-        c if Some(c) == esc && p.len() > 1 => !v.is_empty() && v[0] == p[1] && like(&v[1..], &p[2..], esc),
+        c if Some(c) == esc && p.len() > 1 => {
+            !v.is_empty() && v[0] == p[1] && like(&v[1..], &p[2..], esc)
+        }
         '%' => (0..=v.len()).any(|i| like(&v[i..], &p[1..], esc)),
         '_' => !v.is_empty() && like(&v[1..], &p[1..], esc),
         '[' => {
@@ -303,7 +363,11 @@ mod tests {
     use super::*;
 
     fn l(v: &str, p: &str) -> bool {
-        like(&v.chars().collect::<Vec<_>>(), &p.chars().collect::<Vec<_>>(), None)
+        like(
+            &v.chars().collect::<Vec<_>>(),
+            &p.chars().collect::<Vec<_>>(),
+            None,
+        )
     }
 
     #[test]
@@ -319,18 +383,36 @@ mod tests {
 
     #[test]
     fn perms_and_object_ids() {
-        let mut c = FnCtx { db_name: "rgsconfig".into(), ..Default::default() };
+        let mut c = FnCtx {
+            db_name: "rgsconfig".into(),
+            ..Default::default()
+        };
         c.tables.insert("dbo.queues".into(), 42);
         assert_eq!(object_id(&c, "[dbo].[Queues]", None), Some(42));
         assert_eq!(object_id(&c, "rgsconfig.dbo.Queues", Some("U")), Some(42));
         assert_eq!(object_id(&c, "Queues", Some("P")), None);
         assert_eq!(object_id(&c, "master.dbo.Queues", None), None);
-        assert_eq!(has_perms(&c, Some("[dbo].[Queues]"), "OBJECT", "UPDATE"), Some(1));
-        assert_eq!(has_perms(&c, Some("[dbo].[Nope]"), "OBJECT", "UPDATE"), None);
+        assert_eq!(
+            has_perms(&c, Some("[dbo].[Queues]"), "OBJECT", "UPDATE"),
+            Some(1)
+        );
+        assert_eq!(
+            has_perms(&c, Some("[dbo].[Nope]"), "OBJECT", "UPDATE"),
+            None
+        );
         c.denied.insert(("dbo.queues".into(), "UPDATE".into()));
-        assert_eq!(has_perms(&c, Some("[dbo].[Queues]"), "OBJECT", "UPDATE"), Some(0));
-        assert_eq!(has_perms(&c, Some("[dbo].[Queues]"), "OBJECT", "SELECT"), Some(1));
+        assert_eq!(
+            has_perms(&c, Some("[dbo].[Queues]"), "OBJECT", "UPDATE"),
+            Some(0)
+        );
+        assert_eq!(
+            has_perms(&c, Some("[dbo].[Queues]"), "OBJECT", "SELECT"),
+            Some(1)
+        );
         c.read_only = true;
-        assert_eq!(has_perms(&c, Some("dbo.Queues"), "OBJECT", "INSERT"), Some(0));
+        assert_eq!(
+            has_perms(&c, Some("dbo.Queues"), "OBJECT", "INSERT"),
+            Some(0)
+        );
     }
 }

@@ -55,16 +55,28 @@ impl Shared {
     }
 
     fn find(&self, name: &str) -> Option<DbEntry> {
-        self.lock().iter().find(|d| d.name.eq_ignore_ascii_case(name)).cloned()
+        self.lock()
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(name))
+            .cloned()
     }
 
     pub(crate) fn summaries(&self) -> Vec<DbSummary> {
-        self.lock().iter().map(|d| DbSummary { name: d.name.clone(), id: d.id, read_only: d.read_only }).collect()
+        self.lock()
+            .iter()
+            .map(|d| DbSummary {
+                name: d.name.clone(),
+                id: d.id,
+                read_only: d.read_only,
+            })
+            .collect()
     }
 
     /// (read-only, denied permissions) of a database.
     pub(crate) fn flags(&self, db: &str) -> (bool, HashSet<(String, String)>) {
-        self.find(db).map(|d| (d.read_only, d.denied)).unwrap_or_default()
+        self.find(db)
+            .map(|d| (d.read_only, d.denied))
+            .unwrap_or_default()
     }
 
     pub(crate) fn path_of(&self, name: &str) -> Option<(String, PathBuf)> {
@@ -76,7 +88,10 @@ impl Shared {
     }
 
     pub(crate) fn server_name(&self) -> String {
-        self.server_name.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        self.server_name
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 }
 
@@ -123,7 +138,9 @@ impl Engine {
             next_spid: AtomicU64::new(0),
             server_name: Mutex::new("RGS-SANDBOX".into()),
         };
-        Ok(Engine { shared: Arc::new(shared) })
+        Ok(Engine {
+            shared: Arc::new(shared),
+        })
     }
 
     /// Creates database `name`, in a temporary file (`file` None) or in the
@@ -133,16 +150,33 @@ impl Engine {
         if name.is_empty() || self.shared.find(name).is_some() {
             anyhow::bail!("database {name:?} already exists");
         }
-        let id = self.shared.lock().iter().map(|d| d.id).max().unwrap_or(4).max(4) + 1;
+        let id = self
+            .shared
+            .lock()
+            .iter()
+            .map(|d| d.id)
+            .max()
+            .unwrap_or(4)
+            .max(4)
+            + 1;
         let path = match file {
             Some(p) => p.to_path_buf(),
             None => {
-                let safe: String = name.chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).collect();
+                let safe: String = name
+                    .chars()
+                    .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+                    .collect();
                 self.shared.dir.path().join(format!("{id}-{safe}.sqlite"))
             }
         };
         let fresh = init_file(&path)?;
-        self.shared.lock().push(DbEntry { name: name.to_string(), path, id, read_only: false, denied: HashSet::new() });
+        self.shared.lock().push(DbEntry {
+            name: name.to_string(),
+            path,
+            id,
+            read_only: false,
+            denied: HashSet::new(),
+        });
         Ok(fresh)
     }
 
@@ -168,14 +202,24 @@ impl Engine {
     /// `INSERT`, `UPDATE`, `DELETE`) on a table for every login, as `DENY
     /// UPDATE ON dbo.Queues TO ...` would: the statement fails with 229 and
     /// HAS_PERMS_BY_NAME gives 0. `table` is `schema.table`, brackets allowed.
-    pub fn set_permission(&self, database: &str, table: &str, permission: &str, allowed: bool) -> anyhow::Result<()> {
-        let parts = catalog::split_name(table).ok_or_else(|| anyhow::anyhow!("bad table name {table:?}"))?;
+    pub fn set_permission(
+        &self,
+        database: &str,
+        table: &str,
+        permission: &str,
+        allowed: bool,
+    ) -> anyhow::Result<()> {
+        let parts = catalog::split_name(table)
+            .ok_or_else(|| anyhow::anyhow!("bad table name {table:?}"))?;
         let (schema, name) = match parts.as_slice() {
             [t] => ("dbo".to_string(), t.clone()),
             [s, t] => (s.clone(), t.clone()),
             _ => anyhow::bail!("bad table name {table:?}"),
         };
-        let key = (format!("{}.{}", schema.to_lowercase(), name.to_lowercase()), permission.trim().to_uppercase());
+        let key = (
+            format!("{}.{}", schema.to_lowercase(), name.to_lowercase()),
+            permission.trim().to_uppercase(),
+        );
         let mut dbs = self.shared.lock();
         let d = dbs
             .iter_mut()
@@ -192,7 +236,11 @@ impl Engine {
     /// Sets what `@@SERVERNAME` and `SERVERPROPERTY('ServerName')` return
     /// (default `RGS-SANDBOX`).
     pub fn set_server_name(&self, name: &str) {
-        *self.shared.server_name.lock().unwrap_or_else(|p| p.into_inner()) = name.to_string();
+        *self
+            .shared
+            .server_name
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = name.to_string();
     }
 
     /// Runs a script as sqlcmd would: batches separated by `GO` lines, each
@@ -262,7 +310,11 @@ impl Interrupter {
     /// as `Item::Tx(Rollback)`). Has no effect on the next batch.
     pub fn interrupt(&self) {
         self.state.flag.store(true, Ordering::SeqCst);
-        self.state.handle.lock().unwrap_or_else(|p| p.into_inner()).interrupt();
+        self.state
+            .handle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .interrupt();
     }
 }
 
@@ -309,7 +361,9 @@ impl Session {
 
     /// A handle to cancel this session's running statement.
     pub fn interrupter(&self) -> Interrupter {
-        Interrupter { state: self.state.interrupt.clone() }
+        Interrupter {
+            state: self.state.interrupt.clone(),
+        }
     }
 
     /// RESETCONNECTION: roll back any transaction and restore default SET

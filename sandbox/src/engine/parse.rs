@@ -5,11 +5,135 @@
 
 use super::errors;
 use crate::types::SqlError;
-use sqlparser::ast::{ConditionalStatements, Ident, IndexType, Statement};
-use sqlparser::dialect::MsSqlDialect;
+use sqlparser::ast::{ConditionalStatements, GranteesType, Ident, IndexType, Statement};
+use sqlparser::dialect::{Dialect, MsSqlDialect};
 use sqlparser::keywords::Keyword;
 use sqlparser::parser::{Parser, ParserError, ParserOptions};
 use sqlparser::tokenizer::{Token, TokenWithSpan, Tokenizer, Word};
+use std::any::TypeId;
+
+/// MsSqlDialect, except that T-SQL's reserved statement keywords never
+/// become implicit aliases: in `SELECT ... FROM t` followed on the next line
+/// by `ROLLBACK TRAN x`, ROLLBACK starts a statement as it does in SQL
+/// Server. Reports MsSqlDialect's type so the parser's T-SQL paths apply.
+#[derive(Debug, Default)]
+pub(crate) struct Tsql(MsSqlDialect);
+
+/// Keywords that start statements in T-SQL and so are never aliases.
+fn never_alias(kw: &Keyword) -> bool {
+    let name = format!("{kw:?}");
+    matches!(
+        name.as_str(),
+        "COMMIT"
+            | "ROLLBACK"
+            | "SAVE"
+            | "SAVEPOINT"
+            | "BEGIN"
+            | "END"
+            | "SET"
+            | "WAITFOR"
+            | "USE"
+            | "GRANT"
+            | "DENY"
+            | "REVOKE"
+            | "OPEN"
+            | "CLOSE"
+            | "DEALLOCATE"
+            | "BREAK"
+            | "CONTINUE"
+            | "GOTO"
+            | "KILL"
+            | "SELECT"
+            | "WITH"
+    )
+}
+
+impl Dialect for Tsql {
+    fn dialect(&self) -> TypeId {
+        TypeId::of::<MsSqlDialect>()
+    }
+    fn is_delimited_identifier_start(&self, ch: char) -> bool {
+        self.0.is_delimited_identifier_start(ch)
+    }
+    fn is_identifier_start(&self, ch: char) -> bool {
+        self.0.is_identifier_start(ch)
+    }
+    fn is_identifier_part(&self, ch: char) -> bool {
+        self.0.is_identifier_part(ch)
+    }
+    fn identifier_quote_style(&self, identifier: &str) -> Option<char> {
+        self.0.identifier_quote_style(identifier)
+    }
+    fn convert_type_before_value(&self) -> bool {
+        self.0.convert_type_before_value()
+    }
+    fn supports_outer_join_operator(&self) -> bool {
+        self.0.supports_outer_join_operator()
+    }
+    fn supports_dollar_as_money_prefix(&self) -> bool {
+        self.0.supports_dollar_as_money_prefix()
+    }
+    fn supports_create_proc_syntax(&self) -> bool {
+        self.0.supports_create_proc_syntax()
+    }
+    fn supports_connect_by(&self) -> bool {
+        self.0.supports_connect_by()
+    }
+    fn supports_eq_alias_assignment(&self) -> bool {
+        self.0.supports_eq_alias_assignment()
+    }
+    fn supports_try_convert(&self) -> bool {
+        self.0.supports_try_convert()
+    }
+    fn supports_boolean_literals(&self) -> bool {
+        self.0.supports_boolean_literals()
+    }
+    fn supports_named_fn_args_with_colon_operator(&self) -> bool {
+        self.0.supports_named_fn_args_with_colon_operator()
+    }
+    fn supports_named_fn_args_with_expr_name(&self) -> bool {
+        self.0.supports_named_fn_args_with_expr_name()
+    }
+    fn supports_named_fn_args_with_rarrow_operator(&self) -> bool {
+        self.0.supports_named_fn_args_with_rarrow_operator()
+    }
+    fn supports_start_transaction_modifier(&self) -> bool {
+        self.0.supports_start_transaction_modifier()
+    }
+    fn supports_end_transaction_modifier(&self) -> bool {
+        self.0.supports_end_transaction_modifier()
+    }
+    fn supports_set_stmt_without_operator(&self) -> bool {
+        self.0.supports_set_stmt_without_operator()
+    }
+    fn supports_table_versioning(&self) -> bool {
+        self.0.supports_table_versioning()
+    }
+    fn supports_nested_comments(&self) -> bool {
+        self.0.supports_nested_comments()
+    }
+    fn supports_object_name_double_dot_notation(&self) -> bool {
+        self.0.supports_object_name_double_dot_notation()
+    }
+    fn get_reserved_grantees_types(&self) -> &[GranteesType] {
+        self.0.get_reserved_grantees_types()
+    }
+    fn is_select_item_alias(&self, explicit: bool, kw: &Keyword, parser: &mut Parser) -> bool {
+        !never_alias(kw) && self.0.is_select_item_alias(explicit, kw, parser)
+    }
+    fn is_table_factor(&self, kw: &Keyword, parser: &mut Parser) -> bool {
+        self.0.is_table_factor(kw, parser)
+    }
+    fn is_table_factor_alias(&self, explicit: bool, kw: &Keyword, parser: &mut Parser) -> bool {
+        !never_alias(kw) && self.0.is_table_factor_alias(explicit, kw, parser)
+    }
+    fn parse_statement(&self, parser: &mut Parser) -> Option<Result<Statement, ParserError>> {
+        self.0.parse_statement(parser)
+    }
+    fn get_next_precedence(&self, parser: &Parser) -> Option<Result<u8, ParserError>> {
+        self.0.get_next_precedence(parser)
+    }
+}
 
 /// A parsed statement and the 1-based line it starts on.
 pub(crate) type Parsed = (Statement, u32);
@@ -30,34 +154,61 @@ pub(crate) const NONCLUSTERED: &str = "NONCLUSTERED";
 
 /// Parses a batch into statements, nothing executed.
 pub(crate) fn parse_batch(sql: &str) -> Result<Vec<Parsed>, SqlError> {
-    let dialect = MsSqlDialect {};
-    let tokens = Tokenizer::new(&dialect, sql).with_unescape(true).tokenize_with_location().map_err(|e| {
-        let mut err = if e.message.contains("Unterminated string literal") {
-            errors::other(105, 15, 1, format!("Unclosed quotation mark after the character string '{}'.", tail_after(sql, &e.location)))
-        } else {
-            errors::syntax(&near_location(sql, e.location.line, e.location.column))
-        };
-        err.line = e.location.line.max(1) as u32;
-        err
-    })?;
+    let dialect = Tsql::default();
+    let tokens = Tokenizer::new(&dialect, sql)
+        .with_unescape(true)
+        .tokenize_with_location()
+        .map_err(|e| {
+            let mut err = if e.message.contains("Unterminated string literal") {
+                errors::other(
+                    105,
+                    15,
+                    1,
+                    format!(
+                        "Unclosed quotation mark after the character string '{}'.",
+                        tail_after(sql, &e.location)
+                    ),
+                )
+            } else {
+                errors::syntax(&near_location(sql, e.location.line, e.location.column))
+            };
+            err.line = e.location.line.max(1) as u32;
+            err
+        })?;
     let mut flags = Vec::new();
     let tokens = rewrite(tokens, &mut flags);
-    let last_token = tokens.iter().rev().find(|t| !is_trivia(&t.token) && t.token != Token::EOF).map(|t| t.token.to_string());
+    let last_token = tokens
+        .iter()
+        .rev()
+        .find(|t| !is_trivia(&t.token) && t.token != Token::EOF)
+        .map(|t| t.token.to_string());
     let mut parser = Parser::new(&dialect)
-        .with_options(ParserOptions::new().with_unescape(true).with_trailing_commas(false))
+        .with_options(
+            ParserOptions::new()
+                .with_unescape(true)
+                .with_trailing_commas(false),
+        )
         .with_tokens_with_locations(tokens);
     let mut out = Vec::new();
     let map_err = |e: ParserError, parser: &Parser| -> SqlError {
         let msg = e.to_string();
         let tok = parser.peek_token();
-        let found = msg.split("found: ").nth(1).map(|s| s.split(" at Line:").next().unwrap_or(s).trim().to_string());
+        let found = msg
+            .split("found: ")
+            .nth(1)
+            .map(|s| s.split(" at Line:").next().unwrap_or(s).trim().to_string());
         let near = match found.as_deref() {
             Some("EOF") | None => last_token.clone().unwrap_or_default(),
             Some(f) => f.to_string(),
         };
         let mut err = errors::syntax(&near);
         err.line = tok.span.start.line.max(1) as u32;
-        if let Some(l) = msg.split("Line: ").nth(1).and_then(|s| s.split(',').next()).and_then(|s| s.trim().parse().ok()) {
+        if let Some(l) = msg
+            .split("Line: ")
+            .nth(1)
+            .and_then(|s| s.split(',').next())
+            .and_then(|s| s.trim().parse().ok())
+        {
             err.line = l;
         }
         err
@@ -82,32 +233,85 @@ pub(crate) fn parse_batch(sql: &str) -> Result<Vec<Parsed>, SqlError> {
 }
 
 fn tail_after(sql: &str, loc: &sqlparser::tokenizer::Location) -> String {
-    let line = sql.lines().nth(loc.line.saturating_sub(1) as usize).unwrap_or("");
-    line.chars().skip(loc.column as usize).collect::<String>().trim().to_string()
+    let line = sql
+        .lines()
+        .nth(loc.line.saturating_sub(1) as usize)
+        .unwrap_or("");
+    line.chars()
+        .skip(loc.column as usize)
+        .collect::<String>()
+        .trim()
+        .to_string()
 }
 
 fn near_location(sql: &str, line: u64, column: u64) -> String {
-    let l = sql.lines().nth(line.saturating_sub(1) as usize).unwrap_or("");
-    l.chars().skip(column.saturating_sub(1) as usize).take_while(|c| !c.is_whitespace()).collect()
+    let l = sql
+        .lines()
+        .nth(line.saturating_sub(1) as usize)
+        .unwrap_or("");
+    l.chars()
+        .skip(column.saturating_sub(1) as usize)
+        .take_while(|c| !c.is_whitespace())
+        .collect()
 }
 
-/// Removes `CLUSTERED`/`NONCLUSTERED` between CREATE [UNIQUE] and INDEX
-/// (recording it), and adds the optional FROM of `DELETE <table>`.
+/// Words that begin a statement, so never a transaction name.
+const STATEMENT_WORDS: &[&str] = &[
+    "SELECT", "INSERT", "UPDATE", "DELETE", "IF", "ELSE", "BEGIN", "END", "COMMIT", "ROLLBACK",
+    "SAVE", "SET", "DECLARE", "PRINT", "WAITFOR", "CREATE", "DROP", "ALTER", "EXEC", "EXECUTE",
+    "USE", "WITH", "MERGE", "TRUNCATE", "RETURN", "WHILE", "GRANT", "DENY", "REVOKE",
+];
+
+/// A token that can be a transaction or savepoint name.
+fn is_tx_name(t: &Token) -> bool {
+    match t {
+        Token::Word(w) => {
+            w.quote_style.is_some()
+                || !STATEMENT_WORDS
+                    .iter()
+                    .any(|k| w.value.eq_ignore_ascii_case(k))
+        }
+        _ => false,
+    }
+}
+
+fn word(value: &str, keyword: Keyword) -> Token {
+    Token::Word(Word {
+        value: value.into(),
+        quote_style: None,
+        keyword,
+    })
+}
+
+/// Rewrites the T-SQL that sqlparser does not parse into equivalents it
+/// does: drops `CLUSTERED`/`NONCLUSTERED` between CREATE [UNIQUE] and INDEX
+/// (recording it), adds the optional FROM of `DELETE <table>`, drops the
+/// (documentary) names of BEGIN/COMMIT TRAN, and turns `SAVE TRAN x` into
+/// `SAVEPOINT x` and `ROLLBACK TRAN x` into `ROLLBACK TRAN TO x`.
 fn rewrite(tokens: Vec<TokenWithSpan>, flags: &mut Vec<Option<bool>>) -> Vec<TokenWithSpan> {
-    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
-    let sig: Vec<usize> = tokens.iter().enumerate().filter(|(_, t)| !is_trivia(&t.token)).map(|(i, _)| i).collect();
-    let mut skip = std::collections::HashSet::new();
-    let mut insert_from = std::collections::HashSet::new();
+    use std::collections::{HashMap, HashSet};
+    let sig: Vec<usize> = tokens
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !is_trivia(&t.token))
+        .map(|(i, _)| i)
+        .collect();
+    let mut skip = HashSet::new();
+    let mut insert_after: HashMap<usize, Token> = HashMap::new();
+    let mut replace: HashMap<usize, Token> = HashMap::new();
+    let tok = |k: usize| sig.get(k).map(|&x| &tokens[x].token);
+    let is_tran =
+        |t: Option<&Token>| t.is_some_and(|t| is_word(t, "TRAN") || is_word(t, "TRANSACTION"));
     for (k, &i) in sig.iter().enumerate() {
         let t = &tokens[i].token;
         if is_word(t, "CREATE") {
             let mut j = k + 1;
-            if sig.get(j).is_some_and(|&x| is_word(&tokens[x].token, "UNIQUE")) {
+            if tok(j).is_some_and(|t| is_word(t, "UNIQUE")) {
                 j += 1;
             }
             let Some(&x) = sig.get(j) else { continue };
             if is_word(&tokens[x].token, "CLUSTERED") || is_word(&tokens[x].token, "NONCLUSTERED") {
-                if sig.get(j + 1).is_some_and(|&y| is_word(&tokens[y].token, "INDEX")) {
+                if tok(j + 1).is_some_and(|t| is_word(t, "INDEX")) {
                     flags.push(Some(is_word(&tokens[x].token, "CLUSTERED")));
                     skip.insert(x);
                 }
@@ -115,26 +319,42 @@ fn rewrite(tokens: Vec<TokenWithSpan>, flags: &mut Vec<Option<bool>>) -> Vec<Tok
                 flags.push(None);
             }
         } else if is_word(t, "DELETE") {
-            if let Some(&x) = sig.get(k + 1) {
-                let next = &tokens[x].token;
-                if !is_word(next, "FROM") && !is_word(next, "TOP") && matches!(next, Token::Word(_)) {
-                    insert_from.insert(i);
+            if let Some(next) = tok(k + 1) {
+                if !is_word(next, "FROM") && !is_word(next, "TOP") && matches!(next, Token::Word(_))
+                {
+                    insert_after.insert(i, word("FROM", Keyword::FROM));
                 }
             }
+        } else if (is_word(t, "BEGIN") || is_word(t, "COMMIT")) && is_tran(tok(k + 1)) {
+            if tok(k + 2).is_some_and(is_tx_name) {
+                skip.insert(sig[k + 2]);
+            }
+        } else if is_word(t, "ROLLBACK")
+            && is_tran(tok(k + 1))
+            && tok(k + 2).is_some_and(is_tx_name)
+        {
+            insert_after.insert(sig[k + 1], word("TO", Keyword::TO));
+        } else if is_word(t, "SAVE") && is_tran(tok(k + 1)) {
+            replace.insert(i, word("SAVEPOINT", Keyword::SAVEPOINT));
+            skip.insert(sig[k + 1]);
         }
     }
-    for (i, t) in tokens.into_iter().enumerate() {
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    for (i, mut t) in tokens.into_iter().enumerate() {
         if skip.contains(&i) {
             continue;
         }
+        if let Some(r) = replace.remove(&i) {
+            t.token = r;
+        }
         let span = t.span;
         out.push(t);
-        if insert_from.contains(&i) {
-            out.push(TokenWithSpan::new(Token::Whitespace(sqlparser::tokenizer::Whitespace::Space), span));
+        if let Some(extra) = insert_after.remove(&i) {
             out.push(TokenWithSpan::new(
-                Token::Word(Word { value: "FROM".into(), quote_style: None, keyword: Keyword::FROM }),
+                Token::Whitespace(sqlparser::tokenizer::Whitespace::Space),
                 span,
             ));
+            out.push(TokenWithSpan::new(extra, span));
         }
     }
     out
@@ -144,7 +364,11 @@ fn mark_indexes(s: &mut Statement, flags: &mut impl Iterator<Item = Option<bool>
     match s {
         Statement::CreateIndex(ci) => {
             if let Some(Some(clustered)) = flags.next() {
-                ci.using = Some(IndexType::Custom(Ident::new(if clustered { CLUSTERED } else { NONCLUSTERED })));
+                ci.using = Some(IndexType::Custom(Ident::new(if clustered {
+                    CLUSTERED
+                } else {
+                    NONCLUSTERED
+                })));
             }
         }
         Statement::If(i) => {
@@ -203,5 +427,29 @@ mod tests {
         }
         let p = parse_batch("DELETE dbo.X WHERE A = 1").unwrap();
         assert!(matches!(p[0].0, Statement::Delete(_)));
+    }
+
+    #[test]
+    fn transaction_names_and_savepoints() {
+        let p = parse_batch("BEGIN TRAN t1\nSAVE TRANSACTION [sp 1]\nSELECT 1 FROM t\nROLLBACK TRAN [sp 1]\nCOMMIT TRANSACTION t1\nROLLBACK TRAN\nSELECT 1").unwrap();
+        assert_eq!(p.len(), 7);
+        let p: Vec<Parsed> = p
+            .into_iter()
+            .filter(|(s, _)| !matches!(s, Statement::Query(q) if q.to_string().contains("FROM")))
+            .collect();
+        assert!(matches!(p[0].0, Statement::StartTransaction { .. }));
+        assert!(matches!(&p[1].0, Statement::Savepoint { name } if name.value == "sp 1"));
+        assert!(
+            matches!(&p[2].0, Statement::Rollback { savepoint: Some(n), .. } if n.value == "sp 1")
+        );
+        assert!(matches!(p[3].0, Statement::Commit { .. }));
+        assert!(matches!(
+            p[4].0,
+            Statement::Rollback {
+                savepoint: None,
+                ..
+            }
+        ));
+        assert!(matches!(p[5].0, Statement::Query(_)));
     }
 }

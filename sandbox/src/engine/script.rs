@@ -37,7 +37,11 @@ pub(crate) fn split_batches(script: &str) -> Vec<Batch> {
     let push = |lines: &mut Vec<&str>, first: u32, count: u32, out: &mut Vec<Batch>| {
         let text = lines.join("\n");
         if !text.trim().is_empty() {
-            out.push(Batch { text, first_line: first, count });
+            out.push(Batch {
+                text,
+                first_line: first,
+                count,
+            });
         }
         lines.clear();
     };
@@ -62,7 +66,14 @@ mod tests {
     fn splits_on_go_lines() {
         let b = split_batches("SELECT 1\ngo\n\nSELECT 2\n  GO 2  \nSELECT 3 -- GO\nGOTO x\n");
         assert_eq!(b.len(), 3);
-        assert_eq!(b[0], Batch { text: "SELECT 1".into(), first_line: 1, count: 1 });
+        assert_eq!(
+            b[0],
+            Batch {
+                text: "SELECT 1".into(),
+                first_line: 1,
+                count: 1
+            }
+        );
         assert_eq!(b[1].first_line, 3);
         assert_eq!(b[1].count, 2);
         assert_eq!(b[2].text, "SELECT 3 -- GO\nGOTO x");

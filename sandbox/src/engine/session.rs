@@ -11,7 +11,9 @@
 //! and keeps it until COMMIT/ROLLBACK, so a session that holds it always
 //! reads its own current snapshot. Locks are per database, not per row.
 
-use super::catalog::{Catalog, DbSummary, IndexInfo, IndexKind, SchemaInfo, META_TABLE, SCHEMA_PREFIX};
+use super::catalog::{
+    Catalog, DbSummary, IndexInfo, IndexKind, SchemaInfo, META_TABLE, SCHEMA_PREFIX,
+};
 use super::datatype::{self, from_storage, quote_ident, DeclType};
 use super::errors;
 use super::functions::{self, FnCtx, FnShared};
@@ -81,15 +83,26 @@ pub(crate) struct SessionState {
     rowcount: i64,
     last_error: i32,
     vars: HashMap<String, Var>,
+    /// SAVE TRANSACTION names (lowercase) and their SQLite savepoints (None:
+    /// saved before the first write, so rolling back to it ends the SQLite
+    /// transaction).
+    savepoints: Vec<(String, Option<String>)>,
     cat_cache: Option<(i64, Arc<Catalog>)>,
 }
 
 impl SessionState {
-    pub fn new(shared: Arc<Shared>, db: String, path: &Path, spid: u16) -> Result<SessionState, SqlError> {
+    pub fn new(
+        shared: Arc<Shared>,
+        db: String,
+        path: &Path,
+        spid: u16,
+    ) -> Result<SessionState, SqlError> {
         let fns = Arc::new(FnShared::default());
         let conn = open_connection(path, fns.clone()).map_err(errors::internal)?;
-        let interrupt =
-            Arc::new(InterruptState { flag: AtomicBool::new(false), handle: Mutex::new(conn.get_interrupt_handle()) });
+        let interrupt = Arc::new(InterruptState {
+            flag: AtomicBool::new(false),
+            handle: Mutex::new(conn.get_interrupt_handle()),
+        });
         Ok(SessionState {
             shared,
             initial_db: db.clone(),
@@ -108,6 +121,7 @@ impl SessionState {
             rowcount: 0,
             last_error: 0,
             vars: HashMap::new(),
+            savepoints: Vec::new(),
             cat_cache: None,
         })
     }
@@ -155,7 +169,11 @@ impl SessionState {
         dbs: &'a [DbSummary],
         server: &'a str,
     ) -> Env<'a> {
-        let db_id = dbs.iter().find(|d| d.name.eq_ignore_ascii_case(&self.db)).map(|d| d.id).unwrap_or(1);
+        let db_id = dbs
+            .iter()
+            .find(|d| d.name.eq_ignore_ascii_case(&self.db))
+            .map(|d| d.id)
+            .unwrap_or(1);
         Env {
             catalog,
             db_name: &self.db,
@@ -206,7 +224,8 @@ impl SessionState {
             };
             match action {
                 Action::CreateTable(tp) => {
-                    cat.tables.retain(|t| t.sqlite.to_lowercase() != tp.table.sqlite.to_lowercase());
+                    cat.tables
+                        .retain(|t| t.sqlite.to_lowercase() != tp.table.sqlite.to_lowercase());
                     cat.tables.push(tp.table);
                 }
                 Action::DropTables { tables, .. } => {
@@ -214,21 +233,28 @@ impl SessionState {
                         cat.tables.retain(|x| x.sqlite != t.sqlite);
                     }
                 }
-                Action::CreateSchema(name) => {
-                    if cat.schema(&name).is_none() {
-                        let id = cat.schemas.iter().map(|s| s.id).max().unwrap_or(4).max(4) + 1;
-                        cat.schemas.push(SchemaInfo { id, name });
-                    }
+                Action::CreateSchema(name) if cat.schema(&name).is_none() => {
+                    let id = cat.schemas.iter().map(|s| s.id).max().unwrap_or(4).max(4) + 1;
+                    cat.schemas.push(SchemaInfo { id, name });
                 }
                 Action::Declare(list) => {
                     for (name, decl, _) in list {
-                        vars.insert(name.to_lowercase(), Var { decl, value: SqlVal::Null });
+                        vars.insert(
+                            name.to_lowercase(),
+                            Var {
+                                decl,
+                                value: SqlVal::Null,
+                            },
+                        );
                     }
                 }
-                Action::If { then, otherwise, .. } => {
+                Action::If {
+                    then, otherwise, ..
+                } => {
                     let then: Vec<(&Statement, u32)> = then.iter().map(|s| (s, *line)).collect();
                     self.validate_list(&then, cat, vars, params, dbs, server)?;
-                    let otherwise: Vec<(&Statement, u32)> = otherwise.iter().map(|s| (s, *line)).collect();
+                    let otherwise: Vec<(&Statement, u32)> =
+                        otherwise.iter().map(|s| (s, *line)).collect();
                     self.validate_list(&otherwise, cat, vars, params, dbs, server)?;
                 }
                 // The rest of the batch runs in another database.
@@ -239,7 +265,12 @@ impl SessionState {
         Ok(())
     }
 
-    fn run_list(&mut self, stmts: &[(Statement, u32)], params: &[Param], items: &mut Vec<Item>) -> Flow {
+    fn run_list(
+        &mut self,
+        stmts: &[(Statement, u32)],
+        params: &[Param],
+        items: &mut Vec<Item>,
+    ) -> Flow {
         for (stmt, line) in stmts {
             if self.interrupted() {
                 return self.fail(errors::cancelled(), *line, ErrKind::Runtime, items);
@@ -251,7 +282,13 @@ impl SessionState {
         Flow::Continue
     }
 
-    fn run_stmt(&mut self, stmt: &Statement, line: u32, params: &[Param], items: &mut Vec<Item>) -> Flow {
+    fn run_stmt(
+        &mut self,
+        stmt: &Statement,
+        line: u32,
+        params: &[Param],
+        items: &mut Vec<Item>,
+    ) -> Flow {
         let cat = match self.catalog() {
             Ok(c) => c,
             Err(e) => return self.fail(e, line, ErrKind::Runtime, items),
@@ -307,10 +344,18 @@ impl SessionState {
     }
 
     fn done(&self, items: &mut Vec<Item>) {
-        items.push(Item::Done { rows_affected: None });
+        items.push(Item::Done {
+            rows_affected: None,
+        });
     }
 
-    fn exec(&mut self, action: Action, line: u32, params: &[Param], items: &mut Vec<Item>) -> Result<Flow, SqlError> {
+    fn exec(
+        &mut self,
+        action: Action,
+        line: u32,
+        params: &[Param],
+        items: &mut Vec<Item>,
+    ) -> Result<Flow, SqlError> {
         match action {
             Action::Query(p) => {
                 self.check_select(&p.tables)?;
@@ -324,7 +369,9 @@ impl SessionState {
                         }
                     }
                     self.rowcount = rows.len() as i64;
-                    items.push(Item::Done { rows_affected: (!self.nocount).then_some(rows.len() as u64) });
+                    items.push(Item::Done {
+                        rows_affected: (!self.nocount).then_some(rows.len() as u64),
+                    });
                 } else {
                     let rs = self.run_query(&p)?;
                     self.rowcount = rs.rows.len() as i64;
@@ -334,7 +381,9 @@ impl SessionState {
             Action::Dml(p) => {
                 let n = self.run_dml(&p)?;
                 self.rowcount = n as i64;
-                items.push(Item::Done { rows_affected: (!self.nocount).then_some(n) });
+                items.push(Item::Done {
+                    rows_affected: (!self.nocount).then_some(n),
+                });
             }
             Action::CreateTable(tp) => {
                 let cat = self.catalog()?;
@@ -368,8 +417,16 @@ impl SessionState {
             }
             Action::CreateIndex(ip) => {
                 let cat = self.catalog()?;
-                let t = cat.tables.iter().find(|t| t.sqlite == ip.table.sqlite).cloned().unwrap_or(ip.table.clone());
-                if t.indexes.iter().any(|i| i.name.to_lowercase() == ip.index.name.to_lowercase()) {
+                let t = cat
+                    .tables
+                    .iter()
+                    .find(|t| t.sqlite == ip.table.sqlite)
+                    .cloned()
+                    .unwrap_or(ip.table.clone());
+                if t.indexes
+                    .iter()
+                    .any(|i| i.name.to_lowercase() == ip.index.name.to_lowercase())
+                {
                     return Err(errors::other(
                         1913,
                         16,
@@ -393,7 +450,9 @@ impl SessionState {
                         ));
                     }
                 }
-                self.write(false, |s| s.conn.execute_batch(&ip.ddl).map_err(|e| s.map_err(e)))?;
+                self.write(false, |s| {
+                    s.conn.execute_batch(&ip.ddl).map_err(|e| s.map_err(e))
+                })?;
                 self.done(items);
             }
             Action::DropTables { tables, if_exists } => {
@@ -402,10 +461,16 @@ impl SessionState {
                         Some(t) => {
                             self.write(false, |s| {
                                 s.conn
-                                    .execute_batch(&format!("DROP TABLE {}", quote_ident(&t.sqlite)))
+                                    .execute_batch(&format!(
+                                        "DROP TABLE {}",
+                                        quote_ident(&t.sqlite)
+                                    ))
                                     .map_err(|e| s.map_err(e))?;
                                 s.conn
-                                    .execute(&format!("DELETE FROM {META_TABLE} WHERE name = ?1"), [&t.sqlite])
+                                    .execute(
+                                        &format!("DELETE FROM {META_TABLE} WHERE name = ?1"),
+                                        [&t.sqlite],
+                                    )
                                     .map_err(|e| s.map_err(e))?;
                                 Ok(())
                             })?;
@@ -422,7 +487,9 @@ impl SessionState {
                 }
                 let marker = quote_ident(&format!("{SCHEMA_PREFIX}{name}"));
                 self.write(false, |s| {
-                    s.conn.execute_batch(&format!("CREATE TABLE {marker} (x)")).map_err(|e| s.map_err(e))
+                    s.conn
+                        .execute_batch(&format!("CREATE TABLE {marker} (x)"))
+                        .map_err(|e| s.map_err(e))
                 })?;
                 self.done(items);
             }
@@ -441,6 +508,54 @@ impl SessionState {
                 self.rollback_all(items);
                 self.done(items);
             }
+            Action::Save(name) => {
+                if self.trancount == 0 {
+                    return Err(errors::other(
+                        628,
+                        16,
+                        0,
+                        "Cannot issue SAVE TRANSACTION when there is no active transaction.",
+                    ));
+                }
+                let sp = if self.sqlite_tx {
+                    let sp = format!("sbx_sp_{}", self.savepoints.len() + 1);
+                    self.conn
+                        .execute_batch(&format!("SAVEPOINT {sp}"))
+                        .map_err(|e| self.map_err(e))?;
+                    Some(sp)
+                } else {
+                    None
+                };
+                self.savepoints.push((name.to_lowercase(), sp));
+                self.done(items);
+            }
+            Action::RollbackTo(name) => {
+                if self.trancount == 0 {
+                    return Err(errors::rollback_without_begin());
+                }
+                let l = name.to_lowercase();
+                match self.savepoints.iter().rposition(|(n, _)| *n == l) {
+                    Some(k) => {
+                        match self.savepoints[k].1.clone() {
+                            Some(sp) => {
+                                self.conn
+                                    .execute_batch(&format!("ROLLBACK TO {sp}"))
+                                    .map_err(|e| self.map_err(e))?;
+                            }
+                            None if self.sqlite_tx => {
+                                let _ = self.conn.execute_batch("ROLLBACK");
+                                self.sqlite_tx = false;
+                            }
+                            None => {}
+                        }
+                        self.savepoints.truncate(k + 1);
+                    }
+                    // The name of the outermost transaction (names given to
+                    // BEGIN TRAN are not kept): everything rolls back.
+                    None => self.rollback_all(items),
+                }
+                self.done(items);
+            }
             Action::Set(opt) => {
                 match opt {
                     SetOption::NoCount(b) => self.nocount = b,
@@ -456,7 +571,10 @@ impl SessionState {
                     Value::Text(s) => s,
                     _ => String::new(),
                 };
-                items.push(Item::Info { number: 0, message: text });
+                items.push(Item::Info {
+                    number: 0,
+                    message: text,
+                });
             }
             Action::Declare(list) => {
                 for (name, decl, init) in list {
@@ -476,9 +594,17 @@ impl SessionState {
                 self.rowcount = 1;
                 self.done(items);
             }
-            Action::If { cond, then, otherwise } => {
+            Action::If {
+                cond,
+                then,
+                otherwise,
+            } => {
                 let v = self.eval_scalar(&cond)?;
-                let branch = if v == SqlVal::Integer(1) { then } else { otherwise };
+                let branch = if v == SqlVal::Integer(1) {
+                    then
+                } else {
+                    otherwise
+                };
                 let list: Vec<(Statement, u32)> = branch.into_iter().map(|s| (s, line)).collect();
                 return Ok(self.run_list(&list, params, items));
             }
@@ -494,7 +620,10 @@ impl SessionState {
             }
             Action::Use(name) => {
                 self.use_database(&name)?;
-                items.push(Item::Info { number: 5701, message: format!("Changed database context to '{}'.", self.db) });
+                items.push(Item::Info {
+                    number: 5701,
+                    message: format!("Changed database context to '{}'.", self.db),
+                });
                 self.done(items);
             }
         }
@@ -504,8 +633,10 @@ impl SessionState {
     // ----- catalog ----------------------------------------------------------
 
     fn catalog(&mut self) -> Result<Arc<Catalog>, SqlError> {
-        let version: i64 =
-            self.conn.query_row("PRAGMA schema_version", [], |r| r.get(0)).map_err(errors::internal)?;
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA schema_version", [], |r| r.get(0))
+            .map_err(errors::internal)?;
         if let Some((v, c)) = &self.cat_cache {
             if *v == version {
                 return Ok(c.clone());
@@ -518,15 +649,27 @@ impl SessionState {
 
     fn refresh_fn_ctx(&self, cat: &Catalog) {
         let (read_only, denied) = self.shared.flags(&self.db);
-        let mut ctx = FnCtx { db_name: self.db.clone(), read_only, denied, ..Default::default() };
+        let mut ctx = FnCtx {
+            db_name: self.db.clone(),
+            read_only,
+            denied,
+            ..Default::default()
+        };
         for t in &cat.tables {
             let key = format!("{}.{}", t.schema.to_lowercase(), t.name.to_lowercase());
             ctx.tables.insert(key, t.object_id);
             ctx.names.insert(t.object_id, t.name.clone());
             for i in t.indexes.iter().filter(|i| i.kind != IndexKind::Index) {
-                let ty = if i.kind == IndexKind::PrimaryKey { "PK" } else { "UQ" };
+                let ty = if i.kind == IndexKind::PrimaryKey {
+                    "PK"
+                } else {
+                    "UQ"
+                };
                 let id = i.constraint_object_id(t);
-                ctx.constraints.insert(format!("{}.{}", t.schema.to_lowercase(), i.name.to_lowercase()), (id, ty));
+                ctx.constraints.insert(
+                    format!("{}.{}", t.schema.to_lowercase(), i.name.to_lowercase()),
+                    (id, ty),
+                );
                 ctx.names.insert(id, i.name.clone());
             }
         }
@@ -537,7 +680,10 @@ impl SessionState {
 
     fn check_perm(&self, schema: &str, name: &str, perm: &str) -> Result<(), SqlError> {
         let (_, denied) = self.shared.flags(&self.db);
-        let key = (format!("{}.{}", schema.to_lowercase(), name.to_lowercase()), perm.to_string());
+        let key = (
+            format!("{}.{}", schema.to_lowercase(), name.to_lowercase()),
+            perm.to_string(),
+        );
         if denied.contains(&key) {
             return Err(errors::permission_denied(perm, name, &self.db, schema));
         }
@@ -590,10 +736,15 @@ impl SessionState {
     }
 
     fn end_transaction(&mut self, committed: bool, items: &mut Vec<Item>) {
+        self.savepoints.clear();
         if self.trancount > 0 {
             self.trancount = 0;
             if let Some(id) = self.tx.take() {
-                items.push(Item::Tx(if committed { TxChange::Commit(id) } else { TxChange::Rollback(id) }));
+                items.push(Item::Tx(if committed {
+                    TxChange::Commit(id)
+                } else {
+                    TxChange::Rollback(id)
+                }));
             }
         }
     }
@@ -631,7 +782,9 @@ impl SessionState {
                     } else {
                         Duration::from_millis(5)
                     };
-                    std::thread::sleep(left.clamp(Duration::from_millis(1), Duration::from_millis(5)));
+                    std::thread::sleep(
+                        left.clamp(Duration::from_millis(1), Duration::from_millis(5)),
+                    );
                 }
                 Err(e) => break Err(self.map_err(e)),
             }
@@ -646,7 +799,11 @@ impl SessionState {
     /// Runs `f` holding the write lock: within the session's transaction
     /// (under a savepoint, so a failing statement undoes only itself), or
     /// as an autocommit statement of its own.
-    fn write<T>(&mut self, nowait: bool, f: impl FnOnce(&mut Self) -> Result<T, SqlError>) -> Result<T, SqlError> {
+    fn write<T>(
+        &mut self,
+        nowait: bool,
+        f: impl FnOnce(&mut Self) -> Result<T, SqlError>,
+    ) -> Result<T, SqlError> {
         self.check_writable()?;
         self.acquire(nowait)?;
         if self.trancount > 0 {
@@ -661,7 +818,11 @@ impl SessionState {
             r
         } else {
             let r = f(self);
-            let end = if r.is_ok() { self.conn.execute_batch("COMMIT") } else { self.conn.execute_batch("ROLLBACK") };
+            let end = if r.is_ok() {
+                self.conn.execute_batch("COMMIT")
+            } else {
+                self.conn.execute_batch("ROLLBACK")
+            };
             self.sqlite_tx = false;
             match (r, end) {
                 (Ok(v), Ok(())) => Ok(v),
@@ -676,7 +837,10 @@ impl SessionState {
 
     // ----- running SQL ------------------------------------------------------
 
-    fn prepare<'c>(conn: &'c Connection, sql: &Sql) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+    fn prepare<'c>(
+        conn: &'c Connection,
+        sql: &Sql,
+    ) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
         let mut st = conn.prepare_cached(&sql.text)?;
         let n = st.parameter_count();
         for (i, v) in sql.binds.iter().enumerate().take(n) {
@@ -708,7 +872,9 @@ impl SessionState {
             self.acquire(p.nowait)?;
             let r = self.raw_rows(&p.sql);
             if self.trancount == 0 {
-                let _ = self.conn.execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" });
+                let _ = self
+                    .conn
+                    .execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" });
                 self.sqlite_tx = false;
             }
             r
@@ -721,14 +887,26 @@ impl SessionState {
         let raw = self.run_query_raw(p)?;
         let rows = raw
             .iter()
-            .map(|r| r.iter().zip(p.columns.iter()).map(|(v, c)| from_storage(v.into(), c.ty)).collect())
+            .map(|r| {
+                r.iter()
+                    .zip(p.columns.iter())
+                    .map(|(v, c)| from_storage(v.into(), c.ty))
+                    .collect()
+            })
             .collect();
-        Ok(ResultSet { columns: p.columns.clone(), rows })
+        Ok(ResultSet {
+            columns: p.columns.clone(),
+            rows,
+        })
     }
 
     fn eval_scalar(&mut self, p: &QueryPlan) -> Result<SqlVal, SqlError> {
         let rows = self.run_query_raw(p)?;
-        Ok(rows.into_iter().next().and_then(|r| r.into_iter().next()).unwrap_or(SqlVal::Null))
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .unwrap_or(SqlVal::Null))
     }
 
     fn run_dml(&mut self, p: &DmlPlan) -> Result<u64, SqlError> {
@@ -749,11 +927,19 @@ impl SessionState {
 
     /// SQL Server's error for a failed INSERT/UPDATE/DELETE.
     fn dml_error(&self, e: rusqlite::Error, p: &DmlPlan) -> SqlError {
-        if let Some(err) = self.fns.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(err) = self
+            .fns
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             return err;
         }
         let (code, msg) = match &e {
-            rusqlite::Error::SqliteFailure(f, m) => (f.extended_code, m.clone().unwrap_or_default()),
+            rusqlite::Error::SqliteFailure(f, m) => {
+                (f.extended_code, m.clone().unwrap_or_default())
+            }
             _ => return self.map_err(e),
         };
         let t = &p.table;
@@ -769,15 +955,23 @@ impl SessionState {
         if code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE {
             let failed = msg.strip_prefix("UNIQUE constraint failed: ").unwrap_or("");
             let index = t.indexes.iter().filter(|i| i.unique).find(|i| {
-                let cols: Vec<String> = i.columns.iter().map(|(c, _)| format!("{}.{}", t.sqlite, t.columns[*c].name)).collect();
+                let cols: Vec<String> = i
+                    .columns
+                    .iter()
+                    .map(|(c, _)| format!("{}.{}", t.sqlite, t.columns[*c].name))
+                    .collect();
                 cols.join(", ") == failed
             });
             if let Some(index) = index {
                 let value = self.find_duplicate(p, index).unwrap_or_default();
                 let object = format!("{}.{}", t.schema, t.name);
                 return match index.kind {
-                    IndexKind::PrimaryKey => errors::duplicate_key("PRIMARY KEY", &index.name, &object, &value),
-                    IndexKind::UniqueConstraint => errors::duplicate_key("UNIQUE KEY", &index.name, &object, &value),
+                    IndexKind::PrimaryKey => {
+                        errors::duplicate_key("PRIMARY KEY", &index.name, &object, &value)
+                    }
+                    IndexKind::UniqueConstraint => {
+                        errors::duplicate_key("UNIQUE KEY", &index.name, &object, &value)
+                    }
                     IndexKind::Index => errors::duplicate_index_key(&object, &index.name, &value),
                 };
             }
@@ -805,8 +999,12 @@ impl SessionState {
             cond.join(" AND ")
         );
         for row in rows {
-            let key: Vec<SqlVal> = index.columns.iter().map(|(c, _)| row[c + 1].clone()).collect();
-            if key.iter().any(|v| *v == SqlVal::Null) {
+            let key: Vec<SqlVal> = index
+                .columns
+                .iter()
+                .map(|(c, _)| row[c + 1].clone())
+                .collect();
+            if key.contains(&SqlVal::Null) {
                 continue;
             }
             let shown: Vec<String> = index
@@ -821,7 +1019,12 @@ impl SessionState {
             }
             let mut binds = key.clone();
             binds.push(row[0].clone());
-            let found = self.raw_rows(&Sql { text: check.clone(), binds }).ok()?;
+            let found = self
+                .raw_rows(&Sql {
+                    text: check.clone(),
+                    binds,
+                })
+                .ok()?;
             if !found.is_empty() {
                 return Some(shown.join(", "));
             }
@@ -831,7 +1034,13 @@ impl SessionState {
 
     /// Maps a SQLite failure to SQL Server's error.
     fn map_err(&self, e: rusqlite::Error) -> SqlError {
-        if let Some(err) = self.fns.error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        if let Some(err) = self
+            .fns
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
             return err;
         }
         match &e {
@@ -839,7 +1048,9 @@ impl SessionState {
                 let msg = msg.clone().unwrap_or_default();
                 match f.code {
                     ErrorCode::OperationInterrupted => errors::cancelled(),
-                    ErrorCode::DatabaseBusy if f.extended_code == rusqlite::ffi::SQLITE_BUSY_SNAPSHOT => {
+                    ErrorCode::DatabaseBusy
+                        if f.extended_code == rusqlite::ffi::SQLITE_BUSY_SNAPSHOT =>
+                    {
                         errors::deadlock(self.spid)
                     }
                     ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => errors::lock_timeout(),
@@ -878,10 +1089,19 @@ impl SessionState {
             return Ok(());
         }
         if self.trancount > 0 {
-            return Err(errors::other(226, 16, 6, "USE statement not allowed within multi-statement transaction."));
+            return Err(errors::other(
+                226,
+                16,
+                6,
+                "USE statement not allowed within multi-statement transaction.",
+            ));
         }
         let conn = open_connection(&path, self.fns.clone()).map_err(errors::internal)?;
-        *self.interrupt.handle.lock().unwrap_or_else(|p| p.into_inner()) = conn.get_interrupt_handle();
+        *self
+            .interrupt
+            .handle
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = conn.get_interrupt_handle();
         self.conn = conn;
         self.db = canonical;
         self.cat_cache = None;
@@ -948,6 +1168,9 @@ fn key_text(v: &SqlVal, decl: DeclType) -> String {
         Value::Bit(b) => (b as i32).to_string(),
         Value::Float(f) => f.to_string(),
         Value::DateTime(dt) => datatype::format_datetime(&dt),
-        Value::Binary(b) => format!("0x{}", b.iter().map(|x| format!("{x:02X}")).collect::<String>()),
+        Value::Binary(b) => format!(
+            "0x{}",
+            b.iter().map(|x| format!("{x:02X}")).collect::<String>()
+        ),
     }
 }

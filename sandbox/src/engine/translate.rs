@@ -10,18 +10,24 @@
 //! the output name `c1`, `c2`..., so user names never reach SQLite unquoted
 //! or ambiguous. Parameters and variables are bound (`?N`), never inlined.
 
-use super::catalog::{find_view, view_cte, Catalog, ColumnInfo, DbSummary, IndexInfo, IndexKind, TableInfo, ViewDef, ViewEnv};
-use super::datatype::{self, family, param_storage, precedence, quote_ident, quote_str, DeclType, Family};
+use super::catalog::{
+    find_view, view_cte, Catalog, ColumnInfo, DbSummary, IndexInfo, IndexKind, TableInfo, ViewDef,
+    ViewEnv,
+};
+use super::datatype::{
+    self, family, param_storage, precedence, quote_ident, quote_str, DeclType, Family,
+};
 use super::errors;
 use super::parse::{CLUSTERED, NONCLUSTERED};
 use crate::types::{Column, Param, SqlError, SqlType, Value};
 use rusqlite::types::Value as SqlVal;
 use sqlparser::ast::{
-    self, BinaryOperator, CastKind, ColumnOption, ConditionalStatements, CreateIndex, CreateTable, Delete,
-    Distinct, Expr, FromTable, Function, FunctionArg, FunctionArgExpr, FunctionArguments, GroupByExpr, Ident, IndexType,
-    Insert, JoinConstraint, JoinOperator, ObjectName, ObjectNamePart, ObjectType, OrderByKind, Query, Select, SelectItem,
-    SetExpr, SetOperator, SetQuantifier, Statement, TableConstraint, TableFactor, TableObject, TableWithJoins, TopQuantity,
-    UnaryOperator, Update,
+    self, BinaryOperator, CastKind, ColumnOption, ConditionalStatements, CreateIndex, CreateTable,
+    Delete, Distinct, Expr, FromTable, Function, FunctionArg, FunctionArgExpr, FunctionArguments,
+    GroupByExpr, Ident, IndexType, Insert, JoinConstraint, JoinOperator, ObjectName,
+    ObjectNamePart, ObjectType, OrderByKind, Query, Select, SelectItem, SetExpr, SetOperator,
+    SetQuantifier, Statement, TableConstraint, TableFactor, TableObject, TableWithJoins,
+    TopQuantity, UnaryOperator, Update,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -140,16 +146,30 @@ pub(crate) enum Action {
     CreateTable(TablePlan),
     CreateIndex(IndexPlan),
     /// (name as written, the table if it exists)
-    DropTables { tables: Vec<(String, Option<TableInfo>)>, if_exists: bool },
+    DropTables {
+        tables: Vec<(String, Option<TableInfo>)>,
+        if_exists: bool,
+    },
     CreateSchema(String),
     Begin,
     Commit,
     Rollback,
+    /// SAVE TRANSACTION name
+    Save(String),
+    /// ROLLBACK TRANSACTION name
+    RollbackTo(String),
     Set(SetOption),
     Print(QueryPlan),
     Declare(Vec<(String, DeclType, Option<QueryPlan>)>),
-    SetVar { name: String, plan: QueryPlan },
-    If { cond: QueryPlan, then: Vec<Statement>, otherwise: Vec<Statement> },
+    SetVar {
+        name: String,
+        plan: QueryPlan,
+    },
+    If {
+        cond: QueryPlan,
+        then: Vec<Statement>,
+        otherwise: Vec<Statement>,
+    },
     WaitFor(Duration),
     Use(String),
 }
@@ -169,8 +189,23 @@ pub(crate) fn plan(env: &Env<'_>, stmt: &Statement) -> Result<Action, SqlError> 
         Statement::Delete(d) => Ok(Action::Dml(t.delete(d)?)),
         Statement::CreateTable(ct) => Ok(Action::CreateTable(t.create_table(ct)?)),
         Statement::CreateIndex(ci) => Ok(Action::CreateIndex(t.create_index(ci)?)),
-        Statement::Drop { object_type, if_exists, names, cascade, restrict, purge, temporary, table } => {
-            if *object_type != ObjectType::Table || *cascade || *restrict || *purge || *temporary || table.is_some() {
+        Statement::Drop {
+            object_type,
+            if_exists,
+            names,
+            cascade,
+            restrict,
+            purge,
+            temporary,
+            table,
+        } => {
+            if *object_type != ObjectType::Table
+                || *cascade
+                || *restrict
+                || *purge
+                || *temporary
+                || table.is_some()
+            {
                 return Err(refuse(stmt));
             }
             let mut tables = Vec::new();
@@ -182,12 +217,31 @@ pub(crate) fn plan(env: &Env<'_>, stmt: &Statement) -> Result<Action, SqlError> 
                     }
                 }
                 let display = ident_path(n);
-                tables.push((display, env.catalog.table(schema.as_deref(), &name).cloned()));
+                tables.push((
+                    display,
+                    env.catalog.table(schema.as_deref(), &name).cloned(),
+                ));
             }
-            Ok(Action::DropTables { tables, if_exists: *if_exists })
+            Ok(Action::DropTables {
+                tables,
+                if_exists: *if_exists,
+            })
         }
-        Statement::CreateSchema { schema_name, or_replace, if_not_exists, with, options, default_collate_spec, clone } => {
-            if *or_replace || *if_not_exists || with.is_some() || options.is_some() || default_collate_spec.is_some() || clone.is_some()
+        Statement::CreateSchema {
+            schema_name,
+            or_replace,
+            if_not_exists,
+            with,
+            options,
+            default_collate_spec,
+            clone,
+        } => {
+            if *or_replace
+                || *if_not_exists
+                || with.is_some()
+                || options.is_some()
+                || default_collate_spec.is_some()
+                || clone.is_some()
             {
                 return Err(refuse(stmt));
             }
@@ -196,37 +250,81 @@ pub(crate) fn plan(env: &Env<'_>, stmt: &Statement) -> Result<Action, SqlError> 
                 ast::SchemaName::UnnamedAuthorization(_) => return Err(refuse(stmt)),
             };
             let parts = name_parts(name)?;
-            if parts.len() != 1 || parts[0].contains('.') || parts[0].contains('|') || parts[0].is_empty() {
+            if parts.len() != 1
+                || parts[0].contains('.')
+                || parts[0].contains('|')
+                || parts[0].is_empty()
+            {
                 return Err(errors::syntax(&name.to_string()));
             }
             Ok(Action::CreateSchema(parts[0].clone()))
         }
-        Statement::StartTransaction { modes, begin: true, transaction: Some(_), modifier: None, statements, exception: None, has_end_keyword: false }
-            if modes.is_empty() && statements.is_empty() =>
-        {
-            Ok(Action::Begin)
-        }
-        Statement::Commit { chain: false, end: false, modifier: None } => Ok(Action::Commit),
-        Statement::Rollback { chain: false, savepoint: None } => Ok(Action::Rollback),
+        Statement::StartTransaction {
+            modes,
+            begin: true,
+            transaction: Some(_),
+            modifier: None,
+            statements,
+            exception: None,
+            has_end_keyword: false,
+        } if modes.is_empty() && statements.is_empty() => Ok(Action::Begin),
+        Statement::Commit {
+            chain: false,
+            end: false,
+            modifier: None,
+        } => Ok(Action::Commit),
+        Statement::Rollback {
+            chain: false,
+            savepoint: None,
+        } => Ok(Action::Rollback),
+        Statement::Rollback {
+            chain: false,
+            savepoint: Some(n),
+        } => Ok(Action::RollbackTo(n.value.clone())),
+        Statement::Savepoint { name } => Ok(Action::Save(name.value.clone())),
         Statement::Set(s) => t.set(s, stmt),
         Statement::Print(p) => {
             let v = t.expr(&p.message)?;
             let v = t.to_type(&v, SqlType::NVarChar(Some(4000)));
             let sql = format!("SELECT {v}");
-            Ok(Action::Print(t.scalar_plan(sql, SqlType::NVarChar(Some(4000)))))
+            Ok(Action::Print(
+                t.scalar_plan(sql, SqlType::NVarChar(Some(4000))),
+            ))
         }
-        Statement::Declare { stmts, separator: _ } => {
+        Statement::Declare {
+            stmts,
+            separator: _,
+        } => {
             let mut out = Vec::new();
             for d in stmts {
-                let ast::Declare { names, data_type, assignment, declare_type, binary, sensitive, scroll, hold, for_query } = d;
-                if declare_type.is_some() || binary.is_some() || sensitive.is_some() || scroll.is_some() || hold.is_some() || for_query.is_some() {
+                let ast::Declare {
+                    names,
+                    data_type,
+                    assignment,
+                    declare_type,
+                    binary,
+                    sensitive,
+                    scroll,
+                    hold,
+                    for_query,
+                } = d;
+                if declare_type.is_some()
+                    || binary.is_some()
+                    || sensitive.is_some()
+                    || scroll.is_some()
+                    || hold.is_some()
+                    || for_query.is_some()
+                {
                     return Err(refuse(stmt));
                 }
-                let Some(dt) = data_type else { return Err(refuse(stmt)) };
+                let Some(dt) = data_type else {
+                    return Err(refuse(stmt));
+                };
                 let decl = DeclType::from_ast(dt, 1)?;
                 let init = match assignment {
                     None => None,
-                    Some(ast::DeclareAssignment::MsSqlAssignment(e)) | Some(ast::DeclareAssignment::Expr(e)) => {
+                    Some(ast::DeclareAssignment::MsSqlAssignment(e))
+                    | Some(ast::DeclareAssignment::Expr(e)) => {
                         let mut t = Tr::new(env);
                         Some(t.assign_plan(e, decl)?)
                     }
@@ -245,9 +343,14 @@ pub(crate) fn plan(env: &Env<'_>, stmt: &Statement) -> Result<Action, SqlError> 
             if !i.elseif_blocks.is_empty() || i.end_token.is_some() {
                 return Err(refuse(stmt));
             }
-            let Some(c) = &i.if_block.condition else { return Err(refuse(stmt)) };
+            let Some(c) = &i.if_block.condition else {
+                return Err(refuse(stmt));
+            };
             let p = t.pred(c)?;
-            let cond = t.scalar_plan(format!("SELECT CASE WHEN {p} THEN 1 ELSE 0 END"), SqlType::Int);
+            let cond = t.scalar_plan(
+                format!("SELECT CASE WHEN {p} THEN 1 ELSE 0 END"),
+                SqlType::Int,
+            );
             let stmts = |b: &ast::ConditionalStatementBlock| match &b.conditional_statements {
                 ConditionalStatements::Sequence { statements } => statements.clone(),
                 ConditionalStatements::BeginEnd(be) => be.statements.clone(),
@@ -268,7 +371,12 @@ pub(crate) fn plan(env: &Env<'_>, stmt: &Statement) -> Result<Action, SqlError> 
                 _ => return Err(errors::syntax(&w.expr.to_string())),
             };
             Ok(Action::WaitFor(parse_delay(&text).ok_or_else(|| {
-                errors::other(148, 15, 1, "Incorrect time syntax in time string used with WAITFOR.")
+                errors::other(
+                    148,
+                    15,
+                    1,
+                    "Incorrect time syntax in time string used with WAITFOR.",
+                )
             })?))
         }
         Statement::Use(ast::Use::Object(n)) | Statement::Use(ast::Use::Database(n)) => {
@@ -290,13 +398,26 @@ impl Tr<'_, '_> {
         let sql = if v.null_lit {
             "SELECT NULL".to_string()
         } else {
-            format!("SELECT sbx_cast({}, {}, {})", v.sql, quote_str(&decl.spec()), quote_str(v.ty.type_name()))
+            format!(
+                "SELECT sbx_cast({}, {}, {})",
+                v.sql,
+                quote_str(&decl.spec()),
+                quote_str(v.ty.type_name())
+            )
         };
         Ok(self.scalar_plan(sql, decl.ty))
     }
 
     fn scalar_plan(&mut self, sql: String, ty: SqlType) -> QueryPlan {
-        let out = QueryOut { sql, cols: vec![OutCol { name: String::new(), ty, nullable: true, assign: None }] };
+        let out = QueryOut {
+            sql,
+            cols: vec![OutCol {
+                name: String::new(),
+                ty,
+                nullable: true,
+                assign: None,
+            }],
+        };
         self.finish_query(out, None)
     }
 
@@ -324,15 +445,23 @@ impl Tr<'_, '_> {
                         Ok(Action::Set(SetOption::LockTimeout(n)))
                     }
                     // Options whose ON is the sandbox's only behaviour.
-                    "ANSI_NULLS" | "QUOTED_IDENTIFIER" | "ANSI_WARNINGS" | "ANSI_PADDING" | "CONCAT_NULL_YIELDS_NULL"
-                    | "ARITHABORT" | "ANSI_NULL_DFLT_ON" => {
+                    "ANSI_NULLS"
+                    | "QUOTED_IDENTIFIER"
+                    | "ANSI_WARNINGS"
+                    | "ANSI_PADDING"
+                    | "CONCAT_NULL_YIELDS_NULL"
+                    | "ARITHABORT"
+                    | "ANSI_NULL_DFLT_ON" => {
                         if on_off()? {
                             Ok(Action::Set(SetOption::Ignored))
                         } else {
                             Err(errors::syntax(&g.names[0]))
                         }
                     }
-                    "IMPLICIT_TRANSACTIONS" | "NUMERIC_ROUNDABORT" | "CURSOR_CLOSE_ON_COMMIT" | "FMTONLY" => {
+                    "IMPLICIT_TRANSACTIONS"
+                    | "NUMERIC_ROUNDABORT"
+                    | "CURSOR_CLOSE_ON_COMMIT"
+                    | "FMTONLY" => {
                         if on_off()? {
                             Err(errors::syntax(&g.names[0]))
                         } else {
@@ -345,7 +474,12 @@ impl Tr<'_, '_> {
                     _ => Err(errors::syntax(&g.names[0])),
                 }
             }
-            ast::Set::SingleAssignment { scope: None, hivevar: false, variable, values } if values.len() == 1 => {
+            ast::Set::SingleAssignment {
+                scope: None,
+                hivevar: false,
+                variable,
+                values,
+            } if values.len() == 1 => {
                 let parts = name_parts(variable)?;
                 if parts.len() != 1 || !parts[0].starts_with('@') {
                     return Err(refuse(stmt));
@@ -358,9 +492,18 @@ impl Tr<'_, '_> {
                 let plan = self.assign_plan(&values[0], decl)?;
                 Ok(Action::SetVar { name, plan })
             }
-            ast::Set::SetTransaction { modes, snapshot: None, session: false } => {
+            ast::Set::SetTransaction {
+                modes,
+                snapshot: None,
+                session: false,
+            } => {
                 let ok = modes.iter().all(|m| {
-                    matches!(m, ast::TransactionMode::IsolationLevel(ast::TransactionIsolationLevel::ReadCommitted))
+                    matches!(
+                        m,
+                        ast::TransactionMode::IsolationLevel(
+                            ast::TransactionIsolationLevel::ReadCommitted
+                        )
+                    )
                 });
                 if ok {
                     Ok(Action::Set(SetOption::Ignored))
@@ -393,7 +536,11 @@ pub(crate) fn refuse(stmt: &Statement) -> SqlError {
 
 fn refuse_expr(e: &Expr) -> SqlError {
     let text = e.to_string();
-    let near: String = text.split(|c: char| c.is_whitespace() || c == '(').next().unwrap_or("").to_string();
+    let near: String = text
+        .split(|c: char| c.is_whitespace() || c == '(')
+        .next()
+        .unwrap_or("")
+        .to_string();
     errors::syntax(&near)
 }
 
@@ -408,7 +555,9 @@ fn name_parts(n: &ObjectName) -> Result<Vec<String>, SqlError> {
 }
 
 fn ident_path(n: &ObjectName) -> String {
-    name_parts(n).map(|p| p.join(".")).unwrap_or_else(|_| n.to_string())
+    name_parts(n)
+        .map(|p| p.join("."))
+        .unwrap_or_else(|_| n.to_string())
 }
 
 fn assignments(cols: &[OutCol]) -> Result<Option<Vec<String>>, SqlError> {
@@ -424,7 +573,11 @@ fn assignments(cols: &[OutCol]) -> Result<Option<Vec<String>>, SqlError> {
             "A SELECT statement that assigns a value to a variable must not be combined with data-retrieval operations.",
         ));
     }
-    Ok(Some(cols.iter().map(|c| c.assign.clone().unwrap_or_default()).collect()))
+    Ok(Some(
+        cols.iter()
+            .map(|c| c.assign.clone().unwrap_or_default())
+            .collect(),
+    ))
 }
 
 /// A typed SQLite expression.
@@ -443,7 +596,13 @@ struct Typed {
 
 impl Typed {
     fn new(sql: impl Into<String>, ty: SqlType, nullable: bool) -> Typed {
-        Typed { sql: sql.into(), ty, nullable, null_lit: false, konst: None }
+        Typed {
+            sql: sql.into(),
+            ty,
+            nullable,
+            null_lit: false,
+            konst: None,
+        }
     }
 }
 
@@ -510,7 +669,10 @@ fn is_string(ty: SqlType) -> bool {
 }
 
 fn is_integer(ty: SqlType) -> bool {
-    matches!(ty, SqlType::Bit | SqlType::TinyInt | SqlType::SmallInt | SqlType::Int | SqlType::BigInt)
+    matches!(
+        ty,
+        SqlType::Bit | SqlType::TinyInt | SqlType::SmallInt | SqlType::Int | SqlType::BigInt
+    )
 }
 
 impl<'e, 'a> Tr<'e, 'a> {
@@ -541,8 +703,15 @@ impl<'e, 'a> Tr<'e, 'a> {
 
     /// The WITH clause: catalog views used, then user CTEs, then `extra`.
     fn with_prefix(&self, extra: &[String]) -> String {
-        let venv = ViewEnv { db_name: self.env.db_name, databases: self.env.databases };
-        let mut ctes: Vec<String> = self.views.iter().map(|v| view_cte(v, self.env.catalog, &venv)).collect();
+        let venv = ViewEnv {
+            db_name: self.env.db_name,
+            databases: self.env.databases,
+        };
+        let mut ctes: Vec<String> = self
+            .views
+            .iter()
+            .map(|v| view_cte(v, self.env.catalog, &venv))
+            .collect();
         ctes.extend(self.cte_sql.iter().cloned());
         ctes.extend(extra.iter().cloned());
         if ctes.is_empty() {
@@ -555,8 +724,19 @@ impl<'e, 'a> Tr<'e, 'a> {
     fn finish_query(&mut self, out: QueryOut, assign: Option<Vec<String>>) -> QueryPlan {
         let text = format!("{}{}", self.with_prefix(&[]), out.sql);
         QueryPlan {
-            sql: Sql { text, binds: std::mem::take(&mut self.binds) },
-            columns: out.cols.iter().map(|c| Column { name: c.name.clone(), ty: c.ty, nullable: c.nullable }).collect(),
+            sql: Sql {
+                text,
+                binds: std::mem::take(&mut self.binds),
+            },
+            columns: out
+                .cols
+                .iter()
+                .map(|c| Column {
+                    name: c.name.clone(),
+                    ty: c.ty,
+                    nullable: c.nullable,
+                })
+                .collect(),
             assign,
             lock: self.lock,
             nowait: self.nowait,
@@ -567,7 +747,10 @@ impl<'e, 'a> Tr<'e, 'a> {
     // ----- names -------------------------------------------------------
 
     /// (database, schema, name) of a one- to three-part object name.
-    fn split_object(&self, n: &ObjectName) -> Result<(Option<String>, Option<String>, String), SqlError> {
+    fn split_object(
+        &self,
+        n: &ObjectName,
+    ) -> Result<(Option<String>, Option<String>, String), SqlError> {
         let parts = name_parts(n)?;
         let non_empty = |s: &String| if s.is_empty() { None } else { Some(s.clone()) };
         match parts.as_slice() {
@@ -588,10 +771,19 @@ impl<'e, 'a> Tr<'e, 'a> {
         }
         if let Some(s) = &schema {
             if find_view(s, &name).is_some() {
-                return Err(errors::other(259, 16, 1, "Ad hoc updates to system catalogs are not allowed."));
+                return Err(errors::other(
+                    259,
+                    16,
+                    1,
+                    "Ad hoc updates to system catalogs are not allowed.",
+                ));
             }
         }
-        self.env.catalog.table(schema.as_deref(), &name).cloned().ok_or_else(|| errors::invalid_object(&ident_path(n)))
+        self.env
+            .catalog
+            .table(schema.as_deref(), &name)
+            .cloned()
+            .ok_or_else(|| errors::invalid_object(&ident_path(n)))
     }
 
     fn qualified_name(&self, t: &TableInfo) -> String {
@@ -603,7 +795,12 @@ impl<'e, 'a> Tr<'e, 'a> {
         let names: Vec<String> = parts.iter().map(|i| i.value.clone()).collect();
         let (col, qual) = names.split_last().expect("non-empty identifier");
         let col_lc = col.to_lowercase();
-        let found = |src: &Source| src.cols.iter().find(|c| c.name.to_lowercase() == col_lc).cloned();
+        let found = |src: &Source| {
+            src.cols
+                .iter()
+                .find(|c| c.name.to_lowercase() == col_lc)
+                .cloned()
+        };
         if qual.is_empty() {
             for scope in self.scopes.iter().rev() {
                 let mut hit: Option<(String, SrcCol)> = None;
@@ -616,17 +813,29 @@ impl<'e, 'a> Tr<'e, 'a> {
                     }
                 }
                 if let Some((alias, c)) = hit {
-                    return Ok(Typed::new(format!("{}.{}", qi(&alias), qi(&c.sql)), c.ty, c.nullable));
+                    return Ok(Typed::new(
+                        format!("{}.{}", qi(&alias), qi(&c.sql)),
+                        c.ty,
+                        c.nullable,
+                    ));
                 }
             }
             return Err(errors::invalid_column(col));
         }
-        let q = qual.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>().join(".");
+        let q = qual
+            .iter()
+            .map(|s| s.to_lowercase())
+            .collect::<Vec<_>>()
+            .join(".");
         for scope in self.scopes.iter().rev() {
             for src in scope {
                 if src.qualifiers.contains(&q) {
                     return match found(src) {
-                        Some(c) => Ok(Typed::new(format!("{}.{}", qi(&src.sql_alias), qi(&c.sql)), c.ty, c.nullable)),
+                        Some(c) => Ok(Typed::new(
+                            format!("{}.{}", qi(&src.sql_alias), qi(&c.sql)),
+                            c.ty,
+                            c.nullable,
+                        )),
                         None => Err(errors::invalid_column(col)),
                     };
                 }
@@ -640,20 +849,38 @@ impl<'e, 'a> Tr<'e, 'a> {
         if let Some(p) = self.env.params.iter().find(|p| p.name.to_lowercase() == l) {
             let (ty, value) = (p.ty, p.value.clone());
             let sql = self.bind(param_storage(ty, &value));
-            return Ok(Typed { sql, ty, nullable: true, null_lit: false, konst: Some(value) });
+            return Ok(Typed {
+                sql,
+                ty,
+                nullable: true,
+                null_lit: false,
+                konst: Some(value),
+            });
         }
         if let Some(v) = self.env.vars.get(&l) {
             let (decl, value) = (v.decl, v.value.clone());
             let konst = datatype::from_storage((&value).into(), decl.ty);
             let sql = self.bind(value);
-            return Ok(Typed { sql, ty: decl.ty, nullable: true, null_lit: false, konst: Some(konst) });
+            return Ok(Typed {
+                sql,
+                ty: decl.ty,
+                nullable: true,
+                null_lit: false,
+                konst: Some(konst),
+            });
         }
         Err(errors::undeclared(name))
     }
 
     fn konst(&mut self, v: Value, ty: SqlType) -> Typed {
         let sql = self.bind(datatype::to_storage(&v));
-        Typed { sql, ty, nullable: matches!(v, Value::Null), null_lit: false, konst: Some(v) }
+        Typed {
+            sql,
+            ty,
+            nullable: matches!(v, Value::Null),
+            null_lit: false,
+            konst: Some(v),
+        }
     }
 
     fn text_konst(&mut self, s: &str, len: u16) -> Typed {
@@ -703,17 +930,33 @@ impl<'e, 'a> Tr<'e, 'a> {
             Expr::UnaryOp { op, expr } => {
                 let v = self.expr(expr)?;
                 match op {
-                    UnaryOperator::Minus | UnaryOperator::Plus if family(v.ty) == Family::Number || v.null_lit => {
+                    UnaryOperator::Minus | UnaryOperator::Plus
+                        if family(v.ty) == Family::Number || v.null_lit =>
+                    {
                         if let (UnaryOperator::Minus, Some(Value::Int(i))) = (op, &v.konst) {
                             let i = -*i;
-                            return Ok(Typed { sql: format!("(-{})", v.sql), konst: Some(Value::Int(i)), ..v });
+                            return Ok(Typed {
+                                sql: format!("(-{})", v.sql),
+                                konst: Some(Value::Int(i)),
+                                ..v
+                            });
                         }
-                        let sign = if *op == UnaryOperator::Minus { "-" } else { "+" };
-                        Ok(Typed { sql: format!("({sign}{})", v.sql), konst: None, ..v })
+                        let sign = if *op == UnaryOperator::Minus {
+                            "-"
+                        } else {
+                            "+"
+                        };
+                        Ok(Typed {
+                            sql: format!("({sign}{})", v.sql),
+                            konst: None,
+                            ..v
+                        })
                     }
-                    UnaryOperator::BitwiseNot if is_integer(v.ty) => {
-                        Ok(Typed { sql: format!("(~{})", v.sql), konst: None, ..v })
-                    }
+                    UnaryOperator::BitwiseNot if is_integer(v.ty) => Ok(Typed {
+                        sql: format!("(~{})", v.sql),
+                        konst: None,
+                        ..v
+                    }),
                     _ => Err(refuse_expr(e)),
                 }
             }
@@ -736,7 +979,12 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let r = self.expr(right)?;
                 self.arith(l, op, r)
             }
-            Expr::Cast { kind, expr, data_type, format } => {
+            Expr::Cast {
+                kind,
+                expr,
+                data_type,
+                format,
+            } => {
                 if format.is_some() {
                     return Err(refuse_expr(e));
                 }
@@ -749,7 +997,14 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let target = DeclType::from_ast(data_type, 30)?;
                 Ok(self.cast(v, target, None, try_))
             }
-            Expr::Convert { is_try, expr, data_type: Some(dt), charset: None, target_before_value: true, styles } => {
+            Expr::Convert {
+                is_try,
+                expr,
+                data_type: Some(dt),
+                charset: None,
+                target_before_value: true,
+                styles,
+            } => {
                 let v = self.expr(expr)?;
                 let target = DeclType::from_ast(dt, 30)?;
                 let style = match styles.as_slice() {
@@ -762,7 +1017,12 @@ impl<'e, 'a> Tr<'e, 'a> {
                 };
                 Ok(self.cast(v, target, style, *is_try))
             }
-            Expr::Case { operand, conditions, else_result, .. } => self.case(operand.as_deref(), conditions, else_result.as_deref()),
+            Expr::Case {
+                operand,
+                conditions,
+                else_result,
+                ..
+            } => self.case(operand.as_deref(), conditions, else_result.as_deref()),
             Expr::Function(f) => self.function(f),
             Expr::Subquery(q) => {
                 let out = self.subquery(q)?;
@@ -776,22 +1036,53 @@ impl<'e, 'a> Tr<'e, 'a> {
                 }
                 Ok(Typed::new(format!("({})", out.sql), out.cols[0].ty, true))
             }
-            Expr::Substring { expr, substring_from: Some(from), substring_for: Some(len), special: false, shorthand: false } => {
+            Expr::Substring {
+                expr,
+                substring_from: Some(from),
+                substring_for: Some(len),
+                special: false,
+                shorthand: false,
+            } => {
                 let v = self.expr(expr)?;
                 let f = self.expr(from)?;
                 let l = self.expr(len)?;
-                let ty = if is_string(v.ty) { v.ty } else { SqlType::NVarChar(Some(4000)) };
-                Ok(Typed::new(format!("substr({}, {}, {})", v.sql, f.sql, l.sql), ty, true))
+                let ty = if is_string(v.ty) {
+                    v.ty
+                } else {
+                    SqlType::NVarChar(Some(4000))
+                };
+                Ok(Typed::new(
+                    format!("substr({}, {}, {})", v.sql, f.sql, l.sql),
+                    ty,
+                    true,
+                ))
             }
-            Expr::Trim { trim_where: None, trim_what: None, expr, trim_characters: None } => {
+            Expr::Trim {
+                trim_where: None,
+                trim_what: None,
+                expr,
+                trim_characters: None,
+            } => {
                 let v = self.expr(expr)?;
-                Ok(Typed::new(format!("trim({}, ' ')", v.sql), v.ty, v.nullable))
+                Ok(Typed::new(
+                    format!("trim({}, ' ')", v.sql),
+                    v.ty,
+                    v.nullable,
+                ))
             }
             Expr::Collate { expr, collation } => {
                 let v = self.expr(expr)?;
                 let c = collation.to_string().to_uppercase();
-                let coll = if c.contains("_CS") || c.ends_with("_BIN") || c.ends_with("_BIN2") { "BINARY" } else { "NOCASE" };
-                Ok(Typed::new(format!("({} COLLATE {coll})", v.sql), v.ty, v.nullable))
+                let coll = if c.contains("_CS") || c.ends_with("_BIN") || c.ends_with("_BIN2") {
+                    "BINARY"
+                } else {
+                    "NOCASE"
+                };
+                Ok(Typed::new(
+                    format!("({} COLLATE {coll})", v.sql),
+                    v.ty,
+                    v.nullable,
+                ))
             }
             Expr::Exists { .. }
             | Expr::IsNull(_)
@@ -809,12 +1100,28 @@ impl<'e, 'a> Tr<'e, 'a> {
             V::Number(s, false) => {
                 if s.contains(['.', 'e', 'E']) {
                     let f: f64 = s.parse().map_err(|_| errors::syntax(s))?;
-                    Typed { sql: s.clone(), ty: SqlType::Float, nullable: false, null_lit: false, konst: Some(Value::Float(f)) }
+                    Typed {
+                        sql: s.clone(),
+                        ty: SqlType::Float,
+                        nullable: false,
+                        null_lit: false,
+                        konst: Some(Value::Float(f)),
+                    }
                 } else {
                     match s.parse::<i64>() {
                         Ok(i) => {
-                            let ty = if i32::try_from(i).is_ok() { SqlType::Int } else { SqlType::BigInt };
-                            Typed { sql: s.clone(), ty, nullable: false, null_lit: false, konst: Some(Value::Int(i)) }
+                            let ty = if i32::try_from(i).is_ok() {
+                                SqlType::Int
+                            } else {
+                                SqlType::BigInt
+                            };
+                            Typed {
+                                sql: s.clone(),
+                                ty,
+                                nullable: false,
+                                null_lit: false,
+                                konst: Some(Value::Int(i)),
+                            }
                         }
                         Err(_) => Typed::new(s.clone(), SqlType::Float, false),
                     }
@@ -822,38 +1129,73 @@ impl<'e, 'a> Tr<'e, 'a> {
             }
             V::SingleQuotedString(s) => {
                 let len = s.chars().count().clamp(1, 8000) as u16;
-                Typed { sql: quote_str(s), ty: SqlType::VarChar(Some(len)), nullable: false, null_lit: false, konst: Some(Value::Text(s.clone())) }
+                Typed {
+                    sql: quote_str(s),
+                    ty: SqlType::VarChar(Some(len)),
+                    nullable: false,
+                    null_lit: false,
+                    konst: Some(Value::Text(s.clone())),
+                }
             }
             V::NationalStringLiteral(s) => {
                 let len = s.chars().count().clamp(1, 4000) as u16;
-                Typed { sql: quote_str(s), ty: SqlType::NVarChar(Some(len)), nullable: false, null_lit: false, konst: Some(Value::Text(s.clone())) }
+                Typed {
+                    sql: quote_str(s),
+                    ty: SqlType::NVarChar(Some(len)),
+                    nullable: false,
+                    null_lit: false,
+                    konst: Some(Value::Text(s.clone())),
+                }
             }
             V::HexStringLiteral(h) => {
-                let h = if h.len() % 2 == 1 { format!("0{h}") } else { h.clone() };
+                let h = if h.len() % 2 == 1 {
+                    format!("0{h}")
+                } else {
+                    h.clone()
+                };
                 let len = (h.len() / 2).clamp(1, 8000) as u16;
                 Typed::new(format!("X'{h}'"), SqlType::VarBinary(Some(len)), false)
             }
-            V::Null => Typed { sql: "NULL".into(), ty: SqlType::Int, nullable: true, null_lit: true, konst: Some(Value::Null) },
+            V::Null => Typed {
+                sql: "NULL".into(),
+                ty: SqlType::Int,
+                nullable: true,
+                null_lit: true,
+                konst: Some(Value::Null),
+            },
             other => return Err(errors::syntax(&other.to_string())),
         })
     }
 
     /// `v` as SQL of type `target`: unchanged within a type family,
     /// converted with SQL Server's rules across families.
-    fn to_type(&mut self, v: &Typed, target: SqlType) -> String {
+    fn conv_to(&mut self, v: &Typed, target: SqlType) -> String {
         if v.null_lit || family(v.ty) == family(target) {
             v.sql.clone()
         } else {
-            format!("sbx_cast({}, {}, {})", v.sql, quote_str(&DeclType::new(target).spec()), quote_str(v.ty.type_name()))
+            format!(
+                "sbx_cast({}, {}, {})",
+                v.sql,
+                quote_str(&DeclType::new(target).spec()),
+                quote_str(v.ty.type_name())
+            )
         }
     }
 
     fn cast(&mut self, v: Typed, target: DeclType, style: Option<i64>, try_: bool) -> Typed {
         if v.null_lit {
-            return Typed { sql: "NULL".into(), ty: target.ty, nullable: true, null_lit: false, konst: Some(Value::Null) };
+            return Typed {
+                sql: "NULL".into(),
+                ty: target.ty,
+                nullable: true,
+                null_lit: false,
+                konst: Some(Value::Null),
+            };
         }
         let konst = match (&v.konst, target.ty) {
-            (Some(Value::Text(s)), SqlType::NVarChar(_) | SqlType::VarChar(_)) if family(v.ty) == Family::Text => {
+            (Some(Value::Text(s)), SqlType::NVarChar(_) | SqlType::VarChar(_))
+                if family(v.ty) == Family::Text =>
+            {
                 Some(Value::Text(s.clone()))
             }
             _ => None,
@@ -863,10 +1205,18 @@ impl<'e, 'a> Tr<'e, 'a> {
             v.sql,
             quote_str(&target.spec()),
             quote_str(v.ty.type_name()),
-            style.map(|s| s.to_string()).unwrap_or_else(|| "NULL".into()),
+            style
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "NULL".into()),
             try_ as i64
         );
-        Typed { sql, ty: target.ty, nullable: v.nullable || try_, null_lit: false, konst }
+        Typed {
+            sql,
+            ty: target.ty,
+            nullable: v.nullable || try_,
+            null_lit: false,
+            konst,
+        }
     }
 
     fn arith(&mut self, l: Typed, op: &BinaryOperator, r: Typed) -> Result<Typed, SqlError> {
@@ -876,22 +1226,37 @@ impl<'e, 'a> Tr<'e, 'a> {
         let (lf, rf) = (family(lt), family(rt));
         if *op == BinaryOperator::Plus && (lf == Family::Text && rf == Family::Text) {
             let ty = match (lt, rt) {
-                (SqlType::VarChar(a), SqlType::VarChar(b)) => {
-                    SqlType::VarChar(a.zip(b).map(|(a, b)| a.saturating_add(b)).filter(|n| *n <= 8000))
-                }
+                (SqlType::VarChar(a), SqlType::VarChar(b)) => SqlType::VarChar(
+                    a.zip(b)
+                        .map(|(a, b)| a.saturating_add(b))
+                        .filter(|n| *n <= 8000),
+                ),
                 _ => {
                     let len = |t: SqlType| match t {
                         SqlType::NVarChar(n) | SqlType::VarChar(n) => n,
                         _ => None,
                     };
-                    SqlType::NVarChar(len(lt).zip(len(rt)).map(|(a, b)| a.saturating_add(b)).filter(|n| *n <= 4000))
+                    SqlType::NVarChar(
+                        len(lt)
+                            .zip(len(rt))
+                            .map(|(a, b)| a.saturating_add(b))
+                            .filter(|n| *n <= 4000),
+                    )
                 }
             };
             let konst = match (&l.konst, &r.konst) {
-                (Some(Value::Text(a)), Some(Value::Text(b))) => Some(Value::Text(format!("{a}{b}"))),
+                (Some(Value::Text(a)), Some(Value::Text(b))) => {
+                    Some(Value::Text(format!("{a}{b}")))
+                }
                 _ => None,
             };
-            return Ok(Typed { sql: format!("({} || {})", l.sql, r.sql), ty, nullable, null_lit: false, konst });
+            return Ok(Typed {
+                sql: format!("({} || {})", l.sql, r.sql),
+                ty,
+                nullable,
+                null_lit: false,
+                konst,
+            });
         }
         let ok = |f: Family| f == Family::Number || f == Family::Text;
         if !ok(lf) || !ok(rf) || (lf == Family::Text && rf == Family::Text) {
@@ -900,20 +1265,28 @@ impl<'e, 'a> Tr<'e, 'a> {
                 8117,
                 16,
                 1,
-                format!("Operand data type {} is invalid for {} operator.", bad.type_name(), op_name(op)),
+                format!(
+                    "Operand data type {} is invalid for {} operator.",
+                    bad.type_name(),
+                    op_name(op)
+                ),
             ));
         }
         // Strings meet numbers as numbers (numbers have higher precedence).
         let ty = if lf == Family::Number && rf == Family::Number {
-            if precedence(lt) >= precedence(rt) { lt } else { rt }
+            if precedence(lt) >= precedence(rt) {
+                lt
+            } else {
+                rt
+            }
         } else if lf == Family::Number {
             lt
         } else {
             rt
         };
         let ty = if ty == SqlType::Bit { SqlType::Int } else { ty };
-        let ls = self.to_type(&l, ty);
-        let rs = self.to_type(&r, ty);
+        let ls = self.conv_to(&l, ty);
+        let rs = self.conv_to(&r, ty);
         let sql = match op {
             BinaryOperator::Plus => format!("({ls} + {rs})"),
             BinaryOperator::Minus => format!("({ls} - {rs})"),
@@ -925,7 +1298,13 @@ impl<'e, 'a> Tr<'e, 'a> {
             BinaryOperator::BitwiseXor => format!("(({ls} | {rs}) - ({ls} & {rs}))"),
             _ => unreachable!("checked by caller"),
         };
-        Ok(Typed { sql, ty, nullable, null_lit: false, konst: None })
+        Ok(Typed {
+            sql,
+            ty,
+            nullable,
+            null_lit: false,
+            konst: None,
+        })
     }
 
     /// The common type of several values (SQL Server's precedence; the
@@ -943,7 +1322,12 @@ impl<'e, 'a> Tr<'e, 'a> {
         best.unwrap_or(SqlType::Int)
     }
 
-    fn case(&mut self, operand: Option<&Expr>, conditions: &[ast::CaseWhen], else_result: Option<&Expr>) -> Result<Typed, SqlError> {
+    fn case(
+        &mut self,
+        operand: Option<&Expr>,
+        conditions: &[ast::CaseWhen],
+        else_result: Option<&Expr>,
+    ) -> Result<Typed, SqlError> {
         let op = match operand {
             Some(o) => Some(self.expr(o)?),
             None => None,
@@ -973,11 +1357,11 @@ impl<'e, 'a> Tr<'e, 'a> {
         let nullable = els.is_none() || all.iter().any(|v| v.nullable);
         let mut sql = String::from("CASE");
         for (w, r) in whens.iter().zip(results.iter()) {
-            let r = self.to_type(r, ty);
+            let r = self.conv_to(r, ty);
             sql.push_str(&format!(" WHEN {w} THEN {r}"));
         }
         if let Some(e) = &els {
-            let e = self.to_type(e, ty);
+            let e = self.conv_to(e, ty);
             sql.push_str(&format!(" ELSE {e}"));
         }
         sql.push_str(" END");
@@ -993,8 +1377,8 @@ impl<'e, 'a> Tr<'e, 'a> {
             return format!("{} {op} {}", l.sql, r.sql);
         }
         let ty = Self::common_type(&[l, r]);
-        let ls = self.to_type(l, ty);
-        let rs = self.to_type(r, ty);
+        let ls = self.conv_to(l, ty);
+        let rs = self.conv_to(r, ty);
         match collation_for(ty) {
             Some(c) => format!("({ls}) COLLATE {c} {op} {rs}"),
             None => format!("{ls} {op} {rs}"),
@@ -1006,8 +1390,12 @@ impl<'e, 'a> Tr<'e, 'a> {
             Expr::Nested(inner) => Ok(format!("({})", self.pred(inner)?)),
             Expr::BinaryOp { left, op, right } => {
                 let cmp = match op {
-                    BinaryOperator::And => return Ok(format!("{} AND {}", self.pred(left)?, self.pred(right)?)),
-                    BinaryOperator::Or => return Ok(format!("{} OR {}", self.pred(left)?, self.pred(right)?)),
+                    BinaryOperator::And => {
+                        return Ok(format!("{} AND {}", self.pred(left)?, self.pred(right)?))
+                    }
+                    BinaryOperator::Or => {
+                        return Ok(format!("{} OR {}", self.pred(left)?, self.pred(right)?))
+                    }
                     BinaryOperator::Eq => "=",
                     BinaryOperator::NotEq => "<>",
                     BinaryOperator::Lt => "<",
@@ -1020,28 +1408,52 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let r = self.expr(right)?;
                 Ok(self.comparison(&l, cmp, &r))
             }
-            Expr::UnaryOp { op: UnaryOperator::Not, expr } => Ok(format!("NOT ({})", self.pred(expr)?)),
+            Expr::UnaryOp {
+                op: UnaryOperator::Not,
+                expr,
+            } => Ok(format!("NOT ({})", self.pred(expr)?)),
             Expr::IsNull(x) => Ok(format!("{} IS NULL", self.expr(x)?.sql)),
             Expr::IsNotNull(x) => Ok(format!("{} IS NOT NULL", self.expr(x)?.sql)),
             Expr::Exists { subquery, negated } => {
                 let out = self.subquery(subquery)?;
-                Ok(format!("{}EXISTS ({})", if *negated { "NOT " } else { "" }, out.sql))
+                Ok(format!(
+                    "{}EXISTS ({})",
+                    if *negated { "NOT " } else { "" },
+                    out.sql
+                ))
             }
-            Expr::In { expr, target: ast::InTarget::List(list), negated, global: false } => {
+            Expr::In {
+                expr,
+                target: ast::InTarget::List(list),
+                negated,
+                global: false,
+            } => {
                 let x = self.expr(expr)?;
-                let items = list.iter().map(|i| self.expr(i)).collect::<Result<Vec<_>, _>>()?;
+                let items = list
+                    .iter()
+                    .map(|i| self.expr(i))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let mut all: Vec<&Typed> = items.iter().collect();
                 all.push(&x);
                 let ty = Self::common_type(&all);
-                let xs = self.to_type(&x, ty);
-                let list: Vec<String> = items.iter().map(|i| self.to_type(i, ty)).collect();
+                let xs = self.conv_to(&x, ty);
+                let list: Vec<String> = items.iter().map(|i| self.conv_to(i, ty)).collect();
                 let xs = match collation_for(ty) {
                     Some(c) => format!("({xs}) COLLATE {c}"),
                     None => xs,
                 };
-                Ok(format!("{xs} {}IN ({})", if *negated { "NOT " } else { "" }, list.join(", ")))
+                Ok(format!(
+                    "{xs} {}IN ({})",
+                    if *negated { "NOT " } else { "" },
+                    list.join(", ")
+                ))
             }
-            Expr::In { expr, target: ast::InTarget::Subquery(subquery), negated, global: false } => {
+            Expr::In {
+                expr,
+                target: ast::InTarget::Subquery(subquery),
+                negated,
+                global: false,
+            } => {
                 let x = self.expr(expr)?;
                 let out = self.subquery(subquery)?;
                 if out.cols.len() != 1 {
@@ -1053,27 +1465,53 @@ impl<'e, 'a> Tr<'e, 'a> {
                     ));
                 }
                 let ty = out.cols[0].ty;
-                let ty = if precedence(x.ty) >= precedence(ty) { x.ty } else { ty };
-                let xs = self.to_type(&x, ty);
+                let ty = if precedence(x.ty) >= precedence(ty) {
+                    x.ty
+                } else {
+                    ty
+                };
+                let xs = self.conv_to(&x, ty);
                 let xs = match collation_for(ty) {
                     Some(c) => format!("({xs}) COLLATE {c}"),
                     None => xs,
                 };
-                Ok(format!("{xs} {}IN ({})", if *negated { "NOT " } else { "" }, out.sql))
+                Ok(format!(
+                    "{xs} {}IN ({})",
+                    if *negated { "NOT " } else { "" },
+                    out.sql
+                ))
             }
-            Expr::Between { expr, negated, low, high } => {
+            Expr::Between {
+                expr,
+                negated,
+                low,
+                high,
+            } => {
                 let x = self.expr(expr)?;
                 let lo = self.expr(low)?;
                 let hi = self.expr(high)?;
                 let ty = Self::common_type(&[&x, &lo, &hi]);
-                let (xs, ls, hs) = (self.to_type(&x, ty), self.to_type(&lo, ty), self.to_type(&hi, ty));
+                let (xs, ls, hs) = (
+                    self.conv_to(&x, ty),
+                    self.conv_to(&lo, ty),
+                    self.conv_to(&hi, ty),
+                );
                 let xs = match collation_for(ty) {
                     Some(c) => format!("({xs}) COLLATE {c}"),
                     None => xs,
                 };
-                Ok(format!("{xs} {}BETWEEN {ls} AND {hs}", if *negated { "NOT " } else { "" }))
+                Ok(format!(
+                    "{xs} {}BETWEEN {ls} AND {hs}",
+                    if *negated { "NOT " } else { "" }
+                ))
             }
-            Expr::Like { negated, any: false, expr, pattern, escape_char } => {
+            Expr::Like {
+                negated,
+                any: false,
+                expr,
+                pattern,
+                escape_char,
+            } => {
                 let x = self.expr(expr)?;
                 let p = self.expr(pattern)?;
                 let esc = match escape_char {
@@ -1081,12 +1519,18 @@ impl<'e, 'a> Tr<'e, 'a> {
                     None => String::new(),
                 };
                 let test = format!("sbx_like({}, {}{esc}) = 1", x.sql, p.sql);
-                Ok(if *negated { format!("NOT ({test})") } else { test })
+                Ok(if *negated {
+                    format!("NOT ({test})")
+                } else {
+                    test
+                })
             }
             other => {
                 // A value where a condition belongs.
                 let text = other.to_string();
-                Err(errors::non_boolean(text.split_whitespace().last().unwrap_or("")))
+                Err(errors::non_boolean(
+                    text.split_whitespace().last().unwrap_or(""),
+                ))
             }
         }
     }
@@ -1094,10 +1538,24 @@ impl<'e, 'a> Tr<'e, 'a> {
     // ----- functions ------------------------------------------------------
 
     fn function(&mut self, f: &Function) -> Result<Typed, SqlError> {
-        let Function { name, uses_odbc_syntax, parameters, args, filter, null_treatment, over, within_group } = f;
+        let Function {
+            name,
+            uses_odbc_syntax,
+            parameters,
+            args,
+            filter,
+            null_treatment,
+            over,
+            within_group,
+        } = f;
         let parts = name_parts(name)?;
         let fname = parts.last().cloned().unwrap_or_default();
-        if *uses_odbc_syntax || !matches!(parameters, FunctionArguments::None) || filter.is_some() || null_treatment.is_some() || !within_group.is_empty() {
+        if *uses_odbc_syntax
+            || !matches!(parameters, FunctionArguments::None)
+            || filter.is_some()
+            || null_treatment.is_some()
+            || !within_group.is_empty()
+        {
             return Err(errors::syntax(&fname));
         }
         if over.is_some() {
@@ -1136,29 +1594,54 @@ impl<'e, 'a> Tr<'e, 'a> {
                 }
             }
         }
-        if no_parens && !matches!(lname.as_str(), "current_timestamp" | "current_user" | "system_user" | "session_user" | "user") {
+        if no_parens
+            && !matches!(
+                lname.as_str(),
+                "current_timestamp" | "current_user" | "system_user" | "session_user" | "user"
+            )
+        {
             return Err(errors::syntax(&fname));
         }
-        if distinct && !matches!(lname.as_str(), "count" | "count_big" | "sum" | "avg" | "min" | "max") {
+        if distinct
+            && !matches!(
+                lname.as_str(),
+                "count" | "count_big" | "sum" | "avg" | "min" | "max"
+            )
+        {
             return Err(errors::syntax("DISTINCT"));
         }
         if star && !matches!(lname.as_str(), "count" | "count_big") {
             return Err(errors::syntax("*"));
         }
         let n = exprs.len();
-        let need = |k: usize| if n == k { Ok(()) } else { Err(errors::arg_count(&fname, k)) };
+        let need = |k: usize| {
+            if n == k {
+                Ok(())
+            } else {
+                Err(errors::arg_count(&fname, k))
+            }
+        };
         let range = |lo: usize, hi: usize| {
             if (lo..=hi).contains(&n) {
                 Ok(())
             } else {
-                Err(errors::other(189, 15, 1, format!("The {fname} function requires {lo} to {hi} arguments.")))
+                Err(errors::other(
+                    189,
+                    15,
+                    1,
+                    format!("The {fname} function requires {lo} to {hi} arguments."),
+                ))
             }
         };
         let d = if distinct { "DISTINCT " } else { "" };
         let env = self.env;
         match lname.as_str() {
             "count" | "count_big" => {
-                let ty = if lname == "count" { SqlType::Int } else { SqlType::BigInt };
+                let ty = if lname == "count" {
+                    SqlType::Int
+                } else {
+                    SqlType::BigInt
+                };
                 if star {
                     if n != 0 || distinct {
                         return Err(errors::syntax("*"));
@@ -1181,7 +1664,10 @@ impl<'e, 'a> Tr<'e, 'a> {
                             8117,
                             16,
                             1,
-                            format!("Operand data type {} is invalid for {lname} operator.", other.type_name()),
+                            format!(
+                                "Operand data type {} is invalid for {lname} operator.",
+                                other.type_name()
+                            ),
                         ))
                     }
                 };
@@ -1202,24 +1688,40 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let a = self.expr(exprs[0])?;
                 let b = self.expr(exprs[1])?;
                 let ty = if a.null_lit { b.ty } else { a.ty };
-                let bs = self.to_type(&b, ty);
-                Ok(Typed::new(format!("ifnull({}, {bs})", a.sql), ty, a.nullable && b.nullable))
+                let bs = self.conv_to(&b, ty);
+                Ok(Typed::new(
+                    format!("ifnull({}, {bs})", a.sql),
+                    ty,
+                    a.nullable && b.nullable,
+                ))
             }
             "coalesce" => {
                 if n < 2 {
-                    return Err(errors::other(189, 15, 1, "The coalesce function requires 2 to n arguments."));
+                    return Err(errors::other(
+                        189,
+                        15,
+                        1,
+                        "The coalesce function requires 2 to n arguments.",
+                    ));
                 }
-                let vals = exprs.iter().map(|e| self.expr(e)).collect::<Result<Vec<_>, _>>()?;
+                let vals = exprs
+                    .iter()
+                    .map(|e| self.expr(e))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let ty = Self::common_type(&vals.iter().collect::<Vec<_>>());
                 let nullable = vals.iter().all(|v| v.nullable);
-                let parts: Vec<String> = vals.iter().map(|v| self.to_type(v, ty)).collect();
-                Ok(Typed::new(format!("coalesce({})", parts.join(", ")), ty, nullable))
+                let parts: Vec<String> = vals.iter().map(|v| self.conv_to(v, ty)).collect();
+                Ok(Typed::new(
+                    format!("coalesce({})", parts.join(", ")),
+                    ty,
+                    nullable,
+                ))
             }
             "nullif" => {
                 need(2)?;
                 let a = self.expr(exprs[0])?;
                 let b = self.expr(exprs[1])?;
-                let bs = self.to_type(&b, a.ty);
+                let bs = self.conv_to(&b, a.ty);
                 Ok(Typed::new(format!("nullif({}, {bs})", a.sql), a.ty, true))
             }
             "iif" => {
@@ -1228,72 +1730,136 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let a = self.expr(exprs[1])?;
                 let b = self.expr(exprs[2])?;
                 let ty = Self::common_type(&[&a, &b]);
-                let (as_, bs) = (self.to_type(&a, ty), self.to_type(&b, ty));
-                Ok(Typed::new(format!("CASE WHEN {c} THEN {as_} ELSE {bs} END"), ty, a.nullable || b.nullable))
+                let (as_, bs) = (self.conv_to(&a, ty), self.conv_to(&b, ty));
+                Ok(Typed::new(
+                    format!("CASE WHEN {c} THEN {as_} ELSE {bs} END"),
+                    ty,
+                    a.nullable || b.nullable,
+                ))
             }
             "len" => {
                 need(1)?;
                 let v = self.expr(exprs[0])?;
-                Ok(Typed::new(format!("sbx_len({})", v.sql), SqlType::Int, v.nullable))
+                Ok(Typed::new(
+                    format!("sbx_len({})", v.sql),
+                    SqlType::Int,
+                    v.nullable,
+                ))
             }
             "upper" | "lower" => {
                 need(1)?;
                 let v = self.expr(exprs[0])?;
-                let ty = if is_string(v.ty) { v.ty } else { SqlType::VarChar(Some(30)) };
-                Ok(Typed::new(format!("sbx_{lname}({})", v.sql), ty, v.nullable))
+                let ty = if is_string(v.ty) {
+                    v.ty
+                } else {
+                    SqlType::VarChar(Some(30))
+                };
+                Ok(Typed::new(
+                    format!("sbx_{lname}({})", v.sql),
+                    ty,
+                    v.nullable,
+                ))
             }
             "ltrim" | "rtrim" => {
                 need(1)?;
                 let v = self.expr(exprs[0])?;
-                let ty = if is_string(v.ty) { v.ty } else { SqlType::VarChar(Some(30)) };
-                Ok(Typed::new(format!("{lname}({}, ' ')", v.sql), ty, v.nullable))
+                let ty = if is_string(v.ty) {
+                    v.ty
+                } else {
+                    SqlType::VarChar(Some(30))
+                };
+                Ok(Typed::new(
+                    format!("{lname}({}, ' ')", v.sql),
+                    ty,
+                    v.nullable,
+                ))
             }
             "left" | "right" => {
                 need(2)?;
                 let v = self.expr(exprs[0])?;
                 let k = self.expr(exprs[1])?;
-                let ty = if is_string(v.ty) { v.ty } else { SqlType::VarChar(Some(30)) };
-                Ok(Typed::new(format!("sbx_{lname}({}, {})", v.sql, k.sql), ty, true))
+                let ty = if is_string(v.ty) {
+                    v.ty
+                } else {
+                    SqlType::VarChar(Some(30))
+                };
+                Ok(Typed::new(
+                    format!("sbx_{lname}({}, {})", v.sql, k.sql),
+                    ty,
+                    true,
+                ))
             }
             "substring" => {
                 need(3)?;
                 let v = self.expr(exprs[0])?;
                 let s = self.expr(exprs[1])?;
                 let l = self.expr(exprs[2])?;
-                let ty = if is_string(v.ty) { v.ty } else { SqlType::VarChar(Some(30)) };
-                Ok(Typed::new(format!("substr({}, {}, {})", v.sql, s.sql, l.sql), ty, true))
+                let ty = if is_string(v.ty) {
+                    v.ty
+                } else {
+                    SqlType::VarChar(Some(30))
+                };
+                Ok(Typed::new(
+                    format!("substr({}, {}, {})", v.sql, s.sql, l.sql),
+                    ty,
+                    true,
+                ))
             }
             "replace" => {
                 need(3)?;
                 let v = self.expr(exprs[0])?;
                 let a = self.expr(exprs[1])?;
                 let b = self.expr(exprs[2])?;
-                let ty = if is_string(v.ty) { v.ty } else { SqlType::NVarChar(Some(4000)) };
+                let ty = if is_string(v.ty) {
+                    v.ty
+                } else {
+                    SqlType::NVarChar(Some(4000))
+                };
                 let ty = match ty {
                     SqlType::NVarChar(_) => SqlType::NVarChar(Some(4000)),
                     _ => SqlType::VarChar(Some(8000)),
                 };
-                Ok(Typed::new(format!("replace({}, {}, {})", v.sql, a.sql, b.sql), ty, true))
+                Ok(Typed::new(
+                    format!("replace({}, {}, {})", v.sql, a.sql, b.sql),
+                    ty,
+                    true,
+                ))
             }
             "charindex" => {
                 need(2)?;
                 let a = self.expr(exprs[0])?;
                 let b = self.expr(exprs[1])?;
-                Ok(Typed::new(format!("instr(sbx_lower({}), sbx_lower({}))", b.sql, a.sql), SqlType::Int, true))
+                Ok(Typed::new(
+                    format!("instr(sbx_lower({}), sbx_lower({}))", b.sql, a.sql),
+                    SqlType::Int,
+                    true,
+                ))
             }
             "concat" => {
                 if n < 2 {
-                    return Err(errors::other(189, 15, 1, "The concat function requires 2 to 254 arguments."));
+                    return Err(errors::other(
+                        189,
+                        15,
+                        1,
+                        "The concat function requires 2 to 254 arguments.",
+                    ));
                 }
-                let vals = exprs.iter().map(|e| self.expr(e)).collect::<Result<Vec<_>, _>>()?;
+                let vals = exprs
+                    .iter()
+                    .map(|e| self.expr(e))
+                    .collect::<Result<Vec<_>, _>>()?;
                 let parts: Vec<String> = vals
                     .iter()
                     .map(|v| {
-                        let s = self.to_type(v, SqlType::NVarChar(None));
+                        let s = self.conv_to(v, SqlType::NVarChar(None));
                         format!("coalesce({s}, '')")
                     })
                     .collect();
-                Ok(Typed::new(format!("({})", parts.join(" || ")), SqlType::NVarChar(Some(4000)), false))
+                Ok(Typed::new(
+                    format!("({})", parts.join(" || ")),
+                    SqlType::NVarChar(Some(4000)),
+                    false,
+                ))
             }
             "abs" => {
                 need(1)?;
@@ -1306,14 +1872,22 @@ impl<'e, 'a> Tr<'e, 'a> {
             }
             "sysutcdatetime" | "sysdatetime" => {
                 need(0)?;
-                let t = if lname == "sysutcdatetime" { env.now_utc } else { env.now_local };
+                let t = if lname == "sysutcdatetime" {
+                    env.now_utc
+                } else {
+                    env.now_local
+                };
                 Ok(self.konst(Value::DateTime(t), SqlType::DateTime2))
             }
             "getutcdate" | "getdate" | "current_timestamp" => {
                 if !no_parens {
                     need(0)?;
                 }
-                let t = if lname == "getutcdate" { env.now_utc } else { env.now_local };
+                let t = if lname == "getutcdate" {
+                    env.now_utc
+                } else {
+                    env.now_local
+                };
                 let ms = t.and_utc().timestamp_subsec_millis();
                 let t = chrono::Timelike::with_nanosecond(&t, ms * 1_000_000).unwrap_or(t);
                 Ok(self.konst(Value::DateTime(t), SqlType::DateTime))
@@ -1324,7 +1898,11 @@ impl<'e, 'a> Tr<'e, 'a> {
                     Some(env.db_name.to_string())
                 } else {
                     match self.expr(exprs[0])?.konst {
-                        Some(Value::Int(id)) => env.databases.iter().find(|d| d.id == id).map(|d| d.name.clone()),
+                        Some(Value::Int(id)) => env
+                            .databases
+                            .iter()
+                            .find(|d| d.id == id)
+                            .map(|d| d.name.clone()),
                         Some(Value::Null) => None,
                         _ => return Err(refuse_expr(exprs[0])),
                     }
@@ -1340,7 +1918,11 @@ impl<'e, 'a> Tr<'e, 'a> {
                     Some(env.db_id)
                 } else {
                     match self.expr(exprs[0])?.konst {
-                        Some(Value::Text(s)) => env.databases.iter().find(|d| d.name.to_lowercase() == s.to_lowercase()).map(|d| d.id),
+                        Some(Value::Text(s)) => env
+                            .databases
+                            .iter()
+                            .find(|d| d.name.to_lowercase() == s.to_lowercase())
+                            .map(|d| d.id),
                         Some(Value::Null) => None,
                         _ => return Err(refuse_expr(exprs[0])),
                     }
@@ -1353,7 +1935,12 @@ impl<'e, 'a> Tr<'e, 'a> {
                     Some("dbo".to_string())
                 } else {
                     match self.expr(exprs[0])?.konst {
-                        Some(Value::Int(id)) => env.catalog.schemas.iter().find(|s| s.id == id).map(|s| s.name.clone()),
+                        Some(Value::Int(id)) => env
+                            .catalog
+                            .schemas
+                            .iter()
+                            .find(|s| s.id == id)
+                            .map(|s| s.name.clone()),
                         Some(Value::Null) => None,
                         _ => return Err(refuse_expr(exprs[0])),
                     }
@@ -1378,25 +1965,61 @@ impl<'e, 'a> Tr<'e, 'a> {
             }
             "object_id" => {
                 range(1, 2)?;
-                let args = exprs.iter().map(|e| self.expr(e)).collect::<Result<Vec<_>, _>>()?;
-                let sql = args.iter().map(|a| a.sql.clone()).collect::<Vec<_>>().join(", ");
-                Ok(Typed::new(format!("sbx_object_id({sql})"), SqlType::Int, true))
+                let args = exprs
+                    .iter()
+                    .map(|e| self.expr(e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let sql = args
+                    .iter()
+                    .map(|a| a.sql.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Ok(Typed::new(
+                    format!("sbx_object_id({sql})"),
+                    SqlType::Int,
+                    true,
+                ))
             }
             "object_name" => {
                 need(1)?;
                 let v = self.expr(exprs[0])?;
-                Ok(Typed::new(format!("sbx_object_name({})", v.sql), SqlType::NVarChar(Some(128)), true))
+                Ok(Typed::new(
+                    format!("sbx_object_name({})", v.sql),
+                    SqlType::NVarChar(Some(128)),
+                    true,
+                ))
             }
             "has_perms_by_name" => {
                 need(3)?;
-                let args = exprs.iter().map(|e| self.expr(e)).collect::<Result<Vec<_>, _>>()?;
-                Ok(Typed::new(format!("sbx_has_perms({}, {}, {})", args[0].sql, args[1].sql, args[2].sql), SqlType::Int, true))
+                let args = exprs
+                    .iter()
+                    .map(|e| self.expr(e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Typed::new(
+                    format!(
+                        "sbx_has_perms({}, {}, {})",
+                        args[0].sql, args[1].sql, args[2].sql
+                    ),
+                    SqlType::Int,
+                    true,
+                ))
             }
             "quotename" => {
                 range(1, 2)?;
-                let args = exprs.iter().map(|e| self.expr(e)).collect::<Result<Vec<_>, _>>()?;
-                let sql = args.iter().map(|a| a.sql.clone()).collect::<Vec<_>>().join(", ");
-                Ok(Typed::new(format!("sbx_quotename({sql})"), SqlType::NVarChar(Some(258)), true))
+                let args = exprs
+                    .iter()
+                    .map(|e| self.expr(e))
+                    .collect::<Result<Vec<_>, _>>()?;
+                let sql = args
+                    .iter()
+                    .map(|a| a.sql.clone())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                Ok(Typed::new(
+                    format!("sbx_quotename({sql})"),
+                    SqlType::NVarChar(Some(258)),
+                    true,
+                ))
             }
             "serverproperty" => {
                 need(1)?;
@@ -1417,9 +2040,19 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let (Some(Value::Text(db)), Some(Value::Text(prop))) = (db, prop) else {
                     return Err(refuse_expr(exprs[0]));
                 };
-                let info = env.databases.iter().find(|d| d.name.to_lowercase() == db.to_lowercase());
+                let info = env
+                    .databases
+                    .iter()
+                    .find(|d| d.name.to_lowercase() == db.to_lowercase());
                 let v = info.and_then(|d| match prop.to_lowercase().as_str() {
-                    "updateability" => Some(Value::Text(if d.read_only { "READ_ONLY" } else { "READ_WRITE" }.into())),
+                    "updateability" => Some(Value::Text(
+                        if d.read_only {
+                            "READ_ONLY"
+                        } else {
+                            "READ_WRITE"
+                        }
+                        .into(),
+                    )),
                     "status" => Some(Value::Text("ONLINE".into())),
                     "collation" => Some(Value::Text("SQL_Latin1_General_CP1_CI_AS".into())),
                     "recovery" => Some(Value::Text("SIMPLE".into())),
@@ -1468,8 +2101,23 @@ impl<'e, 'a> Tr<'e, 'a> {
     }
 
     fn query(&mut self, q: &Query) -> Result<QueryOut, SqlError> {
-        let Query { with, body, order_by, limit_clause, fetch, locks, for_clause, settings, format_clause, pipe_operators } = q;
-        if !locks.is_empty() || settings.is_some() || format_clause.is_some() || !pipe_operators.is_empty() {
+        let Query {
+            with,
+            body,
+            order_by,
+            limit_clause,
+            fetch,
+            locks,
+            for_clause,
+            settings,
+            format_clause,
+            pipe_operators,
+        } = q;
+        if !locks.is_empty()
+            || settings.is_some()
+            || format_clause.is_some()
+            || !pipe_operators.is_empty()
+        {
             return Err(errors::syntax(&q.to_string()));
         }
         if for_clause.is_some() {
@@ -1493,15 +2141,32 @@ impl<'e, 'a> Tr<'e, 'a> {
                             8155,
                             16,
                             2,
-                            format!("No column name was specified for column {} of '{}'.", i + 1, name),
+                            format!(
+                                "No column name was specified for column {} of '{}'.",
+                                i + 1,
+                                name
+                            ),
                         ));
                     }
-                    cols.push(SrcCol { name: cname, sql: format!("c{}", i + 1), ty: c.ty, nullable: c.nullable });
+                    cols.push(SrcCol {
+                        name: cname,
+                        sql: format!("c{}", i + 1),
+                        ty: c.ty,
+                        nullable: c.nullable,
+                    });
                 }
                 let sql_name = format!("u{}", self.user_ctes.len() + 1);
-                let col_list = (1..=out.cols.len()).map(|i| format!("\"c{i}\"")).collect::<Vec<_>>().join(", ");
-                self.cte_sql.push(format!("{}({col_list}) AS ({})", qi(&sql_name), out.sql));
-                self.user_ctes.push(CteDef { name_lc: name.to_lowercase(), sql_name, cols });
+                let col_list = (1..=out.cols.len())
+                    .map(|i| format!("\"c{i}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                self.cte_sql
+                    .push(format!("{}({col_list}) AS ({})", qi(&sql_name), out.sql));
+                self.user_ctes.push(CteDef {
+                    name_lc: name.to_lowercase(),
+                    sql_name,
+                    cols,
+                });
             }
         }
         let (mut sql, cols, top, compound) = match body.as_ref() {
@@ -1552,7 +2217,11 @@ impl<'e, 'a> Tr<'e, 'a> {
         let mut offset = None;
         match limit_clause {
             None => {}
-            Some(ast::LimitClause::LimitOffset { limit: None, offset: Some(o), limit_by }) if limit_by.is_empty() => {
+            Some(ast::LimitClause::LimitOffset {
+                limit: None,
+                offset: Some(o),
+                limit_by,
+            }) if limit_by.is_empty() => {
                 if order_by.is_none() {
                     return Err(errors::syntax("OFFSET"));
                 }
@@ -1564,7 +2233,9 @@ impl<'e, 'a> Tr<'e, 'a> {
             if f.with_ties || f.percent || offset.is_none() || limit.is_some() {
                 return Err(errors::syntax("FETCH"));
             }
-            let Some(qty) = &f.quantity else { return Err(errors::syntax("FETCH")) };
+            let Some(qty) = &f.quantity else {
+                return Err(errors::syntax("FETCH"));
+            };
             limit = Some(self.expr(qty)?.sql);
         }
         match (limit, offset) {
@@ -1584,7 +2255,10 @@ impl<'e, 'a> Tr<'e, 'a> {
         match e {
             Expr::Identifier(i) if !i.value.starts_with('@') => {
                 let l = i.value.to_lowercase();
-                Ok(cols.iter().position(|c| c.name.to_lowercase() == l).map(|p| p + 1))
+                Ok(cols
+                    .iter()
+                    .position(|c| c.name.to_lowercase() == l)
+                    .map(|p| p + 1))
             }
             Expr::Value(v) => match &v.value {
                 ast::Value::Number(n, _) => {
@@ -1625,7 +2299,12 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let out = self.query(q)?;
                 Ok((format!("SELECT * FROM ({})", out.sql), out.cols))
             }
-            SetExpr::SetOperation { left, op, set_quantifier, right } => {
+            SetExpr::SetOperation {
+                left,
+                op,
+                set_quantifier,
+                right,
+            } => {
                 let (ls, lc) = self.set_expr(left)?;
                 let (rs, rc) = self.set_expr(right)?;
                 if lc.len() != rc.len() {
@@ -1639,8 +2318,12 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let opname = match (op, set_quantifier) {
                     (SetOperator::Union, SetQuantifier::All) => "UNION ALL",
                     (SetOperator::Union, SetQuantifier::None | SetQuantifier::Distinct) => "UNION",
-                    (SetOperator::Except, SetQuantifier::None | SetQuantifier::Distinct) => "EXCEPT",
-                    (SetOperator::Intersect, SetQuantifier::None | SetQuantifier::Distinct) => "INTERSECT",
+                    (SetOperator::Except, SetQuantifier::None | SetQuantifier::Distinct) => {
+                        "EXCEPT"
+                    }
+                    (SetOperator::Intersect, SetQuantifier::None | SetQuantifier::Distinct) => {
+                        "INTERSECT"
+                    }
                     _ => return Err(errors::syntax(&op.to_string())),
                 };
                 let cols = lc
@@ -1648,7 +2331,11 @@ impl<'e, 'a> Tr<'e, 'a> {
                     .zip(rc.iter())
                     .map(|(l, r)| OutCol {
                         name: l.name.clone(),
-                        ty: if precedence(r.ty) > precedence(l.ty) { r.ty } else { widen(l.ty, r.ty) },
+                        ty: if precedence(r.ty) > precedence(l.ty) {
+                            r.ty
+                        } else {
+                            widen(l.ty, r.ty)
+                        },
                         nullable: l.nullable || r.nullable,
                         assign: None,
                     })
@@ -1728,7 +2415,12 @@ impl<'e, 'a> Tr<'e, 'a> {
                     Some(TopQuantity::Expr(e)) => {
                         let v = self.expr(e)?;
                         if !is_integer(v.ty) && !v.null_lit {
-                            return Err(errors::other(1060, 15, 1, "The number of rows in the TOP clause must be an integer."));
+                            return Err(errors::other(
+                                1060,
+                                15,
+                                1,
+                                "The number of rows in the TOP clause must be an integer.",
+                            ));
                         }
                         Some(v.sql)
                     }
@@ -1748,12 +2440,22 @@ impl<'e, 'a> Tr<'e, 'a> {
                     check_wildcard(opts)?;
                     let scope = self.scopes.last().cloned().unwrap_or_default();
                     if scope.is_empty() {
-                        return Err(errors::other(263, 16, 1, "Must specify table to select from."));
+                        return Err(errors::other(
+                            263,
+                            16,
+                            1,
+                            "Must specify table to select from.",
+                        ));
                     }
                     for src in &scope {
                         for c in &src.cols {
                             items.push(format!("{}.{}", qi(&src.sql_alias), qi(&c.sql)));
-                            cols.push(OutCol { name: c.name.clone(), ty: c.ty, nullable: c.nullable, assign: None });
+                            cols.push(OutCol {
+                                name: c.name.clone(),
+                                ty: c.ty,
+                                nullable: c.nullable,
+                                assign: None,
+                            });
                         }
                     }
                 }
@@ -1761,27 +2463,45 @@ impl<'e, 'a> Tr<'e, 'a> {
                     check_wildcard(opts)?;
                     let name = match kind {
                         ast::SelectItemQualifiedWildcardKind::ObjectName(n) => n,
-                        ast::SelectItemQualifiedWildcardKind::Expr(e) => return Err(refuse_expr(e)),
+                        ast::SelectItemQualifiedWildcardKind::Expr(e) => {
+                            return Err(refuse_expr(e))
+                        }
                     };
-                    let q = name_parts(name)?.iter().map(|p| p.to_lowercase()).collect::<Vec<_>>().join(".");
+                    let q = name_parts(name)?
+                        .iter()
+                        .map(|p| p.to_lowercase())
+                        .collect::<Vec<_>>()
+                        .join(".");
                     let scope = self.scopes.last().cloned().unwrap_or_default();
                     let Some(src) = scope.iter().find(|s| s.qualifiers.contains(&q)) else {
                         return Err(errors::not_bound(&ident_path(name)));
                     };
                     for c in &src.cols {
                         items.push(format!("{}.{}", qi(&src.sql_alias), qi(&c.sql)));
-                        cols.push(OutCol { name: c.name.clone(), ty: c.ty, nullable: c.nullable, assign: None });
+                        cols.push(OutCol {
+                            name: c.name.clone(),
+                            ty: c.ty,
+                            nullable: c.nullable,
+                            assign: None,
+                        });
                     }
                 }
                 SelectItem::UnnamedExpr(e) => {
                     let v = self.expr(e)?;
                     let name = match e {
                         Expr::Identifier(i) if !i.value.starts_with('@') => i.value.clone(),
-                        Expr::CompoundIdentifier(p) => p.last().map(|i| i.value.clone()).unwrap_or_default(),
+                        Expr::CompoundIdentifier(p) => {
+                            p.last().map(|i| i.value.clone()).unwrap_or_default()
+                        }
                         _ => String::new(),
                     };
                     items.push(v.sql);
-                    cols.push(OutCol { name, ty: v.ty, nullable: v.nullable, assign: None });
+                    cols.push(OutCol {
+                        name,
+                        ty: v.ty,
+                        nullable: v.nullable,
+                        assign: None,
+                    });
                 }
                 SelectItem::ExprWithAlias { expr, alias } => {
                     let v = self.expr(expr)?;
@@ -1797,15 +2517,31 @@ impl<'e, 'a> Tr<'e, 'a> {
                             quote_str(&decl.spec()),
                             quote_str(v.ty.type_name())
                         ));
-                        cols.push(OutCol { name: String::new(), ty: decl.ty, nullable: true, assign: Some(alias.value.clone()) });
+                        cols.push(OutCol {
+                            name: String::new(),
+                            ty: decl.ty,
+                            nullable: true,
+                            assign: Some(alias.value.clone()),
+                        });
                     } else {
-                        cols.push(OutCol { name: alias.value.clone(), ty: v.ty, nullable: v.nullable, assign: None });
+                        cols.push(OutCol {
+                            name: alias.value.clone(),
+                            ty: v.ty,
+                            nullable: v.nullable,
+                            assign: None,
+                        });
                     }
                 }
-                SelectItem::ExprWithAliases { .. } => return Err(errors::syntax(&item.to_string())),
+                SelectItem::ExprWithAliases { .. } => {
+                    return Err(errors::syntax(&item.to_string()))
+                }
             }
         }
-        let proj: Vec<String> = items.iter().enumerate().map(|(i, s)| format!("{s} AS \"c{}\"", i + 1)).collect();
+        let proj: Vec<String> = items
+            .iter()
+            .enumerate()
+            .map(|(i, s)| format!("{s} AS \"c{}\"", i + 1))
+            .collect();
         sql.push_str(&proj.join(", "));
         if !from_sql.is_empty() {
             sql.push_str(&format!(" FROM {}", from_sql.join(", ")));
@@ -1820,7 +2556,10 @@ impl<'e, 'a> Tr<'e, 'a> {
                     return Err(errors::syntax("WITH"));
                 }
                 if !exprs.is_empty() {
-                    let g = exprs.iter().map(|e| self.expr(e).map(|v| v.sql)).collect::<Result<Vec<_>, _>>()?;
+                    let g = exprs
+                        .iter()
+                        .map(|e| self.expr(e).map(|v| v.sql))
+                        .collect::<Result<Vec<_>, _>>()?;
                     sql.push_str(&format!(" GROUP BY {}", g.join(", ")));
                 }
             }
@@ -1884,12 +2623,14 @@ impl<'e, 'a> Tr<'e, 'a> {
 
     fn hints(&mut self, hints: &[Expr]) -> Result<(), SqlError> {
         for h in hints {
-            let Expr::Identifier(i) = h else { return Err(refuse_expr(h)) };
+            let Expr::Identifier(i) = h else {
+                return Err(refuse_expr(h));
+            };
             match i.value.to_uppercase().as_str() {
-                "UPDLOCK" | "HOLDLOCK" | "XLOCK" | "SERIALIZABLE" | "REPEATABLEREAD" | "TABLOCK" | "TABLOCKX" | "PAGLOCK" => {
-                    self.lock = true
-                }
-                "NOLOCK" | "READUNCOMMITTED" | "READCOMMITTED" | "READCOMMITTEDLOCK" | "ROWLOCK" => {}
+                "UPDLOCK" | "HOLDLOCK" | "XLOCK" | "SERIALIZABLE" | "REPEATABLEREAD"
+                | "TABLOCK" | "TABLOCKX" | "PAGLOCK" => self.lock = true,
+                "NOLOCK" | "READUNCOMMITTED" | "READCOMMITTED" | "READCOMMITTEDLOCK"
+                | "ROWLOCK" => {}
                 "NOWAIT" => self.nowait = true,
                 _ => return Err(errors::syntax(&i.value)),
             }
@@ -1946,7 +2687,10 @@ impl<'e, 'a> Tr<'e, 'a> {
                         }
                     }
                     if let Some(d) = &db {
-                        let sysdb = schema.as_deref().map(|s| s.eq_ignore_ascii_case("sys")).unwrap_or(false)
+                        let sysdb = schema
+                            .as_deref()
+                            .map(|s| s.eq_ignore_ascii_case("sys"))
+                            .unwrap_or(false)
                             && tname.eq_ignore_ascii_case("databases");
                         if d.to_lowercase() != self.env.db_name.to_lowercase() && !sysdb {
                             return Err(errors::invalid_object(&display));
@@ -1964,7 +2708,12 @@ impl<'e, 'a> Tr<'e, 'a> {
                             let cols = v
                                 .columns
                                 .iter()
-                                .map(|(n, ty, nullable)| SrcCol { name: n.to_string(), sql: n.to_string(), ty: *ty, nullable: *nullable })
+                                .map(|(n, ty, nullable)| SrcCol {
+                                    name: n.to_string(),
+                                    sql: n.to_string(),
+                                    ty: *ty,
+                                    nullable: *nullable,
+                                })
                                 .collect();
                             break 'found (v.name.to_string(), cols);
                         }
@@ -1982,18 +2731,34 @@ impl<'e, 'a> Tr<'e, 'a> {
                     let cols = t
                         .columns
                         .iter()
-                        .map(|c| SrcCol { name: c.name.clone(), sql: c.name.clone(), ty: c.decl.ty, nullable: c.nullable })
+                        .map(|c| SrcCol {
+                            name: c.name.clone(),
+                            sql: c.name.clone(),
+                            ty: c.decl.ty,
+                            nullable: c.nullable,
+                        })
                         .collect();
                     (t.sqlite.clone(), cols)
                 };
                 if let Some(a) = alias_name {
                     qualifiers = vec![a.to_lowercase()];
                 }
-                self.push_source(Source { qualifiers, sql_alias: sql_alias.clone(), cols })?;
+                self.push_source(Source {
+                    qualifiers,
+                    sql_alias: sql_alias.clone(),
+                    cols,
+                })?;
                 Ok(format!("{} AS {}", qi(&sql_table), qi(&sql_alias)))
             }
-            TableFactor::Derived { lateral: false, subquery, alias, sample: None } => {
-                let Some(alias) = alias else { return Err(errors::syntax(")")) };
+            TableFactor::Derived {
+                lateral: false,
+                subquery,
+                alias,
+                sample: None,
+            } => {
+                let Some(alias) = alias else {
+                    return Err(errors::syntax(")"));
+                };
                 let out = self.query(subquery)?;
                 let mut cols = Vec::new();
                 for (i, c) in out.cols.iter().enumerate() {
@@ -2006,16 +2771,32 @@ impl<'e, 'a> Tr<'e, 'a> {
                             8155,
                             16,
                             2,
-                            format!("No column name was specified for column {} of '{}'.", i + 1, alias.name.value),
+                            format!(
+                                "No column name was specified for column {} of '{}'.",
+                                i + 1,
+                                alias.name.value
+                            ),
                         ));
                     }
-                    cols.push(SrcCol { name, sql: format!("c{}", i + 1), ty: c.ty, nullable: c.nullable });
+                    cols.push(SrcCol {
+                        name,
+                        sql: format!("c{}", i + 1),
+                        ty: c.ty,
+                        nullable: c.nullable,
+                    });
                 }
                 let sql_alias = self.alias();
-                self.push_source(Source { qualifiers: vec![alias.name.value.to_lowercase()], sql_alias: sql_alias.clone(), cols })?;
+                self.push_source(Source {
+                    qualifiers: vec![alias.name.value.to_lowercase()],
+                    sql_alias: sql_alias.clone(),
+                    cols,
+                })?;
                 Ok(format!("({}) AS {}", out.sql, qi(&sql_alias)))
             }
-            TableFactor::NestedJoin { table_with_joins, alias: None } => Ok(format!("({})", self.table_with_joins(table_with_joins)?)),
+            TableFactor::NestedJoin {
+                table_with_joins,
+                alias: None,
+            } => Ok(format!("({})", self.table_with_joins(table_with_joins)?)),
             _ => Err(errors::syntax(&tf.to_string())),
         }
     }
@@ -2111,7 +2892,9 @@ impl<'e, 'a> Tr<'e, 'a> {
         {
             return Err(errors::syntax("INSERT"));
         }
-        let TableObject::TableName(name) = table else { return Err(errors::syntax("INSERT")) };
+        let TableObject::TableName(name) = table else {
+            return Err(errors::syntax("INSERT"));
+        };
         let t = self.user_table(name)?;
         let mut targets: Vec<usize> = Vec::new();
         if columns.is_empty() {
@@ -2120,7 +2903,9 @@ impl<'e, 'a> Tr<'e, 'a> {
             for c in columns {
                 let parts = name_parts(c)?;
                 let cname = parts.last().cloned().unwrap_or_default();
-                let idx = t.column(&cname).ok_or_else(|| errors::invalid_column(&cname))?;
+                let idx = t
+                    .column(&cname)
+                    .ok_or_else(|| errors::invalid_column(&cname))?;
                 if targets.contains(&idx) {
                     return Err(errors::other(
                         264,
@@ -2135,7 +2920,10 @@ impl<'e, 'a> Tr<'e, 'a> {
         let Some(q) = source else {
             let sql = format!("INSERT INTO {} DEFAULT VALUES", qi(&t.sqlite));
             return Ok(DmlPlan {
-                sql: Sql { text: sql, binds: std::mem::take(&mut self.binds) },
+                sql: Sql {
+                    text: sql,
+                    binds: std::mem::take(&mut self.binds),
+                },
                 kind: DmlKind::Insert,
                 table: t,
                 probe: None,
@@ -2143,7 +2931,10 @@ impl<'e, 'a> Tr<'e, 'a> {
                 tables: self.tables.clone(),
             });
         };
-        let plain_values = q.with.is_none() && q.order_by.is_none() && q.limit_clause.is_none() && q.fetch.is_none();
+        let plain_values = q.with.is_none()
+            && q.order_by.is_none()
+            && q.limit_clause.is_none()
+            && q.fetch.is_none();
         let (src_sql, src_types): (String, Vec<Typed>) = match (q.body.as_ref(), plain_values) {
             (SetExpr::Values(v), true) => {
                 let mut rows = Vec::new();
@@ -2157,16 +2948,28 @@ impl<'e, 'a> Tr<'e, 'a> {
                         });
                     }
                     self.scopes.push(Vec::new());
-                    let vals = row.iter().map(|e| self.expr(e)).collect::<Result<Vec<_>, _>>()?;
+                    let vals = row
+                        .iter()
+                        .map(|e| self.expr(e))
+                        .collect::<Result<Vec<_>, _>>()?;
                     self.scopes.pop();
                     for (slot, v) in types.iter_mut().zip(vals.iter()) {
                         if slot.as_ref().is_none_or(|s| s.null_lit) {
                             *slot = Some(v.clone());
                         }
                     }
-                    rows.push(format!("({})", vals.iter().map(|v| v.sql.clone()).collect::<Vec<_>>().join(", ")));
+                    rows.push(format!(
+                        "({})",
+                        vals.iter()
+                            .map(|v| v.sql.clone())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                 }
-                let types = types.into_iter().map(|t| t.unwrap_or_else(|| Typed::new("NULL", SqlType::Int, true))).collect();
+                let types = types
+                    .into_iter()
+                    .map(|t| t.unwrap_or_else(|| Typed::new("NULL", SqlType::Int, true)))
+                    .collect();
                 (format!("VALUES {}", rows.join(", ")), types)
             }
             _ => {
@@ -2179,12 +2982,19 @@ impl<'e, 'a> Tr<'e, 'a> {
                         "The select list for the INSERT statement contains fewer items than the insert list. The number of SELECT values must match the number of INSERT columns.",
                     ));
                 }
-                let types = out.cols.iter().map(|c| Typed::new("", c.ty, c.nullable)).collect();
+                let types = out
+                    .cols
+                    .iter()
+                    .map(|c| Typed::new("", c.ty, c.nullable))
+                    .collect();
                 (out.sql, types)
             }
         };
         let n = targets.len();
-        let src_cols = (1..=n).map(|i| format!("\"c{i}\"")).collect::<Vec<_>>().join(", ");
+        let src_cols = (1..=n)
+            .map(|i| format!("\"c{i}\""))
+            .collect::<Vec<_>>()
+            .join(", ");
         let src_cte = format!("\"sbx_src\"({src_cols}) AS ({src_sql})");
         let mut select_items = Vec::new();
         let mut by_column: Vec<Option<String>> = vec![None; t.columns.len()];
@@ -2192,25 +3002,43 @@ impl<'e, 'a> Tr<'e, 'a> {
             let col = &t.columns[idx];
             let mut v = src_types[i].clone();
             v.sql = format!("\"sbx_src\".\"c{}\"", i + 1);
-            let v = if v.null_lit { Typed { null_lit: false, ..v } } else { v };
+            let v = if v.null_lit {
+                Typed {
+                    null_lit: false,
+                    ..v
+                }
+            } else {
+                v
+            };
             let s = self.assign_sql(&v, &t, col);
             by_column[idx] = Some(s.clone());
             select_items.push(s);
         }
         let with = self.with_prefix(std::slice::from_ref(&src_cte));
-        let target_cols = targets.iter().map(|&i| qi(&t.columns[i].name)).collect::<Vec<_>>().join(", ");
+        let target_cols = targets
+            .iter()
+            .map(|&i| qi(&t.columns[i].name))
+            .collect::<Vec<_>>()
+            .join(", ");
         let text = format!(
             "{with}INSERT INTO {} ({target_cols}) SELECT {} FROM \"sbx_src\"",
             qi(&t.sqlite),
             select_items.join(", ")
         );
         let probe_items: Vec<String> = std::iter::once("NULL".to_string())
-            .chain(by_column.into_iter().map(|c| c.unwrap_or_else(|| "NULL".into())))
+            .chain(
+                by_column
+                    .into_iter()
+                    .map(|c| c.unwrap_or_else(|| "NULL".into())),
+            )
             .collect();
         let probe = format!("{with}SELECT {} FROM \"sbx_src\"", probe_items.join(", "));
         let binds = std::mem::take(&mut self.binds);
         Ok(DmlPlan {
-            sql: Sql { text, binds: binds.clone() },
+            sql: Sql {
+                text,
+                binds: binds.clone(),
+            },
             kind: DmlKind::Insert,
             table: t,
             probe: Some(Sql { text: probe, binds }),
@@ -2224,7 +3052,15 @@ impl<'e, 'a> Tr<'e, 'a> {
         if !twj.joins.is_empty() {
             return Err(errors::syntax("JOIN"));
         }
-        let TableFactor::Table { name, alias, with_hints, args: None, version: None, .. } = &twj.relation else {
+        let TableFactor::Table {
+            name,
+            alias,
+            with_hints,
+            args: None,
+            version: None,
+            ..
+        } = &twj.relation
+        else {
             return Err(errors::syntax(&twj.relation.to_string()));
         };
         self.hints(with_hints)?;
@@ -2234,43 +3070,89 @@ impl<'e, 'a> Tr<'e, 'a> {
         let sl = t.schema.to_lowercase();
         let qualifiers = match alias {
             Some(a) => vec![a.name.value.to_lowercase()],
-            None => vec![tl.clone(), format!("{sl}.{tl}"), format!("{}.{sl}.{tl}", self.env.db_name.to_lowercase())],
+            None => vec![
+                tl.clone(),
+                format!("{sl}.{tl}"),
+                format!("{}.{sl}.{tl}", self.env.db_name.to_lowercase()),
+            ],
         };
         let cols = t
             .columns
             .iter()
-            .map(|c| SrcCol { name: c.name.clone(), sql: c.name.clone(), ty: c.decl.ty, nullable: c.nullable })
+            .map(|c| SrcCol {
+                name: c.name.clone(),
+                sql: c.name.clone(),
+                ty: c.decl.ty,
+                nullable: c.nullable,
+            })
             .collect();
-        self.scopes.push(vec![Source { qualifiers, sql_alias: sql_alias.clone(), cols }]);
+        self.scopes.push(vec![Source {
+            qualifiers,
+            sql_alias: sql_alias.clone(),
+            cols,
+        }]);
         Ok((t, sql_alias))
     }
 
     fn update(&mut self, u: &Update) -> Result<DmlPlan, SqlError> {
-        let Update { update_token: _, optimizer_hints, table, on_cluster, assignments, from, selection, returning, output, or, order_by, limit, settings } = u;
+        let Update {
+            update_token: _,
+            optimizer_hints,
+            table,
+            on_cluster,
+            assignments,
+            from,
+            selection,
+            returning,
+            output,
+            or,
+            order_by,
+            limit,
+            settings,
+        } = u;
         if output.is_some() {
             return Err(errors::syntax("OUTPUT"));
         }
         if from.is_some() {
             return Err(errors::syntax("FROM"));
         }
-        if !optimizer_hints.is_empty() || on_cluster.is_some() || returning.is_some() || or.is_some() || !order_by.is_empty() || limit.is_some() || settings.is_some() {
+        if !optimizer_hints.is_empty()
+            || on_cluster.is_some()
+            || returning.is_some()
+            || or.is_some()
+            || !order_by.is_empty()
+            || limit.is_some()
+            || settings.is_some()
+        {
             return Err(errors::syntax("UPDATE"));
         }
         let (t, alias) = self.dml_target(table)?;
         let mut sets = Vec::new();
         let mut new_values: Vec<Option<String>> = vec![None; t.columns.len()];
         for a in assignments {
-            let ast::AssignmentTarget::ColumnName(target) = &a.target else { return Err(errors::syntax("(")) };
+            let ast::AssignmentTarget::ColumnName(target) = &a.target else {
+                return Err(errors::syntax("("));
+            };
             let parts = name_parts(target)?;
             let (cname, qual) = parts.split_last().expect("non-empty");
             if !qual.is_empty() {
-                let q = qual.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>().join(".");
-                let ok = self.scopes.last().map(|s| s[0].qualifiers.contains(&q)).unwrap_or(false);
+                let q = qual
+                    .iter()
+                    .map(|s| s.to_lowercase())
+                    .collect::<Vec<_>>()
+                    .join(".");
+                let ok = self
+                    .scopes
+                    .last()
+                    .map(|s| s[0].qualifiers.contains(&q))
+                    .unwrap_or(false);
                 if !ok {
                     return Err(errors::not_bound(&parts.join(".")));
                 }
             }
-            let idx = t.column(cname).ok_or_else(|| errors::invalid_column(cname))?;
+            let idx = t
+                .column(cname)
+                .ok_or_else(|| errors::invalid_column(cname))?;
             if new_values[idx].is_some() {
                 return Err(errors::other(
                     264,
@@ -2290,19 +3172,30 @@ impl<'e, 'a> Tr<'e, 'a> {
         };
         self.scopes.pop();
         let with = self.with_prefix(&[]);
-        let text = format!("{with}UPDATE {} AS {} SET {}{where_sql}", qi(&t.sqlite), qi(&alias), sets.join(", "));
+        let text = format!(
+            "{with}UPDATE {} AS {} SET {}{where_sql}",
+            qi(&t.sqlite),
+            qi(&alias),
+            sets.join(", ")
+        );
         let probe_items: Vec<String> = std::iter::once(format!("{}.rowid", qi(&alias)))
-            .chain(
-                new_values
-                    .iter()
-                    .zip(t.columns.iter())
-                    .map(|(v, c)| v.clone().unwrap_or_else(|| format!("{}.{}", qi(&alias), qi(&c.name)))),
-            )
+            .chain(new_values.iter().zip(t.columns.iter()).map(|(v, c)| {
+                v.clone()
+                    .unwrap_or_else(|| format!("{}.{}", qi(&alias), qi(&c.name)))
+            }))
             .collect();
-        let probe = format!("{with}SELECT {} FROM {} AS {}{where_sql}", probe_items.join(", "), qi(&t.sqlite), qi(&alias));
+        let probe = format!(
+            "{with}SELECT {} FROM {} AS {}{where_sql}",
+            probe_items.join(", "),
+            qi(&t.sqlite),
+            qi(&alias)
+        );
         let binds = std::mem::take(&mut self.binds);
         Ok(DmlPlan {
-            sql: Sql { text, binds: binds.clone() },
+            sql: Sql {
+                text,
+                binds: binds.clone(),
+            },
             kind: DmlKind::Update,
             table: t,
             probe: Some(Sql { text: probe, binds }),
@@ -2312,11 +3205,32 @@ impl<'e, 'a> Tr<'e, 'a> {
     }
 
     fn delete(&mut self, d: &Delete) -> Result<DmlPlan, SqlError> {
-        let Delete { delete_token: _, optimizer_hints, tables, from, on_cluster, using, selection, returning, output, order_by, limit, settings } = d;
+        let Delete {
+            delete_token: _,
+            optimizer_hints,
+            tables,
+            from,
+            on_cluster,
+            using,
+            selection,
+            returning,
+            output,
+            order_by,
+            limit,
+            settings,
+        } = d;
         if output.is_some() {
             return Err(errors::syntax("OUTPUT"));
         }
-        if !optimizer_hints.is_empty() || !tables.is_empty() || on_cluster.is_some() || using.is_some() || returning.is_some() || !order_by.is_empty() || limit.is_some() || settings.is_some() {
+        if !optimizer_hints.is_empty()
+            || !tables.is_empty()
+            || on_cluster.is_some()
+            || using.is_some()
+            || returning.is_some()
+            || !order_by.is_empty()
+            || limit.is_some()
+            || settings.is_some()
+        {
             return Err(errors::syntax("DELETE"));
         }
         let list = match from {
@@ -2332,9 +3246,16 @@ impl<'e, 'a> Tr<'e, 'a> {
         };
         self.scopes.pop();
         let with = self.with_prefix(&[]);
-        let text = format!("{with}DELETE FROM {} AS {}{where_sql}", qi(&t.sqlite), qi(&alias));
+        let text = format!(
+            "{with}DELETE FROM {} AS {}{where_sql}",
+            qi(&t.sqlite),
+            qi(&alias)
+        );
         Ok(DmlPlan {
-            sql: Sql { text, binds: std::mem::take(&mut self.binds) },
+            sql: Sql {
+                text,
+                binds: std::mem::take(&mut self.binds),
+            },
             kind: DmlKind::Delete,
             table: t,
             probe: None,
@@ -2357,21 +3278,34 @@ impl<'e, 'a> Tr<'e, 'a> {
         let (db, schema, name) = self.split_object(&ct.name)?;
         if let Some(d) = db {
             if d.to_lowercase() != self.env.db_name.to_lowercase() {
-                return Err(errors::other(2702, 16, 2, format!("Database '{d}' does not exist.")));
+                return Err(errors::other(
+                    2702,
+                    16,
+                    2,
+                    format!("Database '{d}' does not exist."),
+                ));
             }
         }
         if name.is_empty() || name.starts_with('#') {
             return Err(errors::syntax(&ct.name.to_string()));
         }
         let schema = schema.unwrap_or_else(|| "dbo".into());
-        let schema = self.env.catalog.schema(&schema).map(|s| s.name.clone()).unwrap_or(schema);
+        let schema = self
+            .env
+            .catalog
+            .schema(&schema)
+            .map(|s| s.name.clone())
+            .unwrap_or(schema);
         let sqlite = format!("{schema}.{name}");
         let mut columns: Vec<ColumnInfo> = Vec::new();
         let mut col_defaults: Vec<Option<String>> = Vec::new();
         let mut explicit_null: Vec<bool> = Vec::new();
-        let mut keys: Vec<(Option<String>, IndexKind, Option<bool>, Vec<(String, bool)>)> = Vec::new();
+        let mut keys: Vec<KeyDef> = Vec::new();
         for c in &ct.columns {
-            if columns.iter().any(|x| x.name.to_lowercase() == c.name.value.to_lowercase()) {
+            if columns
+                .iter()
+                .any(|x| x.name.to_lowercase() == c.name.value.to_lowercase())
+            {
                 return Err(errors::other(
                     2705,
                     16,
@@ -2388,27 +3322,63 @@ impl<'e, 'a> Tr<'e, 'a> {
                     ColumnOption::NotNull => nullable = Some(false),
                     ColumnOption::Default(e) => default = Some(e.clone()),
                     ColumnOption::PrimaryKey(pk) => {
-                        if !pk.columns.is_empty() || !pk.include.is_empty() || !pk.index_options.is_empty() || pk.characteristics.is_some() || pk.index_type.is_some() {
+                        if !pk.columns.is_empty()
+                            || !pk.include.is_empty()
+                            || !pk.index_options.is_empty()
+                            || pk.characteristics.is_some()
+                            || pk.index_type.is_some()
+                        {
                             return Err(errors::syntax("PRIMARY"));
                         }
                         let clustered = clustered_word(pk.index_name.as_ref())?;
-                        let cname = opt.name.as_ref().or(pk.name.as_ref()).map(|i| i.value.clone());
-                        keys.push((cname, IndexKind::PrimaryKey, clustered, vec![(c.name.value.clone(), false)]));
+                        let cname = opt
+                            .name
+                            .as_ref()
+                            .or(pk.name.as_ref())
+                            .map(|i| i.value.clone());
+                        keys.push((
+                            cname,
+                            IndexKind::PrimaryKey,
+                            clustered,
+                            vec![(c.name.value.clone(), false)],
+                        ));
                     }
                     ColumnOption::Unique(u) => {
-                        if !u.columns.is_empty() || !u.include.is_empty() || !u.index_options.is_empty() || u.characteristics.is_some() || u.index_type.is_some() {
+                        if !u.columns.is_empty()
+                            || !u.include.is_empty()
+                            || !u.index_options.is_empty()
+                            || u.characteristics.is_some()
+                            || u.index_type.is_some()
+                        {
                             return Err(errors::syntax("UNIQUE"));
                         }
                         let clustered = clustered_word(u.index_name.as_ref())?;
-                        let cname = opt.name.as_ref().or(u.name.as_ref()).map(|i| i.value.clone());
-                        keys.push((cname, IndexKind::UniqueConstraint, clustered, vec![(c.name.value.clone(), false)]));
+                        let cname = opt
+                            .name
+                            .as_ref()
+                            .or(u.name.as_ref())
+                            .map(|i| i.value.clone());
+                        keys.push((
+                            cname,
+                            IndexKind::UniqueConstraint,
+                            clustered,
+                            vec![(c.name.value.clone(), false)],
+                        ));
                     }
                     ColumnOption::Collation(_) => {}
                     ColumnOption::Identity(_) => return Err(errors::syntax("IDENTITY")),
-                    other => return Err(errors::syntax(other.to_string().split_whitespace().next().unwrap_or(""))),
+                    other => {
+                        return Err(errors::syntax(
+                            other.to_string().split_whitespace().next().unwrap_or(""),
+                        ))
+                    }
                 }
             }
-            let info = ColumnInfo { name: c.name.value.clone(), decl, nullable: nullable.unwrap_or(true) };
+            let info = ColumnInfo {
+                name: c.name.value.clone(),
+                decl,
+                nullable: nullable.unwrap_or(true),
+            };
             explicit_null.push(nullable == Some(true));
             let default = match default {
                 Some(d) => Some(self.default_sql(&d, decl)?),
@@ -2420,29 +3390,67 @@ impl<'e, 'a> Tr<'e, 'a> {
         for tc in &ct.constraints {
             match tc {
                 TableConstraint::PrimaryKey(pk) => {
-                    if !pk.include.is_empty() || !pk.index_options.is_empty() || pk.characteristics.is_some() || pk.index_type.is_some() {
+                    if !pk.include.is_empty()
+                        || !pk.index_options.is_empty()
+                        || pk.characteristics.is_some()
+                        || pk.index_type.is_some()
+                    {
                         return Err(errors::syntax("PRIMARY"));
                     }
                     let clustered = clustered_word(pk.index_name.as_ref())?;
-                    keys.push((pk.name.as_ref().map(|i| i.value.clone()), IndexKind::PrimaryKey, clustered, index_columns(&pk.columns)?));
+                    keys.push((
+                        pk.name.as_ref().map(|i| i.value.clone()),
+                        IndexKind::PrimaryKey,
+                        clustered,
+                        index_columns(&pk.columns)?,
+                    ));
                 }
                 TableConstraint::Unique(u) => {
-                    if !u.include.is_empty() || !u.index_options.is_empty() || u.characteristics.is_some() || u.index_type.is_some() {
+                    if !u.include.is_empty()
+                        || !u.index_options.is_empty()
+                        || u.characteristics.is_some()
+                        || u.index_type.is_some()
+                    {
                         return Err(errors::syntax("UNIQUE"));
                     }
                     let clustered = clustered_word(u.index_name.as_ref())?;
-                    keys.push((u.name.as_ref().map(|i| i.value.clone()), IndexKind::UniqueConstraint, clustered, index_columns(&u.columns)?));
+                    keys.push((
+                        u.name.as_ref().map(|i| i.value.clone()),
+                        IndexKind::UniqueConstraint,
+                        clustered,
+                        index_columns(&u.columns)?,
+                    ));
                 }
-                other => return Err(errors::syntax(other.to_string().split_whitespace().nth(2).unwrap_or("CONSTRAINT"))),
+                other => {
+                    return Err(errors::syntax(
+                        other
+                            .to_string()
+                            .split_whitespace()
+                            .nth(2)
+                            .unwrap_or("CONSTRAINT"),
+                    ))
+                }
             }
         }
         if keys.iter().filter(|k| k.1 == IndexKind::PrimaryKey).count() > 1 {
-            return Err(errors::other(8110, 16, 0, format!("Cannot add multiple PRIMARY KEY constraints to table '{name}'.")));
+            return Err(errors::other(
+                8110,
+                16,
+                0,
+                format!("Cannot add multiple PRIMARY KEY constraints to table '{name}'."),
+            ));
         }
         let mut indexes = Vec::new();
         let mut any_clustered = keys.iter().any(|k| k.2 == Some(true));
         if keys.iter().filter(|k| k.2 == Some(true)).count() > 1 {
-            return Err(errors::other(8112, 16, 0, format!("Cannot add more than one clustered index for constraints on table '{name}'.")));
+            return Err(errors::other(
+                8112,
+                16,
+                0,
+                format!(
+                    "Cannot add more than one clustered index for constraints on table '{name}'."
+                ),
+            ));
         }
         let mut ddl_after = Vec::new();
         for (cname, kind, clustered, cols) in keys {
@@ -2459,7 +3467,16 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let idx = columns
                     .iter()
                     .position(|c| c.name.to_lowercase() == cn.to_lowercase())
-                    .ok_or_else(|| errors::other(1911, 16, 1, format!("Column name '{cn}' does not exist in the target table or view.")))?;
+                    .ok_or_else(|| {
+                        errors::other(
+                            1911,
+                            16,
+                            1,
+                            format!(
+                                "Column name '{cn}' does not exist in the target table or view."
+                            ),
+                        )
+                    })?;
                 if kind == IndexKind::PrimaryKey {
                     if explicit_null[idx] {
                         return Err(errors::other(
@@ -2473,15 +3490,22 @@ impl<'e, 'a> Tr<'e, 'a> {
                 }
                 positions.push((idx, *desc));
             }
-            let prefix = if kind == IndexKind::PrimaryKey { "PK" } else { "UQ" };
+            let prefix = if kind == IndexKind::PrimaryKey {
+                "PK"
+            } else {
+                "UQ"
+            };
             let cname = cname.unwrap_or_else(|| {
                 let short: String = name.chars().take(8).collect();
                 format!(
                     "{prefix}__{short}__{:016X}",
-                    (super::catalog::object_id_of(&schema, &format!("{prefix}{name}")) as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                    (super::catalog::object_id_of(&schema, &format!("{prefix}{name}")) as u64)
+                        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
                 )
             });
-            if indexes.iter().any(|i: &IndexInfo| i.name.to_lowercase() == cname.to_lowercase())
+            if indexes
+                .iter()
+                .any(|i: &IndexInfo| i.name.to_lowercase() == cname.to_lowercase())
                 || self.env.catalog.object_exists(&schema, &cname)
             {
                 return Err(errors::already_exists(&cname));
@@ -2489,11 +3513,28 @@ impl<'e, 'a> Tr<'e, 'a> {
             let iname = IndexInfo::sqlite_name(&sqlite, kind, true, clustered, &cname);
             let key_sql = positions
                 .iter()
-                .map(|(i, desc)| format!("{}{}", qi(&columns[*i].name), if *desc { " DESC" } else { "" }))
+                .map(|(i, desc)| {
+                    format!(
+                        "{}{}",
+                        qi(&columns[*i].name),
+                        if *desc { " DESC" } else { "" }
+                    )
+                })
                 .collect::<Vec<_>>()
                 .join(", ");
-            ddl_after.push(format!("CREATE UNIQUE INDEX {} ON {} ({key_sql})", qi(&iname), qi(&sqlite)));
-            indexes.push(IndexInfo { name: cname, kind, unique: true, clustered, columns: positions, index_id: 0 });
+            ddl_after.push(format!(
+                "CREATE UNIQUE INDEX {} ON {} ({key_sql})",
+                qi(&iname),
+                qi(&sqlite)
+            ));
+            indexes.push(IndexInfo {
+                name: cname,
+                kind,
+                unique: true,
+                clustered,
+                columns: positions,
+                index_id: 0,
+            });
         }
         // Written after the keys, which make their columns NOT NULL.
         let col_sql: Vec<String> = columns
@@ -2513,7 +3554,11 @@ impl<'e, 'a> Tr<'e, 'a> {
                 s
             })
             .collect();
-        let mut ddl = vec![format!("CREATE TABLE {} ({})", qi(&sqlite), col_sql.join(", "))];
+        let mut ddl = vec![format!(
+            "CREATE TABLE {} ({})",
+            qi(&sqlite),
+            col_sql.join(", ")
+        )];
         ddl.extend(ddl_after);
         let mut table = TableInfo {
             schema: schema.clone(),
@@ -2545,7 +3590,9 @@ impl<'e, 'a> Tr<'e, 'a> {
             if no_args {
                 let (src, expr) = match fname.as_str() {
                     "newid" | "newsequentialid" => ("uniqueidentifier", "sbx_newid()"),
-                    "getdate" | "sysdatetime" | "current_timestamp" => ("datetime2", "sbx_now('local')"),
+                    "getdate" | "sysdatetime" | "current_timestamp" => {
+                        ("datetime2", "sbx_now('local')")
+                    }
                     "getutcdate" | "sysutcdatetime" => ("datetime2", "sbx_now('utc')"),
                     _ => return Err(errors::syntax(&fname)),
                 };
@@ -2556,9 +3603,17 @@ impl<'e, 'a> Tr<'e, 'a> {
         let mut t = Tr::new(self.env);
         t.scopes.push(Vec::new());
         let v = t.expr(e)?;
-        let Some(k) = v.konst else { return Err(refuse_expr(e)) };
+        let Some(k) = v.konst else {
+            return Err(refuse_expr(e));
+        };
         let stored = datatype::to_storage(&k);
-        let converted = datatype::convert((&stored).into(), decl, v.ty.type_name(), None, &datatype::Mode::Cast)?;
+        let converted = datatype::convert(
+            (&stored).into(),
+            decl,
+            v.ty.type_name(),
+            None,
+            &datatype::Mode::Cast,
+        )?;
         let value = datatype::from_storage((&converted).into(), decl.ty);
         Ok(match converted {
             SqlVal::Null => "NULL".into(),
@@ -2586,7 +3641,14 @@ impl<'e, 'a> Tr<'e, 'a> {
             index_options,
             alter_options,
         } = ci;
-        if *concurrently || *r#async || *if_not_exists || nulls_distinct.is_some() || !with.is_empty() || !index_options.is_empty() || !alter_options.is_empty() {
+        if *concurrently
+            || *r#async
+            || *if_not_exists
+            || nulls_distinct.is_some()
+            || !with.is_empty()
+            || !index_options.is_empty()
+            || !alter_options.is_empty()
+        {
             return Err(errors::syntax("INDEX"));
         }
         if predicate.is_some() {
@@ -2598,7 +3660,9 @@ impl<'e, 'a> Tr<'e, 'a> {
             Some(IndexType::Custom(i)) if i.value == NONCLUSTERED => false,
             Some(_) => return Err(errors::syntax("USING")),
         };
-        let Some(name) = name else { return Err(errors::syntax("ON")) };
+        let Some(name) = name else {
+            return Err(errors::syntax("ON"));
+        };
         let iname = name_parts(name)?;
         if iname.len() != 1 {
             return Err(errors::syntax(&name.to_string()));
@@ -2608,25 +3672,60 @@ impl<'e, 'a> Tr<'e, 'a> {
         let mut positions = Vec::new();
         for c in columns {
             let (cname, desc) = match &c.column.expr {
-                Expr::Identifier(i) => (i.value.clone(), c.column.options.sort == Some(ast::OrderBySort::Desc)),
+                Expr::Identifier(i) => (
+                    i.value.clone(),
+                    c.column.options.sort == Some(ast::OrderBySort::Desc),
+                ),
                 other => return Err(refuse_expr(other)),
             };
-            let idx = t
-                .column(&cname)
-                .ok_or_else(|| errors::other(1911, 16, 1, format!("Column name '{cname}' does not exist in the target table or view.")))?;
+            let idx = t.column(&cname).ok_or_else(|| {
+                errors::other(
+                    1911,
+                    16,
+                    1,
+                    format!("Column name '{cname}' does not exist in the target table or view."),
+                )
+            })?;
             positions.push((idx, desc));
         }
-        let sqlite = IndexInfo::sqlite_name(&t.sqlite, IndexKind::Index, *unique, clustered, &iname);
+        let sqlite =
+            IndexInfo::sqlite_name(&t.sqlite, IndexKind::Index, *unique, clustered, &iname);
         let key_sql = positions
             .iter()
-            .map(|(i, desc)| format!("{}{}", qi(&t.columns[*i].name), if *desc { " DESC" } else { "" }))
+            .map(|(i, desc)| {
+                format!(
+                    "{}{}",
+                    qi(&t.columns[*i].name),
+                    if *desc { " DESC" } else { "" }
+                )
+            })
             .collect::<Vec<_>>()
             .join(", ");
-        let ddl = format!("CREATE {}INDEX {} ON {} ({key_sql})", if *unique { "UNIQUE " } else { "" }, qi(&sqlite), qi(&t.sqlite));
-        let index = IndexInfo { name: iname, kind: IndexKind::Index, unique: *unique, clustered, columns: positions, index_id: 0 };
-        Ok(IndexPlan { table: t, index, ddl })
+        let ddl = format!(
+            "CREATE {}INDEX {} ON {} ({key_sql})",
+            if *unique { "UNIQUE " } else { "" },
+            qi(&sqlite),
+            qi(&t.sqlite)
+        );
+        let index = IndexInfo {
+            name: iname,
+            kind: IndexKind::Index,
+            unique: *unique,
+            clustered,
+            columns: positions,
+            index_id: 0,
+        };
+        Ok(IndexPlan {
+            table: t,
+            index,
+            ddl,
+        })
     }
 }
+
+/// A PRIMARY KEY or UNIQUE constraint of CREATE TABLE: (name, kind,
+/// CLUSTERED/NONCLUSTERED if written, (column, descending)).
+type KeyDef = (Option<String>, IndexKind, Option<bool>, Vec<(String, bool)>);
 
 fn clustered_word(i: Option<&Ident>) -> Result<Option<bool>, SqlError> {
     match i.map(|i| i.value.to_uppercase()) {
@@ -2640,14 +3739,22 @@ fn clustered_word(i: Option<&Ident>) -> Result<Option<bool>, SqlError> {
 fn index_columns(cols: &[ast::IndexColumn]) -> Result<Vec<(String, bool)>, SqlError> {
     cols.iter()
         .map(|c| match (&c.column.expr, &c.operator_class) {
-            (Expr::Identifier(i), None) => Ok((i.value.clone(), c.column.options.sort == Some(ast::OrderBySort::Desc))),
+            (Expr::Identifier(i), None) => Ok((
+                i.value.clone(),
+                c.column.options.sort == Some(ast::OrderBySort::Desc),
+            )),
             (other, _) => Err(refuse_expr(other)),
         })
         .collect()
 }
 
 fn check_wildcard(o: &ast::WildcardAdditionalOptions) -> Result<(), SqlError> {
-    if o.opt_ilike.is_some() || o.opt_exclude.is_some() || o.opt_except.is_some() || o.opt_replace.is_some() || o.opt_rename.is_some() || o.opt_alias.is_some()
+    if o.opt_ilike.is_some()
+        || o.opt_exclude.is_some()
+        || o.opt_except.is_some()
+        || o.opt_replace.is_some()
+        || o.opt_rename.is_some()
+        || o.opt_alias.is_some()
     {
         return Err(errors::syntax("*"));
     }
@@ -2665,9 +3772,15 @@ fn collation_for(ty: SqlType) -> Option<&'static str> {
 /// Of two types of equal precedence, the longer.
 fn widen(a: SqlType, b: SqlType) -> SqlType {
     match (a, b) {
-        (SqlType::NVarChar(x), SqlType::NVarChar(y)) => SqlType::NVarChar(x.zip(y).map(|(x, y)| x.max(y))),
-        (SqlType::VarChar(x), SqlType::VarChar(y)) => SqlType::VarChar(x.zip(y).map(|(x, y)| x.max(y))),
-        (SqlType::VarBinary(x), SqlType::VarBinary(y)) => SqlType::VarBinary(x.zip(y).map(|(x, y)| x.max(y))),
+        (SqlType::NVarChar(x), SqlType::NVarChar(y)) => {
+            SqlType::NVarChar(x.zip(y).map(|(x, y)| x.max(y)))
+        }
+        (SqlType::VarChar(x), SqlType::VarChar(y)) => {
+            SqlType::VarChar(x.zip(y).map(|(x, y)| x.max(y)))
+        }
+        (SqlType::VarBinary(x), SqlType::VarBinary(y)) => {
+            SqlType::VarBinary(x.zip(y).map(|(x, y)| x.max(y)))
+        }
         _ => a,
     }
 }
@@ -2705,5 +3818,448 @@ pub(crate) fn server_property(server: &str, prop: &str) -> Option<Value> {
         "collation" => t("SQL_Latin1_General_CP1_CI_AS"),
         "isintegratedsecurityonly" | "isclustered" | "ishadrenabled" => Some(Value::Int(0)),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::catalog::{object_id_of, SchemaInfo};
+    use crate::engine::parse::parse_batch;
+
+    fn table(schema: &str, name: &str, cols: &[(&str, SqlType, bool)], pk: &[usize]) -> TableInfo {
+        let mut t = TableInfo {
+            schema: schema.into(),
+            name: name.into(),
+            sqlite: format!("{schema}.{name}"),
+            object_id: object_id_of(schema, name),
+            columns: cols
+                .iter()
+                .map(|(n, ty, nullable)| ColumnInfo {
+                    name: n.to_string(),
+                    decl: DeclType::new(*ty),
+                    nullable: *nullable,
+                })
+                .collect(),
+            indexes: Vec::new(),
+            created: chrono::NaiveDateTime::default(),
+        };
+        if !pk.is_empty() {
+            t.indexes.push(IndexInfo {
+                name: format!("PK_{name}"),
+                kind: IndexKind::PrimaryKey,
+                unique: true,
+                clustered: true,
+                columns: pk.iter().map(|i| (*i, false)).collect(),
+                index_id: 1,
+            });
+        }
+        t
+    }
+
+    fn catalog() -> Catalog {
+        Catalog {
+            schemas: vec![
+                SchemaInfo {
+                    id: 1,
+                    name: "dbo".into(),
+                },
+                SchemaInfo {
+                    id: 4,
+                    name: "sys".into(),
+                },
+            ],
+            tables: vec![
+                table(
+                    "dbo",
+                    "Queues",
+                    &[
+                        ("ID", SqlType::UniqueIdentifier, false),
+                        ("Name", SqlType::NVarChar(Some(256)), false),
+                        ("OwnerPoolId", SqlType::UniqueIdentifier, true),
+                        ("N", SqlType::Int, true),
+                    ],
+                    &[0],
+                ),
+                table(
+                    "dbo",
+                    "OwnerPool",
+                    &[
+                        ("ID", SqlType::UniqueIdentifier, false),
+                        ("Fqdn", SqlType::NVarChar(Some(256)), false),
+                    ],
+                    &[0],
+                ),
+                table(
+                    "dbo",
+                    "we]ird; name",
+                    &[
+                        ("a\"b", SqlType::BigInt, true),
+                        ("Größe", SqlType::NVarChar(None), true),
+                    ],
+                    &[],
+                ),
+            ],
+        }
+    }
+
+    fn translate(sql: &str, params: &[Param]) -> Result<Action, SqlError> {
+        let cat = catalog();
+        let vars = HashMap::new();
+        let dbs = vec![DbSummary {
+            name: "rgsconfig".into(),
+            id: 5,
+            read_only: false,
+        }];
+        let env = Env {
+            catalog: &cat,
+            db_name: "rgsconfig",
+            db_id: 5,
+            databases: &dbs,
+            server_name: "SRV",
+            spid: 51,
+            login: "sa",
+            trancount: 2,
+            rowcount: 0,
+            last_error: 0,
+            lock_timeout: -1,
+            params,
+            vars: &vars,
+            now_utc: chrono::NaiveDateTime::default(),
+            now_local: chrono::NaiveDateTime::default(),
+        };
+        let stmts = parse_batch(sql)?;
+        assert_eq!(stmts.len(), 1, "{sql}");
+        plan(&env, &stmts[0].0)
+    }
+
+    fn query(sql: &str) -> QueryPlan {
+        query_with(sql, &[])
+    }
+
+    fn query_with(sql: &str, params: &[Param]) -> QueryPlan {
+        match translate(sql, params) {
+            Ok(Action::Query(p)) => p,
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+
+    fn types(p: &QueryPlan) -> Vec<SqlType> {
+        p.columns.iter().map(|c| c.ty).collect()
+    }
+
+    fn refused(sql: &str) -> SqlError {
+        match translate(sql, &[]) {
+            Err(e) => e,
+            Ok(a) => panic!("{sql} was accepted: {a:?}"),
+        }
+    }
+
+    #[test]
+    fn bracketed_names_are_requoted_for_sqlite() {
+        let p = query("SELECT [a\"b], t.[Größe] AS [x]]; y] FROM [dbo].[we]]ird; name] AS t");
+        assert_eq!(p.sql.text, "SELECT \"t1\".\"a\"\"b\" AS \"c1\", \"t1\".\"Größe\" AS \"c2\" FROM \"dbo.we]ird; name\" AS \"t1\"");
+        assert_eq!(p.columns[1].name, "x]; y");
+        assert_eq!(types(&p), [SqlType::BigInt, SqlType::NVarChar(None)]);
+        // Case-insensitive names, one-, two- and three-part.
+        let p = query("SELECT queues.name FROM RGSCONFIG.DBO.QUEUES");
+        assert!(
+            p.sql.text.contains("FROM \"dbo.Queues\" AS \"t1\""),
+            "{}",
+            p.sql.text
+        );
+        assert_eq!(p.columns[0].name, "name");
+    }
+
+    #[test]
+    fn literals_parameters_and_top() {
+        let g = uuid::Uuid::parse_str("6f9619ff-8b86-d011-b42d-00c04fc964ff").unwrap();
+        let params = [
+            Param {
+                name: "@P1".into(),
+                ty: SqlType::UniqueIdentifier,
+                value: Value::Guid(g),
+            },
+            Param {
+                name: "@P2".into(),
+                ty: SqlType::Int,
+                value: Value::Int(3),
+            },
+        ];
+        let p = query_with("SELECT TOP (@P2) N'it''s' AS s, 5 AS i, 5000000000 AS b, 1.5 AS f FROM dbo.Queues WHERE ID = @P1", &params);
+        assert_eq!(
+            types(&p),
+            [
+                SqlType::NVarChar(Some(4)),
+                SqlType::Int,
+                SqlType::BigInt,
+                SqlType::Float
+            ]
+        );
+        assert!(
+            p.sql
+                .text
+                .starts_with("SELECT 'it''s' AS \"c1\", 5 AS \"c2\""),
+            "{}",
+            p.sql.text
+        );
+        assert!(
+            p.sql
+                .text
+                .contains("WHERE (\"t1\".\"ID\") COLLATE GUID = ?2 LIMIT ?1"),
+            "{}",
+            p.sql.text
+        );
+        assert_eq!(
+            p.sql.binds,
+            vec![
+                SqlVal::Integer(3),
+                SqlVal::Text("6F9619FF-8B86-D011-B42D-00C04FC964FF".into())
+            ]
+        );
+        let p = query("SELECT TOP 5 Name FROM dbo.Queues ORDER BY Name DESC");
+        assert!(
+            p.sql.text.ends_with(" ORDER BY 1 DESC LIMIT 5"),
+            "{}",
+            p.sql.text
+        );
+        // A GUID compared with text converts the text (error 8169 if bad).
+        let p = query(
+            "SELECT 1 FROM dbo.Queues WHERE OwnerPoolId = '6f9619ff-8b86-d011-b42d-00c04fc964ff'",
+        );
+        assert!(
+            p.sql.text.contains(
+                "sbx_cast('6f9619ff-8b86-d011-b42d-00c04fc964ff', 'uniqueidentifier', 'varchar')"
+            ),
+            "{}",
+            p.sql.text
+        );
+    }
+
+    #[test]
+    fn table_hints_decide_locking() {
+        assert!(query("SELECT ID FROM dbo.Queues WITH (UPDLOCK, HOLDLOCK)").lock);
+        assert!(query("SELECT ID FROM dbo.Queues WITH (XLOCK, ROWLOCK)").lock);
+        let p = query("SELECT ID FROM dbo.Queues WITH (NOLOCK)");
+        assert!(!p.lock && !p.nowait);
+        assert!(query("SELECT ID FROM dbo.Queues WITH (UPDLOCK, NOWAIT)").nowait);
+        assert_eq!(
+            refused("SELECT ID FROM dbo.Queues WITH (READPAST)").number,
+            102
+        );
+    }
+
+    #[test]
+    fn predicates_joins_and_subqueries() {
+        let p = query(
+            "SELECT q.ID, p.Fqdn FROM dbo.Queues q LEFT JOIN dbo.OwnerPool AS p ON p.ID = q.OwnerPoolId
+             WHERE q.OwnerPoolId IS NULL OR NOT EXISTS (SELECT 1 FROM dbo.OwnerPool p2 WHERE p2.ID = q.OwnerPoolId)
+               AND q.N IN (1, 2) AND q.Name LIKE N'a%' AND q.N BETWEEN 1 AND 5",
+        );
+        let sql = &p.sql.text;
+        assert!(sql.contains("LEFT JOIN \"dbo.OwnerPool\" AS \"t2\" ON (\"t2\".\"ID\") COLLATE GUID = \"t1\".\"OwnerPoolId\""), "{sql}");
+        assert!(
+            sql.contains("NOT EXISTS (SELECT 1 AS \"c1\" FROM \"dbo.OwnerPool\" AS \"t3\""),
+            "{sql}"
+        );
+        assert!(sql.contains("\"t1\".\"N\" IN (1, 2)"), "{sql}");
+        assert!(sql.contains("sbx_like(\"t1\".\"Name\", 'a%') = 1"), "{sql}");
+        // LEFT JOIN makes the right side nullable.
+        assert!(p.columns[1].nullable);
+        let p = query("SELECT CASE WHEN N > 1 THEN N'big' ELSE NULL END AS c, COUNT(*) AS n, COUNT_BIG(*) AS nb, SUM(N) AS s FROM dbo.Queues GROUP BY N");
+        assert_eq!(
+            types(&p),
+            [
+                SqlType::NVarChar(Some(3)),
+                SqlType::Int,
+                SqlType::BigInt,
+                SqlType::Int
+            ]
+        );
+        let p = query("SELECT NULL AS n, CAST(NULL AS uniqueidentifier) AS g, CONVERT(nvarchar(10), N) AS t, ISNULL(N, 0) AS z FROM dbo.Queues");
+        assert_eq!(
+            types(&p),
+            [
+                SqlType::Int,
+                SqlType::UniqueIdentifier,
+                SqlType::NVarChar(Some(10)),
+                SqlType::Int
+            ]
+        );
+        assert!(!p.columns[3].nullable);
+    }
+
+    #[test]
+    fn system_functions_are_typed_like_sql_server() {
+        let p = query(
+            "SELECT @@TRANCOUNT, @@SPID, DB_NAME(), HAS_PERMS_BY_NAME(N'dbo.Queues', N'OBJECT', N'UPDATE'), NEWID(),
+                    SYSUTCDATETIME(), GETUTCDATE(), SERVERPROPERTY('EngineEdition'), OBJECT_ID(N'dbo.Queues'), LEN(N'ab ')",
+        );
+        assert_eq!(
+            types(&p),
+            [
+                SqlType::Int,
+                SqlType::SmallInt,
+                SqlType::NVarChar(Some(128)),
+                SqlType::Int,
+                SqlType::UniqueIdentifier,
+                SqlType::DateTime2,
+                SqlType::DateTime,
+                SqlType::Int,
+                SqlType::Int,
+                SqlType::Int
+            ]
+        );
+        assert_eq!(p.sql.binds[0], SqlVal::Integer(2));
+    }
+
+    #[test]
+    fn dml_converts_values_to_column_types() {
+        let Action::Dml(p) = translate("INSERT INTO dbo.Queues (ID, Name) VALUES (NEWID(), N'a'), ('6f9619ff-8b86-d011-b42d-00c04fc964ff', N'b')", &[]).unwrap() else {
+            panic!()
+        };
+        assert!(
+            p.sql.text.starts_with(
+                "WITH \"sbx_src\"(\"c1\", \"c2\") AS (VALUES (sbx_newid(), 'a'), ('6f9619ff"
+            ),
+            "{}",
+            p.sql.text
+        );
+        assert!(p.sql.text.contains("INSERT INTO \"dbo.Queues\" (\"ID\", \"Name\") SELECT sbx_assign(\"sbx_src\".\"c1\", 'uniqueidentifier', 'uniqueidentifier', 'rgsconfig.dbo.Queues', 'ID')"), "{}", p.sql.text);
+        let Action::Dml(p) = translate("UPDATE [dbo].[Queues] SET [OwnerPoolId] = NULL WHERE [OwnerPoolId] = @P1 AND ([ID] = @P2)", &[
+            Param { name: "@P1".into(), ty: SqlType::UniqueIdentifier, value: Value::Null },
+            Param { name: "@P2".into(), ty: SqlType::UniqueIdentifier, value: Value::Null },
+        ])
+        .unwrap() else {
+            panic!()
+        };
+        assert!(
+            p.sql
+                .text
+                .starts_with("UPDATE \"dbo.Queues\" AS \"t1\" SET \"OwnerPoolId\" = NULL WHERE"),
+            "{}",
+            p.sql.text
+        );
+        let Action::Dml(p) = translate("DELETE dbo.Queues WHERE N = 1", &[]).unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            p.sql.text,
+            "DELETE FROM \"dbo.Queues\" AS \"t1\" WHERE \"t1\".\"N\" = 1"
+        );
+    }
+
+    #[test]
+    fn ddl_keeps_types_and_constraint_names() {
+        let Action::CreateTable(t) = translate(
+            "CREATE TABLE [dbo].[X] ([ID] uniqueidentifier NOT NULL DEFAULT NEWID(), [Name] nvarchar(max) NULL, [Flag] bit NOT NULL DEFAULT ((0)),
+             CONSTRAINT [PK_X] PRIMARY KEY ([ID]), CONSTRAINT UQ_X UNIQUE ([Flag]))",
+            &[],
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            t.ddl,
+            vec![
+                "CREATE TABLE \"dbo.X\" (\"ID\" uniqueidentifier NOT NULL COLLATE GUID DEFAULT (sbx_cast(sbx_newid(), 'uniqueidentifier', 'uniqueidentifier')), \"Name\" nvarchar(-1) COLLATE NOCASE, \"Flag\" bit NOT NULL DEFAULT 0)",
+                "CREATE UNIQUE INDEX \"dbo.X|PK|C|PK_X\" ON \"dbo.X\" (\"ID\")",
+                "CREATE UNIQUE INDEX \"dbo.X|UQ|N|UQ_X\" ON \"dbo.X\" (\"Flag\")",
+            ]
+        );
+        let Action::CreateIndex(i) = translate(
+            "CREATE NONCLUSTERED INDEX IX_Q ON dbo.Queues (OwnerPoolId DESC) INCLUDE (Name)",
+            &[],
+        )
+        .unwrap() else {
+            panic!()
+        };
+        assert_eq!(
+            i.ddl,
+            "CREATE INDEX \"dbo.Queues|IX|N|IX_Q\" ON \"dbo.Queues\" (\"OwnerPoolId\" DESC)"
+        );
+        assert_eq!(
+            refused("CREATE TABLE dbo.Y (A int) WITH (DATA_COMPRESSION = PAGE)").number,
+            102
+        );
+        assert_eq!(
+            refused("CREATE TABLE dbo.Y (A int NULL PRIMARY KEY)").number,
+            8111
+        );
+        assert_eq!(
+            refused("CREATE TABLE dbo.Y (A int, B int REFERENCES dbo.X (ID))").number,
+            102
+        );
+        assert_eq!(
+            refused("CREATE TABLE dbo.Y (A int CHECK (A > 0))").number,
+            102
+        );
+    }
+
+    #[test]
+    fn transactions_and_options() {
+        assert!(matches!(
+            translate("BEGIN TRANSACTION", &[]),
+            Ok(Action::Begin)
+        ));
+        assert!(matches!(translate("COMMIT TRAN", &[]), Ok(Action::Commit)));
+        assert!(matches!(translate("ROLLBACK", &[]), Ok(Action::Rollback)));
+        assert!(matches!(
+            translate("SET LOCK_TIMEOUT 200", &[]),
+            Ok(Action::Set(SetOption::LockTimeout(200)))
+        ));
+        assert!(matches!(
+            translate("SET XACT_ABORT ON", &[]),
+            Ok(Action::Set(SetOption::XactAbort(true)))
+        ));
+        assert!(matches!(
+            translate("SET NOCOUNT OFF", &[]),
+            Ok(Action::Set(SetOption::NoCount(false)))
+        ));
+        assert!(matches!(
+            translate("IF @@TRANCOUNT > 0 ROLLBACK TRANSACTION", &[]),
+            Ok(Action::If { .. })
+        ));
+        assert!(
+            matches!(translate("WAITFOR DELAY '00:00:01.5'", &[]), Ok(Action::WaitFor(d)) if d == Duration::from_millis(1500))
+        );
+        assert_eq!(refused("SET ANSI_NULLS OFF").number, 102);
+        assert_eq!(refused("SET IMPLICIT_TRANSACTIONS ON").number, 102);
+        assert_eq!(
+            refused("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE").number,
+            102
+        );
+    }
+
+    #[test]
+    fn refusals() {
+        for (sql, number) in [
+            ("MERGE dbo.Queues AS t USING dbo.OwnerPool AS s ON t.ID = s.ID WHEN MATCHED THEN DELETE", 102),
+            ("EXEC xp_cmdshell 'x'", 102),
+            ("EXECUTE sp_who", 102),
+            ("WAITFOR TIME '10:00'", 102),
+            ("SELECT * FROM dbo.Queues CROSS APPLY dbo.OwnerPool", 102),
+            ("SELECT ID FROM dbo.Queues FOR JSON AUTO", 102),
+            ("SELECT RANK() OVER (ORDER BY ID) FROM dbo.Queues", 102),
+            ("INSERT INTO dbo.Queues OUTPUT inserted.ID VALUES (NEWID(), N'x', NULL, 1)", 102),
+            ("SELECT TOP 10 PERCENT ID FROM dbo.Queues", 102),
+            ("SELECT 1 = 1", 102),
+            ("SELECT ID FROM dbo.Queues WHERE N", 4145),
+            ("SELECT * FROM dbo.Nope", 208),
+            ("SELECT * FROM sys.nope", 208),
+            ("SELECT Nope FROM dbo.Queues", 207),
+            ("UPDATE dbo.Queues SET Nope = 1", 207),
+            ("INSERT INTO dbo.Queues (ID) VALUES (1, 2)", 110),
+            ("INSERT INTO sys.tables (name) VALUES (N'x')", 259),
+            ("SELECT DATEADD(day, 1, GETDATE())", 195),
+            ("SELECT dbo.fn(1)", 4121),
+            ("DROP VIEW dbo.V", 102),
+            ("GRANT SELECT ON dbo.Queues TO public", 102),
+            ("SELECT @@IDENTITY", 137),
+        ] {
+            assert_eq!(refused(sql).number, number, "{sql}: {:?}", refused(sql));
+        }
+        assert_eq!(parse_batch("SELEC 1").unwrap_err().number, 102);
+        assert_eq!(parse_batch("SELECT 1 +").unwrap_err().number, 102);
     }
 }
