@@ -289,3 +289,17 @@ fn help_documents_exit_codes_and_flags() {
         c.args([sub, "--help"]).assert().code(0).stdout(predicate::str::contains("Exit codes:").and(predicate::str::contains("--server")));
     }
 }
+
+#[test]
+fn demo_tells_the_whole_story() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut c = assert_cmd::Command::cargo_bin("rgs-repair").unwrap();
+    c.env_clear().current_dir(dir.path()).arg("demo").assert().code(0).stdout(
+        predicate::str::contains("==> 1. Look")
+            .and(predicate::str::contains("Dry run: nothing was changed."))
+            .and(predicate::str::contains("Committed: 30 object(s)"))
+            .and(predicate::str::contains("Healthy"))
+            .and(predicate::str::contains("Committed: 30 row(s) put back")),
+    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the demo leaves no files behind");
+}

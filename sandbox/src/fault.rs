@@ -5,11 +5,15 @@
 //! Requests are counted per connection from 1, after login (SQL batches,
 //! RPCs and transaction manager requests; attentions do not count). Each
 //! fault fires once, on the first connection that reaches its request.
+//! Faults given at start apply to every connection; a fault armed later
+//! ([`FaultSet::arm`], `Sandbox::arm`) only to connections accepted after
+//! it was armed, so that a test can change data fault-free on one
+//! connection and then fault a fresh one.
 
 use crate::types::SqlError;
 use std::fmt;
 use std::str::FromStr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 /// What happens to the request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,45 +91,68 @@ impl fmt::Display for Fault {
     }
 }
 
+/// One fault with its arming point and whether it has fired.
+#[derive(Debug)]
+struct Armed {
+    fault: Fault,
+    /// Only connections with a higher id may fire it (0: all of them).
+    after_conn: u64,
+    fired: bool,
+}
+
 /// The faults of one sandbox, with which have fired. Shared by all
 /// connections.
 #[derive(Debug, Default)]
 pub struct FaultSet {
-    faults: Vec<(Fault, AtomicBool)>,
+    // A mutex rather than atomics: faults are added while connections
+    // look them up, and lookups are once per request, far from hot.
+    faults: Mutex<Vec<Armed>>,
 }
 
 impl FaultSet {
-    /// Arms `faults`.
+    /// Arms `faults` for every connection.
     pub fn new(faults: Vec<Fault>) -> FaultSet {
-        FaultSet {
-            faults: faults
-                .into_iter()
-                .map(|f| (f, AtomicBool::new(false)))
-                .collect(),
+        let set = FaultSet::default();
+        for f in faults {
+            set.arm(f, 0);
         }
+        set
     }
 
-    /// The faults that fire at a connection's request `n`, marking them
-    /// fired so that no other connection sees them.
-    pub fn take(&self, n: u64) -> Vec<FaultKind> {
-        self.faults
-            .iter()
-            .filter(|(f, fired)| {
-                f.request == n
-                    && fired
-                        .compare_exchange(false, true, Ordering::SeqCst, Ordering::SeqCst)
-                        .is_ok()
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<Armed>> {
+        // A panic elsewhere while holding the lock leaves the list intact.
+        self.faults.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds `fault`, to fire only on connections whose id is greater than
+    /// `after_conn` (ids count accepted connections from 1).
+    pub fn arm(&self, fault: Fault, after_conn: u64) {
+        self.lock().push(Armed {
+            fault,
+            after_conn,
+            fired: false,
+        });
+    }
+
+    /// The faults that fire at request `n` of connection `conn`, marking
+    /// them fired so that no other connection sees them.
+    pub fn take(&self, conn: u64, n: u64) -> Vec<FaultKind> {
+        self.lock()
+            .iter_mut()
+            .filter(|a| !a.fired && a.fault.request == n && conn > a.after_conn)
+            .map(|a| {
+                a.fired = true;
+                a.fault.kind
             })
-            .map(|(f, _)| f.kind)
             .collect()
     }
 
     /// Faults that have not fired yet.
     pub fn pending(&self) -> Vec<Fault> {
-        self.faults
+        self.lock()
             .iter()
-            .filter(|(_, fired)| !fired.load(Ordering::SeqCst))
-            .map(|(f, _)| *f)
+            .filter(|a| !a.fired)
+            .map(|a| a.fault)
             .collect()
     }
 }
@@ -275,9 +302,21 @@ mod tests {
             Fault::parse("drop@2").unwrap(),
             Fault::parse("delay@2:5").unwrap(),
         ]);
-        assert!(set.take(1).is_empty());
-        assert_eq!(set.take(2), vec![FaultKind::Drop, FaultKind::Delay(5)]);
-        assert!(set.take(2).is_empty());
+        assert!(set.take(1, 1).is_empty());
+        assert_eq!(set.take(1, 2), vec![FaultKind::Drop, FaultKind::Delay(5)]);
+        assert!(set.take(2, 2).is_empty());
+        assert!(set.pending().is_empty());
+    }
+
+    #[test]
+    fn armed_faults_skip_older_connections() {
+        let set = FaultSet::new(vec![]);
+        set.arm(Fault::parse("error@1:1205").unwrap(), 3);
+        assert!(set.take(2, 1).is_empty());
+        assert!(set.take(3, 1).is_empty());
+        assert_eq!(set.pending().len(), 1);
+        assert_eq!(set.take(4, 1), vec![FaultKind::Error(1205)]);
+        assert!(set.take(5, 1).is_empty());
         assert!(set.pending().is_empty());
     }
 

@@ -48,8 +48,9 @@ impl Context {
 
     /// Connects, warning when the server's identity goes unverified.
     pub async fn connect(&self) -> Result<Connection> {
+        static WARNED: std::sync::Once = std::sync::Once::new();
         if self.target.trusts_server_certificate() {
-            eprintln!("warning: -C: the server's certificate is not verified, so the server's identity is not either");
+            WARNED.call_once(|| eprintln!("warning: -C: the server's certificate is not verified, so the server's identity is not either"));
         }
         connect(&self.target).await
     }

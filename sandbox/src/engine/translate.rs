@@ -285,7 +285,7 @@ pub(crate) fn plan(env: &Env<'_>, stmt: &Statement) -> Result<Action, SqlError> 
         Statement::Set(s) => t.set(s, stmt),
         Statement::Print(p) => {
             let v = t.expr(&p.message)?;
-            let v = t.to_type(&v, SqlType::NVarChar(Some(4000)));
+            let v = t.conv_to(&v, SqlType::NVarChar(Some(4000)));
             let sql = format!("SELECT {v}");
             Ok(Action::Print(
                 t.scalar_plan(sql, SqlType::NVarChar(Some(4000))),
