@@ -94,7 +94,7 @@ fn judge(spec: &str, words: &[&str], o: &Outcome, now: &Snapshot, before: &Snaps
 }
 
 /// The states the database may be in: before, or after the full fix.
-fn states() -> (Vec<(String, String, String)>, Vec<(String, String, String)>, u64) {
+fn states() -> (Snapshot, Snapshot, u64) {
     let sb = sandbox("migrated");
     let before = snapshot(&sb);
     let dir = tempfile::tempdir().unwrap();

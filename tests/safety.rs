@@ -13,7 +13,7 @@ use std::time::Duration;
 #[test]
 fn read_only_database_check_works_and_fix_refuses_before_starting() {
     let sb = sandbox("migrated");
-    sb.set_state(DbState::ReadOnly);
+    sb.set_state(DbState::ReadOnly).unwrap();
     tool(&sb).arg("check").assert().code(3).stdout(predicate::str::contains("READ_ONLY"));
     let dir = tempfile::tempdir().unwrap();
     let before = snapshot(&sb);
@@ -32,16 +32,16 @@ fn read_only_database_check_works_and_fix_refuses_before_starting() {
 #[test]
 fn mirror_and_secondary_name_what_to_connect_to() {
     let sb = sandbox("migrated");
-    sb.set_state(DbState::Mirror);
+    sb.set_state(DbState::Mirror).unwrap();
     tool(&sb).args(["fix", "--yes"]).assert().code(1).stderr(predicate::str::contains("954").and(predicate::str::contains("principal")));
-    sb.set_state(DbState::Secondary);
+    sb.set_state(DbState::Secondary).unwrap();
     tool(&sb).arg("check").assert().code(1).stderr(predicate::str::contains("976").and(predicate::str::contains("primary replica")));
 }
 
 #[test]
 fn missing_update_permission_stops_before_the_transaction() {
     let sb = sandbox("migrated");
-    sb.deny("dbo.Queues", "UPDATE");
+    sb.deny("dbo.Queues", "UPDATE").unwrap();
     let before = snapshot(&sb);
     let dir = tempfile::tempdir().unwrap();
     tool(&sb)

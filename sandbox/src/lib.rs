@@ -15,4 +15,4 @@ pub mod server;
 pub mod tds;
 pub mod types;
 
-pub use server::{Sandbox, SandboxOptions, DEFAULT_PASSWORD};
+pub use server::{DbState, Sandbox, SandboxOptions, DEFAULT_PASSWORD};

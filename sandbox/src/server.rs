@@ -21,7 +21,7 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tracing::{debug, info, warn};
@@ -55,6 +55,82 @@ pub enum TlsMode {
     Refuse,
 }
 
+/// The situation of the scenario database, as a high-availability setup
+/// can leave it. `master` is always online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DbState {
+    /// Readable and writable: a standalone database or an availability
+    /// group primary.
+    #[default]
+    Online,
+    /// A readable availability-group secondary or a read-only database:
+    /// logins work, `DATABASEPROPERTYEX(..., 'Updateability')` is
+    /// `READ_ONLY`, and every write fails with error 3906.
+    ReadOnly,
+    /// A database mirroring mirror: logins to it fail with error 954 and
+    /// then 18456, as does `USE` from another database.
+    Mirror,
+    /// A non-readable availability-group secondary: logins to it fail with
+    /// error 976 and then 18456, as does `USE` from another database.
+    Secondary,
+}
+
+impl DbState {
+    /// The error SQL Server gives when a login or `USE` asks for a database
+    /// in this state, None when the database can be opened.
+    pub fn open_error(self, database: &str) -> Option<SqlError> {
+        let (number, message) = match self {
+            DbState::Online | DbState::ReadOnly => return None,
+            DbState::Mirror => (
+                954,
+                format!("The database \"{database}\" cannot be opened. It is acting as a mirror database."),
+            ),
+            DbState::Secondary => (
+                976,
+                format!(
+                    "The target database, '{database}', is participating in an availability group and is currently not accessible for queries. Either data movement is suspended or the availability replica is not enabled for read access. To allow read-only access to this and other databases in the availability group, enable read access to one or more secondary availability replicas in the group.  For more information, see the ALTER AVAILABILITY GROUP statement in SQL Server Books Online."
+                ),
+            ),
+        };
+        Some(SqlError {
+            number,
+            severity: 14,
+            state: 1,
+            message,
+            line: 1,
+        })
+    }
+}
+
+impl fmt::Display for DbState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            DbState::Online => "online",
+            DbState::ReadOnly => "read-only",
+            DbState::Mirror => "mirror",
+            DbState::Secondary => "secondary",
+        })
+    }
+}
+
+impl std::str::FromStr for DbState {
+    type Err = String;
+
+    /// Parses `online`, `read-only`, `mirror` or `secondary` (for a
+    /// command-line option).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().replace('_', "-").as_str() {
+            "online" => Ok(DbState::Online),
+            "read-only" | "readonly" => Ok(DbState::ReadOnly),
+            "mirror" => Ok(DbState::Mirror),
+            "secondary" => Ok(DbState::Secondary),
+            _ => Err(format!(
+                "invalid database state '{s}': expected online, read-only, mirror or secondary"
+            )),
+        }
+    }
+}
+
 /// How to start a sandbox.
 #[derive(Clone)]
 pub struct SandboxOptions {
@@ -72,6 +148,8 @@ pub struct SandboxOptions {
     pub faults: Vec<Fault>,
     /// TLS offer.
     pub tls: TlsMode,
+    /// State of the scenario database (after the scenario is loaded).
+    pub state: DbState,
 }
 
 impl Default for SandboxOptions {
@@ -84,6 +162,7 @@ impl Default for SandboxOptions {
             db_file: None,
             faults: Vec::new(),
             tls: TlsMode::Offer,
+            state: DbState::Online,
         }
     }
 }
@@ -98,6 +177,7 @@ impl fmt::Debug for SandboxOptions {
             .field("db_file", &self.db_file)
             .field("faults", &self.faults)
             .field("tls", &self.tls)
+            .field("state", &self.state)
             .finish()
     }
 }
@@ -105,12 +185,37 @@ impl fmt::Debug for SandboxOptions {
 /// State shared by the listener and every connection.
 struct Shared {
     engine: Engine,
+    /// The scenario database, the one [`DbState`] applies to.
+    database: String,
+    state: Mutex<DbState>,
     password: String,
     faults: FaultSet,
     tls: Option<TlsConfigs>,
     requests: AtomicU64,
     connections: AtomicU64,
 }
+
+impl Shared {
+    fn state(&self) -> DbState {
+        *self.state.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The error for opening `database` (by login or `USE`) in the
+    /// scenario database's current state; None when it can be opened.
+    fn open_error(&self, database: &str) -> Option<SqlError> {
+        if !database.eq_ignore_ascii_case(&self.database) {
+            return None;
+        }
+        self.state().open_error(&self.database)
+    }
+}
+
+/// Stack of every sandbox thread that runs requests. The engine walks
+/// statements recursively, and the product sends `{key_match}` OR chains
+/// of up to ~2000 terms, which parse into trees that deep: unoptimised
+/// builds need several megabytes for them, more than the 2 MiB default.
+/// Only touched pages are committed, so a large reservation is cheap.
+pub const THREAD_STACK_SIZE: usize = 256 << 20;
 
 /// A running sandbox. Stops when dropped.
 pub struct Sandbox {
@@ -165,11 +270,19 @@ impl Sandbox {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .thread_name("rgs-sandbox")
+            // Applies to the blocking pool too, where requests run.
+            .thread_stack_size(THREAD_STACK_SIZE)
             .enable_all()
             .build()?;
 
+        // After the scenario: loading it writes.
+        if opts.state == DbState::ReadOnly {
+            engine.set_read_only(&opts.database, true)?;
+        }
         let shared = Arc::new(Shared {
             engine,
+            database: opts.database.clone(),
+            state: Mutex::new(opts.state),
             password: opts.password,
             faults: FaultSet::new(opts.faults),
             tls,
@@ -192,7 +305,7 @@ impl Sandbox {
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => anyhow::bail!("the sandbox listener thread ended before it was ready"),
         }
-        info!(%addr, database = %opts.database, scenario = ?opts.scenario, "sandbox listening");
+        info!(%addr, database = %opts.database, scenario = ?opts.scenario, state = %opts.state, "sandbox listening");
         Ok(Sandbox {
             addr,
             database: opts.database,
@@ -263,6 +376,48 @@ impl Sandbox {
     /// Faults that have not fired yet.
     pub fn pending_faults(&self) -> Vec<Fault> {
         self.shared.faults.pending()
+    }
+
+    /// Adds a fault while running. It fires, once, at request
+    /// `fault.request` (counted per connection as always) of the first
+    /// connection that gets there among those accepted after this call:
+    /// connections already open never see it, so a test can change data on
+    /// one connection and then fault the product's next one.
+    pub fn arm(&self, fault: Fault) {
+        let after = self.shared.connections.load(Ordering::SeqCst);
+        info!(fault = %fault, after_connection = after, "fault armed");
+        self.shared.faults.arm(fault, after);
+    }
+
+    /// The scenario database's state.
+    pub fn state(&self) -> DbState {
+        self.shared.state()
+    }
+
+    /// Changes the scenario database's state, as a failover or `ALTER
+    /// DATABASE` would. New logins see it at once. Open connections to the
+    /// database keep running when it becomes [`DbState::ReadOnly`] (their
+    /// next write fails with 3906); when it becomes [`DbState::Mirror`] or
+    /// [`DbState::Secondary`] they are closed at their next request, as a
+    /// failover severs them.
+    pub fn set_state(&self, state: DbState) -> anyhow::Result<()> {
+        let mut current = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+        self.shared
+            .engine
+            .set_read_only(&self.database, state == DbState::ReadOnly)?;
+        info!(database = %self.database, from = %*current, to = %state, "database state changed");
+        *current = state;
+        Ok(())
+    }
+
+    /// Denies `permission` (`SELECT`, `INSERT`, `UPDATE` or `DELETE`) on
+    /// `table` (`dbo.Queues`, `[dbo].[Queues]` or `Queues`) in the scenario
+    /// database to every login, as `DENY UPDATE ON dbo.Queues TO ...`
+    /// would: `HAS_PERMS_BY_NAME` gives 0 and the statement fails with 229.
+    pub fn deny(&self, table: &str, permission: &str) -> anyhow::Result<()> {
+        self.shared
+            .engine
+            .set_permission(&self.database, table, permission, false)
     }
 
     /// Serves until Ctrl-C, then stops.
@@ -498,6 +653,16 @@ async fn log_in(
     } else {
         login.database.clone()
     };
+    if let Some(e) = shared.open_error(&database) {
+        info!(conn, database = %database, error = %e, "login failed: database not available");
+        t.write_message(
+            packet_type::REPLY,
+            &fail(vec![e, login_failed(&login.username)]),
+            DEFAULT_PACKET_SIZE,
+        )
+        .await?;
+        return Ok(None);
+    }
     let engine = shared.engine.clone();
     let db = database.clone();
     let opened = tokio::task::spawn_blocking(move || engine.open_session(&db))
@@ -623,6 +788,141 @@ fn xact_abort_setting(sql: &str) -> Option<bool> {
     last
 }
 
+/// Most operators one `;`-separated part of a request may hold. The
+/// engine translates operator chains (`... OR ... OR ...`) recursively, one
+/// stack frame of about 10 KiB (unoptimised build) per operator, and a
+/// stack overflow aborts the whole process with every test in it. With
+/// [`THREAD_STACK_SIZE`] 20,000 operators were measured to pass, so this
+/// keeps a margin of two while staying far above what the product sends
+/// (sp_executesql allows at most 2100 parameters, so its `{key_match}` has
+/// at most ~2100 comparisons with as many ANDs and ORs).
+pub const MAX_EXPRESSION_OPERATORS: usize = 10_000;
+
+/// SQL Server's answer to a statement nested too deeply for its stack.
+fn stack_limit_error() -> SqlError {
+    SqlError {
+        number: 8631,
+        severity: 17,
+        state: 1,
+        message: "Internal error: Server stack limit has been reached. Please look for potentially deep nesting in your query, and try to simplify it.".into(),
+        line: 1,
+    }
+}
+
+/// An upper bound of how deep the engine recurses for `sql`: per
+/// `;`-separated part, the operators (each may add a level to a chain)
+/// plus the deepest parenthesis nesting, the largest over all parts.
+/// Strings, quoted identifiers and comments do not count. Other nesting
+/// (CASE, subqueries) is capped at 50 levels by the SQL parser, so only
+/// operator chains can grow without bound.
+fn expression_depth(sql: &str) -> usize {
+    const WORDS: &[&str] = &[
+        "AND", "OR", "NOT", "LIKE", "IN", "IS", "BETWEEN", "ESCAPE", "COLLATE", "UNION",
+        "EXCEPT", "INTERSECT",
+    ];
+    let b = sql.as_bytes();
+    let (mut i, mut ops, mut depth, mut deepest, mut worst) = (0, 0usize, 0usize, 0usize, 0usize);
+    // Skips to just after the closing `close`, where a doubled `close`
+    // is an escaped one (strings, bracketed and quoted identifiers).
+    let skip_quoted = |mut i: usize, close: u8| -> usize {
+        while i < b.len() {
+            if b[i] == close {
+                if b.get(i + 1) == Some(&close) {
+                    i += 2;
+                    continue;
+                }
+                return i + 1;
+            }
+            i += 1;
+        }
+        i
+    };
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b'\'' => i = skip_quoted(i + 1, b'\''),
+            b'[' => i = skip_quoted(i + 1, b']'),
+            b'"' => i = skip_quoted(i + 1, b'"'),
+            b'-' if b.get(i + 1) == Some(&b'-') => {
+                while i < b.len() && b[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                // T-SQL block comments nest.
+                let mut level = 0usize;
+                while i < b.len() {
+                    if b[i] == b'/' && b.get(i + 1) == Some(&b'*') {
+                        level += 1;
+                        i += 2;
+                    } else if b[i] == b'*' && b.get(i + 1) == Some(&b'/') {
+                        level -= 1;
+                        i += 2;
+                        if level == 0 {
+                            break;
+                        }
+                    } else {
+                        i += 1;
+                    }
+                }
+            }
+            b'(' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+                i += 1;
+            }
+            b')' => {
+                depth = depth.saturating_sub(1);
+                i += 1;
+            }
+            b';' if depth == 0 => {
+                worst = worst.max(ops + deepest);
+                ops = 0;
+                deepest = 0;
+                i += 1;
+            }
+            b'+' | b'-' | b'*' | b'/' | b'%' | b'&' | b'|' | b'^' | b'=' | b'<' | b'>' | b'!' => {
+                ops += 1;
+                i += 1;
+            }
+            c if c.is_ascii_alphanumeric() || c == b'_' || c == b'@' || c == b'#' => {
+                let start = i;
+                while i < b.len()
+                    && (b[i].is_ascii_alphanumeric() || matches!(b[i], b'_' | b'@' | b'#' | b'$'))
+                {
+                    i += 1;
+                }
+                let word = &sql[start..i];
+                if WORDS.iter().any(|w| w.eq_ignore_ascii_case(word)) {
+                    ops += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    worst.max(ops + deepest)
+}
+
+/// The databases named by `USE` statements in `sql`, found the simple way
+/// (the word after each USE, brackets removed): enough to refuse switching
+/// to an unavailable database, and at worst a false refusal when a string
+/// or comment contains "use <database>".
+fn used_databases(sql: &str) -> Vec<String> {
+    let words: Vec<&str> = sql
+        .split(|c: char| c.is_whitespace() || c == ';')
+        .filter(|w| !w.is_empty())
+        .collect();
+    words
+        .windows(2)
+        .filter(|w| w[0].eq_ignore_ascii_case("USE"))
+        .map(|w| {
+            let name = w[1].strip_prefix('[').unwrap_or(w[1]);
+            let name = name.strip_suffix(']').unwrap_or(name);
+            name.replace("]]", "]")
+        })
+        .collect()
+}
+
 fn run_request(session: &mut Session, req: &Request) -> Vec<Item> {
     let quoted = |name: &str| format!("[{}]", name.replace(']', "]]"));
     let has_error = |items: &[Item]| items.iter().any(|i| matches!(i, Item::Error(_)));
@@ -742,7 +1042,30 @@ impl Connection {
             .unwrap_or("")
             .to_string();
 
-        let faults = self.shared.faults.take(n);
+        let database = self
+            .session
+            .as_ref()
+            .map(|s| s.database().to_string())
+            .unwrap_or_default();
+        if self.shared.open_error(&database).is_some() {
+            info!(conn = self.conn, request = n, database = %database, state = %self.shared.state(), "database no longer available; closing");
+            return Ok(false);
+        }
+        let used = used_databases(&sql);
+        if let Some(e) = used.iter().find_map(|db| self.shared.open_error(db)) {
+            let bytes = response::encode(&[Item::Error(e)], framing);
+            self.reply(&bytes).await?;
+            return Ok(true);
+        }
+
+        if expression_depth(&sql) > MAX_EXPRESSION_OPERATORS {
+            warn!(conn = self.conn, request = n, "statement nested too deeply for the sandbox's stack: 8631");
+            let bytes = response::encode(&[Item::Error(stack_limit_error())], framing);
+            self.reply(&bytes).await?;
+            return Ok(true);
+        }
+
+        let faults = self.shared.faults.take(self.conn, n);
         let mut drop_after = false;
         for f in &faults {
             info!(conn = self.conn, request = n, fault = %Fault { request: n, kind: *f }, "injecting fault");
@@ -765,11 +1088,6 @@ impl Connection {
                     }
                 }
                 FaultKind::Error(number) => {
-                    let database = self
-                        .session
-                        .as_ref()
-                        .map(|s| s.database().to_string())
-                        .unwrap_or_default();
                     let (action, object) = fault::permission_target(&sql);
                     let e = fault::sql_server_error(number, self.spid, &database, &action, &object);
                     let mut items = vec![Item::Error(e)];
@@ -899,6 +1217,58 @@ mod tests {
             Some(false)
         );
         assert_eq!(xact_abort_setting("SELECT 1"), None);
+    }
+
+    #[test]
+    fn estimates_expression_depth() {
+        assert_eq!(expression_depth("SELECT 1"), 0);
+        assert_eq!(expression_depth("SELECT a FROM t WHERE a = 1 AND (b = 2 OR c = 3)"), 6);
+        // Quoted text and comments do not count.
+        assert_eq!(
+            expression_depth("SELECT 'a AND b + (c' AS [x OR y] -- AND OR\n/* OR /* AND */ + */"),
+            0
+        );
+        // Each ;-separated statement on its own.
+        assert_eq!(expression_depth("SELECT 1+1; SELECT 1+1+1;"), 2);
+        let chain = vec!["([a] = @P1 AND [b] = @P2)"; 2000].join(" OR ");
+        let d = expression_depth(&chain);
+        assert!((7_999..=8_001).contains(&d), "{d}");
+        assert!(d <= MAX_EXPRESSION_OPERATORS);
+        let chain = vec!["[ID] = N'x'"; 20_000].join(" OR ");
+        assert!(expression_depth(&chain) > MAX_EXPRESSION_OPERATORS);
+        assert_eq!(stack_limit_error().number, 8631);
+    }
+
+    #[test]
+    fn finds_used_databases() {
+        assert_eq!(
+            used_databases("use [rgsconfig];SELECT 1\nUSE master"),
+            vec!["rgsconfig".to_string(), "master".to_string()]
+        );
+        assert!(used_databases("SELECT 1 AS [use]").is_empty());
+    }
+
+    #[test]
+    fn db_states_parse_and_open_errors() {
+        for s in [
+            DbState::Online,
+            DbState::ReadOnly,
+            DbState::Mirror,
+            DbState::Secondary,
+        ] {
+            assert_eq!(s.to_string().parse::<DbState>(), Ok(s));
+        }
+        assert!("primary".parse::<DbState>().is_err());
+        assert!(DbState::ReadOnly.open_error("rgsconfig").is_none());
+        let e = DbState::Mirror.open_error("rgsconfig").unwrap();
+        assert_eq!((e.number, e.severity), (954, 14));
+        assert_eq!(
+            e.message,
+            "The database \"rgsconfig\" cannot be opened. It is acting as a mirror database."
+        );
+        let e = DbState::Secondary.open_error("rgsconfig").unwrap();
+        assert_eq!((e.number, e.severity), (976, 14));
+        assert!(e.message.starts_with("The target database, 'rgsconfig', is participating"));
     }
 
     #[test]

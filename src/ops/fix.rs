@@ -97,11 +97,10 @@ pub async fn run(ctx: &Context, args: &FixArgs) -> Result<u8> {
     let opts = WriteOptions { lock_timeout_ms, retries: args.retries, backoff: Duration::from_millis(200), cancel };
     let result = apply::fix(&mut conn, &plan, &mut j, &path, &opts).await;
     ctx.interrupt.end_write();
-    let done = result.map_err(|e| {
+    let done = result.inspect_err(|_| {
         if path.exists() {
             eprintln!("Journal: {}", path.display());
         }
-        e
     })?;
     match ctx.format {
         Format::Human => {

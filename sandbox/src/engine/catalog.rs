@@ -543,7 +543,7 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
                     Value::Null,
                     Value::Int(schema_id(&t.schema)),
                     Value::Int(0),
-                    text("U"),
+                    text("U "),
                     text("USER_TABLE"),
                     Value::DateTime(t.created),
                     Value::DateTime(t.created),
@@ -828,7 +828,21 @@ pub(crate) fn view_cte(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Stri
             .iter()
             .map(|r| format!("({})", r.iter().map(literal).collect::<Vec<_>>().join(", ")))
             .collect();
-        format!("VALUES {}", rows.join(", "))
+        // Names compare and sort as in SQL Server's default collation.
+        let cols: Vec<String> = view
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(i, (_, ty, _))| match ty {
+                SqlType::NVarChar(_) | SqlType::VarChar(_) => format!("column{} COLLATE CI", i + 1),
+                _ => format!("column{}", i + 1),
+            })
+            .collect();
+        format!(
+            "SELECT {} FROM (VALUES {})",
+            cols.join(", "),
+            rows.join(", ")
+        )
     };
     format!(
         "{}({}) AS ({})",

@@ -210,7 +210,7 @@ impl DeclType {
     pub fn collation(&self) -> Option<&'static str> {
         match self.ty {
             SqlType::UniqueIdentifier => Some("GUID"),
-            SqlType::NVarChar(_) | SqlType::VarChar(_) => Some("NOCASE"),
+            SqlType::NVarChar(_) | SqlType::VarChar(_) => Some("CI"),
             _ => None,
         }
     }
@@ -511,7 +511,10 @@ fn convert_inner(
                 }
                 ValueRef::Text(t) => {
                     let s = String::from_utf8_lossy(t);
-                    if src_family != Family::Text {
+                    // Text stored for a GUID or a date is not a number;
+                    // any other text is a string, whatever the hint says
+                    // (a VALUES list mixes types row by row).
+                    if matches!(src_family, Family::Guid | Family::Time) {
                         return Err(clash(src, target, mode));
                     }
                     match s.trim().parse::<i64>() {
@@ -876,6 +879,17 @@ pub(crate) fn quote_ident(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
+/// SQL Server's default collation (SQL_Latin1_General_CP1_CI_AS) as far as
+/// the sandbox needs it: case-insensitive for all of Unicode (SQLite's
+/// NOCASE folds ASCII only) and blind to trailing spaces.
+pub(crate) fn ci_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    let a = a.trim_end_matches(' ');
+    let b = b.trim_end_matches(' ');
+    a.chars()
+        .flat_map(char::to_lowercase)
+        .cmp(b.chars().flat_map(char::to_lowercase))
+}
+
 /// Orders GUID texts as SQL Server orders `uniqueidentifier` values: by the
 /// last 6 bytes, then bytes 8-9, then 7-6, 5-4, 3-0 (display positions).
 /// Texts that are not GUIDs compare case-insensitively after GUIDs.
@@ -999,6 +1013,14 @@ mod tests {
             convert(ValueRef::Text(b"x"), t, "varchar", None, &Mode::TryCast).unwrap(),
             SqlVal::Null
         );
+    }
+
+    #[test]
+    fn case_insensitive_collation() {
+        use std::cmp::Ordering::*;
+        assert_eq!(ci_cmp("Größe", "GRÖSSE"), Greater);
+        assert_eq!(ci_cmp("Ärger", "ärger  "), Equal);
+        assert_eq!(ci_cmp("a", "B"), Less);
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
     let volatile = FunctionFlags::SQLITE_UTF8;
 
     conn.create_collation("GUID", datatype::guid_cmp)?;
+    conn.create_collation("CI", datatype::ci_cmp)?;
 
     // sbx_cast(value, target spec, source type name [, style [, try]])
     let s = shared.clone();

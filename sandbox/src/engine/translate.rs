@@ -424,8 +424,26 @@ impl Tr<'_, '_> {
     fn set(&mut self, s: &ast::Set, stmt: &Statement) -> Result<Action, SqlError> {
         match s {
             ast::Set::SetSessionParam(ast::SetSessionParamKind::Generic(g)) => {
-                if g.names.len() != 1 {
-                    return Err(refuse(stmt));
+                const ON_ONLY: &[&str] = &[
+                    "ANSI_NULLS",
+                    "QUOTED_IDENTIFIER",
+                    "ANSI_WARNINGS",
+                    "ANSI_PADDING",
+                    "CONCAT_NULL_YIELDS_NULL",
+                    "ARITHABORT",
+                    "ANSI_NULL_DFLT_ON",
+                ];
+                if g.names.len() > 1 {
+                    // `SET ANSI_NULLS, QUOTED_IDENTIFIER ON` as drivers send it.
+                    let all = g
+                        .names
+                        .iter()
+                        .all(|n| ON_ONLY.contains(&n.to_uppercase().as_str()));
+                    return if all && g.value.eq_ignore_ascii_case("ON") {
+                        Ok(Action::Set(SetOption::Ignored))
+                    } else {
+                        Err(refuse(stmt))
+                    };
                 }
                 let name = g.names[0].to_uppercase();
                 let value = g.value.to_uppercase();
@@ -658,6 +676,9 @@ struct Tr<'e, 'a> {
     lock: bool,
     nowait: bool,
     tables: Vec<(String, String)>,
+    /// Lowercase parameter name -> position, built on first use (batches
+    /// may carry thousands of parameters).
+    param_index: Option<HashMap<String, usize>>,
 }
 
 fn qi(s: &str) -> String {
@@ -688,6 +709,7 @@ impl<'e, 'a> Tr<'e, 'a> {
             lock: false,
             nowait: false,
             tables: Vec::new(),
+            param_index: None,
         }
     }
 
@@ -846,7 +868,16 @@ impl<'e, 'a> Tr<'e, 'a> {
 
     fn param_or_var(&mut self, name: &str) -> Result<Typed, SqlError> {
         let l = name.to_lowercase();
-        if let Some(p) = self.env.params.iter().find(|p| p.name.to_lowercase() == l) {
+        let params = self.env.params;
+        let index = self.param_index.get_or_insert_with(|| {
+            params
+                .iter()
+                .enumerate()
+                .rev()
+                .map(|(i, p)| (p.name.to_lowercase(), i))
+                .collect()
+        });
+        if let Some(p) = index.get(&l).map(|i| &params[*i]) {
             let (ty, value) = (p.ty, p.value.clone());
             let sql = self.bind(param_storage(ty, &value));
             return Ok(Typed {
@@ -1076,7 +1107,7 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let coll = if c.contains("_CS") || c.ends_with("_BIN") || c.ends_with("_BIN2") {
                     "BINARY"
                 } else {
-                    "NOCASE"
+                    "CI"
                 };
                 Ok(Typed::new(
                     format!("({} COLLATE {coll})", v.sql),
@@ -1379,6 +1410,11 @@ impl<'e, 'a> Tr<'e, 'a> {
         let ty = Self::common_type(&[l, r]);
         let ls = self.conv_to(l, ty);
         let rs = self.conv_to(r, ty);
+        // An explicit COLLATE of the query wins.
+        let explicit = |s: &str| s.contains(" COLLATE BINARY)") || s.contains(" COLLATE CI)");
+        if explicit(&ls) || explicit(&rs) {
+            return format!("{ls} {op} {rs}");
+        }
         match collation_for(ty) {
             Some(c) => format!("({ls}) COLLATE {c} {op} {rs}"),
             None => format!("{ls} {op} {rs}"),
@@ -3763,7 +3799,7 @@ fn check_wildcard(o: &ast::WildcardAdditionalOptions) -> Result<(), SqlError> {
 
 fn collation_for(ty: SqlType) -> Option<&'static str> {
     match family(ty) {
-        Family::Text => Some("NOCASE"),
+        Family::Text => Some("CI"),
         Family::Guid => Some("GUID"),
         _ => None,
     }
@@ -4162,7 +4198,7 @@ mod tests {
         assert_eq!(
             t.ddl,
             vec![
-                "CREATE TABLE \"dbo.X\" (\"ID\" uniqueidentifier NOT NULL COLLATE GUID DEFAULT (sbx_cast(sbx_newid(), 'uniqueidentifier', 'uniqueidentifier')), \"Name\" nvarchar(-1) COLLATE NOCASE, \"Flag\" bit NOT NULL DEFAULT 0)",
+                "CREATE TABLE \"dbo.X\" (\"ID\" uniqueidentifier NOT NULL COLLATE GUID DEFAULT (sbx_cast(sbx_newid(), 'uniqueidentifier', 'uniqueidentifier')), \"Name\" nvarchar(-1) COLLATE CI, \"Flag\" bit NOT NULL DEFAULT 0)",
                 "CREATE UNIQUE INDEX \"dbo.X|PK|C|PK_X\" ON \"dbo.X\" (\"ID\")",
                 "CREATE UNIQUE INDEX \"dbo.X|UQ|N|UQ_X\" ON \"dbo.X\" (\"Flag\")",
             ]
@@ -4224,6 +4260,14 @@ mod tests {
             matches!(translate("WAITFOR DELAY '00:00:01.5'", &[]), Ok(Action::WaitFor(d)) if d == Duration::from_millis(1500))
         );
         assert_eq!(refused("SET ANSI_NULLS OFF").number, 102);
+        assert!(matches!(
+            translate("SET ANSI_NULLS, QUOTED_IDENTIFIER ON", &[]),
+            Ok(Action::Set(SetOption::Ignored))
+        ));
+        assert!(matches!(
+            translate("SET TEXTSIZE 2147483647", &[]),
+            Ok(Action::Set(SetOption::Ignored))
+        ));
         assert_eq!(refused("SET IMPLICIT_TRANSACTIONS ON").number, 102);
         assert_eq!(
             refused("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE").number,
