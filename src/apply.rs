@@ -11,7 +11,7 @@ use crate::plan::{self, Plan};
 use crate::sql;
 use crate::value::DbValue;
 use anyhow::{anyhow, bail, Result};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::Path;
 use std::time::Duration;
 use tiberius::ToSql;
@@ -58,7 +58,10 @@ fn lost(e: &anyhow::Error) -> bool {
 }
 
 /// Runs one step unless Ctrl-C comes first.
-async fn step<T>(cancel: &CancellationToken, fut: impl std::future::Future<Output = Result<T>>) -> Result<T, Abort> {
+async fn step<T>(
+    cancel: &CancellationToken,
+    fut: impl std::future::Future<Output = Result<T>>,
+) -> Result<T, Abort> {
     tokio::select! {
         biased;
         _ = cancel.cancelled() => Err(Abort::Cancelled),
@@ -95,7 +98,13 @@ pub struct FixDone {
 
 /// Runs the fix transaction for `plan`, writing `journal` to `path` before
 /// the commit and marking it afterwards.
-pub async fn fix(conn: &mut Connection, plan: &Plan, journal: &mut Journal, path: &Path, opts: &WriteOptions) -> Result<FixDone> {
+pub async fn fix(
+    conn: &mut Connection,
+    plan: &Plan,
+    journal: &mut Journal,
+    path: &Path,
+    opts: &WriteOptions,
+) -> Result<FixDone> {
     let mut journal_written = false;
     let mut attempt = 0;
     loop {
@@ -105,7 +114,10 @@ pub async fn fix(conn: &mut Connection, plan: &Plan, journal: &mut Journal, path
             Err(Abort::Failed(e)) if deadlocked(&e) && attempt <= opts.retries => {
                 rollback(conn).await;
                 let pause = opts.backoff * 2u32.saturating_pow(attempt - 1);
-                tracing::warn!(attempt, "chosen as deadlock victim; rerunning the transaction in {pause:?}");
+                tracing::warn!(
+                    attempt,
+                    "chosen as deadlock victim; rerunning the transaction in {pause:?}"
+                );
                 eprintln!("SQL Server chose this transaction as a deadlock victim (error 1205); nothing was changed. Retrying ({attempt} of {}) in {} ms.", opts.retries, pause.as_millis());
                 tokio::time::sleep(pause).await;
                 continue;
@@ -138,13 +150,20 @@ pub async fn fix(conn: &mut Connection, plan: &Plan, journal: &mut Journal, path
         // COMMIT: from here a lost connection leaves the outcome unknown.
         if opts.cancel.is_cancelled() {
             rollback(conn).await;
-            journal.mark(path, Status::RolledBack, Some("interrupted before COMMIT".into()))?;
+            journal.mark(
+                path,
+                Status::RolledBack,
+                Some("interrupted before COMMIT".into()),
+            )?;
             return Err(Stop::NotDone("interrupted (Ctrl-C) before COMMIT: the transaction was rolled back; nothing was changed".into()).into());
         }
         return match conn.batch(sql::COMMIT).await {
             Ok(()) => {
                 journal.mark(path, Status::Committed, None)?;
-                Ok(FixDone { rows: plan.row_count(), attempts: attempt })
+                Ok(FixDone {
+                    rows: plan.row_count(),
+                    attempts: attempt,
+                })
             }
             Err(e) if lost(&e) => {
                 let m = format!(
@@ -158,7 +177,9 @@ pub async fn fix(conn: &mut Connection, plan: &Plan, journal: &mut Journal, path
             Err(e) => {
                 rollback(conn).await;
                 journal.mark(path, Status::RolledBack, Some(format!("{e:#}")))?;
-                Err(anyhow!("COMMIT failed and the transaction was rolled back; nothing was changed: {e:#}"))
+                Err(anyhow!(
+                    "COMMIT failed and the transaction was rolled back; nothing was changed: {e:#}"
+                ))
             }
         };
     }
@@ -194,7 +215,11 @@ async fn fix_attempt(
     for t in &plan.tables {
         let s = plan::table_sql(&t.table);
         let name = t.table.full_name();
-        let now: BTreeSet<Vec<DbValue>> = step(c, conn.rows(&s.recheck, &[])).await?.into_iter().map(|r| r.values).collect();
+        let now: BTreeSet<Vec<DbValue>> = step(c, conn.rows(&s.recheck, &[]))
+            .await?
+            .into_iter()
+            .map(|r| r.values)
+            .collect();
         let planned: BTreeSet<Vec<DbValue>> = t.rows.iter().map(|r| r.key.clone()).collect();
         if now != planned {
             let gone = planned.difference(&now).count();
@@ -206,16 +231,28 @@ async fn fix_attempt(
         let pool: &dyn ToSql = &plan.pool.id;
         let n = step(c, conn.execute(&s.update, &[pool])).await?;
         if n != t.rows.len() as u64 {
-            return Err(Abort::Failed(anyhow!("{name}: the UPDATE changed {n} row(s) where the plan has {}", t.rows.len())));
+            return Err(Abort::Failed(anyhow!(
+                "{name}: the UPDATE changed {n} row(s) where the plan has {}",
+                t.rows.len()
+            )));
         }
-        let left = step(c, conn.rows(&s.verify, &[])).await?.first().map_or(-1, |r| r.int(0));
+        let left = step(c, conn.rows(&s.verify, &[]))
+            .await?
+            .first()
+            .map_or(-1, |r| r.int(0));
         if left != 0 {
-            return Err(Abort::Failed(anyhow!("{name}: {left} row(s) still lack an owner after the UPDATE")));
+            return Err(Abort::Failed(anyhow!(
+                "{name}: {left} row(s) still lack an owner after the UPDATE"
+            )));
         }
     }
     // Durable before COMMIT: if anything dies after the commit, the record
     // of what changed already exists.
-    let write = if *journal_written { journal.replace(path) } else { journal.create(path) };
+    let write = if *journal_written {
+        journal.replace(path)
+    } else {
+        journal.create(path)
+    };
     write.map_err(Abort::Failed)?;
     *journal_written = true;
     Ok(())
@@ -265,13 +302,19 @@ pub struct UndoRow {
 impl UndoRow {
     /// Whether undo puts it back: it still holds what the fix wrote.
     pub fn restorable(&self) -> bool {
-        self.current.as_ref().is_some_and(|c| c.sql_eq(&self.change.new))
+        self.current
+            .as_ref()
+            .is_some_and(|c| c.sql_eq(&self.change.new))
     }
 }
 
 /// Reads the current owner of every journalled row (locking when inside a
 /// transaction, since the template carries UPDLOCK, HOLDLOCK).
-async fn read_current(conn: &mut Connection, tables: &[UndoTable<'_>], cancel: &CancellationToken) -> Result<Vec<UndoRow>, Abort> {
+async fn read_current(
+    conn: &mut Connection,
+    tables: &[UndoTable<'_>],
+    cancel: &CancellationToken,
+) -> Result<Vec<UndoRow>, Abort> {
     let mut out = Vec::new();
     for t in tables {
         let nkeys = t.q.keys.len();
@@ -279,16 +322,33 @@ async fn read_current(conn: &mut Connection, tables: &[UndoTable<'_>], cancel: &
         for chunk in t.changes.rows.chunks(t.q.rows_per_statement()) {
             let sql_text = sql::render(
                 sql::UNDO_RECHECK,
-                &[("keys", &t.q.key_list()), ("owner", &t.q.owner), ("table", &t.q.table), ("key_match", &t.q.key_match(chunk.len(), 1))],
+                &[
+                    ("keys", &t.q.key_list()),
+                    ("owner", &t.q.owner),
+                    ("table", &t.q.table),
+                    ("key_match", &t.q.key_match(chunk.len(), 1)),
+                ],
             );
-            let params: Vec<&dyn ToSql> = chunk.iter().flat_map(|r| r.key.iter().map(|v| v as &dyn ToSql)).collect();
-            let found = step(cancel, conn.rows(&sql_text, &params)).await?;
+            let params: Vec<&dyn ToSql> = chunk
+                .iter()
+                .flat_map(|r| r.key.iter().map(|v| v as &dyn ToSql))
+                .collect();
+            let found: HashMap<Vec<DbValue>, DbValue> = step(cancel, conn.rows(&sql_text, &params))
+                .await?
+                .into_iter()
+                .filter(|f| f.values.len() == nkeys + 1)
+                .map(|mut f| {
+                    let owner = f.values.pop().unwrap_or(DbValue::Null);
+                    (f.values.iter().map(DbValue::normalized).collect(), owner)
+                })
+                .collect();
             for r in chunk {
-                let current = found
-                    .iter()
-                    .find(|f| f.values.len() == nkeys + 1 && f.values[..nkeys].iter().zip(&r.key).all(|(a, b)| a.sql_eq(b)))
-                    .map(|f| f.values[nkeys].clone());
-                out.push(UndoRow { table: name.clone(), change: r.clone(), current });
+                let key: Vec<DbValue> = r.key.iter().map(DbValue::normalized).collect();
+                out.push(UndoRow {
+                    table: name.clone(),
+                    change: r.clone(),
+                    current: found.get(&key).cloned(),
+                });
             }
         }
     }
@@ -298,16 +358,24 @@ async fn read_current(conn: &mut Connection, tables: &[UndoTable<'_>], cancel: &
 /// Reads what undo would do, without locking or changing anything.
 pub async fn undo_preview(conn: &mut Connection, journal: &Journal) -> Result<Vec<UndoRow>> {
     let tables = undo_tables(journal)?;
-    read_current(conn, &tables, &CancellationToken::new()).await.map_err(|a| match a {
-        Abort::Failed(e) => e,
-        Abort::Moved(m) => anyhow!(m),
-        Abort::Cancelled => anyhow!("interrupted"),
-    })
+    read_current(conn, &tables, &CancellationToken::new())
+        .await
+        .map_err(|a| match a {
+            Abort::Failed(e) => e,
+            Abort::Moved(m) => anyhow!(m),
+            Abort::Cancelled => anyhow!("interrupted"),
+        })
 }
 
 /// Runs the undo transaction: puts back exactly the rows `preview` showed as
 /// restorable, or stops if the database moved since.
-pub async fn undo(conn: &mut Connection, journal: &mut Journal, path: &Path, preview: &[UndoRow], opts: &WriteOptions) -> Result<UndoRecord> {
+pub async fn undo(
+    conn: &mut Connection,
+    journal: &mut Journal,
+    path: &Path,
+    preview: &[UndoRow],
+    opts: &WriteOptions,
+) -> Result<UndoRecord> {
     let tables = undo_tables(journal)?;
     let mut attempt = 0;
     let result = loop {
@@ -332,16 +400,31 @@ pub async fn undo(conn: &mut Connection, journal: &mut Journal, path: &Path, pre
             }
             return Err(match abort {
                 Abort::Moved(m) => Stop::NotDone(m).into(),
-                Abort::Cancelled => Stop::NotDone("interrupted (Ctrl-C): the undo was rolled back; nothing was changed".into()).into(),
-                Abort::Failed(e) => anyhow!(explain_failure(&e, attempt, was_lost).replace("the fix", "the undo")),
+                Abort::Cancelled => Stop::NotDone(
+                    "interrupted (Ctrl-C): the undo was rolled back; nothing was changed".into(),
+                )
+                .into(),
+                Abort::Failed(e) => {
+                    anyhow!(explain_failure(&e, attempt, was_lost).replace("the fix", "the undo"))
+                }
             });
         }
     };
     let left_alone = preview.len() - restored;
     let record = match conn.batch(sql::COMMIT).await {
-        Ok(()) => UndoRecord { at: chrono::Utc::now(), status: Status::Committed, restored, left_alone },
+        Ok(()) => UndoRecord {
+            at: chrono::Utc::now(),
+            status: Status::Committed,
+            restored,
+            left_alone,
+        },
         Err(e) if lost(&e) => {
-            let rec = UndoRecord { at: chrono::Utc::now(), status: Status::CommitOutcomeUnknown, restored, left_alone };
+            let rec = UndoRecord {
+                at: chrono::Utc::now(),
+                status: Status::CommitOutcomeUnknown,
+                restored,
+                left_alone,
+            };
             journal.undo = Some(rec);
             journal.replace(path)?;
             bail!("the connection was lost while the undo's COMMIT was under way ({e:#}); the outcome is unknown. Run `rgs-repair check`; running undo again is safe, since it only touches rows that still hold the fixed owner");
@@ -356,7 +439,12 @@ pub async fn undo(conn: &mut Connection, journal: &mut Journal, path: &Path, pre
     Ok(record)
 }
 
-async fn undo_attempt(conn: &mut Connection, tables: &[UndoTable<'_>], preview: &[UndoRow], opts: &WriteOptions) -> Result<usize, Abort> {
+async fn undo_attempt(
+    conn: &mut Connection,
+    tables: &[UndoTable<'_>],
+    preview: &[UndoRow],
+    opts: &WriteOptions,
+) -> Result<usize, Abort> {
     let c = &opts.cancel;
     step(c, conn.batch(&plan::session_setup(opts.lock_timeout_ms))).await?;
     step(c, conn.batch(sql::BEGIN)).await?;
@@ -371,16 +459,34 @@ async fn undo_attempt(conn: &mut Connection, tables: &[UndoTable<'_>], preview: 
     let mut total = 0u64;
     for t in tables {
         let name = format!("{}.{}", t.changes.schema, t.changes.table);
-        let rows: Vec<&RowChange> = restorable_now.iter().filter(|r| r.table == name).map(|r| &r.change).collect();
+        let rows: Vec<&RowChange> = restorable_now
+            .iter()
+            .filter(|r| r.table == name)
+            .map(|r| &r.change)
+            .collect();
         for chunk in rows.chunks(t.q.rows_per_statement()) {
             // All rows of one journal share the new owner (the fix's pool).
             let new: &dyn ToSql = &chunk[0].new;
-            let sql_text = sql::render(sql::UNDO_UPDATE, &[("table", &t.q.table), ("owner", &t.q.owner), ("key_match", &t.q.key_match(chunk.len(), 2))]);
+            let sql_text = sql::render(
+                sql::UNDO_UPDATE,
+                &[
+                    ("table", &t.q.table),
+                    ("owner", &t.q.owner),
+                    ("key_match", &t.q.key_match(chunk.len(), 2)),
+                ],
+            );
             let mut params: Vec<&dyn ToSql> = vec![new];
-            params.extend(chunk.iter().flat_map(|r| r.key.iter().map(|v| v as &dyn ToSql)));
+            params.extend(
+                chunk
+                    .iter()
+                    .flat_map(|r| r.key.iter().map(|v| v as &dyn ToSql)),
+            );
             let n = step(c, conn.execute(&sql_text, &params)).await?;
             if n != chunk.len() as u64 {
-                return Err(Abort::Failed(anyhow!("{name}: the undo UPDATE changed {n} row(s) where {} were expected", chunk.len())));
+                return Err(Abort::Failed(anyhow!(
+                    "{name}: the undo UPDATE changed {n} row(s) where {} were expected",
+                    chunk.len()
+                )));
             }
             total += n;
         }

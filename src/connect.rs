@@ -121,12 +121,12 @@ impl ServerSpec {
         }
         let (rest, port) = match s.rsplit_once(',') {
             Some((h, p)) => {
-                let port: u16 = p
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|p| *p != 0)
-                    .ok_or_else(|| anyhow!("'{}' is not a TCP port number (in the server name '{s}')", p.trim()))?;
+                let port: u16 = p.trim().parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    anyhow!(
+                        "'{}' is not a TCP port number (in the server name '{s}')",
+                        p.trim()
+                    )
+                })?;
                 (h, Some(port))
             }
             None => (s, None),
@@ -140,10 +140,18 @@ impl ServerSpec {
         if host.is_empty() {
             bail!("the server name '{s}' has no host");
         }
-        let host = if host == "." || host.eq_ignore_ascii_case("(local)") { "localhost" } else { host };
+        let host = if host == "." || host.eq_ignore_ascii_case("(local)") {
+            "localhost"
+        } else {
+            host
+        };
         // MSSQLSERVER is the default instance's name: no Browser look-up.
         let instance = instance.filter(|i| !i.eq_ignore_ascii_case("MSSQLSERVER"));
-        Ok(ServerSpec { host: host.to_string(), instance, port })
+        Ok(ServerSpec {
+            host: host.to_string(),
+            instance,
+            port,
+        })
     }
 }
 
@@ -163,11 +171,17 @@ impl fmt::Display for ServerSpec {
 /// How the login authenticates.
 #[derive(Clone, Debug)]
 enum Auth {
-    Sql { user: String, password: Password },
+    Sql {
+        user: String,
+        password: Password,
+    },
     /// Windows authentication with explicit DOMAIN\user and password (NTLM
     /// through SSPI on Windows, sspi-rs elsewhere).
     #[cfg_attr(not(any(windows, unix)), allow(dead_code))]
-    Windows { user: String, password: Password },
+    Windows {
+        user: String,
+        password: Password,
+    },
     /// The logged-on user's own credentials (SSPI on Windows, Kerberos
     /// through GSSAPI elsewhere when built with the `gssapi` feature).
     Integrated,
@@ -230,7 +244,10 @@ fn ado_pairs(s: &str) -> Result<Vec<(String, String)>> {
                     key.push('=');
                 }
                 Some('=') => break,
-                Some(';') | None => bail!("the connection string has a part without '=' ('{}')", key.trim()),
+                Some(';') | None => bail!(
+                    "the connection string has a part without '=' ('{}')",
+                    key.trim()
+                ),
                 Some(c) => key.push(c),
             }
         }
@@ -250,7 +267,9 @@ fn ado_pairs(s: &str) -> Result<Vec<(String, String)>> {
                         }
                         Some(c) if c == q => break,
                         Some(c) => value.push(c),
-                        None => bail!("the connection string's value for '{key}' has no closing quote"),
+                        None => {
+                            bail!("the connection string's value for '{key}' has no closing quote")
+                        }
                     }
                 }
                 while chars.peek().is_some_and(|c| c.is_whitespace()) {
@@ -258,7 +277,9 @@ fn ado_pairs(s: &str) -> Result<Vec<(String, String)>> {
                 }
                 match chars.next() {
                     None | Some(';') => {}
-                    Some(_) => bail!("the connection string has text after the quoted value of '{key}'"),
+                    Some(_) => {
+                        bail!("the connection string has text after the quoted value of '{key}'")
+                    }
                 }
             }
             _ => {
@@ -283,27 +304,49 @@ fn parse_ado(s: &str) -> Result<AdoSettings> {
     let mut a = AdoSettings::default();
     for (key, value) in ado_pairs(s)? {
         match key.as_str() {
-            "server" | "data source" | "address" | "addr" | "network address" => a.server = Some(value),
+            "server" | "data source" | "address" | "addr" | "network address" => {
+                a.server = Some(value)
+            }
             "database" | "initial catalog" => a.database = Some(value),
             "user id" | "uid" | "user" => a.user = Some(value),
             "password" | "pwd" => a.password = Some(value),
-            "integrated security" | "integratedsecurity" | "trusted_connection" => a.integrated = parse_bool(&key, &value)?,
+            "integrated security" | "integratedsecurity" | "trusted_connection" => {
+                a.integrated = parse_bool(&key, &value)?
+            }
             "encrypt" => {
                 a.encrypt = Some(match value.trim().to_ascii_lowercase().as_str() {
                     "true" | "yes" | "mandatory" => Encrypt::Mandatory,
                     "false" | "no" | "optional" => Encrypt::Optional,
                     "strict" => Encrypt::Strict,
                     "disable" | "disabled" => Encrypt::Disable,
-                    _ => bail!("the connection string's 'encrypt' must be true, false, strict or disable"),
+                    _ => bail!(
+                        "the connection string's 'encrypt' must be true, false, strict or disable"
+                    ),
                 })
             }
-            "trustservercertificate" | "trust server certificate" => a.trust = Some(parse_bool(&key, &value)?),
+            "trustservercertificate" | "trust server certificate" => {
+                a.trust = Some(parse_bool(&key, &value)?)
+            }
             "connect timeout" | "connection timeout" | "timeout" => {
-                a.timeout = Some(value.trim().parse().map_err(|_| anyhow!("the connection string's '{key}' must be a number of seconds"))?)
+                a.timeout = Some(value.trim().parse().map_err(|_| {
+                    anyhow!("the connection string's '{key}' must be a number of seconds")
+                })?)
             }
             // Accepted and not needed by this tool.
-            "application name" | "app" | "workstation id" | "wsid" | "persist security info" | "pooling" | "multipleactiveresultsets" | "multisubnetfailover" | "packet size" | "applicationintent" | "application intent" => {}
-            other => bail!("the connection string has a keyword this tool does not know: '{other}'"),
+            "application name"
+            | "app"
+            | "workstation id"
+            | "wsid"
+            | "persist security info"
+            | "pooling"
+            | "multipleactiveresultsets"
+            | "multisubnetfailover"
+            | "packet size"
+            | "applicationintent"
+            | "application intent" => {}
+            other => {
+                bail!("the connection string has a keyword this tool does not know: '{other}'")
+            }
         }
     }
     Ok(a)
@@ -341,14 +384,20 @@ impl Target {
         })?)?;
         let auth = if integrated {
             match user {
-                Some(user) => Auth::Windows { password: get_password(password, opts, &user)?, user },
+                Some(user) => Auth::Windows {
+                    password: get_password(password, opts, &user)?,
+                    user,
+                },
                 None => Auth::Integrated,
             }
         } else {
             let user = user.ok_or_else(|| {
                 anyhow!("no login given: use -U LOGIN (SQL authentication) or -E (Windows authentication)")
             })?;
-            Auth::Sql { password: get_password(password, opts, &user)?, user }
+            Auth::Sql {
+                password: get_password(password, opts, &user)?,
+                user,
+            }
         };
         Ok(Target {
             server,
@@ -437,7 +486,10 @@ fn get_password(given: Option<Password>, opts: &ConnectOptions, user: &str) -> R
     }
     if opts.password_stdin {
         let mut line = String::new();
-        std::io::stdin().lock().read_line(&mut line).context("could not read the password from standard input")?;
+        std::io::stdin()
+            .lock()
+            .read_line(&mut line)
+            .context("could not read the password from standard input")?;
         let line = line.trim_end_matches(['\r', '\n']);
         return Ok(Password::new(line));
     }
@@ -474,7 +526,12 @@ pub async fn connect(target: &Target) -> Result<Connection> {
         match Client::connect(config.clone(), tcp.compat_write()).await {
             Ok(client) => {
                 tracing::debug!(server = %target.server, database = %target.database, "logged in");
-                return Ok(Connection { client, server: target.server.to_string(), database: target.database.clone(), requests: 0 });
+                return Ok(Connection {
+                    client,
+                    server: target.server.to_string(),
+                    database: target.database.clone(),
+                    requests: 0,
+                });
             }
             Err(tiberius::error::Error::Routing { host, port }) if !redirected => {
                 tracing::info!(%host, port, "server redirected the connection");
@@ -492,9 +549,13 @@ async fn open_tcp(target: &Target, config: &Config) -> Result<TcpStream> {
     let addr = config.get_addr();
     let attempt = async {
         if target.server.instance.is_some() && target.server.port.is_none() {
-            TcpStream::connect_named(config).await.map_err(|e| describe_browser_error(&e, target))
+            TcpStream::connect_named(config)
+                .await
+                .map_err(|e| describe_browser_error(&e, target))
         } else {
-            TcpStream::connect(&addr).await.map_err(|e| describe_io_error(&e, target))
+            TcpStream::connect(&addr)
+                .await
+                .map_err(|e| describe_io_error(&e, target))
         }
     };
     let tcp = tokio::time::timeout(target.connect_timeout, attempt).await.map_err(|_| {
@@ -527,14 +588,23 @@ fn describe_io_error(e: &std::io::Error, target: &Target) -> anyhow::Error {
 fn describe_browser_error(e: &tiberius::error::Error, target: &Target) -> anyhow::Error {
     use tiberius::error::Error as E;
     match e {
-        E::Io { kind: std::io::ErrorKind::ConnectionRefused, .. }
-        | E::Io { kind: std::io::ErrorKind::NotFound, .. }
+        E::Io {
+            kind: std::io::ErrorKind::ConnectionRefused,
+            ..
+        }
+        | E::Io {
+            kind: std::io::ErrorKind::NotFound,
+            ..
+        }
         | E::Conversion(_)
         | E::Protocol(_) => {
             let instance = target.server.instance.as_deref().unwrap_or_default();
             let msg = e.to_string();
             if msg.contains("lookup") || msg.contains("resolve") {
-                return anyhow!("could not find the host '{}': the name does not resolve (check -S)", target.server.host);
+                return anyhow!(
+                    "could not find the host '{}': the name does not resolve (check -S)",
+                    target.server.host
+                );
             }
             anyhow!(
                 "the SQL Server Browser on {} did not report an instance named '{instance}' (UDP 1434): check the instance name, \
@@ -631,7 +701,10 @@ impl Connection {
         let rows = stream.into_first_result().await.map_err(server_error)?;
         rows.into_iter()
             .map(|r| {
-                let values = r.into_iter().map(DbValue::from_column).collect::<Result<Vec<_>, _>>()?;
+                let values = r
+                    .into_iter()
+                    .map(DbValue::from_column)
+                    .collect::<Result<Vec<_>, _>>()?;
                 Ok(Row { values })
             })
             .collect()
@@ -640,7 +713,11 @@ impl Connection {
     /// Runs a statement and returns the rows it affected.
     pub async fn execute(&mut self, sql: &str, params: &[&dyn ToSql]) -> Result<u64> {
         self.count(sql);
-        let r = self.client.execute(sql, params).await.map_err(server_error)?;
+        let r = self
+            .client
+            .execute(sql, params)
+            .await
+            .map_err(server_error)?;
         Ok(r.total())
     }
 
@@ -702,7 +779,10 @@ impl DbError {
 fn server_error(e: tiberius::error::Error) -> anyhow::Error {
     use tiberius::error::Error as E;
     let e = match e {
-        E::Server(t) => DbError::Server { code: t.code(), message: t.message().to_string() },
+        E::Server(t) => DbError::Server {
+            code: t.code(),
+            message: t.message().to_string(),
+        },
         E::Io { kind, message } => {
             if kind == std::io::ErrorKind::TimedOut {
                 DbError::Lost(format!("no answer within the command timeout: {message}"))
@@ -722,12 +802,24 @@ mod tests {
     #[test]
     fn server_names_as_sqlcmd_takes_them() {
         let s = ServerSpec::parse(r"sqlbe01.contoso.local\rtc").unwrap();
-        assert_eq!((s.host.as_str(), s.instance.as_deref(), s.port), ("sqlbe01.contoso.local", Some("rtc"), None));
+        assert_eq!(
+            (s.host.as_str(), s.instance.as_deref(), s.port),
+            ("sqlbe01.contoso.local", Some("rtc"), None)
+        );
         let s = ServerSpec::parse("tcp:10.0.0.5,14330").unwrap();
-        assert_eq!((s.host.as_str(), s.instance, s.port), ("10.0.0.5", None, Some(14330)));
+        assert_eq!(
+            (s.host.as_str(), s.instance, s.port),
+            ("10.0.0.5", None, Some(14330))
+        );
         let s = ServerSpec::parse(r"(local)\RTC,50001").unwrap();
-        assert_eq!((s.host.as_str(), s.instance.as_deref(), s.port), ("localhost", Some("RTC"), Some(50001)));
-        assert_eq!(ServerSpec::parse(r"host\MSSQLSERVER").unwrap().instance, None);
+        assert_eq!(
+            (s.host.as_str(), s.instance.as_deref(), s.port),
+            ("localhost", Some("RTC"), Some(50001))
+        );
+        assert_eq!(
+            ServerSpec::parse(r"host\MSSQLSERVER").unwrap().instance,
+            None
+        );
         assert_eq!(ServerSpec::parse(r"h\i,1").unwrap().to_string(), r"h\i,1");
         assert!(ServerSpec::parse("host,notaport").is_err());
         assert!(ServerSpec::parse("host,0").is_err());
@@ -752,7 +844,13 @@ mod tests {
 
     #[test]
     fn malformed_ado_strings_never_echo_values() {
-        for bad in ["Server", "Server=x;Password='secret", "Server=x;Bogus=secret", "Encrypt=secret", "Password='a'secret"] {
+        for bad in [
+            "Server",
+            "Server=x;Password='secret",
+            "Server=x;Bogus=secret",
+            "Encrypt=secret",
+            "Password='a'secret",
+        ] {
             let e = parse_ado(bad).unwrap_err().to_string();
             assert!(!e.contains("secret"), "{e}");
         }
@@ -765,7 +863,10 @@ mod tests {
         let t = Target {
             server: ServerSpec::parse("h").unwrap(),
             database: "d".into(),
-            auth: Auth::Sql { user: "sa".into(), password: p },
+            auth: Auth::Sql {
+                user: "sa".into(),
+                password: p,
+            },
             encrypt: Encrypt::Mandatory,
             trust_server_certificate: false,
             connect_timeout: Duration::from_secs(1),

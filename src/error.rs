@@ -47,5 +47,6 @@ impl Stop {
 
 /// The exit code for an error that ended a command.
 pub fn exit_code_for(err: &anyhow::Error) -> u8 {
-    err.downcast_ref::<Stop>().map_or(EXIT_ERROR, Stop::exit_code)
+    err.downcast_ref::<Stop>()
+        .map_or(EXIT_ERROR, Stop::exit_code)
 }

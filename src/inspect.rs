@@ -11,13 +11,32 @@ use anyhow::{bail, Result};
 use serde::Serialize;
 
 /// Column names taken for an owner pool's FQDN or name, most specific first.
-const POOL_NAME_COLUMNS: &[&str] = &["fqdn", "poolfqdn", "servicefqdn", "name", "poolname", "displayname", "serviceid"];
+const POOL_NAME_COLUMNS: &[&str] = &[
+    "fqdn",
+    "poolfqdn",
+    "servicefqdn",
+    "name",
+    "poolname",
+    "displayname",
+    "serviceid",
+];
 /// Column names taken for an object's display name, most specific first.
 const DISPLAY_COLUMNS: &[&str] = &["name", "displayname"];
 /// The owner column, in whatever case the schema spells it.
 const OWNER_COLUMN: &str = "ownerpoolid";
 /// Key column types the journal can record and `undo` can bind.
-const KEY_TYPES: &[&str] = &["uniqueidentifier", "int", "bigint", "smallint", "tinyint", "bit", "nvarchar", "varchar", "nchar", "char"];
+const KEY_TYPES: &[&str] = &[
+    "uniqueidentifier",
+    "int",
+    "bigint",
+    "smallint",
+    "tinyint",
+    "bit",
+    "nvarchar",
+    "varchar",
+    "nchar",
+    "char",
+];
 
 /// Where the tool is connected.
 #[derive(Clone, Debug, Serialize, PartialEq)]
@@ -112,10 +131,19 @@ impl ObjectTable {
     /// they cannot.
     pub fn unfixable_reason(&self) -> Option<String> {
         if self.key.is_empty() {
-            return Some("has no primary key, so its rows cannot be journalled one by one".to_string());
+            return Some(
+                "has no primary key, so its rows cannot be journalled one by one".to_string(),
+            );
         }
-        if let Some(c) = self.key.iter().find(|c| !KEY_TYPES.contains(&c.type_name.to_ascii_lowercase().as_str())) {
-            return Some(format!("its key column {} is of type {}, which the journal cannot record", c.name, c.type_name));
+        if let Some(c) = self
+            .key
+            .iter()
+            .find(|c| !KEY_TYPES.contains(&c.type_name.to_ascii_lowercase().as_str()))
+        {
+            return Some(format!(
+                "its key column {} is of type {}, which the journal cannot record",
+                c.name, c.type_name
+            ));
         }
         if self.quoted().is_none() {
             return Some("a name in it is longer than SQL Server identifiers may be".to_string());
@@ -128,7 +156,11 @@ impl ObjectTable {
         Some(QuotedTable {
             table: quote_two_part(&self.schema, &self.table)?,
             owner: quote_name(&self.owner.name)?,
-            keys: self.key.iter().map(|k| quote_name(&k.name)).collect::<Option<Vec<_>>>()?,
+            keys: self
+                .key
+                .iter()
+                .map(|k| quote_name(&k.name))
+                .collect::<Option<Vec<_>>>()?,
             display: match &self.display_column {
                 Some(d) => Some(quote_name(d)?),
                 None => None,
@@ -140,8 +172,15 @@ impl ObjectTable {
     pub fn matches(&self, name: &str) -> bool {
         let name = name.trim();
         match name.split_once('.') {
-            Some((s, t)) if s.eq_ignore_ascii_case(&self.schema) && t.eq_ignore_ascii_case(&self.table) => true,
-            _ => name.eq_ignore_ascii_case(&self.table) || name.eq_ignore_ascii_case(&self.full_name()),
+            Some((s, t))
+                if s.eq_ignore_ascii_case(&self.schema) && t.eq_ignore_ascii_case(&self.table) =>
+            {
+                true
+            }
+            _ => {
+                name.eq_ignore_ascii_case(&self.table)
+                    || name.eq_ignore_ascii_case(&self.full_name())
+            }
         }
     }
 }
@@ -216,10 +255,16 @@ pub struct Catalog {
 /// any schema and any case, from the catalog rows. Pure, so that odd
 /// catalogs can be tested without a server.
 pub fn discover(columns: &[CatalogColumn], keys: &[CatalogKey]) -> Catalog {
-    let mut names: Vec<(&str, &str)> = columns.iter().map(|c| (c.schema.as_str(), c.table.as_str())).collect();
+    let mut names: Vec<(&str, &str)> = columns
+        .iter()
+        .map(|c| (c.schema.as_str(), c.table.as_str()))
+        .collect();
     names.dedup();
     fn cols<'a>(columns: &'a [CatalogColumn], s: &str, t: &str) -> Vec<&'a CatalogColumn> {
-        columns.iter().filter(|c| c.schema == s && c.table == t).collect()
+        columns
+            .iter()
+            .filter(|c| c.schema == s && c.table == t)
+            .collect()
     }
     let cols_of = |s: &str, t: &str| cols(columns, s, t).into_iter();
     let key_of = |s: &str, t: &str| -> Vec<TypedColumn> {
@@ -227,7 +272,10 @@ pub fn discover(columns: &[CatalogColumn], keys: &[CatalogKey]) -> Catalog {
             .filter(|k| k.schema == s && k.table == t)
             .map(|k| TypedColumn {
                 name: k.column.clone(),
-                type_name: cols_of(s, t).find(|c| c.column == k.column).map(|c| c.type_name.clone()).unwrap_or_default(),
+                type_name: cols_of(s, t)
+                    .find(|c| c.column == k.column)
+                    .map(|c| c.type_name.clone())
+                    .unwrap_or_default(),
             })
             .collect()
     };
@@ -245,20 +293,35 @@ pub fn discover(columns: &[CatalogColumn], keys: &[CatalogKey]) -> Catalog {
             let key = key_of(s, t);
             let id = cols_of(s, t)
                 .find(|c| c.column.eq_ignore_ascii_case("id"))
-                .map(|c| TypedColumn { name: c.column.clone(), type_name: c.type_name.clone() })
+                .map(|c| TypedColumn {
+                    name: c.column.clone(),
+                    type_name: c.type_name.clone(),
+                })
                 .or_else(|| (key.len() == 1).then(|| key[0].clone()))?;
-            Some(PoolTable { schema: s.to_string(), table: t.to_string(), name_column: pick(s, t, POOL_NAME_COLUMNS), id })
+            Some(PoolTable {
+                schema: s.to_string(),
+                table: t.to_string(),
+                name_column: pick(s, t, POOL_NAME_COLUMNS),
+                id,
+            })
         });
 
     let tables = names
         .iter()
-        .filter(|(s, t)| !pool_table.as_ref().is_some_and(|p| p.schema == *s && p.table == *t))
+        .filter(|(s, t)| {
+            !pool_table
+                .as_ref()
+                .is_some_and(|p| p.schema == *s && p.table == *t)
+        })
         .filter_map(|&(s, t)| {
             let owner = cols_of(s, t).find(|c| c.column.eq_ignore_ascii_case(OWNER_COLUMN))?;
             Some(ObjectTable {
                 schema: s.to_string(),
                 table: t.to_string(),
-                owner: TypedColumn { name: owner.column.clone(), type_name: owner.type_name.clone() },
+                owner: TypedColumn {
+                    name: owner.column.clone(),
+                    type_name: owner.type_name.clone(),
+                },
                 key: key_of(s, t),
                 display_column: pick(s, t, DISPLAY_COLUMNS),
             })
@@ -300,7 +363,11 @@ pub struct ObjectRow {
 impl ObjectRow {
     /// The key for people: `ID` or `k1, k2`.
     pub fn key_text(&self) -> String {
-        self.key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+        self.key
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
     }
 }
 
@@ -375,7 +442,11 @@ impl Inspection {
         }
         for t in &self.tables {
             if !t.null_owner.is_empty() {
-                out.push(Finding::NullOwner { table: t.table.full_name(), count: t.null_owner.len(), objects: t.null_owner.clone() });
+                out.push(Finding::NullOwner {
+                    table: t.table.full_name(),
+                    count: t.null_owner.len(),
+                    objects: t.null_owner.clone(),
+                });
             }
             if !t.dangling_owner.is_empty() {
                 out.push(Finding::DanglingOwner {
@@ -386,7 +457,10 @@ impl Inspection {
             }
             if !t.null_owner.is_empty() {
                 if let Some(reason) = t.table.unfixable_reason() {
-                    out.push(Finding::Unfixable { table: t.table.full_name(), reason });
+                    out.push(Finding::Unfixable {
+                        table: t.table.full_name(),
+                        reason,
+                    });
                 }
             }
         }
@@ -414,7 +488,9 @@ impl Inspection {
 /// Reads where the tool is connected.
 pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
     let rows = conn.rows(sql::SERVER_INFO, &[]).await?;
-    let r = rows.first().ok_or_else(|| anyhow::anyhow!("the server returned nothing for the server information query"))?;
+    let r = rows.first().ok_or_else(|| {
+        anyhow::anyhow!("the server returned nothing for the server information query")
+    })?;
     Ok(ServerInfo {
         server: conn.server.clone(),
         database: r.text(0),
@@ -430,13 +506,22 @@ pub async fn catalog(conn: &mut Connection) -> Result<Catalog> {
         .rows(sql::CATALOG_COLUMNS, &[])
         .await?
         .iter()
-        .map(|r: &Row| CatalogColumn { schema: r.text(0), table: r.text(1), column: r.text(2), type_name: r.text(3) })
+        .map(|r: &Row| CatalogColumn {
+            schema: r.text(0),
+            table: r.text(1),
+            column: r.text(2),
+            type_name: r.text(3),
+        })
         .collect();
     let keys: Vec<CatalogKey> = conn
         .rows(sql::CATALOG_PRIMARY_KEYS, &[])
         .await?
         .iter()
-        .map(|r| CatalogKey { schema: r.text(0), table: r.text(1), column: r.text(2) })
+        .map(|r| CatalogKey {
+            schema: r.text(0),
+            table: r.text(1),
+            column: r.text(2),
+        })
         .collect();
     Ok(discover(&columns, &keys))
 }
@@ -453,17 +538,37 @@ pub async fn inspect(conn: &mut Connection) -> Result<Inspection> {
     let Some(pool_table) = catalog.pool_table else {
         return Err(NotRgsConfig(server.database).into());
     };
-    let pool_sql_table = quote_two_part(&pool_table.schema, &pool_table.table).expect("catalog names fit sysname");
+    let pool_sql_table =
+        quote_two_part(&pool_table.schema, &pool_table.table).expect("catalog names fit sysname");
     let pool_id = quote_name(&pool_table.id.name).expect("catalog names fit sysname");
     let pool_name = match &pool_table.name_column {
-        Some(c) => format!("CAST({} AS nvarchar(256))", quote_name(c).expect("catalog names fit sysname")),
+        Some(c) => format!(
+            "CAST({} AS nvarchar(256))",
+            quote_name(c).expect("catalog names fit sysname")
+        ),
         None => "CAST(NULL AS nvarchar(256))".to_string(),
     };
     let pools: Vec<Pool> = conn
-        .rows(&sql::render(sql::OWNER_POOLS, &[("id", &pool_id), ("name", &pool_name), ("pool_table", &pool_sql_table)]), &[])
+        .rows(
+            &sql::render(
+                sql::OWNER_POOLS,
+                &[
+                    ("id", &pool_id),
+                    ("name", &pool_name),
+                    ("pool_table", &pool_sql_table),
+                ],
+            ),
+            &[],
+        )
         .await?
         .into_iter()
-        .map(|r| Pool { name: match r.get(1) { DbValue::Null => None, v => Some(v.to_string()) }, id: r.values.into_iter().next().unwrap_or(DbValue::Null) })
+        .map(|r| Pool {
+            name: match r.get(1) {
+                DbValue::Null => None,
+                v => Some(v.to_string()),
+            },
+            id: r.values.into_iter().next().unwrap_or(DbValue::Null),
+        })
         .collect();
 
     let mut tables = Vec::new();
@@ -472,18 +577,34 @@ pub async fn inspect(conn: &mut Connection) -> Result<Inspection> {
             bail!("the table {} has a name longer than SQL Server allows; the catalog is inconsistent", t.full_name());
         };
         let owners: Vec<(DbValue, u64)> = conn
-            .rows(&sql::render(sql::OWNER_COUNTS, &[("owner", &q.owner), ("table", &q.table)]), &[])
+            .rows(
+                &sql::render(
+                    sql::OWNER_COUNTS,
+                    &[("owner", &q.owner), ("table", &q.table)],
+                ),
+                &[],
+            )
             .await?
             .into_iter()
             .map(|r| (r.get(0).clone(), r.int(1).max(0) as u64))
             .collect();
         let rows = owners.iter().map(|(_, n)| n).sum();
         let (mut null_owner, mut dangling_owner) = (Vec::new(), Vec::new());
-        let has_problems = owners.iter().any(|(o, _)| o.is_null() || !pools_contain(&pools, o));
+        let has_problems = owners
+            .iter()
+            .any(|(o, _)| o.is_null() || !pools_contain(&pools, o));
         if has_problems {
             // Without a key the rows cannot be named; count them only.
-            let keys = if q.keys.is_empty() { "CAST(NULL AS int) AS no_key".to_string() } else { q.key_list() };
-            let order = if q.keys.is_empty() { "1".to_string() } else { q.key_list() };
+            let keys = if q.keys.is_empty() {
+                "CAST(NULL AS int) AS no_key".to_string()
+            } else {
+                q.key_list()
+            };
+            let order = if q.keys.is_empty() {
+                "1".to_string()
+            } else {
+                q.key_list()
+            };
             let display = match &q.display {
                 Some(d) => format!("CAST(t.{d} AS nvarchar(256))"),
                 None => "CAST(NULL AS nvarchar(256))".to_string(),
@@ -508,7 +629,11 @@ pub async fn inspect(conn: &mut Connection) -> Result<Inspection> {
                     Some(DbValue::Null) | None => None,
                     Some(v) => Some(v.to_string()),
                 };
-                let key = if q.keys.is_empty() { Vec::new() } else { values.into_iter().take(nkeys).collect() };
+                let key = if q.keys.is_empty() {
+                    Vec::new()
+                } else {
+                    values.into_iter().take(nkeys).collect()
+                };
                 let row = ObjectRow { key, name, owner };
                 if row.owner.is_null() {
                     null_owner.push(row);
@@ -517,9 +642,20 @@ pub async fn inspect(conn: &mut Connection) -> Result<Inspection> {
                 }
             }
         }
-        tables.push(TableState { table: t, rows, owners, null_owner, dangling_owner });
+        tables.push(TableState {
+            table: t,
+            rows,
+            owners,
+            null_owner,
+            dangling_owner,
+        });
     }
-    Ok(Inspection { server, pool_table, pools, tables })
+    Ok(Inspection {
+        server,
+        pool_table,
+        pools,
+        tables,
+    })
 }
 
 fn pools_contain(pools: &[Pool], owner: &DbValue) -> bool {
@@ -531,10 +667,19 @@ mod tests {
     use super::*;
 
     fn col(s: &str, t: &str, c: &str, ty: &str) -> CatalogColumn {
-        CatalogColumn { schema: s.into(), table: t.into(), column: c.into(), type_name: ty.into() }
+        CatalogColumn {
+            schema: s.into(),
+            table: t.into(),
+            column: c.into(),
+            type_name: ty.into(),
+        }
     }
     fn key(s: &str, t: &str, c: &str) -> CatalogKey {
-        CatalogKey { schema: s.into(), table: t.into(), column: c.into() }
+        CatalogKey {
+            schema: s.into(),
+            table: t.into(),
+            column: c.into(),
+        }
     }
 
     #[test]
@@ -550,16 +695,32 @@ mod tests {
             col("dbo", "NoKey", "OWNERPOOLID", "bigint"),
             col("dbo", "Membership", "GroupId", "uniqueidentifier"),
         ];
-        let keys = vec![key("dbo", "AgentGroups", "ID"), key("dbo", "OwnerPool", "ID"), key("backup", "Queues ]odd", "QueueKey")];
+        let keys = vec![
+            key("dbo", "AgentGroups", "ID"),
+            key("dbo", "OwnerPool", "ID"),
+            key("backup", "Queues ]odd", "QueueKey"),
+        ];
         let c = discover(&cols, &keys);
         let p = c.pool_table.unwrap();
-        assert_eq!((p.id.name.as_str(), p.name_column.as_deref()), ("ID", Some("Fqdn")));
+        assert_eq!(
+            (p.id.name.as_str(), p.name_column.as_deref()),
+            ("ID", Some("Fqdn"))
+        );
         let names: Vec<String> = c.tables.iter().map(|t| t.full_name()).collect();
-        assert_eq!(names, ["dbo.AgentGroups", "backup.Queues ]odd", "dbo.NoKey"]);
+        assert_eq!(
+            names,
+            ["dbo.AgentGroups", "backup.Queues ]odd", "dbo.NoKey"]
+        );
         assert_eq!(c.tables[0].display_column.as_deref(), Some("Name"));
         assert_eq!(c.tables[1].owner.name, "ownerpoolID");
-        assert_eq!(c.tables[1].quoted().unwrap().table, "[backup].[Queues ]]odd]");
-        assert!(c.tables[2].unfixable_reason().unwrap().contains("no primary key"));
+        assert_eq!(
+            c.tables[1].quoted().unwrap().table,
+            "[backup].[Queues ]]odd]"
+        );
+        assert!(c.tables[2]
+            .unfixable_reason()
+            .unwrap()
+            .contains("no primary key"));
         assert!(c.tables[0].unfixable_reason().is_none());
     }
 
@@ -572,10 +733,21 @@ mod tests {
 
     #[test]
     fn key_match_numbers_parameters_across_composite_keys() {
-        let q = QuotedTable { table: "[t]".into(), owner: "[o]".into(), keys: vec!["[a]".into(), "[b]".into()], display: None };
-        assert_eq!(q.key_match(2, 2), "([a] = @P2 AND [b] = @P3) OR ([a] = @P4 AND [b] = @P5)");
+        let q = QuotedTable {
+            table: "[t]".into(),
+            owner: "[o]".into(),
+            keys: vec!["[a]".into(), "[b]".into()],
+            display: None,
+        };
+        assert_eq!(
+            q.key_match(2, 2),
+            "([a] = @P2 AND [b] = @P3) OR ([a] = @P4 AND [b] = @P5)"
+        );
         assert!(q.rows_per_statement() * 2 < 2100);
-        let q = QuotedTable { keys: vec!["[ID]".into()], ..q };
+        let q = QuotedTable {
+            keys: vec!["[ID]".into()],
+            ..q
+        };
         assert_eq!(q.key_match(3, 2), "[ID] IN (@P2, @P3, @P4)");
         assert!(q.rows_per_statement() < 2100);
     }

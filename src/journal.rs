@@ -135,7 +135,12 @@ impl Journal {
                     rows: t
                         .rows
                         .iter()
-                        .map(|r| RowChange { key: r.key.clone(), name: r.name.clone(), old: r.owner.clone(), new: plan.pool.id.clone() })
+                        .map(|r| RowChange {
+                            key: r.key.clone(),
+                            name: r.name.clone(),
+                            old: r.owner.clone(),
+                            new: plan.pool.id.clone(),
+                        })
                         .collect(),
                 })
                 .collect(),
@@ -151,13 +156,16 @@ impl Journal {
     /// Reads and validates a journal. Refuses anything that is not a
     /// complete journal of this format, before any connection is made.
     pub fn read(path: &Path) -> Result<Journal> {
-        let text = fs::read_to_string(path).with_context(|| format!("cannot read the journal {}", path.display()))?;
-        Journal::parse(&text).with_context(|| format!("{} is not a usable rgs-repair journal", path.display()))
+        let text = fs::read_to_string(path)
+            .with_context(|| format!("cannot read the journal {}", path.display()))?;
+        Journal::parse(&text)
+            .with_context(|| format!("{} is not a usable rgs-repair journal", path.display()))
     }
 
     /// Parses and validates journal text.
     pub fn parse(text: &str) -> Result<Journal> {
-        let probe: serde_json::Value = serde_json::from_str(text).context("it is not complete JSON (truncated or corrupted?)")?;
+        let probe: serde_json::Value = serde_json::from_str(text)
+            .context("it is not complete JSON (truncated or corrupted?)")?;
         if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             bail!("it is JSON, but not written by rgs-repair (no \"format\": \"{FORMAT}\")");
         }
@@ -165,13 +173,23 @@ impl Journal {
         if version != Some(u64::from(VERSION)) {
             bail!("it has journal version {version:?}; this build reads version {VERSION}");
         }
-        let j: Journal = serde_json::from_value(probe).context("its content does not match the journal layout")?;
+        let j: Journal = serde_json::from_value(probe)
+            .context("its content does not match the journal layout")?;
         for t in &j.tables {
             if t.key_columns.is_empty() {
                 bail!("table {}.{} has no key columns", t.schema, t.table);
             }
-            if let Some(r) = t.rows.iter().find(|r| r.key.len() != t.key_columns.len() || r.key.iter().any(DbValue::is_null)) {
-                bail!("a row of {}.{} has a key that does not match its key columns ({:?})", t.schema, t.table, r.key);
+            if let Some(r) = t
+                .rows
+                .iter()
+                .find(|r| r.key.len() != t.key_columns.len() || r.key.iter().any(DbValue::is_null))
+            {
+                bail!(
+                    "a row of {}.{} has a key that does not match its key columns ({:?})",
+                    t.schema,
+                    t.table,
+                    r.key
+                );
             }
             if t.rows.iter().any(|r| r.new.is_null()) {
                 bail!("a row of {}.{} records a NULL new owner", t.schema, t.table);
@@ -189,7 +207,8 @@ impl Journal {
             .open(path)
             .with_context(|| format!("cannot create the journal {}", path.display()))?;
         f.write_all(&self.to_bytes()?)?;
-        f.sync_all().with_context(|| format!("cannot flush the journal {} to disk", path.display()))?;
+        f.sync_all()
+            .with_context(|| format!("cannot flush the journal {} to disk", path.display()))?;
         sync_dir(path);
         Ok(())
     }
@@ -199,11 +218,13 @@ impl Journal {
     pub fn replace(&self, path: &Path) -> Result<()> {
         let tmp = path.with_extension("json.tmp");
         {
-            let mut f = File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
+            let mut f =
+                File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
             f.write_all(&self.to_bytes()?)?;
             f.sync_all()?;
         }
-        fs::rename(&tmp, path).with_context(|| format!("cannot update the journal {}", path.display()))?;
+        fs::rename(&tmp, path)
+            .with_context(|| format!("cannot update the journal {}", path.display()))?;
         sync_dir(path);
         Ok(())
     }
@@ -227,7 +248,10 @@ impl Journal {
 fn sync_dir(path: &Path) {
     // The file's directory entry must be durable too, or a crash can lose a
     // fully flushed file.
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     if let Ok(d) = File::open(dir) {
         let _ = d.sync_all();
     }
@@ -239,8 +263,20 @@ fn sync_dir(_: &Path) {}
 /// `./rgs-repair-journal-<database>-<UTC timestamp>.json`, with characters
 /// that are awkward in file names replaced.
 pub fn default_path(database: &str, at: DateTime<Utc>) -> PathBuf {
-    let safe: String = database.chars().map(|c| if c.is_alphanumeric() || c == '-' || c == '_' { c } else { '_' }).collect();
-    PathBuf::from(format!("rgs-repair-journal-{safe}-{}.json", at.format("%Y%m%dT%H%M%SZ")))
+    let safe: String = database
+        .chars()
+        .map(|c| {
+            if c.is_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    PathBuf::from(format!(
+        "rgs-repair-journal-{safe}-{}.json",
+        at.format("%Y%m%dT%H%M%SZ")
+    ))
 }
 
 #[cfg(test)]
@@ -257,7 +293,10 @@ mod tests {
             server: "sql01\\rtc".into(),
             database: "rgsconfig".into(),
             login: "sa".into(),
-            pool: Pool { id: DbValue::Guid(Uuid::from_u128(1)), name: Some("pool01".into()) },
+            pool: Pool {
+                id: DbValue::Guid(Uuid::from_u128(1)),
+                name: Some("pool01".into()),
+            },
             created_at: now,
             status: Status::Pending,
             status_at: now,
@@ -266,7 +305,10 @@ mod tests {
                 schema: "dbo".into(),
                 table: "Agent]Groups".into(),
                 owner_column: "OwnerPoolId".into(),
-                key_columns: vec![TypedColumn { name: "ID".into(), type_name: "uniqueidentifier".into() }],
+                key_columns: vec![TypedColumn {
+                    name: "ID".into(),
+                    type_name: "uniqueidentifier".into(),
+                }],
                 rows: vec![RowChange {
                     key: vec![DbValue::Guid(Uuid::from_u128(2))],
                     name: Some("Helpdesk".into()),
@@ -287,7 +329,10 @@ mod tests {
         assert_eq!(Journal::read(&path).unwrap(), j);
         j.mark(&path, Status::Committed, None).unwrap();
         assert_eq!(Journal::read(&path).unwrap().status, Status::Committed);
-        assert!(j.create(&path).is_err(), "create must not overwrite a journal");
+        assert!(
+            j.create(&path).is_err(),
+            "create must not overwrite a journal"
+        );
     }
 
     #[test]
@@ -295,18 +340,29 @@ mod tests {
         let text = String::from_utf8(sample().to_bytes().unwrap()).unwrap();
         let e = Journal::parse(&text[..text.len() / 2]).unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
-        assert!(Journal::parse(r#"{"name": "some other json"}"#).unwrap_err().to_string().contains("not written by rgs-repair"));
+        assert!(Journal::parse(r#"{"name": "some other json"}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("not written by rgs-repair"));
         assert!(Journal::parse(&text.replace("\"version\": 1", "\"version\": 9")).is_err());
         let mut j = sample();
         j.tables[0].rows[0].key.push(DbValue::Int(1));
         let t = String::from_utf8(j.to_bytes().unwrap()).unwrap();
-        assert!(Journal::parse(&t).unwrap_err().to_string().contains("does not match its key columns"));
+        assert!(Journal::parse(&t)
+            .unwrap_err()
+            .to_string()
+            .contains("does not match its key columns"));
         assert!(Journal::parse("").is_err());
     }
 
     #[test]
     fn default_name_is_safe() {
-        let at = DateTime::parse_from_rfc3339("2026-11-25T10:20:30Z").unwrap().with_timezone(&Utc);
-        assert_eq!(default_path("rgs/config", at), PathBuf::from("rgs-repair-journal-rgs_config-20261125T102030Z.json"));
+        let at = DateTime::parse_from_rfc3339("2026-11-25T10:20:30Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(
+            default_path("rgs/config", at),
+            PathBuf::from("rgs-repair-journal-rgs_config-20261125T102030Z.json")
+        );
     }
 }

@@ -45,7 +45,13 @@ struct Cli {
 #[derive(Args, Debug)]
 struct ConnArgs {
     /// Server: HOST[\INSTANCE][,PORT] (a named instance is found through the SQL Server Browser)
-    #[arg(short = 'S', long, global = true, env = "RGS_SERVER", value_name = "SERVER")]
+    #[arg(
+        short = 'S',
+        long,
+        global = true,
+        env = "RGS_SERVER",
+        value_name = "SERVER"
+    )]
     server: Option<String>,
 
     /// Database [default: rgsconfig]
@@ -61,7 +67,13 @@ struct ConnArgs {
     integrated: bool,
 
     /// Encryption
-    #[arg(short = 'N', long, global = true, value_enum, default_value = "mandatory")]
+    #[arg(
+        short = 'N',
+        long,
+        global = true,
+        value_enum,
+        default_value = "mandatory"
+    )]
     encrypt: Encrypt,
 
     /// Trust the server's certificate without verifying it (self-signed certificates)
@@ -77,7 +89,13 @@ struct ConnArgs {
     command_timeout: u64,
 
     /// ADO.NET connection string, instead of the flags above
-    #[arg(long, global = true, env = "RGS_CONNECTION_STRING", hide_env_values = true, value_name = "STRING")]
+    #[arg(
+        long,
+        global = true,
+        env = "RGS_CONNECTION_STRING",
+        hide_env_values = true,
+        value_name = "STRING"
+    )]
     connection_string: Option<String>,
 
     /// Read the password from the first line of standard input
@@ -182,7 +200,10 @@ struct SandboxCli {
 
 fn lock_timeout(secs: f64) -> Result<Duration> {
     if !(0.0..=86_400.0).contains(&secs) {
-        return Err(rgs_repair::error::Stop::Usage("--lock-timeout must be between 0 and 86400 seconds".into()).into());
+        return Err(rgs_repair::error::Stop::Usage(
+            "--lock-timeout must be between 0 and 86400 seconds".into(),
+        )
+        .into());
     }
     Ok(Duration::from_secs_f64(secs))
 }
@@ -195,7 +216,8 @@ fn init_logging(verbose: u8) {
         2 => "debug",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
@@ -232,7 +254,11 @@ fn connect_hint(c: &ConnArgs) -> String {
 
 async fn run(cli: Cli) -> Result<u8> {
     // The sandbox serves until Ctrl-C and handles it itself.
-    let interrupt = if matches!(cli.command, Command::Sandbox(_)) { Interrupt::default() } else { Interrupt::install() };
+    let interrupt = if matches!(cli.command, Command::Sandbox(_)) {
+        Interrupt::default()
+    } else {
+        Interrupt::install()
+    };
     let context = |cli: &Cli| -> Result<Context> {
         let c = &cli.conn;
         let target = Target::resolve(&ConnectOptions {
@@ -247,14 +273,23 @@ async fn run(cli: Cli) -> Result<u8> {
             connection_string: c.connection_string.clone(),
             password_stdin: c.password_stdin,
         })?;
-        Ok(Context { target, format: cli.format, interactive: Context::detect_interactive(), connect_hint: connect_hint(c), interrupt: interrupt.clone() })
+        Ok(Context {
+            target,
+            format: cli.format,
+            interactive: Context::detect_interactive(),
+            connect_hint: connect_hint(c),
+            interrupt: interrupt.clone(),
+        })
     };
     match &cli.command {
         Command::Check => ops::check::run(&context(&cli)?).await,
         Command::Fix(f) => {
             let args = ops::fix::FixArgs {
                 pool: f.pool.clone(),
-                scope: Scope { tables: f.tables.clone(), exclude: f.exclude.clone() },
+                scope: Scope {
+                    tables: f.tables.clone(),
+                    exclude: f.exclude.clone(),
+                },
                 dry_run: f.write.dry_run,
                 yes: f.write.yes,
                 journal: f.journal.clone(),
@@ -284,7 +319,10 @@ async fn run_sandbox(s: &SandboxCli) -> Result<u8> {
     let faults = s
         .fault
         .iter()
-        .map(|f| rgs_sandbox::fault::Fault::parse(f).map_err(|e| rgs_repair::error::Stop::Usage(format!("--fault {f}: {e}"))))
+        .map(|f| {
+            rgs_sandbox::fault::Fault::parse(f)
+                .map_err(|e| rgs_repair::error::Stop::Usage(format!("--fault {f}: {e}")))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let opts = rgs_sandbox::SandboxOptions {
         listen: s.listen,
@@ -294,10 +332,15 @@ async fn run_sandbox(s: &SandboxCli) -> Result<u8> {
         faults,
         ..rgs_sandbox::SandboxOptions::default()
     };
-    let mut sandbox = tokio::task::spawn_blocking(move || rgs_sandbox::Sandbox::start(opts)).await??;
+    let mut sandbox =
+        tokio::task::spawn_blocking(move || rgs_sandbox::Sandbox::start(opts)).await??;
     println!("listening on {}", sandbox.addr());
     println!("login: sa (password from --password, RGS_SANDBOX_PASSWORD, or the documented default); database: rgsconfig");
-    println!("try:   rgs-repair -S {},{} -U sa -C check", sandbox.addr().ip(), sandbox.addr().port());
+    println!(
+        "try:   rgs-repair -S {},{} -U sa -C check",
+        sandbox.addr().ip(),
+        sandbox.addr().port()
+    );
     use std::io::Write;
     std::io::stdout().flush()?;
     tokio::signal::ctrl_c().await?;
@@ -309,7 +352,10 @@ async fn run_sandbox(s: &SandboxCli) -> Result<u8> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_logging(cli.verbose);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");

@@ -29,20 +29,32 @@ pub enum PoolChoice {
 /// Picks the pool that NULL owners get: the only pool, or the one `--pool`
 /// names by ID or FQDN.
 pub fn choose_pool(pools: &[Pool], requested: Option<&str>) -> Result<PoolChoice, Stop> {
-    let list = || pools.iter().map(|p| format!("  {}", p.label())).collect::<Vec<_>>().join("\n");
+    let list = || {
+        pools
+            .iter()
+            .map(|p| format!("  {}", p.label()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
     if pools.is_empty() {
         return Err(Stop::Usage(
             "dbo.OwnerPool is empty, so there is no pool to give the objects: the pool must be registered by the Lync/Skype for Business topology first".into(),
         ));
     }
     let Some(req) = requested else {
-        return Ok(if pools.len() == 1 { PoolChoice::Chosen(pools[0].clone()) } else { PoolChoice::Ask(pools.to_vec()) });
+        return Ok(if pools.len() == 1 {
+            PoolChoice::Chosen(pools[0].clone())
+        } else {
+            PoolChoice::Ask(pools.to_vec())
+        });
     };
     let matches: Vec<&Pool> = pools
         .iter()
         .filter(|p| {
             DbValue::parse_like(&p.id, req).is_some_and(|v| v.sql_eq(&p.id))
-                || p.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(req.trim()))
+                || p.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(req.trim()))
         })
         .collect();
     match matches.as_slice() {
@@ -104,11 +116,23 @@ impl Plan {
 /// Builds the plan: every table in scope with NULL owners, each row named.
 /// Tables without a usable primary key are skipped with the reason, since
 /// the journal could not record their rows.
-pub fn build(inspection: &Inspection, pool: Pool, scope: &Scope, lock_timeout_ms: u32) -> Result<Plan, Stop> {
+pub fn build(
+    inspection: &Inspection,
+    pool: Pool,
+    scope: &Scope,
+    lock_timeout_ms: u32,
+) -> Result<Plan, Stop> {
     for name in scope.tables.iter().chain(&scope.exclude) {
         if !inspection.tables.iter().any(|t| t.table.matches(name)) {
-            let known = inspection.tables.iter().map(|t| format!("  {}", t.table.full_name())).collect::<Vec<_>>().join("\n");
-            return Err(Stop::Usage(format!("no table with an owner pool column is called '{name}'. The tables are:\n{known}")));
+            let known = inspection
+                .tables
+                .iter()
+                .map(|t| format!("  {}", t.table.full_name()))
+                .collect::<Vec<_>>()
+                .join("\n");
+            return Err(Stop::Usage(format!(
+                "no table with an owner pool column is called '{name}'. The tables are:\n{known}"
+            )));
         }
     }
     let mut tables = Vec::new();
@@ -120,10 +144,17 @@ pub fn build(inspection: &Inspection, pool: Pool, scope: &Scope, lock_timeout_ms
             continue;
         }
         if let Some(reason) = t.table.unfixable_reason() {
-            skipped.push(Skipped { table: t.table.full_name(), rows: t.null_owner.len(), reason });
+            skipped.push(Skipped {
+                table: t.table.full_name(),
+                rows: t.null_owner.len(),
+                reason,
+            });
             continue;
         }
-        tables.push(TablePlan { table: t.table.clone(), rows: t.null_owner.clone() });
+        tables.push(TablePlan {
+            table: t.table.clone(),
+            rows: t.null_owner.clone(),
+        });
     }
     Ok(Plan {
         server: inspection.server.server.clone(),
@@ -153,7 +184,10 @@ pub fn quoted(t: &ObjectTable) -> QuotedTable {
 
 /// `SET XACT_ABORT ON; SET LOCK_TIMEOUT n;`
 pub fn session_setup(lock_timeout_ms: u32) -> String {
-    sql::render(sql::SESSION_SETUP, &[("lock_timeout_ms", &lock_timeout_ms.to_string())])
+    sql::render(
+        sql::SESSION_SETUP,
+        &[("lock_timeout_ms", &lock_timeout_ms.to_string())],
+    )
 }
 
 /// The statements for one planned table.
@@ -161,7 +195,10 @@ pub fn table_sql(t: &ObjectTable) -> TableSql {
     let q = quoted(t);
     let keys = q.key_list();
     TableSql {
-        recheck: sql::render(sql::FIX_RECHECK, &[("keys", &keys), ("table", &q.table), ("owner", &q.owner)]),
+        recheck: sql::render(
+            sql::FIX_RECHECK,
+            &[("keys", &keys), ("table", &q.table), ("owner", &q.owner)],
+        ),
         update: sql::render(sql::FIX_UPDATE, &[("table", &q.table), ("owner", &q.owner)]),
         verify: sql::render(sql::FIX_VERIFY, &[("table", &q.table), ("owner", &q.owner)]),
     }
@@ -171,12 +208,20 @@ pub fn table_sql(t: &ObjectTable) -> TableSql {
 /// SSMS, declaring @P1), in the order the apply step sends it.
 pub fn script(plan: &Plan) -> String {
     let mut out = Vec::new();
-    out.push(format!("DECLARE @P1 {} = {};", plan_pool_type(plan), sql_literal(&plan.pool.id)));
+    out.push(format!(
+        "DECLARE @P1 {} = {};",
+        plan_pool_type(plan),
+        sql_literal(&plan.pool.id)
+    ));
     out.push(sql::strip_comments(&session_setup(plan.lock_timeout_ms)));
     out.push(sql::strip_comments(sql::BEGIN));
     for t in &plan.tables {
         let s = table_sql(&t.table);
-        out.push(format!("-- {}: {} row(s); the tool stops here unless these are exactly the planned keys", t.table.full_name(), t.rows.len()));
+        out.push(format!(
+            "-- {}: {} row(s); the tool stops here unless these are exactly the planned keys",
+            t.table.full_name(),
+            t.rows.len()
+        ));
         out.push(sql::strip_comments(&s.recheck));
         out.push(format!("-- must report {} row(s) affected", t.rows.len()));
         out.push(sql::strip_comments(&s.update));
@@ -189,7 +234,11 @@ pub fn script(plan: &Plan) -> String {
 }
 
 fn plan_pool_type(plan: &Plan) -> String {
-    let t = plan.tables.first().map(|t| t.table.owner.type_name.to_ascii_lowercase()).unwrap_or_default();
+    let t = plan
+        .tables
+        .first()
+        .map(|t| t.table.owner.type_name.to_ascii_lowercase())
+        .unwrap_or_default();
     match t.as_str() {
         "nvarchar" | "varchar" | "nchar" | "char" => format!("{t}(256)"),
         "" => "sql_variant".to_string(),
@@ -214,21 +263,44 @@ mod tests {
     use crate::inspect::{PoolTable, ServerInfo, TableState, TypedColumn};
 
     fn pool(id: i32, name: &str) -> Pool {
-        Pool { id: DbValue::Int(id), name: Some(name.into()) }
+        Pool {
+            id: DbValue::Int(id),
+            name: Some(name.into()),
+        }
     }
 
     fn table(name: &str, key: bool, nulls: usize) -> TableState {
         let t = ObjectTable {
             schema: "dbo".into(),
             table: name.into(),
-            owner: TypedColumn { name: "OwnerPoolId".into(), type_name: "int".into() },
-            key: if key { vec![TypedColumn { name: "ID".into(), type_name: "int".into() }] } else { vec![] },
+            owner: TypedColumn {
+                name: "OwnerPoolId".into(),
+                type_name: "int".into(),
+            },
+            key: if key {
+                vec![TypedColumn {
+                    name: "ID".into(),
+                    type_name: "int".into(),
+                }]
+            } else {
+                vec![]
+            },
             display_column: Some("Name".into()),
         };
         let rows = (0..nulls)
-            .map(|i| ObjectRow { key: vec![DbValue::Int(i as i32)], name: Some(format!("{name} {i}")), owner: DbValue::Null })
+            .map(|i| ObjectRow {
+                key: vec![DbValue::Int(i as i32)],
+                name: Some(format!("{name} {i}")),
+                owner: DbValue::Null,
+            })
             .collect();
-        TableState { table: t, rows: 10, owners: vec![], null_owner: rows, dangling_owner: vec![] }
+        TableState {
+            table: t,
+            rows: 10,
+            owners: vec![],
+            null_owner: rows,
+            dangling_owner: vec![],
+        }
     }
 
     fn inspection(tables: Vec<TableState>, pools: Vec<Pool>) -> Inspection {
@@ -243,7 +315,10 @@ mod tests {
             pool_table: PoolTable {
                 schema: "dbo".into(),
                 table: "OwnerPool".into(),
-                id: TypedColumn { name: "ID".into(), type_name: "int".into() },
+                id: TypedColumn {
+                    name: "ID".into(),
+                    type_name: "int".into(),
+                },
                 name_column: Some("Fqdn".into()),
             },
             pools,
@@ -253,15 +328,27 @@ mod tests {
 
     #[test]
     fn one_pool_is_chosen_without_asking() {
-        assert_eq!(choose_pool(&[pool(1, "a")], None).unwrap(), PoolChoice::Chosen(pool(1, "a")));
+        assert_eq!(
+            choose_pool(&[pool(1, "a")], None).unwrap(),
+            PoolChoice::Chosen(pool(1, "a"))
+        );
     }
 
     #[test]
     fn several_pools_need_a_choice() {
-        let pools = [pool(1, "lyncpool01.contoso.local"), pool(2, "lyncpool02.contoso.local")];
+        let pools = [
+            pool(1, "lyncpool01.contoso.local"),
+            pool(2, "lyncpool02.contoso.local"),
+        ];
         assert!(matches!(choose_pool(&pools, None).unwrap(), PoolChoice::Ask(p) if p.len() == 2));
-        assert_eq!(choose_pool(&pools, Some("2")).unwrap(), PoolChoice::Chosen(pools[1].clone()));
-        assert_eq!(choose_pool(&pools, Some("LYNCPOOL01.contoso.local")).unwrap(), PoolChoice::Chosen(pools[0].clone()));
+        assert_eq!(
+            choose_pool(&pools, Some("2")).unwrap(),
+            PoolChoice::Chosen(pools[1].clone())
+        );
+        assert_eq!(
+            choose_pool(&pools, Some("LYNCPOOL01.contoso.local")).unwrap(),
+            PoolChoice::Chosen(pools[0].clone())
+        );
         let e = choose_pool(&pools, Some("nope")).unwrap_err();
         assert!(matches!(&e, Stop::Usage(m) if m.contains("lyncpool02.contoso.local")));
         assert_eq!(e.exit_code(), 2);
@@ -270,7 +357,9 @@ mod tests {
     #[test]
     fn a_pool_named_like_another_pools_id_is_ambiguous() {
         let pools = [pool(1, "2"), pool(2, "b")];
-        assert!(matches!(choose_pool(&pools, Some("2")), Err(Stop::Usage(m)) if m.contains("more than one")));
+        assert!(
+            matches!(choose_pool(&pools, Some("2")), Err(Stop::Usage(m)) if m.contains("more than one"))
+        );
     }
 
     #[test]
@@ -280,19 +369,44 @@ mod tests {
 
     #[test]
     fn plan_covers_tables_in_scope_and_skips_keyless_ones() {
-        let i = inspection(vec![table("AgentGroups", true, 3), table("Queues", true, 2), table("NoKey", false, 4), table("Workflows", true, 0)], vec![pool(1, "p")]);
+        let i = inspection(
+            vec![
+                table("AgentGroups", true, 3),
+                table("Queues", true, 2),
+                table("NoKey", false, 4),
+                table("Workflows", true, 0),
+            ],
+            vec![pool(1, "p")],
+        );
         let p = build(&i, pool(1, "p"), &Scope::default(), 10_000).unwrap();
-        assert_eq!(p.tables.iter().map(|t| t.table.table.as_str()).collect::<Vec<_>>(), ["AgentGroups", "Queues"]);
+        assert_eq!(
+            p.tables
+                .iter()
+                .map(|t| t.table.table.as_str())
+                .collect::<Vec<_>>(),
+            ["AgentGroups", "Queues"]
+        );
         assert_eq!(p.row_count(), 5);
         assert_eq!(p.skipped.len(), 1);
         assert_eq!(p.skipped[0].rows, 4);
 
-        let scope = Scope { tables: vec!["queues".into()], exclude: vec![] };
+        let scope = Scope {
+            tables: vec!["queues".into()],
+            exclude: vec![],
+        };
         assert_eq!(build(&i, pool(1, "p"), &scope, 1).unwrap().row_count(), 2);
-        let scope = Scope { tables: vec![], exclude: vec!["dbo.AgentGroups".into()] };
+        let scope = Scope {
+            tables: vec![],
+            exclude: vec!["dbo.AgentGroups".into()],
+        };
         assert_eq!(build(&i, pool(1, "p"), &scope, 1).unwrap().row_count(), 2);
-        let scope = Scope { tables: vec!["Nope".into()], exclude: vec![] };
-        assert!(matches!(build(&i, pool(1, "p"), &scope, 1), Err(Stop::Usage(m)) if m.contains("dbo.Queues")));
+        let scope = Scope {
+            tables: vec!["Nope".into()],
+            exclude: vec![],
+        };
+        assert!(
+            matches!(build(&i, pool(1, "p"), &scope, 1), Err(Stop::Usage(m)) if m.contains("dbo.Queues"))
+        );
     }
 
     #[test]
@@ -300,10 +414,21 @@ mod tests {
         let i = inspection(vec![table("AgentGroups", true, 1)], vec![pool(7, "p")]);
         let p = build(&i, pool(7, "p"), &Scope::default(), 10_000).unwrap();
         let s = script(&p);
-        let order = ["DECLARE @P1 int = 7;", "SET XACT_ABORT ON;", "SET LOCK_TIMEOUT 10000;", "BEGIN TRANSACTION;", "WITH (UPDLOCK, HOLDLOCK)", "SET [OwnerPoolId] = @P1", "COUNT_BIG(*)", "COMMIT TRANSACTION;"];
+        let order = [
+            "DECLARE @P1 int = 7;",
+            "SET XACT_ABORT ON;",
+            "SET LOCK_TIMEOUT 10000;",
+            "BEGIN TRANSACTION;",
+            "WITH (UPDLOCK, HOLDLOCK)",
+            "SET [OwnerPoolId] = @P1",
+            "COUNT_BIG(*)",
+            "COMMIT TRANSACTION;",
+        ];
         let mut at = 0;
         for part in order {
-            let found = s[at..].find(part).unwrap_or_else(|| panic!("{part} missing or out of order in\n{s}"));
+            let found = s[at..]
+                .find(part)
+                .unwrap_or_else(|| panic!("{part} missing or out of order in\n{s}"));
             at += found;
         }
     }

@@ -41,10 +41,19 @@ mod tests {
         assert_eq!(quote_name("AgentGroups").unwrap(), "[AgentGroups]");
         assert_eq!(quote_name("a]b").unwrap(), "[a]]b]");
         assert_eq!(quote_name("]]").unwrap(), "[]]]]]");
-        assert_eq!(quote_name("x'; DROP TABLE y; --").unwrap(), "[x'; DROP TABLE y; --]");
-        assert_eq!(quote_name("Größe mit Leerzeichen").unwrap(), "[Größe mit Leerzeichen]");
+        assert_eq!(
+            quote_name("x'; DROP TABLE y; --").unwrap(),
+            "[x'; DROP TABLE y; --]"
+        );
+        assert_eq!(
+            quote_name("Größe mit Leerzeichen").unwrap(),
+            "[Größe mit Leerzeichen]"
+        );
         assert_eq!(quote_name("[already]").unwrap(), "[[already]]]");
-        assert_eq!(quote_two_part("dbo", "Agent]Groups").unwrap(), "[dbo].[Agent]]Groups]");
+        assert_eq!(
+            quote_two_part("dbo", "Agent]Groups").unwrap(),
+            "[dbo].[Agent]]Groups]"
+        );
     }
 
     #[test]

@@ -21,7 +21,12 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
         }
     }
     let numeric: Vec<bool> = (0..header.len())
-        .map(|i| !rows.is_empty() && rows.iter().all(|r| !r[i].is_empty() && r[i].chars().all(|c| c.is_ascii_digit())))
+        .map(|i| {
+            !rows.is_empty()
+                && rows
+                    .iter()
+                    .all(|r| !r[i].is_empty() && r[i].chars().all(|c| c.is_ascii_digit()))
+        })
         .collect();
     let line = |cells: Vec<&str>| {
         let mut s = String::from(" ");
@@ -60,7 +65,11 @@ fn object_lines(out: &mut String, objects: &[ObjectRow], show_owner: bool) {
         }
     }
     if objects.len() > HUMAN_OBJECT_LIMIT {
-        let _ = writeln!(out, "      ... and {} more (all are listed with --format json)", objects.len() - HUMAN_OBJECT_LIMIT);
+        let _ = writeln!(
+            out,
+            "      ... and {} more (all are listed with --format json)",
+            objects.len() - HUMAN_OBJECT_LIMIT
+        );
     }
 }
 
@@ -68,17 +77,31 @@ fn object_lines(out: &mut String, objects: &[ObjectRow], show_owner: bool) {
 pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
     let mut out = String::new();
     let s = &i.server;
-    let _ = writeln!(out, "Database {} on {} (SQL Server {}, {})", s.database, s.server, s.product_version, s.updateability);
+    let _ = writeln!(
+        out,
+        "Database {} on {} (SQL Server {}, {})",
+        s.database, s.server, s.product_version, s.updateability
+    );
     let _ = writeln!(out);
     let name_col = i.pool_table.name_column.as_deref().unwrap_or("Name");
-    let _ = writeln!(out, "Owner pools ({}.{}):", i.pool_table.schema, i.pool_table.table);
+    let _ = writeln!(
+        out,
+        "Owner pools ({}.{}):",
+        i.pool_table.schema, i.pool_table.table
+    );
     if i.pools.is_empty() {
         let _ = writeln!(out, "  (none)");
     } else {
         let rows: Vec<Vec<String>> = i
             .objects_per_pool()
             .into_iter()
-            .map(|(p, n)| vec![p.id.to_string(), p.name.clone().unwrap_or_default(), n.to_string()])
+            .map(|(p, n)| {
+                vec![
+                    p.id.to_string(),
+                    p.name.clone().unwrap_or_default(),
+                    n.to_string(),
+                ]
+            })
             .collect();
         out.push_str(&table(&["ID", name_col, "Objects"], &rows));
     }
@@ -87,12 +110,22 @@ pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
     let rows: Vec<Vec<String>> = i
         .tables
         .iter()
-        .map(|t| vec![t.table.full_name(), t.rows.to_string(), t.null_owner.len().to_string(), t.dangling_owner.len().to_string()])
+        .map(|t| {
+            vec![
+                t.table.full_name(),
+                t.rows.to_string(),
+                t.null_owner.len().to_string(),
+                t.dangling_owner.len().to_string(),
+            ]
+        })
         .collect();
     if rows.is_empty() {
         let _ = writeln!(out, "  (none)");
     } else {
-        out.push_str(&table(&["Table", "Rows", "NULL owner", "Dangling owner"], &rows));
+        out.push_str(&table(
+            &["Table", "Rows", "NULL owner", "Dangling owner"],
+            &rows,
+        ));
     }
     let _ = writeln!(out);
     let findings = i.findings();
@@ -104,14 +137,31 @@ pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
     for f in &findings {
         match f {
             Finding::NoOwnerPools => {
-                let _ = writeln!(out, "  ! dbo.OwnerPool is empty: no object can have a valid owner pool.");
+                let _ = writeln!(
+                    out,
+                    "  ! dbo.OwnerPool is empty: no object can have a valid owner pool."
+                );
             }
-            Finding::NullOwner { table, count, objects } => {
-                let _ = writeln!(out, "  ! {table}: {count} object(s) without an owner pool (OwnerPoolId is NULL):");
+            Finding::NullOwner {
+                table,
+                count,
+                objects,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  ! {table}: {count} object(s) without an owner pool (OwnerPoolId is NULL):"
+                );
                 object_lines(&mut out, objects, false);
             }
-            Finding::DanglingOwner { table, count, objects } => {
-                let _ = writeln!(out, "  ? {table}: {count} object(s) owned by a pool that is not in dbo.OwnerPool:");
+            Finding::DanglingOwner {
+                table,
+                count,
+                objects,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  ? {table}: {count} object(s) owned by a pool that is not in dbo.OwnerPool:"
+                );
                 object_lines(&mut out, objects, true);
             }
             Finding::Unfixable { table, reason } => {
@@ -120,9 +170,15 @@ pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
         }
     }
     let _ = writeln!(out);
-    let nulls = findings.iter().any(|f| matches!(f, Finding::NullOwner { .. }));
+    let nulls = findings
+        .iter()
+        .any(|f| matches!(f, Finding::NullOwner { .. }));
     if nulls && !i.pools.is_empty() {
-        let pool = if i.pools.len() > 1 { " --pool ID|FQDN" } else { "" };
+        let pool = if i.pools.len() > 1 {
+            " --pool ID|FQDN"
+        } else {
+            ""
+        };
         let _ = writeln!(out, "Next step: rgs-repair{connect_hint} fix{pool} --dry-run   (shows the repair and changes nothing)");
     } else if i.pools.is_empty() {
         let _ = writeln!(out, "Next step: register the pool in the topology (dbo.OwnerPool is empty); this tool cannot choose an owner.");
@@ -167,31 +223,69 @@ fn objects_json(objects: &[ObjectRow]) -> Vec<Value> {
 fn finding_json(f: &Finding) -> Value {
     match f {
         Finding::NoOwnerPools => json!({ "kind": "no_owner_pools" }),
-        Finding::NullOwner { table, count, objects } => json!({ "kind": "null_owner", "table": table, "count": count, "objects": objects_json(objects) }),
-        Finding::DanglingOwner { table, count, objects } => json!({ "kind": "dangling_owner", "table": table, "count": count, "objects": objects_json(objects) }),
-        Finding::Unfixable { table, reason } => json!({ "kind": "unfixable", "table": table, "reason": reason }),
+        Finding::NullOwner {
+            table,
+            count,
+            objects,
+        } => {
+            json!({ "kind": "null_owner", "table": table, "count": count, "objects": objects_json(objects) })
+        }
+        Finding::DanglingOwner {
+            table,
+            count,
+            objects,
+        } => {
+            json!({ "kind": "dangling_owner", "table": table, "count": count, "objects": objects_json(objects) })
+        }
+        Finding::Unfixable { table, reason } => {
+            json!({ "kind": "unfixable", "table": table, "reason": reason })
+        }
     }
 }
 
 /// The plan for people: per table, the rows and objects; then the T-SQL.
 pub fn plan_human(p: &Plan, with_sql: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "Plan for {} on {}: give {} object(s) the owner pool {}", p.database, p.server, p.row_count(), p.pool.label());
+    let _ = writeln!(
+        out,
+        "Plan for {} on {}: give {} object(s) the owner pool {}",
+        p.database,
+        p.server,
+        p.row_count(),
+        p.pool.label()
+    );
     let _ = writeln!(out);
-    let rows: Vec<Vec<String>> = p.tables.iter().map(|t| vec![t.table.full_name(), t.rows.len().to_string()]).collect();
+    let rows: Vec<Vec<String>> = p
+        .tables
+        .iter()
+        .map(|t| vec![t.table.full_name(), t.rows.len().to_string()])
+        .collect();
     out.push_str(&table(&["Table", "Rows to change"], &rows));
     for t in &p.tables {
         let _ = writeln!(out);
-        let _ = writeln!(out, "  {} ({} row(s), OwnerPoolId NULL -> {}):", t.table.full_name(), t.rows.len(), p.pool.id);
+        let _ = writeln!(
+            out,
+            "  {} ({} row(s), OwnerPoolId NULL -> {}):",
+            t.table.full_name(),
+            t.rows.len(),
+            p.pool.id
+        );
         object_lines(&mut out, &t.rows, false);
     }
     for s in &p.skipped {
         let _ = writeln!(out);
-        let _ = writeln!(out, "  Left alone: {} ({} row(s) without owner): it {}.", s.table, s.rows, s.reason);
+        let _ = writeln!(
+            out,
+            "  Left alone: {} ({} row(s) without owner): it {}.",
+            s.table, s.rows, s.reason
+        );
     }
     if with_sql {
         let _ = writeln!(out);
-        let _ = writeln!(out, "T-SQL, in one transaction (values are sent as parameters; @P1 is the pool ID):");
+        let _ = writeln!(
+            out,
+            "T-SQL, in one transaction (values are sent as parameters; @P1 is the pool ID):"
+        );
         let _ = writeln!(out);
         for l in plan::script(p).lines() {
             let _ = writeln!(out, "    {l}");
@@ -234,7 +328,13 @@ pub fn undo_human(j: &Journal, rows: &[UndoRow]) -> String {
         let _ = writeln!(out);
         let _ = writeln!(out, "  {t}:");
         for r in here.iter().take(HUMAN_OBJECT_LIMIT) {
-            let key = r.change.key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ");
+            let key = r
+                .change
+                .key
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ");
             let name = r.change.name.as_deref().unwrap_or("");
             let state = match &r.current {
                 _ if r.restorable() => "put back".to_string(),
@@ -244,7 +344,11 @@ pub fn undo_human(j: &Journal, rows: &[UndoRow]) -> String {
             let _ = writeln!(out, "      {key}  {name}  {state}");
         }
         if here.len() > HUMAN_OBJECT_LIMIT {
-            let _ = writeln!(out, "      ... and {} more", here.len() - HUMAN_OBJECT_LIMIT);
+            let _ = writeln!(
+                out,
+                "      ... and {} more",
+                here.len() - HUMAN_OBJECT_LIMIT
+            );
         }
     }
     out
@@ -256,7 +360,16 @@ mod tests {
 
     #[test]
     fn tables_align_numbers_right() {
-        let t = table(&["Table", "Rows"], &[vec!["dbo.AgentGroups".into(), "12".into()], vec!["dbo.Q".into(), "3".into()]]);
-        assert_eq!(t, "  Table            Rows\n  dbo.AgentGroups    12\n  dbo.Q               3\n");
+        let t = table(
+            &["Table", "Rows"],
+            &[
+                vec!["dbo.AgentGroups".into(), "12".into()],
+                vec!["dbo.Q".into(), "3".into()],
+            ],
+        );
+        assert_eq!(
+            t,
+            "  Table            Rows\n  dbo.AgentGroups    12\n  dbo.Q               3\n"
+        );
     }
 }

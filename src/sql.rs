@@ -47,7 +47,9 @@ pub fn render(template: &str, values: &[(&str, &str)]) -> String {
     while let Some(start) = rest.find('{') {
         out.push_str(&rest[..start]);
         let after = &rest[start + 1..];
-        let end = after.find('}').expect("unclosed placeholder in SQL template");
+        let end = after
+            .find('}')
+            .expect("unclosed placeholder in SQL template");
         let name = &after[..end];
         let value = values
             .iter()
@@ -59,7 +61,9 @@ pub fn render(template: &str, values: &[(&str, &str)]) -> String {
     }
     out.push_str(rest);
     debug_assert!(
-        values.iter().all(|(k, _)| template.contains(&format!("{{{k}}}"))),
+        values
+            .iter()
+            .all(|(k, _)| template.contains(&format!("{{{k}}}"))),
         "value for a placeholder the template does not have"
     );
     out
@@ -82,7 +86,10 @@ mod tests {
 
     #[test]
     fn render_fills_every_placeholder() {
-        let sql = render(FIX_UPDATE, &[("table", "[dbo].[Queues]"), ("owner", "[OwnerPoolId]")]);
+        let sql = render(
+            FIX_UPDATE,
+            &[("table", "[dbo].[Queues]"), ("owner", "[OwnerPoolId]")],
+        );
         assert_eq!(
             strip_comments(&sql),
             "UPDATE [dbo].[Queues]\nSET [OwnerPoolId] = @P1\nWHERE [OwnerPoolId] IS NULL;"
@@ -103,12 +110,45 @@ mod tests {
 
     #[test]
     fn every_placeholder_is_one_the_code_fills() {
-        let known = ["table", "owner", "keys", "order", "display", "pool_table", "pool_id", "id", "name", "key_match", "lock_timeout_ms"];
-        for t in [SERVER_INFO, CATALOG_COLUMNS, CATALOG_PRIMARY_KEYS, PERMISSIONS, SESSION_SETUP, OWNER_POOLS, OWNER_COUNTS, FINDING_ROWS, BEGIN, COMMIT, ROLLBACK, FIX_RECHECK, FIX_UPDATE, FIX_VERIFY, UNDO_RECHECK, UNDO_UPDATE] {
+        let known = [
+            "table",
+            "owner",
+            "keys",
+            "order",
+            "display",
+            "pool_table",
+            "pool_id",
+            "id",
+            "name",
+            "key_match",
+            "lock_timeout_ms",
+        ];
+        for t in [
+            SERVER_INFO,
+            CATALOG_COLUMNS,
+            CATALOG_PRIMARY_KEYS,
+            PERMISSIONS,
+            SESSION_SETUP,
+            OWNER_POOLS,
+            OWNER_COUNTS,
+            FINDING_ROWS,
+            BEGIN,
+            COMMIT,
+            ROLLBACK,
+            FIX_RECHECK,
+            FIX_UPDATE,
+            FIX_VERIFY,
+            UNDO_RECHECK,
+            UNDO_UPDATE,
+        ] {
             let mut rest = t;
             while let Some(i) = rest.find('{') {
                 let end = rest[i..].find('}').expect("closed placeholder") + i;
-                assert!(known.contains(&&rest[i + 1..end]), "unknown placeholder {} in\n{t}", &rest[i..=end]);
+                assert!(
+                    known.contains(&&rest[i + 1..end]),
+                    "unknown placeholder {} in\n{t}",
+                    &rest[i..=end]
+                );
                 rest = &rest[end + 1..];
             }
         }
@@ -118,7 +158,15 @@ mod tests {
     fn templates_have_no_literal_values() {
         // Values travel as parameters: no template carries a quoted string
         // other than the fixed N'...' arguments of catalog functions.
-        for t in [FIX_UPDATE, FIX_RECHECK, FIX_VERIFY, UNDO_RECHECK, UNDO_UPDATE, OWNER_COUNTS, FINDING_ROWS] {
+        for t in [
+            FIX_UPDATE,
+            FIX_RECHECK,
+            FIX_VERIFY,
+            UNDO_RECHECK,
+            UNDO_UPDATE,
+            OWNER_COUNTS,
+            FINDING_ROWS,
+        ] {
             assert!(!strip_comments(t).contains('\''), "{t}");
         }
     }

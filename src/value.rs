@@ -83,7 +83,9 @@ impl DbValue {
     pub fn parse_like(like: &DbValue, text: &str) -> Option<DbValue> {
         let t = text.trim();
         match like {
-            DbValue::Guid(_) => Uuid::parse_str(t.trim_matches(|c| c == '{' || c == '}')).ok().map(DbValue::Guid),
+            DbValue::Guid(_) => Uuid::parse_str(t.trim_matches(|c| c == '{' || c == '}'))
+                .ok()
+                .map(DbValue::Guid),
             DbValue::Bit(_) => match t {
                 "1" => Some(DbValue::Bit(true)),
                 "0" => Some(DbValue::Bit(false)),
@@ -109,6 +111,19 @@ impl DbValue {
                 (Some(x), Some(y)) => x == y,
                 _ => a == b,
             },
+        }
+    }
+}
+
+impl DbValue {
+    /// A form in which values that [`DbValue::sql_eq`] calls equal are
+    /// equal (`==`, `Hash`), for looking rows up by key.
+    pub fn normalized(&self) -> DbValue {
+        match self {
+            DbValue::Text(s) => DbValue::Text(s.trim_end().to_lowercase()),
+            other => other
+                .as_i64()
+                .map_or_else(|| other.clone(), DbValue::BigInt),
         }
     }
 }
@@ -153,9 +168,17 @@ mod tests {
     fn journal_form_keeps_the_type() {
         let g = DbValue::Guid(Uuid::parse_str("3f2504e0-4f89-11d3-9a0c-0305e82c3301").unwrap());
         let j = serde_json::to_string(&g).unwrap();
-        assert_eq!(j, r#"{"type":"uniqueidentifier","value":"3f2504e0-4f89-11d3-9a0c-0305e82c3301"}"#);
+        assert_eq!(
+            j,
+            r#"{"type":"uniqueidentifier","value":"3f2504e0-4f89-11d3-9a0c-0305e82c3301"}"#
+        );
         assert_eq!(serde_json::from_str::<DbValue>(&j).unwrap(), g);
-        for v in [DbValue::Null, DbValue::Int(7), DbValue::BigInt(1 << 40), DbValue::Text("pool ]'; x".into())] {
+        for v in [
+            DbValue::Null,
+            DbValue::Int(7),
+            DbValue::BigInt(1 << 40),
+            DbValue::Text("pool ]'; x".into()),
+        ] {
             let back: DbValue = serde_json::from_str(&serde_json::to_string(&v).unwrap()).unwrap();
             assert_eq!(back, v);
         }
@@ -166,9 +189,19 @@ mod tests {
         let like = DbValue::Guid(Uuid::nil());
         let parsed = DbValue::parse_like(&like, "{3F2504E0-4F89-11D3-9A0C-0305E82C3301}").unwrap();
         assert_eq!(parsed.to_string(), "3F2504E0-4F89-11D3-9A0C-0305E82C3301");
-        assert_eq!(DbValue::parse_like(&DbValue::Int(1), "42"), Some(DbValue::Int(42)));
+        assert_eq!(
+            DbValue::parse_like(&DbValue::Int(1), "42"),
+            Some(DbValue::Int(42))
+        );
         assert_eq!(DbValue::parse_like(&DbValue::Int(1), "pool01"), None);
         assert!(DbValue::Text("Pool01".into()).sql_eq(&DbValue::Text("pool01".into())));
         assert!(DbValue::Int(3).sql_eq(&DbValue::BigInt(3)));
+        for (a, b) in [
+            (DbValue::Text("Ab ".into()), DbValue::Text("aB".into())),
+            (DbValue::SmallInt(3), DbValue::BigInt(3)),
+        ] {
+            assert!(a.sql_eq(&b));
+            assert_eq!(a.normalized(), b.normalized());
+        }
     }
 }

@@ -8,7 +8,11 @@ use std::path::Path;
 
 /// A sandbox loaded with `scenario`.
 pub fn sandbox(scenario: &str) -> Sandbox {
-    Sandbox::start(SandboxOptions { scenario: Some(scenario.to_string()), ..SandboxOptions::default() }).expect("sandbox starts")
+    Sandbox::start(SandboxOptions {
+        scenario: Some(scenario.to_string()),
+        ..SandboxOptions::default()
+    })
+    .expect("sandbox starts")
 }
 
 /// The binary with the connection flags for `sb`, and no terminal.
@@ -17,7 +21,13 @@ pub fn tool(sb: &Sandbox) -> Command {
     c.env_clear()
         .env("RGS_PASSWORD", sb.password())
         .env("NO_COLOR", "1")
-        .args(["-S", &format!("127.0.0.1,{}", sb.addr().port()), "-U", "sa", "-C"]);
+        .args([
+            "-S",
+            &format!("127.0.0.1,{}", sb.addr().port()),
+            "-U",
+            "sa",
+            "-C",
+        ]);
     c
 }
 
@@ -33,19 +43,43 @@ pub fn scalar(sb: &Sandbox, sql: &str) -> i64 {
 
 /// Rows with a NULL owner in one table.
 pub fn nulls(sb: &Sandbox, table: &str) -> i64 {
-    scalar(sb, &format!("SELECT COUNT(*) FROM [dbo].[{table}] WHERE [OwnerPoolId] IS NULL"))
+    scalar(
+        sb,
+        &format!("SELECT COUNT(*) FROM [dbo].[{table}] WHERE [OwnerPoolId] IS NULL"),
+    )
 }
 
 /// Rows with a NULL owner in every object table of the fixtures.
 pub fn all_nulls(sb: &Sandbox) -> i64 {
-    ["Agents", "AgentGroups", "Queues", "Workflows", "HolidaySets", "HoursOfBusiness"].iter().map(|t| nulls(sb, t)).sum()
+    [
+        "Agents",
+        "AgentGroups",
+        "Queues",
+        "Workflows",
+        "HolidaySets",
+        "HoursOfBusiness",
+    ]
+    .iter()
+    .map(|t| nulls(sb, t))
+    .sum()
 }
 
 /// Every (table, ID, owner) of the object tables, for before/after comparisons.
 pub fn snapshot(sb: &Sandbox) -> Vec<(String, String, String)> {
     let mut out = Vec::new();
-    for t in ["Agents", "AgentGroups", "Queues", "Workflows", "HolidaySets", "HoursOfBusiness"] {
-        let rs = sb.query(&format!("SELECT [ID], [OwnerPoolId] FROM [dbo].[{t}] ORDER BY [ID]")).unwrap();
+    for t in [
+        "Agents",
+        "AgentGroups",
+        "Queues",
+        "Workflows",
+        "HolidaySets",
+        "HoursOfBusiness",
+    ] {
+        let rs = sb
+            .query(&format!(
+                "SELECT [ID], [OwnerPoolId] FROM [dbo].[{t}] ORDER BY [ID]"
+            ))
+            .unwrap();
         for r in rs.rows {
             out.push((t.to_string(), format!("{:?}", r[0]), format!("{:?}", r[1])));
         }
@@ -56,7 +90,8 @@ pub fn snapshot(sb: &Sandbox) -> Vec<(String, String, String)> {
 
 /// The JSON a command printed.
 pub fn json(out: &[u8]) -> serde_json::Value {
-    serde_json::from_slice(out).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
+    serde_json::from_slice(out)
+        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
 }
 
 /// Reads a journal file as JSON.

@@ -35,16 +35,42 @@ struct Outcome {
 
 fn run_fix(sb: &Sandbox, journal: &Path) -> Outcome {
     let out = tool(sb)
-        .args(["--command-timeout", "1", "fix", "--yes", "--retries", "1", "--journal"])
+        .args([
+            "--command-timeout",
+            "1",
+            "fix",
+            "--yes",
+            "--retries",
+            "1",
+            "--journal",
+        ])
         .arg(journal)
         .output()
         .unwrap();
-    Outcome { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 fn run_undo(sb: &Sandbox, journal: &Path) -> Outcome {
-    let out = tool(sb).args(["--command-timeout", "1", "undo", "--yes", "--retries", "1", "--journal"]).arg(journal).output().unwrap();
-    Outcome { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    let out = tool(sb)
+        .args([
+            "--command-timeout",
+            "1",
+            "undo",
+            "--yes",
+            "--retries",
+            "1",
+            "--journal",
+        ])
+        .arg(journal)
+        .output()
+        .unwrap();
+    Outcome {
+        code: out.status.code().unwrap_or(-1),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
 }
 
 fn status(journal: &Path) -> Option<String> {
@@ -52,7 +78,10 @@ fn status(journal: &Path) -> Option<String> {
 }
 
 fn journal_status(journal: &Path) -> String {
-    common::journal(journal)["status"].as_str().unwrap().to_string()
+    common::journal(journal)["status"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// A delayed request still runs once the delay is over, after the tool has
@@ -66,11 +95,23 @@ fn settle(spec: &str) {
 type Snapshot = Vec<(String, String, String)>;
 
 /// The properties every faulted run must keep.
-fn judge(spec: &str, words: &[&str], o: &Outcome, now: &Snapshot, before: &Snapshot, after: &Snapshot, status: Option<&str>) {
+fn judge(
+    spec: &str,
+    words: &[&str],
+    o: &Outcome,
+    now: &Snapshot,
+    before: &Snapshot,
+    after: &Snapshot,
+    status: Option<&str>,
+) {
     let ctx = format!("fault {spec}: exit {} stderr: {}", o.code, o.stderr);
     assert!(now == before || now == after, "partial change under {ctx}");
     if now == before {
-        assert_ne!(status, Some("committed"), "the journal claims a commit that did not happen: {ctx}");
+        assert_ne!(
+            status,
+            Some("committed"),
+            "the journal claims a commit that did not happen: {ctx}"
+        );
     }
     if status == Some("committed") {
         assert_eq!(now, after, "{ctx}");
@@ -83,7 +124,10 @@ fn judge(spec: &str, words: &[&str], o: &Outcome, now: &Snapshot, before: &Snaps
         assert!(stderr.contains("1205"), "{ctx}");
         return;
     }
-    assert!(words.iter().all(|w| stderr.contains(&w.to_lowercase())), "the message does not name the fault: {ctx}");
+    assert!(
+        words.iter().all(|w| stderr.contains(&w.to_lowercase())),
+        "the message does not name the fault: {ctx}"
+    );
     if status == Some("commit_outcome_unknown") {
         // The answer to COMMIT never came: either state is possible, and the
         // tool must say it does not know.
@@ -119,7 +163,15 @@ fn fix_is_all_or_nothing_under_every_fault_at_every_request() {
             let o = run_fix(&sb, &j);
             injected += 1;
             settle(&spec);
-            judge(&spec, words, &o, &snapshot(&sb), &before, &after, status(&j).as_deref());
+            judge(
+                &spec,
+                words,
+                &o,
+                &snapshot(&sb),
+                &before,
+                &after,
+                status(&j).as_deref(),
+            );
         }
     }
     eprintln!("fix: {injected} faults injected over {requests} requests; rows lost: 0");
@@ -134,7 +186,11 @@ fn lost_commit_answer_is_reported_as_unknown_and_undo_still_works() {
     let j = dir.path().join("j.json");
     let o = run_fix(&sb, &j);
     assert_eq!(o.code, 1, "{}", o.stderr);
-    assert!(o.stderr.contains("outcome is unknown") && o.stderr.contains("check"), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("outcome is unknown") && o.stderr.contains("check"),
+        "{}",
+        o.stderr
+    );
     assert_eq!(journal_status(&j), "commit_outcome_unknown");
     // The server did commit here: undo must put the rows back.
     assert_eq!(snapshot(&sb), after);
@@ -170,8 +226,18 @@ fn undo_is_all_or_nothing_under_every_fault_at_every_request() {
             let o = run_undo(&sb, &jp);
             injected += 1;
             settle(&spec);
-            let undo_status = common::journal(&jp)["undo"]["status"].as_str().map(str::to_string);
-            judge(&spec, words, &o, &snapshot(&sb), &fixed, &undone, undo_status.as_deref());
+            let undo_status = common::journal(&jp)["undo"]["status"]
+                .as_str()
+                .map(str::to_string);
+            judge(
+                &spec,
+                words,
+                &o,
+                &snapshot(&sb),
+                &fixed,
+                &undone,
+                undo_status.as_deref(),
+            );
         }
     }
     eprintln!("undo: {injected} faults injected over {requests} requests; rows lost: 0");

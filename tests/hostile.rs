@@ -10,14 +10,29 @@ use predicates::prelude::*;
 use rgs_sandbox::{Sandbox, SandboxOptions};
 
 /// The reconstructed schema's tables, which a new sandbox always has.
-const SCHEMA_TABLES: &[&str] = &["OwnerPool", "Agents", "AgentGroups", "AgentGroupAgents", "Queues", "Workflows", "HolidaySets", "HoursOfBusiness", "DbConfigInt"];
+const SCHEMA_TABLES: &[&str] = &[
+    "OwnerPool",
+    "Agents",
+    "AgentGroups",
+    "AgentGroupAgents",
+    "Queues",
+    "Workflows",
+    "HolidaySets",
+    "HoursOfBusiness",
+    "DbConfigInt",
+];
 
 /// A sandbox whose rgsconfig holds only what `script` creates.
 fn sandbox_with_script(script: &str) -> Sandbox {
     let sb = Sandbox::start(SandboxOptions::default()).unwrap();
-    let drop: String = SCHEMA_TABLES.iter().map(|t| format!("DROP TABLE [dbo].[{t}];\n")).collect();
+    let drop: String = SCHEMA_TABLES
+        .iter()
+        .map(|t| format!("DROP TABLE [dbo].[{t}];\n"))
+        .collect();
     sb.engine().run_script(sb.database(), &drop).unwrap();
-    sb.engine().run_script(sb.database(), script).unwrap_or_else(|e| panic!("{e}\n{script}"));
+    sb.engine()
+        .run_script(sb.database(), script)
+        .unwrap_or_else(|e| panic!("{e}\n{script}"));
     sb
 }
 
@@ -27,7 +42,11 @@ fn count(sb: &Sandbox, sql: &str) -> i64 {
 
 /// Pool ID types and a literal of each for pools 1 and 2.
 const POOL_TYPES: &[(&str, &str, &str)] = &[
-    ("uniqueidentifier", "'0F0E0D0C-0B0A-0908-0706-050403020100'", "'11111111-2222-3333-4444-555555555555'"),
+    (
+        "uniqueidentifier",
+        "'0F0E0D0C-0B0A-0908-0706-050403020100'",
+        "'11111111-2222-3333-4444-555555555555'",
+    ),
     ("int", "1", "2"),
     ("bigint", "5000000000", "5000000001"),
     ("nvarchar(64)", "N'pool-one'", "N'pool-two'"),
@@ -57,14 +76,43 @@ fn hostile_names_and_every_pool_id_type() {
         let sb = sandbox_with_script(&hostile_script(ty, p1, p2));
         let odd = "[bäckup ]] '; x].[Agent Groups; DROP TABLE x--]";
         let gr = "[dbo].[Größe \"quoted\" 'too']";
-        let out = tool(&sb).args(["check", "--format", "json"]).assert().code(3).get_output().stdout.clone();
+        let out = tool(&sb)
+            .args(["check", "--format", "json"])
+            .assert()
+            .code(3)
+            .get_output()
+            .stdout
+            .clone();
         let j = json(&out);
-        let t = |name: &str| j["tables"].as_array().unwrap().iter().find(|t| t["table"] == name).unwrap_or_else(|| panic!("{ty}: {name} missing in {j}")).clone();
+        let t = |name: &str| {
+            j["tables"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["table"] == name)
+                .unwrap_or_else(|| panic!("{ty}: {name} missing in {j}"))
+                .clone()
+        };
         let a = t("Agent Groups; DROP TABLE x--");
-        assert_eq!((a["schema"].as_str().unwrap(), a["null_owner"].as_u64().unwrap(), a["dangling_owner"].as_u64().unwrap()), ("bäckup ] '; x", 2, 1), "{ty}");
+        assert_eq!(
+            (
+                a["schema"].as_str().unwrap(),
+                a["null_owner"].as_u64().unwrap(),
+                a["dangling_owner"].as_u64().unwrap()
+            ),
+            ("bäckup ] '; x", 2, 1),
+            "{ty}"
+        );
         assert_eq!(t("Größe \"quoted\" 'too'")["null_owner"], 2, "{ty}");
         assert_eq!(t("NoKey")["fixable"], false, "{ty}");
-        assert!(j["findings"].as_array().unwrap().iter().any(|f| f["kind"] == "unfixable" && f["table"] == "dbo.NoKey"), "{ty}");
+        assert!(
+            j["findings"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["kind"] == "unfixable" && f["table"] == "dbo.NoKey"),
+            "{ty}"
+        );
 
         let dir = tempfile::tempdir().unwrap();
         let jp = dir.path().join("j.json");
@@ -73,17 +121,77 @@ fn hostile_names_and_every_pool_id_type() {
             .arg(&jp)
             .assert()
             .code(0)
-            .stdout(predicate::str::contains("Committed: 4 object(s)").and(predicate::str::contains("Left alone: dbo.NoKey")));
-        assert_eq!(count(&sb, &format!("SELECT COUNT(*) FROM {odd} WHERE [OWNERPOOLID] IS NULL")), 0, "{ty}");
-        assert_eq!(count(&sb, &format!("SELECT COUNT(*) FROM {odd} WHERE [OWNERPOOLID] = {p1}")), 3, "{ty}");
-        assert_eq!(count(&sb, &format!("SELECT COUNT(*) FROM {odd} WHERE [OWNERPOOLID] = {p2}")), 1, "{ty}: dangling left alone");
-        assert_eq!(count(&sb, &format!("SELECT COUNT(*) FROM {gr} WHERE [ownerPoolId] = {p1}")), 3, "{ty}");
-        assert_eq!(count(&sb, "SELECT COUNT(*) FROM [dbo].[NoKey] WHERE [OwnerPoolId] IS NULL"), 1, "{ty}: keyless table untouched");
+            .stdout(
+                predicate::str::contains("Committed: 4 object(s)")
+                    .and(predicate::str::contains("Left alone: dbo.NoKey")),
+            );
+        assert_eq!(
+            count(
+                &sb,
+                &format!("SELECT COUNT(*) FROM {odd} WHERE [OWNERPOOLID] IS NULL")
+            ),
+            0,
+            "{ty}"
+        );
+        assert_eq!(
+            count(
+                &sb,
+                &format!("SELECT COUNT(*) FROM {odd} WHERE [OWNERPOOLID] = {p1}")
+            ),
+            3,
+            "{ty}"
+        );
+        assert_eq!(
+            count(
+                &sb,
+                &format!("SELECT COUNT(*) FROM {odd} WHERE [OWNERPOOLID] = {p2}")
+            ),
+            1,
+            "{ty}: dangling left alone"
+        );
+        assert_eq!(
+            count(
+                &sb,
+                &format!("SELECT COUNT(*) FROM {gr} WHERE [ownerPoolId] = {p1}")
+            ),
+            3,
+            "{ty}"
+        );
+        assert_eq!(
+            count(
+                &sb,
+                "SELECT COUNT(*) FROM [dbo].[NoKey] WHERE [OwnerPoolId] IS NULL"
+            ),
+            1,
+            "{ty}: keyless table untouched"
+        );
 
-        tool(&sb).args(["undo", "--yes", "--journal"]).arg(&jp).assert().code(0);
-        assert_eq!(count(&sb, &format!("SELECT COUNT(*) FROM {odd} WHERE [OWNERPOOLID] IS NULL")), 2, "{ty}");
-        assert_eq!(count(&sb, &format!("SELECT COUNT(*) FROM {gr} WHERE [ownerPoolId] IS NULL AND [K1] = 1")), 2, "{ty}");
-        assert_eq!(count(&sb, "SELECT COUNT(*) FROM [dbo].[OwnerPool]"), 1, "{ty}: nothing else touched");
+        tool(&sb)
+            .args(["undo", "--yes", "--journal"])
+            .arg(&jp)
+            .assert()
+            .code(0);
+        assert_eq!(
+            count(
+                &sb,
+                &format!("SELECT COUNT(*) FROM {odd} WHERE [OWNERPOOLID] IS NULL")
+            ),
+            2,
+            "{ty}"
+        );
+        assert_eq!(
+            count(
+                &sb,
+                &format!("SELECT COUNT(*) FROM {gr} WHERE [ownerPoolId] IS NULL AND [K1] = 1")
+            ),
+            2,
+            "{ty}"
+        );
+        assert_eq!(
+            count(&sb, "SELECT COUNT(*) FROM [dbo].[OwnerPool]"),
+            1,
+            "{ty}: nothing else touched"
+        );
     }
 }
 
@@ -98,19 +206,49 @@ CREATE TABLE [dbo].[Queues] ([ID] int NOT NULL, [Name] nvarchar(50) NOT NULL, [O
     );
     for batch in 0..100 {
         script.push_str("INSERT INTO [dbo].[Queues] ([ID], [Name], [OwnerPoolId]) VALUES ");
-        let rows: Vec<String> = (0..1000).map(|i| {
-            let id = batch * 1000 + i;
-            format!("({id}, N'Queue {id}', {})", if id % 10 == 0 { "7" } else { "NULL" })
-        }).collect();
+        let rows: Vec<String> = (0..1000)
+            .map(|i| {
+                let id = batch * 1000 + i;
+                format!(
+                    "({id}, N'Queue {id}', {})",
+                    if id % 10 == 0 { "7" } else { "NULL" }
+                )
+            })
+            .collect();
         script.push_str(&rows.join(", "));
         script.push_str(";\n");
     }
     let sb = sandbox_with_script(&script);
-    tool(&sb).arg("check").assert().code(3).stdout(predicate::str::contains("90000 object(s) without an owner pool").and(predicate::str::contains("... and 89980 more")));
+    tool(&sb).arg("check").assert().code(3).stdout(
+        predicate::str::contains("90000 object(s) without an owner pool")
+            .and(predicate::str::contains("... and 89980 more")),
+    );
     let dir = tempfile::tempdir().unwrap();
     let jp = dir.path().join("j.json");
-    tool(&sb).args(["fix", "--yes", "--journal"]).arg(&jp).assert().code(0).stdout(predicate::str::contains("Committed: 90000 object(s)"));
-    assert_eq!(count(&sb, "SELECT COUNT(*) FROM [dbo].[Queues] WHERE [OwnerPoolId] = 7"), 100_000);
-    tool(&sb).args(["undo", "--yes", "--journal"]).arg(&jp).assert().code(0).stdout(predicate::str::contains("90000 row(s) put back"));
-    assert_eq!(count(&sb, "SELECT COUNT(*) FROM [dbo].[Queues] WHERE [OwnerPoolId] IS NULL"), 90_000);
+    tool(&sb)
+        .args(["fix", "--yes", "--journal"])
+        .arg(&jp)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Committed: 90000 object(s)"));
+    assert_eq!(
+        count(
+            &sb,
+            "SELECT COUNT(*) FROM [dbo].[Queues] WHERE [OwnerPoolId] = 7"
+        ),
+        100_000
+    );
+    tool(&sb)
+        .args(["undo", "--yes", "--journal"])
+        .arg(&jp)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("90000 row(s) put back"));
+    assert_eq!(
+        count(
+            &sb,
+            "SELECT COUNT(*) FROM [dbo].[Queues] WHERE [OwnerPoolId] IS NULL"
+        ),
+        90_000
+    );
 }

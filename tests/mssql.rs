@@ -15,11 +15,16 @@ const RESET: &str = include_str!("../sql/fixtures/reset.sql");
 const SCHEMA: &str = include_str!("../sql/fixtures/schema.sql");
 
 fn conn_string() -> String {
-    std::env::var("RGS_TEST_MSSQL").expect("set RGS_TEST_MSSQL to an ADO.NET connection string to run these tests")
+    std::env::var("RGS_TEST_MSSQL")
+        .expect("set RGS_TEST_MSSQL to an ADO.NET connection string to run these tests")
 }
 
 fn scenario(name: &str) -> String {
-    std::fs::read_to_string(format!("{}/sql/fixtures/{name}.sql", env!("CARGO_MANIFEST_DIR"))).unwrap()
+    std::fs::read_to_string(format!(
+        "{}/sql/fixtures/{name}.sql",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
 }
 
 async fn client() -> Client<tokio_util::compat::Compat<TcpStream>> {
@@ -29,7 +34,11 @@ async fn client() -> Client<tokio_util::compat::Compat<TcpStream>> {
 }
 
 fn block<T>(f: impl std::future::Future<Output = T>) -> T {
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
 }
 
 /// Resets rgsconfig and loads a scenario, batch by batch as sqlcmd would.
@@ -39,7 +48,12 @@ fn load(name: &str) {
         for script in [RESET, SCHEMA, &scenario(name)] {
             for batch in script.split("\nGO") {
                 if !batch.trim().is_empty() {
-                    c.simple_query(batch).await.unwrap().into_results().await.unwrap();
+                    c.simple_query(batch)
+                        .await
+                        .unwrap()
+                        .into_results()
+                        .await
+                        .unwrap();
                 }
             }
         }
@@ -49,16 +63,34 @@ fn load(name: &str) {
 fn scalar(sql: &str) -> i64 {
     block(async {
         let mut c = client().await;
-        let row = c.simple_query(sql).await.unwrap().into_row().await.unwrap().unwrap();
+        let row = c
+            .simple_query(sql)
+            .await
+            .unwrap()
+            .into_row()
+            .await
+            .unwrap()
+            .unwrap();
         row.get::<i32, _>(0).map(i64::from).unwrap()
     })
 }
 
 fn nulls() -> i64 {
-    ["Agents", "AgentGroups", "Queues", "Workflows", "HolidaySets", "HoursOfBusiness"]
-        .iter()
-        .map(|t| scalar(&format!("SELECT COUNT(*) FROM [dbo].[{t}] WHERE [OwnerPoolId] IS NULL")))
-        .sum()
+    [
+        "Agents",
+        "AgentGroups",
+        "Queues",
+        "Workflows",
+        "HolidaySets",
+        "HoursOfBusiness",
+    ]
+    .iter()
+    .map(|t| {
+        scalar(&format!(
+            "SELECT COUNT(*) FROM [dbo].[{t}] WHERE [OwnerPoolId] IS NULL"
+        ))
+    })
+    .sum()
 }
 
 fn tool() -> Command {
@@ -77,10 +109,19 @@ fn mssql_migrated_check_dry_run_fix_undo() {
     assert_eq!(nulls(), 30);
     let dir = tempfile::tempdir().unwrap();
     let j = dir.path().join("j.json");
-    tool().args(["fix", "--yes", "--journal"]).arg(&j).assert().code(0).stdout(predicate::str::contains("Committed: 30"));
+    tool()
+        .args(["fix", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Committed: 30"));
     assert_eq!(nulls(), 0);
     tool().arg("check").assert().code(0);
-    tool().args(["undo", "--yes", "--journal"]).arg(&j).assert().code(0);
+    tool()
+        .args(["undo", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
     assert_eq!(nulls(), 30);
 }
 
@@ -89,7 +130,11 @@ fn mssql_migrated_check_dry_run_fix_undo() {
 fn mssql_healthy() {
     load("healthy");
     tool().arg("check").assert().code(0);
-    tool().args(["fix", "--yes"]).assert().code(0).stdout(predicate::str::contains("Nothing to do"));
+    tool()
+        .args(["fix", "--yes"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Nothing to do"));
 }
 
 #[test]
@@ -100,9 +145,23 @@ fn mssql_multi_pool() {
     tool().args(["fix", "--yes"]).assert().code(2);
     let dir = tempfile::tempdir().unwrap();
     let j = dir.path().join("j.json");
-    tool().args(["fix", "--yes", "--pool", "lyncpool02.fabrikam.local", "--journal"]).arg(&j).assert().code(0);
+    tool()
+        .args([
+            "fix",
+            "--yes",
+            "--pool",
+            "lyncpool02.fabrikam.local",
+            "--journal",
+        ])
+        .arg(&j)
+        .assert()
+        .code(0);
     assert_eq!(nulls(), 0);
-    tool().args(["undo", "--yes", "--journal"]).arg(&j).assert().code(0);
+    tool()
+        .args(["undo", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
     assert_eq!(nulls(), 13);
 }
 
@@ -111,7 +170,11 @@ fn mssql_multi_pool() {
 fn mssql_dangling_and_empty_pool() {
     load("dangling");
     tool().arg("check").assert().code(3);
-    tool().args(["fix", "--yes"]).assert().code(0).stdout(predicate::str::contains("Nothing to do"));
+    tool()
+        .args(["fix", "--yes"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Nothing to do"));
     load("empty-pool");
     tool().arg("check").assert().code(3);
     tool().args(["fix", "--yes"]).assert().code(2);

@@ -14,7 +14,11 @@ use std::time::Duration;
 fn read_only_database_check_works_and_fix_refuses_before_starting() {
     let sb = sandbox("migrated");
     sb.set_state(DbState::ReadOnly).unwrap();
-    tool(&sb).arg("check").assert().code(3).stdout(predicate::str::contains("READ_ONLY"));
+    tool(&sb)
+        .arg("check")
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("READ_ONLY"));
     let dir = tempfile::tempdir().unwrap();
     let before = snapshot(&sb);
     tool(&sb)
@@ -22,20 +26,38 @@ fn read_only_database_check_works_and_fix_refuses_before_starting() {
         .args(["fix", "--yes"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("READ_ONLY").and(predicate::str::contains("primary replica")));
+        .stderr(
+            predicate::str::contains("READ_ONLY").and(predicate::str::contains("primary replica")),
+        );
     assert_eq!(snapshot(&sb), before);
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "no journal for a refused fix");
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "no journal for a refused fix"
+    );
     // A dry run still shows the plan, and says fix would refuse.
-    tool(&sb).args(["fix", "--dry-run"]).assert().code(0).stdout(predicate::str::contains("fix would refuse"));
+    tool(&sb)
+        .args(["fix", "--dry-run"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("fix would refuse"));
 }
 
 #[test]
 fn mirror_and_secondary_name_what_to_connect_to() {
     let sb = sandbox("migrated");
     sb.set_state(DbState::Mirror).unwrap();
-    tool(&sb).args(["fix", "--yes"]).assert().code(1).stderr(predicate::str::contains("954").and(predicate::str::contains("principal")));
+    tool(&sb)
+        .args(["fix", "--yes"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("954").and(predicate::str::contains("principal")));
     sb.set_state(DbState::Secondary).unwrap();
-    tool(&sb).arg("check").assert().code(1).stderr(predicate::str::contains("976").and(predicate::str::contains("primary replica")));
+    tool(&sb)
+        .arg("check")
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("976").and(predicate::str::contains("primary replica")));
 }
 
 #[test]
@@ -71,7 +93,8 @@ fn a_planned_row_changed_by_another_session_aborts_with_4() {
     sb.arm(Fault::parse(&format!("delay@{setup}:1500")).unwrap());
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = tool(&sb);
-    cmd.current_dir(dir.path()).args(["fix", "--yes", "--journal", "j.json"]);
+    cmd.current_dir(dir.path())
+        .args(["fix", "--yes", "--journal", "j.json"]);
     let run = std::thread::spawn(move || cmd.output().unwrap());
     std::thread::sleep(Duration::from_millis(700));
     sb.query("UPDATE [dbo].[Queues] SET [Name] = N'Renamed meanwhile', [OwnerPoolId] = '292CE760-0931-5108-91AE-08CD2BFAD04C' WHERE [Name] = N'Payroll Queue'").unwrap();
@@ -79,9 +102,15 @@ fn a_planned_row_changed_by_another_session_aborts_with_4() {
     let out = run.join().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains("changed after the plan was shown") && stderr.contains("dbo.Queues"), "{stderr}");
+    assert!(
+        stderr.contains("changed after the plan was shown") && stderr.contains("dbo.Queues"),
+        "{stderr}"
+    );
     assert_eq!(snapshot(&sb), moved, "nothing changed by the aborted fix");
-    assert!(!dir.path().join("j.json").exists(), "no journal: the abort came before it");
+    assert!(
+        !dir.path().join("j.json").exists(),
+        "no journal: the abort came before it"
+    );
 }
 
 #[test]
@@ -89,8 +118,14 @@ fn a_lock_held_by_another_session_fails_after_the_lock_timeout() {
     let sb = sandbox("migrated");
     let before = snapshot(&sb);
     let mut other = sb.engine().open_session(sb.database()).unwrap();
-    let items = other.execute("BEGIN TRANSACTION; UPDATE [dbo].[Workflows] SET [Name] = [Name] WHERE [Name] = N'nothing';", &[]);
-    assert!(!items.iter().any(|i| matches!(i, rgs_sandbox::types::Item::Error(_))), "{items:?}");
+    // It holds a lock on a planned row, as it would on SQL Server too.
+    let items = other.execute("BEGIN TRANSACTION; UPDATE [dbo].[Queues] SET [Name] = [Name] WHERE [Name] = N'Payroll Queue';", &[]);
+    assert!(
+        !items
+            .iter()
+            .any(|i| matches!(i, rgs_sandbox::types::Item::Error(_))),
+        "{items:?}"
+    );
     let dir = tempfile::tempdir().unwrap();
     let started = std::time::Instant::now();
     tool(&sb)
@@ -98,7 +133,9 @@ fn a_lock_held_by_another_session_fails_after_the_lock_timeout() {
         .args(["fix", "--yes", "--lock-timeout", "1", "--journal", "j.json"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("1222").and(predicate::str::contains("nothing was changed")));
+        .stderr(
+            predicate::str::contains("1222").and(predicate::str::contains("nothing was changed")),
+        );
     assert!(started.elapsed() < Duration::from_secs(30));
     other.rollback_transaction();
     assert_eq!(snapshot(&sb), before);
@@ -116,19 +153,35 @@ fn ctrl_c_during_fix_rolls_back_and_exits_4() {
     let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rgs-repair"))
         .env_clear()
         .env("RGS_PASSWORD", sb.password())
-        .args(["-S", &format!("127.0.0.1,{}", sb.addr().port()), "-U", "sa", "-C", "fix", "--yes", "--journal", "j.json"])
+        .args([
+            "-S",
+            &format!("127.0.0.1,{}", sb.addr().port()),
+            "-U",
+            "sa",
+            "-C",
+            "fix",
+            "--yes",
+            "--journal",
+            "j.json",
+        ])
         .current_dir(dir.path())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
     std::thread::sleep(Duration::from_millis(1200));
-    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
-    assert!(stderr.contains("Interrupted") && stderr.contains("rolled back"), "{stderr}");
+    assert!(
+        stderr.contains("Interrupted") && stderr.contains("rolled back"),
+        "{stderr}"
+    );
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(snapshot(&sb), before);
 }

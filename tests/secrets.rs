@@ -8,12 +8,20 @@ use std::process::Stdio;
 const SECRET: &str = "Zq9-unique-S3cret-4711";
 
 fn sandbox() -> Sandbox {
-    Sandbox::start(SandboxOptions { scenario: Some("migrated".into()), password: SECRET.into(), ..SandboxOptions::default() }).unwrap()
+    Sandbox::start(SandboxOptions {
+        scenario: Some("migrated".into()),
+        password: SECRET.into(),
+        ..SandboxOptions::default()
+    })
+    .unwrap()
 }
 
 fn bin() -> std::process::Command {
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("rgs-repair"));
-    c.env_clear().env("RUST_LOG", "trace").env("RUST_BACKTRACE", "1").stdin(Stdio::null());
+    c.env_clear()
+        .env("RUST_LOG", "trace")
+        .env("RUST_BACKTRACE", "1")
+        .stdin(Stdio::null());
     c
 }
 
@@ -53,22 +61,49 @@ fn the_password_appears_nowhere() {
                 c.arg("--password-stdin").stdin(Stdio::piped());
             }
         }
-        let mut child = c.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
         if how == "stdin" {
             use std::io::Write;
             writeln!(child.stdin.take().unwrap(), "{SECRET}").unwrap();
         }
         let out = child.wait_with_output().unwrap();
-        let all = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-        assert!(!all.contains(SECRET), "{args:?} printed the password:\n{all}");
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !all.contains(SECRET),
+            "{args:?} printed the password:\n{all}"
+        );
         assert!(!all.contains("panicked"), "{args:?} panicked:\n{all}");
         seen += all.len();
     }
     // Connection strings carry the password inside: not echoed either.
-    let out = bin().args(["--connection-string", &sb.ado_connection_string(), "-vvv", "check"]).output().unwrap();
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(SECRET) && !String::from_utf8_lossy(&out.stdout).contains(SECRET));
-    let bad = sb.ado_connection_string().replace("Database=", "Bogus=x;Database=");
-    let out = bin().args(["--connection-string", &bad, "check"]).output().unwrap();
+    let out = bin()
+        .args([
+            "--connection-string",
+            &sb.ado_connection_string(),
+            "-vvv",
+            "check",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains(SECRET)
+            && !String::from_utf8_lossy(&out.stdout).contains(SECRET)
+    );
+    let bad = sb
+        .ado_connection_string()
+        .replace("Database=", "Bogus=x;Database=");
+    let out = bin()
+        .args(["--connection-string", &bad, "check"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(!String::from_utf8_lossy(&out.stderr).contains(SECRET));
     // Every file the runs left behind.
@@ -77,5 +112,8 @@ fn the_password_appears_nowhere() {
         assert!(!text.contains(SECRET), "a file holds the password");
     }
     assert!(journal.exists());
-    assert!(seen > 10_000, "the verbose runs printed too little to mean anything ({seen} bytes)");
+    assert!(
+        seen > 10_000,
+        "the verbose runs printed too little to mean anything ({seen} bytes)"
+    );
 }

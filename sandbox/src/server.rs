@@ -817,8 +817,18 @@ fn stack_limit_error() -> SqlError {
 /// operator chains can grow without bound.
 fn expression_depth(sql: &str) -> usize {
     const WORDS: &[&str] = &[
-        "AND", "OR", "NOT", "LIKE", "IN", "IS", "BETWEEN", "ESCAPE", "COLLATE", "UNION",
-        "EXCEPT", "INTERSECT",
+        "AND",
+        "OR",
+        "NOT",
+        "LIKE",
+        "IN",
+        "IS",
+        "BETWEEN",
+        "ESCAPE",
+        "COLLATE",
+        "UNION",
+        "EXCEPT",
+        "INTERSECT",
     ];
     let b = sql.as_bytes();
     let (mut i, mut ops, mut depth, mut deepest, mut worst) = (0, 0usize, 0usize, 0usize, 0usize);
@@ -901,6 +911,15 @@ fn expression_depth(sql: &str) -> usize {
         }
     }
     worst.max(ops + deepest)
+}
+
+/// Runs every scan the connection makes of a request's SQL text, for the
+/// fuzz target: they see arbitrary client text and must not panic.
+pub(crate) fn scan_request_text(sql: &str) {
+    let _ = xact_abort_setting(sql);
+    let _ = used_databases(sql);
+    let _ = expression_depth(sql);
+    let _ = fault::permission_target(sql);
 }
 
 /// The databases named by `USE` statements in `sql`, found the simple way
@@ -1059,7 +1078,11 @@ impl Connection {
         }
 
         if expression_depth(&sql) > MAX_EXPRESSION_OPERATORS {
-            warn!(conn = self.conn, request = n, "statement nested too deeply for the sandbox's stack: 8631");
+            warn!(
+                conn = self.conn,
+                request = n,
+                "statement nested too deeply for the sandbox's stack: 8631"
+            );
             let bytes = response::encode(&[Item::Error(stack_limit_error())], framing);
             self.reply(&bytes).await?;
             return Ok(true);
@@ -1222,7 +1245,10 @@ mod tests {
     #[test]
     fn estimates_expression_depth() {
         assert_eq!(expression_depth("SELECT 1"), 0);
-        assert_eq!(expression_depth("SELECT a FROM t WHERE a = 1 AND (b = 2 OR c = 3)"), 6);
+        assert_eq!(
+            expression_depth("SELECT a FROM t WHERE a = 1 AND (b = 2 OR c = 3)"),
+            6
+        );
         // Quoted text and comments do not count.
         assert_eq!(
             expression_depth("SELECT 'a AND b + (c' AS [x OR y] -- AND OR\n/* OR /* AND */ + */"),
@@ -1268,7 +1294,9 @@ mod tests {
         );
         let e = DbState::Secondary.open_error("rgsconfig").unwrap();
         assert_eq!((e.number, e.severity), (976, 14));
-        assert!(e.message.starts_with("The target database, 'rgsconfig', is participating"));
+        assert!(e
+            .message
+            .starts_with("The target database, 'rgsconfig', is participating"));
     }
 
     #[test]

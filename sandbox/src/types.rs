@@ -123,7 +123,13 @@ pub struct SqlError {
 impl SqlError {
     /// A severity-16 error with state 1 on line 1.
     pub fn new(number: i32, message: impl Into<String>) -> Self {
-        SqlError { number, severity: 16, state: 1, message: message.into(), line: 1 }
+        SqlError {
+            number,
+            severity: 16,
+            state: 1,
+            message: message.into(),
+            line: 1,
+        }
     }
 
     /// Msg 102: `Incorrect syntax near '<near>'.`
@@ -139,7 +145,11 @@ impl SqlError {
 
 impl fmt::Display for SqlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Msg {}, Level {}, State {}, Line {}: {}", self.number, self.severity, self.state, self.line, self.message)
+        write!(
+            f,
+            "Msg {}, Level {}, State {}, Line {}: {}",
+            self.number, self.severity, self.state, self.line, self.message
+        )
     }
 }
 

@@ -83,7 +83,6 @@ fn or_chain(terms: usize, per_term: usize, first: usize) -> String {
         .join(" OR ")
 }
 
-
 /// A request's outcome: rows counted, or the server's error number.
 async fn outcome(c: &mut Conn, sql: String, params: &[&dyn ToSql]) -> Result<usize, u32> {
     let rows = match c.query(sql, params).await {
@@ -221,9 +220,9 @@ async fn read_only_database_logs_in_reads_and_refuses_writes() {
     );
     let e = batch(&mut c, UPDATE_ONE).await.unwrap_err();
     assert_eq!(server_code(&e).map(|x| x.0), Some(3906), "{e}");
-    assert!(e.to_string().contains(
-        "Failed to update database \"rgsconfig\" because the database is read-only."
-    ));
+    assert!(e
+        .to_string()
+        .contains("Failed to update database \"rgsconfig\" because the database is read-only."));
 }
 
 async fn assert_login_refused(sb: &Sandbox, number: u32, text: &str) {
@@ -291,14 +290,9 @@ async fn denied_update_is_229_and_has_perms_0() {
     let sb = sandbox();
     sb.deny("[dbo].[AgentGroups]", "UPDATE").unwrap();
     let mut c = connect(&sb).await;
-    let can = |table: &'static str| {
-        let sql = include_str!("../../sql/permissions.sql");
-        async move { (sql, table) }
-    };
     for (table, want) in [("[dbo].[AgentGroups]", 0), ("[dbo].[Queues]", 1)] {
-        let (sql, table) = can(table).await;
         let row = c
-            .query(sql, &[&table])
+            .query(include_str!("../../sql/permissions.sql"), &[&table])
             .await
             .unwrap()
             .into_row()

@@ -14,5 +14,9 @@ pub async fn run(ctx: &Context) -> Result<u8> {
         Format::Human => print!("{}", report::check_human(&i, &ctx.connect_hint)),
         Format::Json => print_json(&report::check_json(&i)),
     }
-    Ok(if i.findings().is_empty() { EXIT_OK } else { EXIT_FINDINGS })
+    Ok(if i.findings().is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    })
 }

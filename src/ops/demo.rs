@@ -18,9 +18,15 @@ fn banner(step: &str, command: &str, why: &str) {
 
 /// Runs the demo; exit 0 when every step ended as expected.
 pub async fn run(scenario: &str, interrupt: Interrupt) -> Result<u8> {
-    let opts = SandboxOptions { scenario: Some(scenario.to_string()), ..SandboxOptions::default() };
+    let opts = SandboxOptions {
+        scenario: Some(scenario.to_string()),
+        ..SandboxOptions::default()
+    };
     let mut sandbox = tokio::task::spawn_blocking(move || Sandbox::start(opts)).await??;
-    println!("Started the sandbox (a TDS server on SQLite, standing in for SQL Server) on {}", sandbox.addr());
+    println!(
+        "Started the sandbox (a TDS server on SQLite, standing in for SQL Server) on {}",
+        sandbox.addr()
+    );
     println!("with the '{scenario}' scenario: a Lync 2013 pool whose response groups were migrated and lost their owner pool.");
     let target = Target::resolve(&ConnectOptions {
         server: None,
@@ -35,8 +41,16 @@ pub async fn run(scenario: &str, interrupt: Interrupt) -> Result<u8> {
         password_stdin: false,
     })?;
     let hint = format!(" -S {} -U sa -C", target.server);
-    let ctx = Context { target, format: Format::Human, interactive: false, connect_hint: hint.clone(), interrupt };
-    let dir = tempfile::Builder::new().prefix("rgs-repair-demo-").tempdir()?;
+    let ctx = Context {
+        target,
+        format: Format::Human,
+        interactive: false,
+        connect_hint: hint.clone(),
+        interrupt,
+    };
+    let dir = tempfile::Builder::new()
+        .prefix("rgs-repair-demo-")
+        .tempdir()?;
     let journal = dir.path().join("rgs-repair-journal-demo.json");
     let fix_args = fix::FixArgs {
         pool: None,
@@ -48,26 +62,65 @@ pub async fn run(scenario: &str, interrupt: Interrupt) -> Result<u8> {
         retries: 3,
     };
 
-    banner("1. Look", "check", "read-only: owner pools, tables with an OwnerPoolId column, objects without an owner");
+    banner(
+        "1. Look",
+        "check",
+        "read-only: owner pools, tables with an OwnerPoolId column, objects without an owner",
+    );
     expect("check", check::run(&ctx).await?, EXIT_FINDINGS)?;
 
-    banner("2. Plan", "fix --dry-run", "shows every object it would change and the exact T-SQL; changes nothing");
+    banner(
+        "2. Plan",
+        "fix --dry-run",
+        "shows every object it would change and the exact T-SQL; changes nothing",
+    );
     expect("fix --dry-run", fix::run(&ctx, &fix_args).await?, EXIT_OK)?;
 
     banner("3. Repair", "fix --yes", "the demo confirms automatically; on a real server you would answer the question after reading the plan");
-    expect("fix --yes", fix::run(&ctx, &fix::FixArgs { dry_run: false, yes: true, ..fix_args.clone() }).await?, EXIT_OK)?;
+    expect(
+        "fix --yes",
+        fix::run(
+            &ctx,
+            &fix::FixArgs {
+                dry_run: false,
+                yes: true,
+                ..fix_args.clone()
+            },
+        )
+        .await?,
+        EXIT_OK,
+    )?;
 
-    banner("4. Verify", "check", "every object should now have its owner pool");
+    banner(
+        "4. Verify",
+        "check",
+        "every object should now have its owner pool",
+    );
     expect("check", check::run(&ctx).await?, EXIT_OK)?;
 
-    banner("5. Undo", &format!("undo --journal {} --yes", journal.display()), "puts back exactly the rows the journal recorded");
-    let undo_args = undo::UndoArgs { journal: journal.clone(), dry_run: false, yes: true, lock_timeout: Duration::from_secs(10), retries: 3 };
+    banner(
+        "5. Undo",
+        &format!("undo --journal {} --yes", journal.display()),
+        "puts back exactly the rows the journal recorded",
+    );
+    let undo_args = undo::UndoArgs {
+        journal: journal.clone(),
+        dry_run: false,
+        yes: true,
+        lock_timeout: Duration::from_secs(10),
+        retries: 3,
+    };
     expect("undo --yes", undo::run(&ctx, &undo_args).await?, EXIT_OK)?;
 
     println!();
-    println!("Done. Against your own server, use the same commands with your connection flags, e.g.:");
+    println!(
+        "Done. Against your own server, use the same commands with your connection flags, e.g.:"
+    );
     println!("  rgs-repair -S sqlbe01.contoso.local\\rtc -E check");
-    println!("The sandbox and the demo journal (in {}) are removed now.", dir.path().display());
+    println!(
+        "The sandbox and the demo journal (in {}) are removed now.",
+        dir.path().display()
+    );
     sandbox.stop();
     Ok(EXIT_OK)
 }

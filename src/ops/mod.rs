@@ -107,7 +107,10 @@ pub fn confirm(ctx: &Context, yes: bool, question: &str) -> Result<()> {
         )
         .into());
     }
-    let ok = dialoguer::Confirm::new().with_prompt(question).default(false).interact()?;
+    let ok = dialoguer::Confirm::new()
+        .with_prompt(question)
+        .default(false)
+        .interact()?;
     if ok {
         Ok(())
     } else {
@@ -117,7 +120,11 @@ pub fn confirm(ctx: &Context, yes: bool, question: &str) -> Result<()> {
 
 /// Checks, before any write, that the database takes writes and the login
 /// may update each table; says what to do instead when not.
-pub async fn preflight(conn: &mut Connection, server: &ServerInfo, tables: &[(String, String)]) -> Result<()> {
+pub async fn preflight(
+    conn: &mut Connection,
+    server: &ServerInfo,
+    tables: &[(String, String)],
+) -> Result<()> {
     if !server.writable() {
         bail!(
             "database {} on {} is {} (not READ_WRITE): it may be a readable secondary replica of an availability group, a snapshot, or set read-only. Connect to the primary replica (for an availability group, its listener) and run the command there; nothing was changed",
@@ -145,5 +152,8 @@ pub async fn preflight(conn: &mut Connection, server: &ServerInfo, tables: &[(St
 
 /// Prints a JSON document on standard output.
 pub fn print_json(v: &serde_json::Value) {
-    println!("{}", serde_json::to_string_pretty(v).expect("JSON values serialize"));
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("JSON values serialize")
+    );
 }

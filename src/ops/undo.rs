@@ -31,7 +31,10 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     // The journal is read and checked before any connection is made.
     let mut j = Journal::read(&args.journal)?;
     match j.status {
-        Status::RolledBack => bail!("the journal {} records a fix that was rolled back: there is nothing to undo", args.journal.display()),
+        Status::RolledBack => bail!(
+            "the journal {} records a fix that was rolled back: there is nothing to undo",
+            args.journal.display()
+        ),
         Status::Pending | Status::CommitOutcomeUnknown => {
             eprintln!("note: the journal does not record a confirmed commit ({:?}); only rows that hold the fixed owner are put back", j.status)
         }
@@ -39,7 +42,12 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     }
     if let Some(u) = &j.undo {
         if u.status == Status::Committed {
-            bail!("the journal {} was already undone on {} ({} row(s) put back)", args.journal.display(), u.at.format("%Y-%m-%d %H:%M:%S UTC"), u.restored);
+            bail!(
+                "the journal {} was already undone on {} ({} row(s) put back)",
+                args.journal.display(),
+                u.at.format("%Y-%m-%d %H:%M:%S UTC"),
+                u.restored
+            );
         }
     }
     if !j.database.eq_ignore_ascii_case(&ctx.target.database) {
@@ -61,38 +69,62 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     }
     if restorable == 0 {
         if ctx.format == Format::Human {
-            println!("\nNothing to put back: no journalled row still holds the owner the fix wrote.");
+            println!(
+                "\nNothing to put back: no journalled row still holds the owner the fix wrote."
+            );
         } else {
-            print_json(&json!({ "journal": args.journal, "restorable": 0, "left_alone": preview.len(), "committed": false }));
+            print_json(
+                &json!({ "journal": args.journal, "restorable": 0, "left_alone": preview.len(), "committed": false }),
+            );
         }
         return Ok(EXIT_OK);
     }
     if args.dry_run {
         match ctx.format {
             Format::Human => println!("\nDry run: nothing was changed."),
-            Format::Json => print_json(&json!({ "journal": args.journal, "dry_run": true, "restorable": restorable, "left_alone": preview.len() - restorable })),
+            Format::Json => print_json(
+                &json!({ "journal": args.journal, "dry_run": true, "restorable": restorable, "left_alone": preview.len() - restorable }),
+            ),
         }
         return Ok(EXIT_OK);
     }
-    let tables: Vec<(String, String)> = j.tables.iter().map(|t| (t.schema.clone(), t.table.clone())).collect();
+    let tables: Vec<(String, String)> = j
+        .tables
+        .iter()
+        .map(|t| (t.schema.clone(), t.table.clone()))
+        .collect();
     preflight(&mut conn, &server, &tables).await?;
-    confirm(ctx, args.yes, &format!("Put {restorable} row(s) back to OwnerPoolId NULL?"))?;
+    confirm(
+        ctx,
+        args.yes,
+        &format!("Put {restorable} row(s) back to OwnerPoolId NULL?"),
+    )?;
     if args.yes && ctx.format == Format::Human {
         eprintln!("Confirmed by --yes.");
     }
     let lock_timeout_ms = u32::try_from(args.lock_timeout.as_millis()).unwrap_or(u32::MAX);
     let cancel = ctx.interrupt.begin_write();
-    let opts = WriteOptions { lock_timeout_ms, retries: args.retries, backoff: Duration::from_millis(200), cancel };
+    let opts = WriteOptions {
+        lock_timeout_ms,
+        retries: args.retries,
+        backoff: Duration::from_millis(200),
+        cancel,
+    };
     let result = apply::undo(&mut conn, &mut j, &args.journal, &preview, &opts).await;
     ctx.interrupt.end_write();
     let rec = result?;
     match ctx.format {
         Format::Human => {
             println!();
-            println!("Committed: {} row(s) put back to OwnerPoolId NULL; {} left alone.", rec.restored, rec.left_alone);
+            println!(
+                "Committed: {} row(s) put back to OwnerPoolId NULL; {} left alone.",
+                rec.restored, rec.left_alone
+            );
             println!("The journal {} records the undo.", args.journal.display());
         }
-        Format::Json => print_json(&json!({ "journal": args.journal, "committed": true, "restored": rec.restored, "left_alone": rec.left_alone })),
+        Format::Json => print_json(
+            &json!({ "journal": args.journal, "committed": true, "restored": rec.restored, "left_alone": rec.left_alone }),
+        ),
     }
     Ok(EXIT_OK)
 }

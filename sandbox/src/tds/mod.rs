@@ -3,6 +3,7 @@
 //! LOGIN7, request decoding and the response token stream. The connection
 //! state machine that drives these is in [`crate::server`].
 
+pub mod fuzz;
 pub mod login7;
 pub mod packet;
 pub mod prelogin;
@@ -13,3 +14,5 @@ pub mod tokens;
 pub mod transport;
 pub mod values;
 pub mod wire;
+
+pub use fuzz::fuzz_decode;

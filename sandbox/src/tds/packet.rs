@@ -127,6 +127,22 @@ pub fn frame_message(out: &mut Vec<u8>, ty: u8, payload: &[u8], packet_size: usi
     }
 }
 
+/// Takes the first complete packet off the front of `buf` (bytes received
+/// and not parsed yet): None until all of it has arrived.
+pub fn take_packet(buf: &mut Vec<u8>) -> Result<Option<(Header, Vec<u8>)>, WireError> {
+    if buf.len() < HEADER_LEN {
+        return Ok(None);
+    }
+    let header = Header::parse(buf)?;
+    let len = header.length as usize;
+    if buf.len() < len {
+        return Ok(None);
+    }
+    let payload = buf[HEADER_LEN..len].to_vec();
+    buf.drain(..len);
+    Ok(Some((header, payload)))
+}
+
 /// A complete client message.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Message {

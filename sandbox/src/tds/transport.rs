@@ -6,7 +6,7 @@
 //! message" (an attention) against a running request and drop the read.
 
 use super::packet::{
-    frame_message, packet_type, Assembler, Header, Message, DEFAULT_PACKET_SIZE, HEADER_LEN,
+    frame_message, packet_type, take_packet, Assembler, Header, Message, DEFAULT_PACKET_SIZE,
 };
 use super::tls::{drain_plaintext, encrypt, feed, take_output};
 use rustls::{ServerConfig, ServerConnection};
@@ -101,14 +101,8 @@ impl Transport {
     /// Reads one packet. None when the client closed between packets.
     pub async fn read_packet(&mut self) -> io::Result<Option<(Header, Vec<u8>)>> {
         loop {
-            if self.plain.len() >= HEADER_LEN {
-                let header = Header::parse(&self.plain).map_err(invalid)?;
-                let len = header.length as usize;
-                if self.plain.len() >= len {
-                    let payload = self.plain[HEADER_LEN..len].to_vec();
-                    self.plain.drain(..len);
-                    return Ok(Some((header, payload)));
-                }
+            if let Some(packet) = take_packet(&mut self.plain).map_err(invalid)? {
+                return Ok(Some(packet));
             }
             if !self.fill().await? {
                 if self.plain.is_empty() {

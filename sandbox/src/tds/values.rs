@@ -414,7 +414,10 @@ fn read_plp(r: &mut Reader<'_>) -> WireResult<Option<Vec<u8>>> {
     }
     let mut data = Vec::new();
     if total != PLP_UNKNOWN_LEN {
-        data.reserve((total as usize).min(1 << 20));
+        // The announced length is the client's word: never reserve more
+        // than the message still holds, or a few bytes per parameter could
+        // make the server reserve megabytes each.
+        data.reserve((total.min(r.remaining() as u64)) as usize);
     }
     loop {
         let n = r.u32_le()? as usize;
