@@ -334,15 +334,19 @@ async fn run_sandbox(s: &SandboxCli) -> Result<u8> {
     };
     let mut sandbox =
         tokio::task::spawn_blocking(move || rgs_sandbox::Sandbox::start(opts)).await??;
-    println!("listening on {}", sandbox.addr());
-    println!("login: sa (password from --password, RGS_SANDBOX_PASSWORD, or the documented default); database: rgsconfig");
-    println!(
+    // Tests and scripts read the first line for the address; a reader that
+    // goes away must not take the sandbox down with it.
+    use std::io::Write;
+    let mut out = std::io::stdout();
+    let _ = writeln!(out, "listening on {}", sandbox.addr());
+    let _ = writeln!(out, "login: sa (password from --password, RGS_SANDBOX_PASSWORD, or the documented default); database: rgsconfig");
+    let _ = writeln!(
+        out,
         "try:   rgs-repair -S {},{} -U sa -C check",
         sandbox.addr().ip(),
         sandbox.addr().port()
     );
-    use std::io::Write;
-    std::io::stdout().flush()?;
+    let _ = out.flush();
     tokio::signal::ctrl_c().await?;
     eprintln!("stopping the sandbox");
     sandbox.stop();

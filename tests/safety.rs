@@ -185,3 +185,42 @@ fn ctrl_c_during_fix_rolls_back_and_exits_4() {
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(snapshot(&sb), before);
 }
+
+#[test]
+fn a_deadlock_victim_is_rerun_then_given_up_cleanly() {
+    // Each attempt sends session setup and BEGIN; a failed one adds a
+    // ROLLBACK. Make BEGIN the deadlock victim on every attempt.
+    let begin = inspection_requests() + 4 + 2;
+    let sb = sandbox("migrated");
+    for n in [begin, begin + 3, begin + 6] {
+        sb.arm(Fault::parse(&format!("error@{n}:1205")).unwrap());
+    }
+    let before = snapshot(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    let out = tool(&sb)
+        .current_dir(dir.path())
+        .args(["fix", "--yes", "--retries", "2", "--journal", "j.json"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.matches("Retrying").count(), 2, "{stderr}");
+    assert!(
+        stderr.contains("on all 3 attempts") && stderr.contains("nothing was changed"),
+        "{stderr}"
+    );
+    assert_eq!(snapshot(&sb), before);
+
+    // Two victims and three attempts allowed: the third commits.
+    let sb = sandbox("migrated");
+    for n in [begin, begin + 3] {
+        sb.arm(Fault::parse(&format!("error@{n}:1205")).unwrap());
+    }
+    tool(&sb)
+        .current_dir(dir.path())
+        .args(["fix", "--yes", "--retries", "2", "--journal", "k.json"])
+        .assert()
+        .code(0);
+    assert_eq!(all_nulls(&sb), 0);
+    assert_eq!(journal(&dir.path().join("k.json"))["status"], "committed");
+}
