@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! rgs-repair: finds Response Group (`rgsconfig`) objects left without an
 //! owner pool after a migration, and repairs them in one verified,
 //! confirmed, journalled transaction that can be undone.
