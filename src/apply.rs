@@ -87,6 +87,59 @@ async fn rollback(conn: &mut Connection) {
     }
 }
 
+/// Whether a failed attempt may be rerun: a deadlock victim, with retries left.
+fn may_rerun(e: &anyhow::Error, attempt: u32, opts: &WriteOptions) -> bool {
+    deadlocked(e) && attempt <= opts.retries
+}
+
+/// Rolls back what the deadlock left and waits, doubling the pause each time.
+async fn pause_before_rerun(conn: &mut Connection, attempt: u32, opts: &WriteOptions) {
+    rollback(conn).await;
+    let pause = opts.backoff * 2u32.saturating_pow(attempt - 1);
+    tracing::warn!(
+        attempt,
+        "chosen as deadlock victim; rerunning the transaction in {pause:?}"
+    );
+    eprintln!(
+        "SQL Server chose this transaction as a deadlock victim (error 1205); nothing was changed. Retrying ({attempt} of {}) in {} ms.",
+        opts.retries,
+        pause.as_millis()
+    );
+    tokio::time::sleep(pause).await;
+}
+
+/// Ends an attempt that stopped before COMMIT: stops the request in flight
+/// after Ctrl-C, rolls back (unless the connection is gone, in which case
+/// the server rolls back), and returns the error to report with the note
+/// for the journal.
+async fn settle(
+    conn: &mut Connection,
+    abort: Abort,
+    attempt: u32,
+    what: &str,
+) -> (anyhow::Error, String) {
+    let was_lost = matches!(&abort, Abort::Failed(e) if lost(e));
+    if matches!(abort, Abort::Cancelled) {
+        cancel_in_flight(conn).await;
+    }
+    if !was_lost {
+        rollback(conn).await;
+    }
+    match abort {
+        Abort::Moved(m) => (Stop::NotDone(m.clone()).into(), m),
+        Abort::Cancelled => {
+            let m =
+                format!("interrupted (Ctrl-C): the {what} was rolled back; nothing was changed");
+            (Stop::NotDone(m.clone()).into(), m)
+        }
+        Abort::Failed(e) => {
+            let m =
+                explain_failure(&e, attempt, was_lost).replace("the fix", &format!("the {what}"));
+            (anyhow!(m.clone()), m)
+        }
+    }
+}
+
 /// What a committed fix did.
 #[derive(Debug)]
 pub struct FixDone {
@@ -111,36 +164,12 @@ pub async fn fix(
         attempt += 1;
         match fix_attempt(conn, plan, journal, path, &mut journal_written, opts).await {
             Ok(()) => {}
-            Err(Abort::Failed(e)) if deadlocked(&e) && attempt <= opts.retries => {
-                rollback(conn).await;
-                let pause = opts.backoff * 2u32.saturating_pow(attempt - 1);
-                tracing::warn!(
-                    attempt,
-                    "chosen as deadlock victim; rerunning the transaction in {pause:?}"
-                );
-                eprintln!("SQL Server chose this transaction as a deadlock victim (error 1205); nothing was changed. Retrying ({attempt} of {}) in {} ms.", opts.retries, pause.as_millis());
-                tokio::time::sleep(pause).await;
+            Err(Abort::Failed(e)) if may_rerun(&e, attempt, opts) => {
+                pause_before_rerun(conn, attempt, opts).await;
                 continue;
             }
             Err(abort) => {
-                let was_lost = matches!(&abort, Abort::Failed(e) if lost(e));
-                if matches!(abort, Abort::Cancelled) {
-                    cancel_in_flight(conn).await;
-                }
-                if !was_lost {
-                    rollback(conn).await;
-                }
-                let (err, note): (anyhow::Error, String) = match abort {
-                    Abort::Moved(m) => (Stop::NotDone(m.clone()).into(), m),
-                    Abort::Cancelled => {
-                        let m = "interrupted (Ctrl-C): the transaction was rolled back; nothing was changed".to_string();
-                        (Stop::NotDone(m.clone()).into(), m)
-                    }
-                    Abort::Failed(e) => {
-                        let m = explain_failure(&e, attempt, was_lost);
-                        (anyhow!(m.clone()), m)
-                    }
-                };
+                let (err, note) = settle(conn, abort, attempt, "fix").await;
                 if journal_written {
                     journal.mark(path, Status::RolledBack, Some(note))?;
                 }
@@ -378,39 +407,25 @@ pub async fn undo(
 ) -> Result<UndoRecord> {
     let tables = undo_tables(journal)?;
     let mut attempt = 0;
-    let result = loop {
+    let restored = loop {
         attempt += 1;
         match undo_attempt(conn, &tables, preview, opts).await {
-            Err(Abort::Failed(e)) if deadlocked(&e) && attempt <= opts.retries => {
-                rollback(conn).await;
-                tokio::time::sleep(opts.backoff * 2u32.saturating_pow(attempt - 1)).await;
+            Ok(n) => break n,
+            Err(Abort::Failed(e)) if may_rerun(&e, attempt, opts) => {
+                pause_before_rerun(conn, attempt, opts).await
             }
-            other => break other,
-        }
-    };
-    let restored = match result {
-        Ok(n) => n,
-        Err(abort) => {
-            let was_lost = matches!(&abort, Abort::Failed(e) if lost(e));
-            if matches!(abort, Abort::Cancelled) {
-                cancel_in_flight(conn).await;
-            }
-            if !was_lost {
-                rollback(conn).await;
-            }
-            return Err(match abort {
-                Abort::Moved(m) => Stop::NotDone(m).into(),
-                Abort::Cancelled => Stop::NotDone(
-                    "interrupted (Ctrl-C): the undo was rolled back; nothing was changed".into(),
-                )
-                .into(),
-                Abort::Failed(e) => {
-                    anyhow!(explain_failure(&e, attempt, was_lost).replace("the fix", "the undo"))
-                }
-            });
+            Err(abort) => return Err(settle(conn, abort, attempt, "undo").await.0),
         }
     };
     let left_alone = preview.len() - restored;
+    if opts.cancel.is_cancelled() {
+        rollback(conn).await;
+        return Err(Stop::NotDone(
+            "interrupted (Ctrl-C) before COMMIT: the undo was rolled back; nothing was changed"
+                .into(),
+        )
+        .into());
+    }
     let record = match conn.batch(sql::COMMIT).await {
         Ok(()) => UndoRecord {
             at: chrono::Utc::now(),

@@ -33,12 +33,13 @@ struct Outcome {
     stderr: String,
 }
 
-fn run_fix(sb: &Sandbox, journal: &Path) -> Outcome {
+/// Runs `fix` or `undo` with a short command timeout and one rerun.
+fn run(sb: &Sandbox, command: &str, journal: &Path) -> Outcome {
     let out = tool(sb)
         .args([
             "--command-timeout",
             "1",
-            "fix",
+            command,
             "--yes",
             "--retries",
             "1",
@@ -53,24 +54,12 @@ fn run_fix(sb: &Sandbox, journal: &Path) -> Outcome {
     }
 }
 
+fn run_fix(sb: &Sandbox, journal: &Path) -> Outcome {
+    run(sb, "fix", journal)
+}
+
 fn run_undo(sb: &Sandbox, journal: &Path) -> Outcome {
-    let out = tool(sb)
-        .args([
-            "--command-timeout",
-            "1",
-            "undo",
-            "--yes",
-            "--retries",
-            "1",
-            "--journal",
-        ])
-        .arg(journal)
-        .output()
-        .unwrap();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
+    run(sb, "undo", journal)
 }
 
 fn status(journal: &Path) -> Option<String> {
