@@ -17,6 +17,33 @@ pub struct Scope {
     pub exclude: Vec<String>,
 }
 
+impl Scope {
+    /// Whether `t` is in scope: named by `--table` (or no `--table` given)
+    /// and not by `--exclude-table`.
+    pub fn includes(&self, t: &ObjectTable) -> bool {
+        (self.tables.is_empty() || self.tables.iter().any(|n| t.matches(n)))
+            && !self.exclude.iter().any(|n| t.matches(n))
+    }
+
+    /// Refuses names that match no object table, listing the tables.
+    pub fn check(&self, inspection: &Inspection) -> Result<(), Stop> {
+        for name in self.tables.iter().chain(&self.exclude) {
+            if !inspection.tables.iter().any(|t| t.table.matches(name)) {
+                let known = inspection
+                    .tables
+                    .iter()
+                    .map(|t| format!("  {}", t.table.full_name()))
+                    .collect::<Vec<_>>()
+                    .join("\n");
+                return Err(Stop::Usage(format!(
+                    "no table with an owner pool column is called '{name}'. The tables are:\n{known}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The outcome of choosing the target pool.
 #[derive(Debug, PartialEq)]
 pub enum PoolChoice {
@@ -122,25 +149,11 @@ pub fn build(
     scope: &Scope,
     lock_timeout_ms: u32,
 ) -> Result<Plan, Stop> {
-    for name in scope.tables.iter().chain(&scope.exclude) {
-        if !inspection.tables.iter().any(|t| t.table.matches(name)) {
-            let known = inspection
-                .tables
-                .iter()
-                .map(|t| format!("  {}", t.table.full_name()))
-                .collect::<Vec<_>>()
-                .join("\n");
-            return Err(Stop::Usage(format!(
-                "no table with an owner pool column is called '{name}'. The tables are:\n{known}"
-            )));
-        }
-    }
+    scope.check(inspection)?;
     let mut tables = Vec::new();
     let mut skipped = Vec::new();
     for t in &inspection.tables {
-        let in_scope = (scope.tables.is_empty() || scope.tables.iter().any(|n| t.table.matches(n)))
-            && !scope.exclude.iter().any(|n| t.table.matches(n));
-        if !in_scope || t.null_owner.is_empty() {
+        if !scope.includes(&t.table) || t.null_owner.is_empty() {
             continue;
         }
         if let Some(reason) = t.table.unfixable_reason() {

@@ -37,22 +37,12 @@ pub async fn run(ctx: &Context, args: &FixArgs) -> Result<u8> {
     let inspection = inspect(&mut conn).await?;
     let lock_timeout_ms = u32::try_from(args.lock_timeout.as_millis()).unwrap_or(u32::MAX);
 
-    let anything = inspection.tables.iter().any(|t| {
-        !t.null_owner.is_empty()
-            && (args.scope.tables.is_empty()
-                || args.scope.tables.iter().any(|n| t.table.matches(n)))
-    });
-    if !anything && args.scope.exclude.is_empty() {
-        // Validate --table names even when there is nothing to do.
-        let pool = inspection
-            .pools
-            .first()
-            .cloned()
-            .unwrap_or(crate::inspect::Pool {
-                id: crate::value::DbValue::Null,
-                name: None,
-            });
-        plan::build(&inspection, pool, &args.scope, lock_timeout_ms)?;
+    args.scope.check(&inspection)?;
+    if !inspection
+        .tables
+        .iter()
+        .any(|t| !t.null_owner.is_empty() && args.scope.includes(&t.table))
+    {
         return nothing_to_do(ctx, &inspection);
     }
 
