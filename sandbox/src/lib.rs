@@ -1,3 +1,4 @@
+#![warn(missing_docs)]
 //! The sandbox: a TDS server backed by SQLite, so that rgs-repair's tests and
 //! demo run against the real TDS client (tiberius) without Microsoft SQL
 //! Server. It is test and demo infrastructure, not a database product: it is

@@ -137,7 +137,6 @@ async fn deep_or_chains_and_long_in_lists_answer() {
 }
 
 #[tokio::test]
-#[ignore = "needs the engine to keep AND/OR chains within SQLite's expression depth of 1000"]
 async fn deep_or_chains_run() {
     let sb = sandbox();
     let mut c = connect(&sb).await;

@@ -1421,17 +1421,50 @@ impl<'e, 'a> Tr<'e, 'a> {
         }
     }
 
+    /// A run of one logical operator (`a OR b OR c ...`, left-nested by the
+    /// parser), walked with a loop and emitted as a balanced, bracketed
+    /// tree: long key lists would otherwise exceed both the thread's stack
+    /// and SQLite's expression depth limit of 1000. AND and OR are
+    /// associative, NULLs included, so the meaning is unchanged.
+    fn logic_chain(&mut self, e: &Expr, op: &BinaryOperator) -> Result<String, SqlError> {
+        let mut operands = Vec::new();
+        let mut cur = e;
+        while let Expr::BinaryOp { left, op: o, right } = cur {
+            if o != op {
+                break;
+            }
+            operands.push(right.as_ref());
+            cur = left.as_ref();
+        }
+        operands.push(cur);
+        operands.reverse();
+        let parts = operands
+            .into_iter()
+            .map(|x| self.pred(x))
+            .collect::<Result<Vec<_>, _>>()?;
+        let word = if *op == BinaryOperator::And {
+            "AND"
+        } else {
+            "OR"
+        };
+        fn balance(parts: &[String], word: &str) -> String {
+            match parts {
+                [one] => one.clone(),
+                _ => {
+                    let (a, b) = parts.split_at(parts.len() / 2);
+                    format!("({} {word} {})", balance(a, word), balance(b, word))
+                }
+            }
+        }
+        Ok(balance(&parts, word))
+    }
+
     fn pred(&mut self, e: &Expr) -> Result<String, SqlError> {
         match e {
             Expr::Nested(inner) => Ok(format!("({})", self.pred(inner)?)),
             Expr::BinaryOp { left, op, right } => {
                 let cmp = match op {
-                    BinaryOperator::And => {
-                        return Ok(format!("{} AND {}", self.pred(left)?, self.pred(right)?))
-                    }
-                    BinaryOperator::Or => {
-                        return Ok(format!("{} OR {}", self.pred(left)?, self.pred(right)?))
-                    }
+                    BinaryOperator::And | BinaryOperator::Or => return self.logic_chain(e, op),
                     BinaryOperator::Eq => "=",
                     BinaryOperator::NotEq => "<>",
                     BinaryOperator::Lt => "<",
