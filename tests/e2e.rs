@@ -11,14 +11,7 @@ const POOL02: &str = "406DF8CA-10FF-5287-A934-EB972948497B";
 #[test]
 fn migrated_check_reports_every_null_owner_and_exits_3() {
     let sb = sandbox("migrated");
-    let out = tool(&sb)
-        .args(["check", "--format", "json"])
-        .assert()
-        .code(3)
-        .get_output()
-        .stdout
-        .clone();
-    let j = json(&out);
+    let j = check_json(&sb, 3);
     assert_eq!(j["database"], "rgsconfig");
     assert_eq!(j["healthy"], false);
     assert_eq!(j["owner_pools"][0]["id"], POOL01);
@@ -261,14 +254,7 @@ fn fix_table_scope_changes_only_those_tables() {
 #[test]
 fn healthy_check_exits_0_and_fix_has_nothing_to_do() {
     let sb = sandbox("healthy");
-    let out = tool(&sb)
-        .args(["check", "--format", "json"])
-        .assert()
-        .code(0)
-        .get_output()
-        .stdout
-        .clone();
-    let j = json(&out);
+    let j = check_json(&sb, 0);
     assert_eq!(j["healthy"], true);
     assert_eq!(j["findings"].as_array().unwrap().len(), 0);
     tool(&sb)
@@ -286,14 +272,7 @@ fn healthy_check_exits_0_and_fix_has_nothing_to_do() {
 #[test]
 fn multi_pool_needs_a_pool_and_fixes_with_the_chosen_one() {
     let sb = sandbox("multi-pool");
-    let out = tool(&sb)
-        .args(["check", "--format", "json"])
-        .assert()
-        .code(3)
-        .get_output()
-        .stdout
-        .clone();
-    let j = json(&out);
+    let j = check_json(&sb, 3);
     let pools = j["owner_pools"].as_array().unwrap();
     assert_eq!(pools.len(), 2);
     let owned = |id: &str| {
@@ -371,14 +350,7 @@ fn multi_pool_by_id() {
 #[test]
 fn dangling_owners_are_reported_and_left_alone() {
     let sb = sandbox("dangling");
-    let out = tool(&sb)
-        .args(["check", "--format", "json"])
-        .assert()
-        .code(3)
-        .get_output()
-        .stdout
-        .clone();
-    let j = json(&out);
+    let j = check_json(&sb, 3);
     let dangling: u64 = j["tables"]
         .as_array()
         .unwrap()
@@ -401,14 +373,7 @@ fn dangling_owners_are_reported_and_left_alone() {
 #[test]
 fn empty_owner_pool_table() {
     let sb = sandbox("empty-pool");
-    let out = tool(&sb)
-        .args(["check", "--format", "json"])
-        .assert()
-        .code(3)
-        .get_output()
-        .stdout
-        .clone();
-    let j = json(&out);
+    let j = check_json(&sb, 3);
     assert_eq!(j["findings"][0]["kind"], "no_owner_pools");
     let before = snapshot(&sb);
     tool(&sb)

@@ -76,14 +76,7 @@ fn hostile_names_and_every_pool_id_type() {
         let sb = sandbox_with_script(&hostile_script(ty, p1, p2));
         let odd = "[bäckup ]] '; x].[Agent Groups; DROP TABLE x--]";
         let gr = "[dbo].[Größe \"quoted\" 'too']";
-        let out = tool(&sb)
-            .args(["check", "--format", "json"])
-            .assert()
-            .code(3)
-            .get_output()
-            .stdout
-            .clone();
-        let j = json(&out);
+        let j = check_json(&sb, 3);
         let t = |name: &str| {
             j["tables"]
                 .as_array()

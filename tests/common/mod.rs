@@ -110,3 +110,15 @@ pub fn stable(out: &[u8], sb: &Sandbox) -> String {
     let re_journal = regex_lite::Regex::new(r"\S*rgs-repair-journal\S*\.json").unwrap();
     re_journal.replace_all(&s, "JOURNAL").into_owned()
 }
+
+/// Runs `check --format json`, expects exit `code`, and returns the document.
+pub fn check_json(sb: &Sandbox, code: i32) -> serde_json::Value {
+    let out = tool(sb)
+        .args(["check", "--format", "json"])
+        .assert()
+        .code(code)
+        .get_output()
+        .stdout
+        .clone();
+    json(&out)
+}
