@@ -852,6 +852,25 @@ pub(crate) fn view_cte(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Stri
     )
 }
 
+/// Reads a delimited identifier up to its closing `close`, where a doubled
+/// `close` stands for one; None when it never closes.
+fn read_delimited(
+    chars: &mut std::iter::Peekable<std::str::Chars<'_>>,
+    close: char,
+    part: &mut String,
+) -> Option<()> {
+    loop {
+        match chars.next()? {
+            c if c == close && chars.peek() == Some(&close) => {
+                chars.next();
+                part.push(close);
+            }
+            c if c == close => return Some(()),
+            c => part.push(c),
+        }
+    }
+}
+
 /// Splits a T-SQL multi-part name given as a string (`[dbo].[X]`,
 /// `dbo.X`, `X`, `[we]]ird]`) into its parts; None when malformed.
 pub(crate) fn split_name(s: &str) -> Option<Vec<String>> {
@@ -862,35 +881,11 @@ pub(crate) fn split_name(s: &str) -> Option<Vec<String>> {
         match chars.peek() {
             Some('[') => {
                 chars.next();
-                loop {
-                    match chars.next()? {
-                        ']' => {
-                            if chars.peek() == Some(&']') {
-                                chars.next();
-                                part.push(']');
-                            } else {
-                                break;
-                            }
-                        }
-                        c => part.push(c),
-                    }
-                }
+                read_delimited(&mut chars, ']', &mut part)?;
             }
             Some('"') => {
                 chars.next();
-                loop {
-                    match chars.next()? {
-                        '"' => {
-                            if chars.peek() == Some(&'"') {
-                                chars.next();
-                                part.push('"');
-                            } else {
-                                break;
-                            }
-                        }
-                        c => part.push(c),
-                    }
-                }
+                read_delimited(&mut chars, '"', &mut part)?;
             }
             _ => {
                 while let Some(c) = chars.peek() {

@@ -685,6 +685,16 @@ fn qi(s: &str) -> String {
     quote_ident(s)
 }
 
+/// The type a string function returns for an argument of type `ty`:
+/// strings keep theirs, anything else is converted as to `varchar(30)`.
+fn string_result(ty: SqlType) -> SqlType {
+    if is_string(ty) {
+        ty
+    } else {
+        SqlType::VarChar(Some(30))
+    }
+}
+
 fn is_string(ty: SqlType) -> bool {
     family(ty) == Family::Text
 }
@@ -1818,11 +1828,7 @@ impl<'e, 'a> Tr<'e, 'a> {
             "upper" | "lower" => {
                 need(1)?;
                 let v = self.expr(exprs[0])?;
-                let ty = if is_string(v.ty) {
-                    v.ty
-                } else {
-                    SqlType::VarChar(Some(30))
-                };
+                let ty = string_result(v.ty);
                 Ok(Typed::new(
                     format!("sbx_{lname}({})", v.sql),
                     ty,
@@ -1832,11 +1838,7 @@ impl<'e, 'a> Tr<'e, 'a> {
             "ltrim" | "rtrim" => {
                 need(1)?;
                 let v = self.expr(exprs[0])?;
-                let ty = if is_string(v.ty) {
-                    v.ty
-                } else {
-                    SqlType::VarChar(Some(30))
-                };
+                let ty = string_result(v.ty);
                 Ok(Typed::new(
                     format!("{lname}({}, ' ')", v.sql),
                     ty,
@@ -1847,11 +1849,7 @@ impl<'e, 'a> Tr<'e, 'a> {
                 need(2)?;
                 let v = self.expr(exprs[0])?;
                 let k = self.expr(exprs[1])?;
-                let ty = if is_string(v.ty) {
-                    v.ty
-                } else {
-                    SqlType::VarChar(Some(30))
-                };
+                let ty = string_result(v.ty);
                 Ok(Typed::new(
                     format!("sbx_{lname}({}, {})", v.sql, k.sql),
                     ty,
@@ -1863,11 +1861,7 @@ impl<'e, 'a> Tr<'e, 'a> {
                 let v = self.expr(exprs[0])?;
                 let s = self.expr(exprs[1])?;
                 let l = self.expr(exprs[2])?;
-                let ty = if is_string(v.ty) {
-                    v.ty
-                } else {
-                    SqlType::VarChar(Some(30))
-                };
+                let ty = string_result(v.ty);
                 Ok(Typed::new(
                     format!("substr({}, {}, {})", v.sql, s.sql, l.sql),
                     ty,
