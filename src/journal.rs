@@ -4,10 +4,12 @@
 
 use crate::inspect::{Pool, TypedColumn};
 use crate::plan::Plan;
+use crate::quote::{quote_name, quote_two_part, QuotedTable};
 use crate::value::DbValue;
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fs::{self, File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -60,6 +62,73 @@ pub struct TableChanges {
     pub key_columns: Vec<TypedColumn>,
     /// The rows.
     pub rows: Vec<RowChange>,
+}
+
+impl TableChanges {
+    /// `schema.table`, for people.
+    pub fn full_name(&self) -> String {
+        format!("{}.{}", self.schema, self.table)
+    }
+
+    /// The quoted names undo's statements need.
+    pub fn quoted(&self) -> Result<QuotedTable> {
+        let too_long = |what: &str| anyhow!("a {what} name in the journal is too long");
+        Ok(QuotedTable {
+            table: quote_two_part(&self.schema, &self.table).ok_or_else(|| too_long("table"))?,
+            owner: quote_name(&self.owner_column).ok_or_else(|| too_long("column"))?,
+            keys: self
+                .key_columns
+                .iter()
+                .map(|k| quote_name(&k.name))
+                .collect::<Option<_>>()
+                .ok_or_else(|| too_long("key column"))?,
+            display: None,
+        })
+    }
+
+    /// The journalled keys, in journal order.
+    pub fn keys(&self) -> Vec<&[DbValue]> {
+        self.rows.iter().map(|r| r.key.as_slice()).collect()
+    }
+
+    /// Each journalled row with the owner it holds now, from
+    /// `current` (keys [`DbValue::normalized`]; a row missing from it no
+    /// longer exists).
+    pub fn undo_rows(&self, current: &HashMap<Vec<DbValue>, DbValue>) -> Vec<UndoRow> {
+        let name = self.full_name();
+        self.rows
+            .iter()
+            .map(|r| {
+                let key: Vec<DbValue> = r.key.iter().map(DbValue::normalized).collect();
+                UndoRow {
+                    table: name.clone(),
+                    change: r.clone(),
+                    current: current.get(&key).cloned(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// A journalled row and what it holds now: the unit of an undo plan, shown
+/// by `report` and acted on by `apply`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UndoRow {
+    /// `schema.table`
+    pub table: String,
+    /// The journal's record.
+    pub change: RowChange,
+    /// The owner now (None: the row no longer exists).
+    pub current: Option<DbValue>,
+}
+
+impl UndoRow {
+    /// Whether undo puts it back: it still holds what the fix wrote.
+    pub fn restorable(&self) -> bool {
+        self.current
+            .as_ref()
+            .is_some_and(|c| c.sql_eq(&self.change.new))
+    }
 }
 
 /// What an undo did with this journal.
@@ -146,6 +215,20 @@ impl Journal {
                 .collect(),
             undo: None,
         }
+    }
+
+    /// The tables undo works on, quoted; refuses a journal whose rows had an
+    /// owner before the fix (this version only puts back NULL).
+    pub fn undo_tables(&self) -> Result<Vec<(&TableChanges, QuotedTable)>> {
+        self.tables
+            .iter()
+            .map(|t| {
+                if t.rows.iter().any(|r| !r.old.is_null()) {
+                    bail!("{}: the journal records owners other than NULL before the fix; this version only puts back NULL", t.full_name());
+                }
+                Ok((t, t.quoted()?))
+            })
+            .collect()
     }
 
     /// Rows in all.

@@ -2,8 +2,8 @@
 
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use rgs_repair::connect::{ConnectOptions, Encrypt, Target};
-use rgs_repair::error::{exit_code_for, EXIT_ERROR, EXIT_OK};
+use rgs_repair::connect::{ConnectOptions, Encrypt};
+use rgs_repair::error::{exit_code_for, EXIT_ERROR};
 use rgs_repair::ops::{self, Context, Format, Interrupt};
 use rgs_repair::plan::Scope;
 use std::path::PathBuf;
@@ -115,8 +115,10 @@ enum Command {
     #[command(after_help = EXIT_CODES)]
     Undo(UndoCli),
     /// Run the sandbox: a TDS server on SQLite for tests and demos (not SQL Server)
+    #[cfg(feature = "sandbox")]
     Sandbox(SandboxCli),
     /// Show the whole repair against an in-process sandbox
+    #[cfg(feature = "sandbox")]
     Demo {
         /// Scenario to load
         #[arg(long, default_value = "migrated")]
@@ -175,6 +177,7 @@ struct UndoCli {
     write: WriteCli,
 }
 
+#[cfg(feature = "sandbox")]
 #[derive(Args, Debug)]
 struct SandboxCli {
     /// Address to listen on (port 0 picks a free one)
@@ -186,7 +189,7 @@ struct SandboxCli {
     scenario: Option<String>,
 
     /// Password of the login `sa`
-    #[arg(long, env = "RGS_SANDBOX_PASSWORD", hide_env_values = true, default_value = rgs_sandbox::DEFAULT_PASSWORD, hide_default_value = true)]
+    #[arg(long, env = "RGS_SANDBOX_PASSWORD", hide_env_values = true, default_value = rgs_repair::ops::sandbox::DEFAULT_PASSWORD, hide_default_value = true)]
     password: String,
 
     /// Keep the database in this SQLite file across restarts [default: in memory]
@@ -252,37 +255,42 @@ fn connect_hint(c: &ConnArgs) -> String {
     s
 }
 
+fn connect_options(c: &ConnArgs) -> ConnectOptions {
+    ConnectOptions {
+        server: c.server.clone(),
+        database: c.database.clone(),
+        user: c.user.clone(),
+        integrated: c.integrated,
+        encrypt: c.encrypt,
+        trust_server_certificate: c.trust_server_certificate,
+        connect_timeout: Duration::from_secs(c.connect_timeout),
+        command_timeout: Duration::from_secs(c.command_timeout),
+        connection_string: c.connection_string.clone(),
+        password_stdin: c.password_stdin,
+    }
+}
+
 async fn run(cli: Cli) -> Result<u8> {
     // The sandbox serves until Ctrl-C and handles it itself.
-    let interrupt = if matches!(cli.command, Command::Sandbox(_)) {
+    #[cfg(feature = "sandbox")]
+    let serves = matches!(cli.command, Command::Sandbox(_));
+    #[cfg(not(feature = "sandbox"))]
+    let serves = false;
+    let interrupt = if serves {
         Interrupt::default()
     } else {
         Interrupt::install()
     };
-    let context = |cli: &Cli| -> Result<Context> {
-        let c = &cli.conn;
-        let target = Target::resolve(&ConnectOptions {
-            server: c.server.clone(),
-            database: c.database.clone(),
-            user: c.user.clone(),
-            integrated: c.integrated,
-            encrypt: c.encrypt,
-            trust_server_certificate: c.trust_server_certificate,
-            connect_timeout: Duration::from_secs(c.connect_timeout),
-            command_timeout: Duration::from_secs(c.command_timeout),
-            connection_string: c.connection_string.clone(),
-            password_stdin: c.password_stdin,
-        })?;
-        Ok(Context {
-            target,
-            format: cli.format,
-            interactive: Context::detect_interactive(),
-            connect_hint: connect_hint(c),
-            interrupt: interrupt.clone(),
-        })
+    let ctx = |cli: &Cli| {
+        Context::new(
+            connect_options(&cli.conn),
+            cli.format,
+            connect_hint(&cli.conn),
+            interrupt.clone(),
+        )
     };
     match &cli.command {
-        Command::Check => ops::check::run(&context(&cli)?).await,
+        Command::Check => ops::check::run(&ctx(&cli)).await,
         Command::Fix(f) => {
             let args = ops::fix::FixArgs {
                 pool: f.pool.clone(),
@@ -296,7 +304,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 lock_timeout: lock_timeout(f.write.lock_timeout)?,
                 retries: f.write.retries,
             };
-            ops::fix::run(&context(&cli)?, &args).await
+            ops::fix::run(&ctx(&cli), &args).await
         }
         Command::Undo(u) => {
             let args = ops::undo::UndoArgs {
@@ -306,51 +314,22 @@ async fn run(cli: Cli) -> Result<u8> {
                 lock_timeout: lock_timeout(u.write.lock_timeout)?,
                 retries: u.write.retries,
             };
-            // The journal is checked before anything else, connection included.
-            rgs_repair::journal::Journal::read(&args.journal)?;
-            ops::undo::run(&context(&cli)?, &args).await
+            ops::undo::run(&ctx(&cli), &args).await
         }
-        Command::Sandbox(s) => run_sandbox(s).await,
+        #[cfg(feature = "sandbox")]
+        Command::Sandbox(s) => {
+            ops::sandbox::run(&ops::sandbox::SandboxArgs {
+                listen: s.listen,
+                scenario: s.scenario.clone(),
+                password: s.password.clone(),
+                db_file: s.db_file.clone(),
+                faults: s.fault.clone(),
+            })
+            .await
+        }
+        #[cfg(feature = "sandbox")]
         Command::Demo { scenario } => ops::demo::run(scenario, interrupt).await,
     }
-}
-
-async fn run_sandbox(s: &SandboxCli) -> Result<u8> {
-    let faults = s
-        .fault
-        .iter()
-        .map(|f| {
-            rgs_sandbox::fault::Fault::parse(f)
-                .map_err(|e| rgs_repair::error::Stop::Usage(format!("--fault {f}: {e}")))
-        })
-        .collect::<Result<Vec<_>, _>>()?;
-    let opts = rgs_sandbox::SandboxOptions {
-        listen: s.listen,
-        scenario: s.scenario.clone(),
-        password: s.password.clone(),
-        db_file: s.db_file.clone(),
-        faults,
-        ..rgs_sandbox::SandboxOptions::default()
-    };
-    let mut sandbox =
-        tokio::task::spawn_blocking(move || rgs_sandbox::Sandbox::start(opts)).await??;
-    // Tests and scripts read the first line for the address; a reader that
-    // goes away must not take the sandbox down with it.
-    use std::io::Write;
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "listening on {}", sandbox.addr());
-    let _ = writeln!(out, "login: sa (password from --password, RGS_SANDBOX_PASSWORD, or the documented default); database: rgsconfig");
-    let _ = writeln!(
-        out,
-        "try:   rgs-repair -S {},{} -U sa -C check",
-        sandbox.addr().ip(),
-        sandbox.addr().port()
-    );
-    let _ = out.flush();
-    tokio::signal::ctrl_c().await?;
-    eprintln!("stopping the sandbox");
-    sandbox.stop();
-    Ok(EXIT_OK)
 }
 
 fn main() -> ExitCode {

@@ -3,7 +3,8 @@
 //! dry run shows exactly what the apply step executes.
 
 use crate::error::Stop;
-use crate::inspect::{Inspection, ObjectRow, ObjectTable, Pool, QuotedTable};
+use crate::inspect::{Inspection, ObjectRow, ObjectTable, Pool};
+use crate::quote::QuotedTable;
 use crate::sql;
 use crate::value::DbValue;
 use serde::Serialize;
@@ -92,7 +93,7 @@ pub fn choose_pool(pools: &[Pool], requested: Option<&str>) -> Result<PoolChoice
 }
 
 /// One table's part of the plan.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct TablePlan {
     /// The table.
     pub table: ObjectTable,
@@ -112,7 +113,7 @@ pub struct Skipped {
 }
 
 /// What `fix` will do.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Plan {
     /// Server as named by the user.
     pub server: String,
@@ -140,15 +141,39 @@ impl Plan {
     }
 }
 
-/// Builds the plan: every table in scope with NULL owners, each row named.
-/// Tables without a usable primary key are skipped with the reason, since
-/// the journal could not record their rows.
-pub fn build(
-    inspection: &Inspection,
-    pool: Pool,
-    scope: &Scope,
-    lock_timeout_ms: u32,
-) -> Result<Plan, Stop> {
+/// The tables in scope with rows to change, before a pool is chosen: what
+/// `fix` needs to know to say "nothing to do" without asking for a pool.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Selection {
+    server: String,
+    database: String,
+    tables: Vec<TablePlan>,
+    skipped: Vec<Skipped>,
+}
+
+impl Selection {
+    /// Whether no table in scope has a row without an owner.
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty() && self.skipped.is_empty()
+    }
+
+    /// The plan that gives every selected row `pool`.
+    pub fn with_pool(self, pool: Pool, lock_timeout_ms: u32) -> Plan {
+        Plan {
+            server: self.server,
+            database: self.database,
+            pool,
+            tables: self.tables,
+            skipped: self.skipped,
+            lock_timeout_ms,
+        }
+    }
+}
+
+/// Checks the scope's names (once) and selects every table in scope with
+/// NULL owners, each row named. Tables without a usable primary key are
+/// skipped with the reason, since the journal could not record their rows.
+pub fn select(inspection: &Inspection, scope: &Scope) -> Result<Selection, Stop> {
     scope.check(inspection)?;
     let mut tables = Vec::new();
     let mut skipped = Vec::new();
@@ -169,25 +194,33 @@ pub fn build(
             rows: t.null_owner.clone(),
         });
     }
-    Ok(Plan {
+    Ok(Selection {
         server: inspection.server.server.clone(),
         database: inspection.server.database.clone(),
-        pool,
         tables,
         skipped,
-        lock_timeout_ms,
     })
+}
+
+/// [`select`] and [`Selection::with_pool`] in one step.
+pub fn build(
+    inspection: &Inspection,
+    pool: Pool,
+    scope: &Scope,
+    lock_timeout_ms: u32,
+) -> Result<Plan, Stop> {
+    Ok(select(inspection, scope)?.with_pool(pool, lock_timeout_ms))
 }
 
 /// The statements of one table's step, as sent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableSql {
     /// Locks and reads the keys still NULL.
-    pub recheck: String,
+    pub recheck: sql::Read,
     /// Sets the owner; `@P1` is the pool ID.
-    pub update: String,
+    pub update: sql::Write,
     /// Counts rows still NULL.
-    pub verify: String,
+    pub verify: sql::Read,
 }
 
 /// The table's quoted names; plans only hold tables whose names quote.
@@ -195,25 +228,13 @@ pub fn quoted(t: &ObjectTable) -> QuotedTable {
     t.quoted().expect("planned tables have quotable names")
 }
 
-/// `SET XACT_ABORT ON; SET LOCK_TIMEOUT n;`
-pub fn session_setup(lock_timeout_ms: u32) -> String {
-    sql::render(
-        sql::SESSION_SETUP,
-        &[("lock_timeout_ms", &lock_timeout_ms.to_string())],
-    )
-}
-
 /// The statements for one planned table.
 pub fn table_sql(t: &ObjectTable) -> TableSql {
     let q = quoted(t);
-    let keys = q.key_list();
     TableSql {
-        recheck: sql::render(
-            sql::FIX_RECHECK,
-            &[("keys", &keys), ("table", &q.table), ("owner", &q.owner)],
-        ),
-        update: sql::render(sql::FIX_UPDATE, &[("table", &q.table), ("owner", &q.owner)]),
-        verify: sql::render(sql::FIX_VERIFY, &[("table", &q.table), ("owner", &q.owner)]),
+        recheck: sql::fix_recheck(&q),
+        update: sql::fix_update(&q),
+        verify: sql::fix_verify(&q),
     }
 }
 
@@ -226,8 +247,10 @@ pub fn script(plan: &Plan) -> String {
         plan_pool_type(plan),
         sql_literal(&plan.pool.id)
     ));
-    out.push(sql::strip_comments(&session_setup(plan.lock_timeout_ms)));
-    out.push(sql::strip_comments(sql::BEGIN));
+    out.push(sql::strip_comments(
+        sql::session_setup(plan.lock_timeout_ms).text(),
+    ));
+    out.push(sql::strip_comments(sql::begin().text()));
     for t in &plan.tables {
         let s = table_sql(&t.table);
         out.push(format!(
@@ -235,14 +258,14 @@ pub fn script(plan: &Plan) -> String {
             t.table.full_name(),
             t.rows.len()
         ));
-        out.push(sql::strip_comments(&s.recheck));
+        out.push(sql::strip_comments(s.recheck.text()));
         out.push(format!("-- must report {} row(s) affected", t.rows.len()));
-        out.push(sql::strip_comments(&s.update));
+        out.push(sql::strip_comments(s.update.text()));
         out.push("-- must return 0".to_string());
-        out.push(sql::strip_comments(&s.verify));
+        out.push(sql::strip_comments(s.verify.text()));
     }
     out.push("-- the journal is written and flushed to disk here, before the commit".to_string());
-    out.push(sql::strip_comments(sql::COMMIT));
+    out.push(sql::strip_comments(sql::commit().text()));
     out.join("\n")
 }
 

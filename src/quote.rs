@@ -32,6 +32,47 @@ pub fn quote_two_part(schema: &str, table: &str) -> Option<String> {
     Some(format!("{}.{}", quote_name(schema)?, quote_name(table)?))
 }
 
+/// A table's names quoted the way `QUOTENAME` quotes them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuotedTable {
+    /// `[schema].[table]`
+    pub table: String,
+    /// `[OwnerPoolId]`
+    pub owner: String,
+    /// `[ID]`, ... in key order.
+    pub keys: Vec<String>,
+    /// `[Name]`, when there is a display column.
+    pub display: Option<String>,
+}
+
+impl QuotedTable {
+    /// `[k1], [k2]`
+    pub fn key_list(&self) -> String {
+        self.keys.join(", ")
+    }
+
+    /// How many rows one key-matching statement covers: under SQL Server's
+    /// 2,100 parameters, and fewer for composite keys, whose OR chains grow
+    /// deep.
+    pub fn rows_per_statement(&self) -> usize {
+        match self.keys.len() {
+            0 | 1 => 1000,
+            n => (1000 / n).min(100),
+        }
+    }
+}
+
+/// `dbo.OwnerPool`'s names, quoted.
+#[derive(Clone, Debug, PartialEq)]
+pub struct QuotedPoolTable {
+    /// `[dbo].[OwnerPool]`
+    pub table: String,
+    /// `[ID]`
+    pub id: String,
+    /// `[Fqdn]`, when the table has a name column.
+    pub name: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

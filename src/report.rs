@@ -1,13 +1,14 @@
 //! Rendering for people (aligned tables, the objects by name, the next step)
 //! and for programs (`--format json`). Pure functions of the data, so the
-//! output is snapshot-tested.
+//! output is snapshot-tested. Each JSON document is one typed struct
+//! ([`CheckJson`], [`FixJson`], [`UndoJson`]), its only definition.
 
-use crate::apply::UndoRow;
 use crate::inspect::{Finding, Inspection, ObjectRow};
-use crate::journal::Journal;
-use crate::plan::{self, Plan};
-use serde_json::{json, Value};
+use crate::journal::{Journal, UndoRow};
+use crate::plan::{self, Plan, Skipped};
+use serde::Serialize;
 use std::fmt::Write;
+use std::path::Path;
 
 /// How many objects per table the human output names.
 pub const HUMAN_OBJECT_LIMIT: usize = 20;
@@ -83,6 +84,25 @@ pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
         s.database, s.server, s.product_version, s.updateability
     );
     let _ = writeln!(out);
+    pools_human(&mut out, i);
+    let _ = writeln!(out);
+    tables_human(&mut out, i);
+    let _ = writeln!(out);
+    let findings = i.findings();
+    if findings.is_empty() {
+        let _ = writeln!(out, "Healthy: every object has an owner pool that exists.");
+        return out;
+    }
+    let _ = writeln!(out, "Findings:");
+    for f in &findings {
+        finding_human(&mut out, f);
+    }
+    let _ = writeln!(out);
+    next_step_human(&mut out, i, &findings, connect_hint);
+    out
+}
+
+fn pools_human(out: &mut String, i: &Inspection) {
     let name_col = i.pool_table.name_column.as_deref().unwrap_or("Name");
     let _ = writeln!(
         out,
@@ -91,21 +111,23 @@ pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
     );
     if i.pools.is_empty() {
         let _ = writeln!(out, "  (none)");
-    } else {
-        let rows: Vec<Vec<String>> = i
-            .objects_per_pool()
-            .into_iter()
-            .map(|(p, n)| {
-                vec![
-                    p.id.to_string(),
-                    p.name.clone().unwrap_or_default(),
-                    n.to_string(),
-                ]
-            })
-            .collect();
-        out.push_str(&table(&["ID", name_col, "Objects"], &rows));
+        return;
     }
-    let _ = writeln!(out);
+    let rows: Vec<Vec<String>> = i
+        .objects_per_pool()
+        .into_iter()
+        .map(|(p, n)| {
+            vec![
+                p.id.to_string(),
+                p.name.clone().unwrap_or_default(),
+                n.to_string(),
+            ]
+        })
+        .collect();
+    out.push_str(&table(&["ID", name_col, "Objects"], &rows));
+}
+
+fn tables_human(out: &mut String, i: &Inspection) {
     let _ = writeln!(out, "Tables with an owner pool column:");
     let rows: Vec<Vec<String>> = i
         .tables
@@ -127,49 +149,45 @@ pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
             &rows,
         ));
     }
-    let _ = writeln!(out);
-    let findings = i.findings();
-    if findings.is_empty() {
-        let _ = writeln!(out, "Healthy: every object has an owner pool that exists.");
-        return out;
-    }
-    let _ = writeln!(out, "Findings:");
-    for f in &findings {
-        match f {
-            Finding::NoOwnerPools => {
-                let _ = writeln!(
-                    out,
-                    "  ! dbo.OwnerPool is empty: no object can have a valid owner pool."
-                );
-            }
-            Finding::NullOwner {
-                table,
-                count,
-                objects,
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  ! {table}: {count} object(s) without an owner pool (OwnerPoolId is NULL):"
-                );
-                object_lines(&mut out, objects, false);
-            }
-            Finding::DanglingOwner {
-                table,
-                count,
-                objects,
-            } => {
-                let _ = writeln!(
-                    out,
-                    "  ? {table}: {count} object(s) owned by a pool that is not in dbo.OwnerPool:"
-                );
-                object_lines(&mut out, objects, true);
-            }
-            Finding::Unfixable { table, reason } => {
-                let _ = writeln!(out, "  ! {table} {reason}; fix will leave it alone.");
-            }
+}
+
+fn finding_human(out: &mut String, f: &Finding) {
+    match f {
+        Finding::NoOwnerPools => {
+            let _ = writeln!(
+                out,
+                "  ! dbo.OwnerPool is empty: no object can have a valid owner pool."
+            );
+        }
+        Finding::NullOwner {
+            table,
+            count,
+            objects,
+        } => {
+            let _ = writeln!(
+                out,
+                "  ! {table}: {count} object(s) without an owner pool (OwnerPoolId is NULL):"
+            );
+            object_lines(out, objects, false);
+        }
+        Finding::DanglingOwner {
+            table,
+            count,
+            objects,
+        } => {
+            let _ = writeln!(
+                out,
+                "  ? {table}: {count} object(s) owned by a pool that is not in dbo.OwnerPool:"
+            );
+            object_lines(out, objects, true);
+        }
+        Finding::Unfixable { table, reason } => {
+            let _ = writeln!(out, "  ! {table} {reason}; fix will leave it alone.");
         }
     }
-    let _ = writeln!(out);
+}
+
+fn next_step_human(out: &mut String, i: &Inspection, findings: &[Finding], connect_hint: &str) {
     let nulls = findings
         .iter()
         .any(|f| matches!(f, Finding::NullOwner { .. }));
@@ -185,61 +203,211 @@ pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
     } else {
         let _ = writeln!(out, "Next step: objects owned by a pool that no longer exists are not changed by fix; re-import them with Import-CsRgsConfiguration -OverwriteOwner, or remove them.");
     }
-    out
+}
+
+/// `check --format json`.
+#[derive(Serialize)]
+pub struct CheckJson {
+    /// `DB_NAME()`.
+    pub database: String,
+    /// The server as the user named it.
+    pub server: String,
+    /// `SERVERPROPERTY('ServerName')`.
+    pub server_name: String,
+    /// `SERVERPROPERTY('ProductVersion')`.
+    pub product_version: String,
+    /// READ_WRITE or READ_ONLY.
+    pub updateability: String,
+    /// Where the pools are.
+    pub owner_pool_table: PoolTableJson,
+    /// The pools, with how many objects each owns.
+    pub owner_pools: Vec<PoolJson>,
+    /// Every table with an owner column.
+    pub tables: Vec<TableJson>,
+    /// What is wrong.
+    pub findings: Vec<FindingJson>,
+    /// Whether `findings` is empty.
+    pub healthy: bool,
+}
+
+/// `dbo.OwnerPool` as the catalog describes it.
+#[derive(Serialize)]
+pub struct PoolTableJson {
+    /// Schema.
+    pub schema: String,
+    /// Table.
+    pub table: String,
+    /// The column `OwnerPoolId` refers to.
+    pub id_column: String,
+    /// Its type.
+    pub id_type: String,
+    /// The FQDN or name column, if any.
+    pub name_column: Option<String>,
+}
+
+/// One owner pool.
+#[derive(Serialize)]
+pub struct PoolJson {
+    /// Its ID, as text.
+    pub id: String,
+    /// FQDN or name.
+    pub name: Option<String>,
+    /// Objects it owns (only in `check`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub objects: Option<u64>,
+}
+
+/// One object table in `check`.
+#[derive(Serialize)]
+pub struct TableJson {
+    /// Schema.
+    pub schema: String,
+    /// Table.
+    pub table: String,
+    /// The owner column.
+    pub owner_column: String,
+    /// Its type.
+    pub owner_type: String,
+    /// Primary key columns.
+    pub key_columns: Vec<String>,
+    /// The display column, if any.
+    pub display_column: Option<String>,
+    /// Rows in all.
+    pub rows: u64,
+    /// Rows with a NULL owner.
+    pub null_owner: usize,
+    /// Rows whose owner names no pool.
+    pub dangling_owner: usize,
+    /// Whether fix can change its rows one by one.
+    pub fixable: bool,
+}
+
+/// One finding.
+#[derive(Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FindingJson {
+    /// `dbo.OwnerPool` is empty.
+    NoOwnerPools,
+    /// Objects with a NULL owner.
+    NullOwner {
+        /// `schema.table`
+        table: String,
+        /// How many.
+        count: usize,
+        /// Which.
+        objects: Vec<ObjectJson>,
+    },
+    /// Objects whose owner names no pool.
+    DanglingOwner {
+        /// `schema.table`
+        table: String,
+        /// How many.
+        count: usize,
+        /// Which.
+        objects: Vec<ObjectJson>,
+    },
+    /// A table fix leaves alone.
+    Unfixable {
+        /// `schema.table`
+        table: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// One object row.
+#[derive(Serialize)]
+pub struct ObjectJson {
+    /// Key values as text, in key order.
+    pub key: Vec<String>,
+    /// Display name.
+    pub name: Option<String>,
+    /// The current owner as text; null for none.
+    pub owner_pool_id: Option<String>,
+}
+
+fn objects_json(objects: &[ObjectRow]) -> Vec<ObjectJson> {
+    objects
+        .iter()
+        .map(|o| ObjectJson {
+            key: o.key.iter().map(ToString::to_string).collect(),
+            name: o.name.clone(),
+            owner_pool_id: (!o.owner.is_null()).then(|| o.owner.to_string()),
+        })
+        .collect()
 }
 
 /// The `check` report as one JSON document.
-pub fn check_json(i: &Inspection) -> Value {
+pub fn check_json(i: &Inspection) -> CheckJson {
     let findings = i.findings();
-    json!({
-        "database": i.server.database,
-        "server": i.server.server,
-        "server_name": i.server.server_name,
-        "product_version": i.server.product_version,
-        "updateability": i.server.updateability,
-        "owner_pool_table": { "schema": i.pool_table.schema, "table": i.pool_table.table, "id_column": i.pool_table.id.name, "id_type": i.pool_table.id.type_name, "name_column": i.pool_table.name_column },
-        "owner_pools": i.objects_per_pool().into_iter().map(|(p, n)| json!({ "id": p.id.to_string(), "name": p.name, "objects": n })).collect::<Vec<_>>(),
-        "tables": i.tables.iter().map(|t| json!({
-            "schema": t.table.schema,
-            "table": t.table.table,
-            "owner_column": t.table.owner.name,
-            "owner_type": t.table.owner.type_name,
-            "key_columns": t.table.key.iter().map(|k| &k.name).collect::<Vec<_>>(),
-            "display_column": t.table.display_column,
-            "rows": t.rows,
-            "null_owner": t.null_owner.len(),
-            "dangling_owner": t.dangling_owner.len(),
-            "fixable": t.table.unfixable_reason().is_none(),
-        })).collect::<Vec<_>>(),
-        "findings": findings.iter().map(finding_json).collect::<Vec<_>>(),
-        "healthy": findings.is_empty(),
-    })
+    CheckJson {
+        database: i.server.database.clone(),
+        server: i.server.server.clone(),
+        server_name: i.server.server_name.clone(),
+        product_version: i.server.product_version.clone(),
+        updateability: i.server.updateability.clone(),
+        owner_pool_table: PoolTableJson {
+            schema: i.pool_table.schema.clone(),
+            table: i.pool_table.table.clone(),
+            id_column: i.pool_table.id.name.clone(),
+            id_type: i.pool_table.id.type_name.clone(),
+            name_column: i.pool_table.name_column.clone(),
+        },
+        owner_pools: i
+            .objects_per_pool()
+            .into_iter()
+            .map(|(p, n)| PoolJson {
+                id: p.id.to_string(),
+                name: p.name,
+                objects: Some(n),
+            })
+            .collect(),
+        tables: i
+            .tables
+            .iter()
+            .map(|t| TableJson {
+                schema: t.table.schema.clone(),
+                table: t.table.table.clone(),
+                owner_column: t.table.owner.name.clone(),
+                owner_type: t.table.owner.type_name.clone(),
+                key_columns: t.table.key.iter().map(|k| k.name.clone()).collect(),
+                display_column: t.table.display_column.clone(),
+                rows: t.rows,
+                null_owner: t.null_owner.len(),
+                dangling_owner: t.dangling_owner.len(),
+                fixable: t.table.unfixable_reason().is_none(),
+            })
+            .collect(),
+        healthy: findings.is_empty(),
+        findings: findings.iter().map(finding_json).collect(),
+    }
 }
 
-fn objects_json(objects: &[ObjectRow]) -> Vec<Value> {
-    objects.iter().map(|o| json!({ "key": o.key.iter().map(ToString::to_string).collect::<Vec<_>>(), "name": o.name, "owner_pool_id": if o.owner.is_null() { Value::Null } else { Value::String(o.owner.to_string()) } })).collect()
-}
-
-fn finding_json(f: &Finding) -> Value {
+fn finding_json(f: &Finding) -> FindingJson {
     match f {
-        Finding::NoOwnerPools => json!({ "kind": "no_owner_pools" }),
+        Finding::NoOwnerPools => FindingJson::NoOwnerPools,
         Finding::NullOwner {
             table,
             count,
             objects,
-        } => {
-            json!({ "kind": "null_owner", "table": table, "count": count, "objects": objects_json(objects) })
-        }
+        } => FindingJson::NullOwner {
+            table: table.clone(),
+            count: *count,
+            objects: objects_json(objects),
+        },
         Finding::DanglingOwner {
             table,
             count,
             objects,
-        } => {
-            json!({ "kind": "dangling_owner", "table": table, "count": count, "objects": objects_json(objects) })
-        }
-        Finding::Unfixable { table, reason } => {
-            json!({ "kind": "unfixable", "table": table, "reason": reason })
-        }
+        } => FindingJson::DanglingOwner {
+            table: table.clone(),
+            count: *count,
+            objects: objects_json(objects),
+        },
+        Finding::Unfixable { table, reason } => FindingJson::Unfixable {
+            table: table.clone(),
+            reason: reason.clone(),
+        },
     }
 }
 
@@ -294,17 +462,115 @@ pub fn plan_human(p: &Plan, with_sql: bool) -> String {
     out
 }
 
+/// A plan in JSON.
+#[derive(Serialize)]
+pub struct PlanJson {
+    /// Database.
+    pub database: String,
+    /// Server as named by the user.
+    pub server: String,
+    /// The pool the rows get.
+    pub pool: PoolJson,
+    /// Rows to change in all.
+    pub rows: usize,
+    /// Per table.
+    pub tables: Vec<PlanTableJson>,
+    /// Tables with NULL owners left alone.
+    pub skipped: Vec<Skipped>,
+    /// The T-SQL, as the dry run shows it.
+    pub sql: String,
+}
+
+/// One table of a plan.
+#[derive(Serialize)]
+pub struct PlanTableJson {
+    /// Schema.
+    pub schema: String,
+    /// Table.
+    pub table: String,
+    /// Rows to change.
+    pub rows: usize,
+    /// Which.
+    pub objects: Vec<ObjectJson>,
+}
+
 /// The plan as JSON.
-pub fn plan_json(p: &Plan) -> Value {
-    json!({
-        "database": p.database,
-        "server": p.server,
-        "pool": { "id": p.pool.id.to_string(), "name": p.pool.name },
-        "rows": p.row_count(),
-        "tables": p.tables.iter().map(|t| json!({ "schema": t.table.schema, "table": t.table.table, "rows": t.rows.len(), "objects": objects_json(&t.rows) })).collect::<Vec<_>>(),
-        "skipped": p.skipped,
-        "sql": plan::script(p),
-    })
+pub fn plan_json(p: &Plan) -> PlanJson {
+    PlanJson {
+        database: p.database.clone(),
+        server: p.server.clone(),
+        pool: PoolJson {
+            id: p.pool.id.to_string(),
+            name: p.pool.name.clone(),
+            objects: None,
+        },
+        rows: p.row_count(),
+        tables: p
+            .tables
+            .iter()
+            .map(|t| PlanTableJson {
+                schema: t.table.schema.clone(),
+                table: t.table.table.clone(),
+                rows: t.rows.len(),
+                objects: objects_json(&t.rows),
+            })
+            .collect(),
+        skipped: p.skipped.clone(),
+        sql: plan::script(p),
+    }
+}
+
+/// `fix --format json`: the plan (null when there is nothing to do) and
+/// what happened.
+#[derive(Serialize)]
+pub struct FixJson<'a> {
+    /// The plan shown or applied.
+    pub plan: Option<PlanJson>,
+    /// Whether this was a dry run.
+    pub dry_run: bool,
+    /// Whether the change was committed.
+    pub committed: bool,
+    /// Rows changed (only when something was attempted or there was nothing to do).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rows: Option<usize>,
+    /// Attempts the commit took (after deadlocks).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attempts: Option<u32>,
+    /// The journal written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub journal: Option<&'a Path>,
+    /// Set when no object in scope lacks an owner.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub nothing_to_do: bool,
+}
+
+/// `undo --format json`.
+#[derive(Serialize)]
+pub struct UndoJson<'a> {
+    /// The fix's journal.
+    pub journal: &'a Path,
+    /// Whether this was a dry run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dry_run: Option<bool>,
+    /// Rows that would go back (dry run, or nothing to put back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restorable: Option<usize>,
+    /// Rows put back.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored: Option<usize>,
+    /// Rows left alone because they changed since the fix.
+    pub left_alone: usize,
+    /// Whether the undo was committed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub committed: Option<bool>,
+}
+
+/// Prints a JSON document on standard output.
+pub fn print_json<T: Serialize>(v: &T) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).expect("report structs serialize")
+    );
 }
 
 /// What undo will do, for people.

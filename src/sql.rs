@@ -1,47 +1,255 @@
-//! The T-SQL the tool runs. Every statement is a file under `sql/`, compiled
-//! in; templates name their identifiers as `{placeholder}`s that only
-//! [`render`] fills, and only with names quoted by [`crate::quote`]. Values
-//! are never placed in the text: they are `@P1`-style parameters.
+//! The T-SQL the tool runs, and the only place its text is put together.
+//! Every statement is a file under `sql/`, compiled in; templates name their
+//! identifiers as `{placeholder}`s that only [`render`] fills, and only with
+//! names quoted by [`crate::quote`]. Values are never placed in the text:
+//! they are `@P1`-style parameters.
+//!
+//! Statements come out typed: [`Read`] for those that only read, [`Write`]
+//! for those that change data or the transaction. A connection runs a
+//! [`Write`] only when `apply` holds it (see [`crate::connect::session`]).
+
+use crate::quote::{QuotedPoolTable, QuotedTable};
 
 /// Server, database and whether the database can be written.
-pub const SERVER_INFO: &str = include_str!("../sql/server_info.sql");
+const SERVER_INFO: &str = include_str!("../sql/server_info.sql");
 /// Every column of every user table.
-pub const CATALOG_COLUMNS: &str = include_str!("../sql/catalog_columns.sql");
+const CATALOG_COLUMNS: &str = include_str!("../sql/catalog_columns.sql");
 /// Primary key columns in key order.
-pub const CATALOG_PRIMARY_KEYS: &str = include_str!("../sql/catalog_primary_keys.sql");
+const CATALOG_PRIMARY_KEYS: &str = include_str!("../sql/catalog_primary_keys.sql");
 /// `HAS_PERMS_BY_NAME(@P1, 'OBJECT', 'UPDATE')`.
-pub const PERMISSIONS: &str = include_str!("../sql/permissions.sql");
+const PERMISSIONS: &str = include_str!("../sql/permissions.sql");
 /// `SET XACT_ABORT ON; SET LOCK_TIMEOUT {lock_timeout_ms};`
-pub const SESSION_SETUP: &str = include_str!("../sql/session_setup.sql");
+const SESSION_SETUP: &str = include_str!("../sql/session_setup.sql");
 /// The owner pools.
-pub const OWNER_POOLS: &str = include_str!("../sql/owner_pools.sql");
+const OWNER_POOLS: &str = include_str!("../sql/owner_pools.sql");
 /// Rows per owner pool of one table.
-pub const OWNER_COUNTS: &str = include_str!("../sql/owner_counts.sql");
+const OWNER_COUNTS: &str = include_str!("../sql/owner_counts.sql");
 /// Rows of one table with a NULL or dangling owner.
-pub const FINDING_ROWS: &str = include_str!("../sql/finding_rows.sql");
+const FINDING_ROWS: &str = include_str!("../sql/finding_rows.sql");
 /// `BEGIN TRANSACTION`
-pub const BEGIN: &str = include_str!("../sql/begin.sql");
+const BEGIN: &str = include_str!("../sql/begin.sql");
 /// `COMMIT TRANSACTION`
-pub const COMMIT: &str = include_str!("../sql/commit.sql");
+const COMMIT: &str = include_str!("../sql/commit.sql");
 /// Rolls back if a transaction is still open.
-pub const ROLLBACK: &str = include_str!("../sql/rollback.sql");
+const ROLLBACK: &str = include_str!("../sql/rollback.sql");
 /// Locks and reads the keys still without owner.
-pub const FIX_RECHECK: &str = include_str!("../sql/fix_recheck.sql");
+const FIX_RECHECK: &str = include_str!("../sql/fix_recheck.sql");
 /// Sets the owner of every row without one.
-pub const FIX_UPDATE: &str = include_str!("../sql/fix_update.sql");
+const FIX_UPDATE: &str = include_str!("../sql/fix_update.sql");
 /// Counts rows still without owner.
-pub const FIX_VERIFY: &str = include_str!("../sql/fix_verify.sql");
+const FIX_VERIFY: &str = include_str!("../sql/fix_verify.sql");
 /// Locks and reads journalled rows.
-pub const UNDO_RECHECK: &str = include_str!("../sql/undo_recheck.sql");
+const UNDO_RECHECK: &str = include_str!("../sql/undo_recheck.sql");
 /// Puts journalled rows back to NULL.
-pub const UNDO_UPDATE: &str = include_str!("../sql/undo_update.sql");
+const UNDO_UPDATE: &str = include_str!("../sql/undo_update.sql");
+
+/// A statement that only reads, as it is sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Read(String);
+
+/// A statement that changes data, the session or the transaction, as it is
+/// sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write(String);
+
+impl Read {
+    /// The text sent to the server.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Write {
+    /// The text sent to the server.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Server, database and whether the database can be written.
+pub fn server_info() -> Read {
+    Read(SERVER_INFO.to_string())
+}
+
+/// Every column of every user table.
+pub fn catalog_columns() -> Read {
+    Read(CATALOG_COLUMNS.to_string())
+}
+
+/// Primary key columns in key order.
+pub fn catalog_primary_keys() -> Read {
+    Read(CATALOG_PRIMARY_KEYS.to_string())
+}
+
+/// Whether the login may update a table; `@P1` is its two-part quoted name.
+pub fn permissions() -> Read {
+    Read(PERMISSIONS.to_string())
+}
+
+/// The rows of `dbo.OwnerPool`: ID and name (a typed NULL without a name
+/// column).
+pub fn owner_pools(pool: &QuotedPoolTable) -> Read {
+    let name = match &pool.name {
+        Some(c) => format!("CAST({c} AS nvarchar(256))"),
+        None => "CAST(NULL AS nvarchar(256))".to_string(),
+    };
+    Read(render(
+        OWNER_POOLS,
+        &[
+            ("id", &pool.id),
+            ("name", &name),
+            ("pool_table", &pool.table),
+        ],
+    ))
+}
+
+/// Rows per owner value of one table.
+pub fn owner_counts(t: &QuotedTable) -> Read {
+    Read(render(
+        OWNER_COUNTS,
+        &[("owner", &t.owner), ("table", &t.table)],
+    ))
+}
+
+/// The rows of one table whose owner is NULL or names no pool: key columns
+/// (one typed NULL for a table without a key), display name, owner.
+pub fn finding_rows(t: &QuotedTable, pool: &QuotedPoolTable) -> Read {
+    // Without a key the rows cannot be named; they are counted only.
+    let (keys, order) = if t.keys.is_empty() {
+        ("CAST(NULL AS int) AS no_key".to_string(), "1".to_string())
+    } else {
+        (t.key_list(), t.key_list())
+    };
+    let display = match &t.display {
+        Some(d) => format!("CAST(t.{d} AS nvarchar(256))"),
+        None => "CAST(NULL AS nvarchar(256))".to_string(),
+    };
+    Read(render(
+        FINDING_ROWS,
+        &[
+            ("keys", &keys),
+            ("order", &order),
+            ("display", &display),
+            ("owner", &t.owner),
+            ("table", &t.table),
+            ("pool_table", &pool.table),
+            ("pool_id", &pool.id),
+        ],
+    ))
+}
+
+/// `SET XACT_ABORT ON; SET LOCK_TIMEOUT n;`
+pub fn session_setup(lock_timeout_ms: u32) -> Write {
+    Write(render(
+        SESSION_SETUP,
+        &[("lock_timeout_ms", &lock_timeout_ms.to_string())],
+    ))
+}
+
+/// `BEGIN TRANSACTION`
+pub fn begin() -> Write {
+    Write(BEGIN.to_string())
+}
+
+/// `COMMIT TRANSACTION`
+pub fn commit() -> Write {
+    Write(COMMIT.to_string())
+}
+
+/// Rolls back if a transaction is still open.
+pub fn rollback() -> Write {
+    Write(ROLLBACK.to_string())
+}
+
+/// Inside the fix: locks and reads the keys still without an owner.
+pub fn fix_recheck(t: &QuotedTable) -> Read {
+    Read(render(
+        FIX_RECHECK,
+        &[
+            ("keys", &t.key_list()),
+            ("table", &t.table),
+            ("owner", &t.owner),
+        ],
+    ))
+}
+
+/// Sets the owner of every row without one; `@P1` is the pool ID.
+pub fn fix_update(t: &QuotedTable) -> Write {
+    Write(render(
+        FIX_UPDATE,
+        &[("table", &t.table), ("owner", &t.owner)],
+    ))
+}
+
+/// Counts the rows still without an owner.
+pub fn fix_verify(t: &QuotedTable) -> Read {
+    Read(render(
+        FIX_VERIFY,
+        &[("table", &t.table), ("owner", &t.owner)],
+    ))
+}
+
+/// Locks and reads the current owner of `rows` journalled rows, whose key
+/// values are `@P1`...
+pub fn undo_recheck(t: &QuotedTable, rows: usize) -> Read {
+    Read(render(
+        UNDO_RECHECK,
+        &[
+            ("keys", &t.key_list()),
+            ("owner", &t.owner),
+            ("table", &t.table),
+            ("key_match", &key_match(t, rows, 1)),
+        ],
+    ))
+}
+
+/// Puts `rows` journalled rows back to NULL where they still hold `@P1`;
+/// their key values are `@P2`...
+pub fn undo_update(t: &QuotedTable, rows: usize) -> Write {
+    Write(render(
+        UNDO_UPDATE,
+        &[
+            ("table", &t.table),
+            ("owner", &t.owner),
+            ("key_match", &key_match(t, rows, 2)),
+        ],
+    ))
+}
+
+/// A predicate matching `rows` rows by key, numbering parameters from
+/// `first`: `[k] IN (@P2, @P3, ...)` for a one-column key (a flat list
+/// that SQL Server handles well), `([k1] = @P2 AND [k2] = @P3) OR (...)`
+/// for a composite key.
+pub fn key_match(t: &QuotedTable, rows: usize, first: usize) -> String {
+    if let [key] = t.keys.as_slice() {
+        let params: Vec<String> = (first..first + rows).map(|n| format!("@P{n}")).collect();
+        return format!("{key} IN ({})", params.join(", "));
+    }
+    let mut n = first;
+    (0..rows)
+        .map(|_| {
+            let parts: Vec<String> = t
+                .keys
+                .iter()
+                .map(|k| {
+                    let s = format!("{k} = @P{n}");
+                    n += 1;
+                    s
+                })
+                .collect();
+            format!("({})", parts.join(" AND "))
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ")
+}
 
 /// Fills a template's `{name}` placeholders.
 ///
 /// The values must already be quoted identifiers or SQL built from them;
 /// a placeholder without a value, or a value without a placeholder, is a bug
-/// and panics in tests rather than sending half-filled SQL.
-pub fn render(template: &str, values: &[(&str, &str)]) -> String {
+/// and panics rather than sending half-filled SQL (the second check only in
+/// debug builds, where the tests run).
+fn render(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;
     while let Some(start) = rest.find('{') {
@@ -86,12 +294,15 @@ mod tests {
 
     #[test]
     fn render_fills_every_placeholder() {
-        let sql = render(
-            FIX_UPDATE,
-            &[("table", "[dbo].[Queues]"), ("owner", "[OwnerPoolId]")],
-        );
+        let q = QuotedTable {
+            table: "[dbo].[Queues]".into(),
+            owner: "[OwnerPoolId]".into(),
+            keys: vec!["[ID]".into()],
+            display: None,
+        };
+        let sql = fix_update(&q);
         assert_eq!(
-            strip_comments(&sql),
+            strip_comments(sql.text()),
             "UPDATE [dbo].[Queues]\nSET [OwnerPoolId] = @P1\nWHERE [OwnerPoolId] IS NULL;"
         );
     }
@@ -106,6 +317,27 @@ mod tests {
     #[should_panic(expected = "no value for placeholder")]
     fn missing_value_panics() {
         render("SELECT {a}", &[]);
+    }
+
+    #[test]
+    fn key_match_numbers_parameters_across_composite_keys() {
+        let q = QuotedTable {
+            table: "[t]".into(),
+            owner: "[o]".into(),
+            keys: vec!["[a]".into(), "[b]".into()],
+            display: None,
+        };
+        assert_eq!(
+            key_match(&q, 2, 2),
+            "([a] = @P2 AND [b] = @P3) OR ([a] = @P4 AND [b] = @P5)"
+        );
+        assert!(q.rows_per_statement() * 2 < 2100);
+        let q = QuotedTable {
+            keys: vec!["[ID]".into()],
+            ..q
+        };
+        assert_eq!(key_match(&q, 3, 2), "[ID] IN (@P2, @P3, @P4)");
+        assert!(q.rows_per_statement() < 2100);
     }
 
     #[test]

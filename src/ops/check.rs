@@ -1,9 +1,9 @@
 //! `rgs-repair check`: read-only report of owner pools and findings.
 
-use super::{print_json, Context, Format};
+use super::{Context, Format};
 use crate::error::{EXIT_FINDINGS, EXIT_OK};
 use crate::inspect::inspect;
-use crate::report;
+use crate::report::{self, print_json};
 use anyhow::Result;
 
 /// Runs `check`; exit 0 when healthy, 3 with findings.

@@ -2,7 +2,7 @@
 //! with the `migrated` scenario, for a newcomer to follow.
 
 use super::{check, fix, undo, Context, Format, Interrupt};
-use crate::connect::{ConnectOptions, Encrypt, Target};
+use crate::connect::{ConnectOptions, Encrypt, ServerSpec};
 use crate::error::{EXIT_FINDINGS, EXIT_OK};
 use crate::plan::Scope;
 use anyhow::{bail, Result};
@@ -28,7 +28,28 @@ pub async fn run(scenario: &str, interrupt: Interrupt) -> Result<u8> {
         sandbox.addr()
     );
     println!("with the '{scenario}' scenario: a Lync 2013 pool whose response groups were migrated and lost their owner pool.");
-    let target = Target::resolve(&ConnectOptions {
+    let ctx = context(&sandbox, interrupt)?;
+    let dir = tempfile::Builder::new()
+        .prefix("rgs-repair-demo-")
+        .tempdir()?;
+    steps(&ctx, &dir.path().join("rgs-repair-journal-demo.json")).await?;
+    println!();
+    println!(
+        "Done. Against your own server, use the same commands with your connection flags, e.g.:"
+    );
+    println!("  rgs-repair -S 'sqlbe01.contoso.local\\rtc' -E check");
+    println!(
+        "The sandbox and the demo journal (in {}) are removed now.",
+        dir.path().display()
+    );
+    sandbox.stop();
+    Ok(EXIT_OK)
+}
+
+/// A context for the sandbox: its connection string, and no prompts (the
+/// demo confirms with --yes).
+fn context(sandbox: &Sandbox, interrupt: Interrupt) -> Result<Context> {
+    let options = ConnectOptions {
         server: None,
         database: None,
         user: None,
@@ -39,19 +60,17 @@ pub async fn run(scenario: &str, interrupt: Interrupt) -> Result<u8> {
         command_timeout: Duration::from_secs(60),
         connection_string: Some(sandbox.ado_connection_string()),
         password_stdin: false,
-    })?;
-    let hint = format!(" -S {} -U sa -C", target.server);
-    let ctx = Context {
-        target,
-        format: Format::Human,
-        interactive: false,
-        connect_hint: hint.clone(),
-        interrupt,
     };
-    let dir = tempfile::Builder::new()
-        .prefix("rgs-repair-demo-")
-        .tempdir()?;
-    let journal = dir.path().join("rgs-repair-journal-demo.json");
+    let server = ServerSpec::parse(&format!("127.0.0.1,{}", sandbox.addr().port()))?;
+    let hint = format!(" -S {server} -U sa -C");
+    let mut ctx = Context::new(options, Format::Human, hint, interrupt);
+    ctx.interactive = false;
+    Ok(ctx)
+}
+
+/// check, dry run, fix, check, undo, each expected to end as it should.
+async fn steps(ctx: &Context, journal: &std::path::Path) -> Result<()> {
+    let journal = journal.to_path_buf();
     let fix_args = fix::FixArgs {
         pool: None,
         scope: Scope::default(),
@@ -67,20 +86,20 @@ pub async fn run(scenario: &str, interrupt: Interrupt) -> Result<u8> {
         "check",
         "read-only: owner pools, tables with an OwnerPoolId column, objects without an owner",
     );
-    expect("check", check::run(&ctx).await?, EXIT_FINDINGS)?;
+    expect("check", check::run(ctx).await?, EXIT_FINDINGS)?;
 
     banner(
         "2. Plan",
         "fix --dry-run",
         "shows every object it would change and the exact T-SQL; changes nothing",
     );
-    expect("fix --dry-run", fix::run(&ctx, &fix_args).await?, EXIT_OK)?;
+    expect("fix --dry-run", fix::run(ctx, &fix_args).await?, EXIT_OK)?;
 
     banner("3. Repair", "fix --yes", "the demo confirms automatically; on a real server you would answer the question after reading the plan");
     expect(
         "fix --yes",
         fix::run(
-            &ctx,
+            ctx,
             &fix::FixArgs {
                 dry_run: false,
                 yes: true,
@@ -96,7 +115,7 @@ pub async fn run(scenario: &str, interrupt: Interrupt) -> Result<u8> {
         "check",
         "every object should now have its owner pool",
     );
-    expect("check", check::run(&ctx).await?, EXIT_OK)?;
+    expect("check", check::run(ctx).await?, EXIT_OK)?;
 
     banner(
         "5. Undo",
@@ -110,19 +129,7 @@ pub async fn run(scenario: &str, interrupt: Interrupt) -> Result<u8> {
         lock_timeout: Duration::from_secs(10),
         retries: 3,
     };
-    expect("undo --yes", undo::run(&ctx, &undo_args).await?, EXIT_OK)?;
-
-    println!();
-    println!(
-        "Done. Against your own server, use the same commands with your connection flags, e.g.:"
-    );
-    println!("  rgs-repair -S sqlbe01.contoso.local\\rtc -E check");
-    println!(
-        "The sandbox and the demo journal (in {}) are removed now.",
-        dir.path().display()
-    );
-    sandbox.stop();
-    Ok(EXIT_OK)
+    expect("undo --yes", undo::run(ctx, &undo_args).await?, EXIT_OK)
 }
 
 fn expect(step: &str, got: u8, want: u8) -> Result<()> {

@@ -1,15 +1,15 @@
 //! `rgs-repair fix`: plan, show, confirm, apply in one transaction, journal.
 
-use super::{confirm, preflight, print_json, Context, Format};
+use super::{confirm, Context, Format};
 use crate::apply::{self, WriteOptions};
+use crate::connect::Connection;
 use crate::error::{Stop, EXIT_OK};
-use crate::inspect::inspect;
+use crate::inspect::{self, Inspection, Pool};
 use crate::journal::{self, Journal};
-use crate::plan::{self, PoolChoice, Scope};
-use crate::report;
+use crate::plan::{self, Plan, PoolChoice, Scope};
+use crate::report::{self, print_json, FixJson};
 use anyhow::{bail, Result};
-use serde_json::json;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `fix`'s own arguments.
@@ -31,75 +31,36 @@ pub struct FixArgs {
     pub retries: u32,
 }
 
+impl FixArgs {
+    fn lock_timeout_ms(&self) -> u32 {
+        u32::try_from(self.lock_timeout.as_millis()).unwrap_or(u32::MAX)
+    }
+}
+
 /// Runs `fix`; exit 0 done (or nothing to do), 4 not done, 1 error.
 pub async fn run(ctx: &Context, args: &FixArgs) -> Result<u8> {
     let mut conn = ctx.connect().await?;
-    let inspection = inspect(&mut conn).await?;
-    let lock_timeout_ms = u32::try_from(args.lock_timeout.as_millis()).unwrap_or(u32::MAX);
-
-    args.scope.check(&inspection)?;
-    if !inspection
-        .tables
-        .iter()
-        .any(|t| !t.null_owner.is_empty() && args.scope.includes(&t.table))
-    {
+    let inspection = inspect::inspect(&mut conn).await?;
+    let selection = plan::select(&inspection, &args.scope)?;
+    if selection.is_empty() {
         return nothing_to_do(ctx, &inspection);
     }
-
-    let pool = match plan::choose_pool(&inspection.pools, args.pool.as_deref())? {
-        PoolChoice::Chosen(p) => p,
-        PoolChoice::Ask(pools) if ctx.interactive && !args.yes => {
-            let labels: Vec<String> = pools.iter().map(|p| p.label()).collect();
-            let i = dialoguer::Select::new()
-                .with_prompt("Several owner pools: which one gets the objects without an owner?")
-                .items(&labels)
-                .default(0)
-                .interact()?;
-            pools[i].clone()
-        }
-        PoolChoice::Ask(pools) => {
-            let list = pools
-                .iter()
-                .map(|p| format!("  {}", p.label()))
-                .collect::<Vec<_>>()
-                .join("\n");
-            return Err(Stop::Usage(format!(
-                "dbo.OwnerPool has {} pools; choose the owner with --pool ID|FQDN:\n{list}",
-                pools.len()
-            ))
-            .into());
-        }
-    };
-    let plan = plan::build(&inspection, pool, &args.scope, lock_timeout_ms)?;
+    let pool = choose_pool(ctx, args, &inspection.pools)?;
+    let plan = selection.with_pool(pool, args.lock_timeout_ms());
     if plan.is_empty() {
-        if !plan.skipped.is_empty() {
-            print_plan(ctx, &plan, false);
-            bail!("no table in scope can be fixed row by row; nothing was changed");
-        }
-        return nothing_to_do(ctx, &inspection);
+        print_plan(ctx, &plan, false);
+        bail!("no table in scope can be fixed row by row; nothing was changed");
     }
-
     if args.dry_run {
-        print_plan(ctx, &plan, true);
-        if ctx.format == Format::Human {
-            if !inspection.server.writable() {
-                println!(
-                    "\nNote: the database is {}; fix would refuse to run here.",
-                    inspection.server.updateability
-                );
-            }
-            println!("\nDry run: nothing was changed. To apply: rgs-repair{} fix{} (add --yes to skip the question)", ctx.connect_hint, pool_hint(args));
-        }
-        return Ok(EXIT_OK);
+        return dry_run(ctx, args, &inspection, &plan);
     }
-
+    print_plan(ctx, &plan, ctx.format == Format::Human);
     let tables: Vec<(String, String)> = plan
         .tables
         .iter()
         .map(|t| (t.table.schema.clone(), t.table.table.clone()))
         .collect();
-    print_plan(ctx, &plan, ctx.format == Format::Human);
-    preflight(&mut conn, &inspection.server, &tables).await?;
+    inspect::preflight(&mut conn, &inspection.server, &tables).await?;
     let path = args
         .journal
         .clone()
@@ -119,22 +80,83 @@ pub async fn run(ctx: &Context, args: &FixArgs) -> Result<u8> {
     if args.yes && ctx.format == Format::Human {
         eprintln!("Confirmed by --yes.");
     }
+    let done = apply_plan(ctx, args, &mut conn, &plan, &path).await?;
+    report_done(ctx, &plan, &done, &path);
+    Ok(EXIT_OK)
+}
 
-    let mut j = Journal::for_plan(&plan, &ctx.target.login());
-    let cancel = ctx.interrupt.begin_write();
+/// The pool NULL owners get: the only one, `--pool`, or the user's choice
+/// on a terminal.
+fn choose_pool(ctx: &Context, args: &FixArgs, pools: &[Pool]) -> Result<Pool> {
+    match plan::choose_pool(pools, args.pool.as_deref())? {
+        PoolChoice::Chosen(p) => Ok(p),
+        PoolChoice::Ask(pools) if ctx.interactive && !args.yes => {
+            let labels: Vec<String> = pools.iter().map(|p| p.label()).collect();
+            let i = dialoguer::Select::new()
+                .with_prompt("Several owner pools: which one gets the objects without an owner?")
+                .items(&labels)
+                .default(0)
+                .interact()?;
+            Ok(pools[i].clone())
+        }
+        PoolChoice::Ask(pools) => {
+            let list = pools
+                .iter()
+                .map(|p| format!("  {}", p.label()))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Err(Stop::Usage(format!(
+                "dbo.OwnerPool has {} pools; choose the owner with --pool ID|FQDN:\n{list}",
+                pools.len()
+            ))
+            .into())
+        }
+    }
+}
+
+fn dry_run(ctx: &Context, args: &FixArgs, inspection: &Inspection, plan: &Plan) -> Result<u8> {
+    print_plan(ctx, plan, true);
+    if ctx.format == Format::Human {
+        if !inspection.server.writable() {
+            println!(
+                "\nNote: the database is {}; fix would refuse to run here.",
+                inspection.server.updateability
+            );
+        }
+        let pool = args
+            .pool
+            .as_ref()
+            .map(|p| format!(" --pool {p}"))
+            .unwrap_or_default();
+        println!("\nDry run: nothing was changed. To apply: rgs-repair{} fix{pool} (add --yes to skip the question)", ctx.connect_hint);
+    }
+    Ok(EXIT_OK)
+}
+
+async fn apply_plan(
+    ctx: &Context,
+    args: &FixArgs,
+    conn: &mut Connection,
+    plan: &Plan,
+    path: &Path,
+) -> Result<apply::FixDone> {
+    let mut j = Journal::for_plan(plan, &ctx.target()?.login());
     let opts = WriteOptions {
-        lock_timeout_ms,
+        lock_timeout_ms: args.lock_timeout_ms(),
         retries: args.retries,
         backoff: Duration::from_millis(200),
-        cancel,
+        cancel: ctx.interrupt.begin_write(),
     };
-    let result = apply::fix(&mut conn, &plan, &mut j, &path, &opts).await;
+    let result = apply::fix(conn, plan, &mut j, path, &opts).await;
     ctx.interrupt.end_write();
-    let done = result.inspect_err(|_| {
+    result.inspect_err(|_| {
         if path.exists() {
             eprintln!("Journal: {}", path.display());
         }
-    })?;
+    })
+}
+
+fn report_done(ctx: &Context, plan: &Plan, done: &apply::FixDone, path: &Path) {
     match ctx.format {
         Format::Human => {
             println!();
@@ -156,31 +178,35 @@ pub async fn run(ctx: &Context, args: &FixArgs) -> Result<u8> {
                 path.display()
             );
         }
-        Format::Json => print_json(
-            &json!({ "plan": report::plan_json(&plan), "dry_run": false, "committed": true, "rows": done.rows, "attempts": done.attempts, "journal": path }),
-        ),
+        Format::Json => print_json(&FixJson {
+            plan: Some(report::plan_json(plan)),
+            dry_run: false,
+            committed: true,
+            rows: Some(done.rows),
+            attempts: Some(done.attempts),
+            journal: Some(path),
+            nothing_to_do: false,
+        }),
     }
-    Ok(EXIT_OK)
 }
 
-fn pool_hint(args: &FixArgs) -> String {
-    args.pool
-        .as_ref()
-        .map(|p| format!(" --pool {p}"))
-        .unwrap_or_default()
-}
-
-fn print_plan(ctx: &Context, plan: &plan::Plan, with_sql: bool) {
+fn print_plan(ctx: &Context, plan: &Plan, with_sql: bool) {
     match ctx.format {
         Format::Human => print!("{}", report::plan_human(plan, with_sql)),
-        Format::Json if with_sql => print_json(
-            &json!({ "plan": report::plan_json(plan), "dry_run": true, "committed": false }),
-        ),
+        Format::Json if with_sql => print_json(&FixJson {
+            plan: Some(report::plan_json(plan)),
+            dry_run: true,
+            committed: false,
+            rows: None,
+            attempts: None,
+            journal: None,
+            nothing_to_do: false,
+        }),
         Format::Json => {}
     }
 }
 
-fn nothing_to_do(ctx: &Context, i: &crate::inspect::Inspection) -> Result<u8> {
+fn nothing_to_do(ctx: &Context, i: &Inspection) -> Result<u8> {
     let dangling: usize = i.tables.iter().map(|t| t.dangling_owner.len()).sum();
     match ctx.format {
         Format::Human => {
@@ -192,9 +218,15 @@ fn nothing_to_do(ctx: &Context, i: &crate::inspect::Inspection) -> Result<u8> {
                 println!("Note: {dangling} object(s) are owned by a pool that is not in dbo.OwnerPool; fix does not change those (see check).");
             }
         }
-        Format::Json => print_json(
-            &json!({ "plan": null, "dry_run": false, "committed": false, "rows": 0, "nothing_to_do": true }),
-        ),
+        Format::Json => print_json(&FixJson {
+            plan: None,
+            dry_run: false,
+            committed: false,
+            rows: Some(0),
+            attempts: None,
+            journal: None,
+            nothing_to_do: true,
+        }),
     }
     Ok(EXIT_OK)
 }

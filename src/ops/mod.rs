@@ -2,19 +2,20 @@
 //! code, in the cargo `ops` style: the CLI layer only parses and calls these.
 
 pub mod check;
+#[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod fix;
+#[cfg(feature = "sandbox")]
+pub mod sandbox;
 pub mod undo;
 
-use crate::connect::{connect, Connection, Target};
+use crate::connect::{connect, ConnectOptions, Connection, Target};
 use crate::error::Stop;
-use crate::inspect::ServerInfo;
-use crate::quote::quote_two_part;
-use crate::sql;
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::OnceLock;
 use tokio_util::sync::CancellationToken;
 
 /// Output format.
@@ -28,8 +29,11 @@ pub enum Format {
 
 /// What every command needs.
 pub struct Context {
-    /// Where to connect.
-    pub target: Target,
+    /// Where to connect, as given.
+    pub options: ConnectOptions,
+    /// `options` resolved, once, when first needed: a command that must
+    /// refuse its input (a journal, say) does so before any password prompt.
+    target: OnceLock<Target>,
     /// Output format.
     pub format: Format,
     /// Whether prompts can be shown (a terminal on stdin and stderr).
@@ -41,6 +45,33 @@ pub struct Context {
 }
 
 impl Context {
+    /// A context for `options`.
+    pub fn new(
+        options: ConnectOptions,
+        format: Format,
+        connect_hint: String,
+        interrupt: Interrupt,
+    ) -> Context {
+        Context {
+            options,
+            target: OnceLock::new(),
+            format,
+            interactive: Context::detect_interactive(),
+            connect_hint,
+            interrupt,
+        }
+    }
+
+    /// The resolved target (asking for the password the first time, if it
+    /// is needed and not given).
+    pub fn target(&self) -> Result<&Target> {
+        if let Some(t) = self.target.get() {
+            return Ok(t);
+        }
+        let t = Target::resolve(&self.options)?;
+        Ok(self.target.get_or_init(|| t))
+    }
+
     /// Whether prompts can be shown here.
     pub fn detect_interactive() -> bool {
         std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
@@ -49,10 +80,11 @@ impl Context {
     /// Connects, warning when the server's identity goes unverified.
     pub async fn connect(&self) -> Result<Connection> {
         static WARNED: std::sync::Once = std::sync::Once::new();
-        if self.target.trusts_server_certificate() {
+        let target = self.target()?;
+        if target.trusts_server_certificate() {
             WARNED.call_once(|| eprintln!("warning: -C: the server's certificate is not verified, so the server's identity is not either"));
         }
-        connect(&self.target).await
+        connect(target).await
     }
 }
 
@@ -116,44 +148,4 @@ pub fn confirm(ctx: &Context, yes: bool, question: &str) -> Result<()> {
     } else {
         Err(Stop::NotDone("not confirmed; nothing was changed".into()).into())
     }
-}
-
-/// Checks, before any write, that the database takes writes and the login
-/// may update each table; says what to do instead when not.
-pub async fn preflight(
-    conn: &mut Connection,
-    server: &ServerInfo,
-    tables: &[(String, String)],
-) -> Result<()> {
-    if !server.writable() {
-        bail!(
-            "database {} on {} is {} (not READ_WRITE): it may be a readable secondary replica of an availability group, a snapshot, or set read-only. Connect to the primary replica (for an availability group, its listener) and run the command there; nothing was changed",
-            server.database,
-            server.server,
-            server.updateability
-        );
-    }
-    let mut denied = Vec::new();
-    for (schema, table) in tables {
-        let name = quote_two_part(schema, table).expect("catalog names fit sysname");
-        let rows = conn.rows(sql::PERMISSIONS, &[&name]).await?;
-        if rows.first().map(|r| r.int(0)) != Some(1) {
-            denied.push(format!("{schema}.{table}"));
-        }
-    }
-    if !denied.is_empty() {
-        bail!(
-            "the login may not UPDATE {} (HAS_PERMS_BY_NAME): connect as a member of RTCUniversalServerAdmins or db_owner of the database; nothing was changed",
-            denied.join(", ")
-        );
-    }
-    Ok(())
-}
-
-/// Prints a JSON document on standard output.
-pub fn print_json(v: &serde_json::Value) {
-    println!(
-        "{}",
-        serde_json::to_string_pretty(v).expect("JSON values serialize")
-    );
 }

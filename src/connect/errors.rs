@@ -1,0 +1,150 @@
+//! Every failure a DBA can meet, turned into one plain sentence with what to
+//! do: login and TLS errors, the SQL Server Browser, unreachable hosts, and
+//! errors from the server while a command runs ([`DbError`]).
+
+use super::target::Target;
+use anyhow::anyhow;
+
+pub(super) fn describe_io_error(e: &std::io::Error, target: &Target) -> anyhow::Error {
+    use std::io::ErrorKind as K;
+    let port = target.server.port.unwrap_or(1433);
+    match e.kind() {
+        K::ConnectionRefused => anyhow!(
+            "could not connect to {}: nothing accepts connections on TCP port {port} (is SQL Server running there, with TCP/IP enabled?)",
+            target.server
+        ),
+        K::TimedOut => anyhow!("could not connect to {}: the connection timed out", target.server),
+        _ if e.to_string().contains("lookup") || e.to_string().contains("not known") || e.kind() == K::NotFound => {
+            anyhow!("could not find the host '{}': the name does not resolve (check -S)", target.server.host)
+        }
+        _ => anyhow!("could not connect to {}: {e}", target.server),
+    }
+}
+
+pub(super) fn describe_browser_error(e: &tiberius::error::Error, target: &Target) -> anyhow::Error {
+    use tiberius::error::Error as E;
+    match e {
+        E::Io {
+            kind: std::io::ErrorKind::ConnectionRefused,
+            ..
+        }
+        | E::Io {
+            kind: std::io::ErrorKind::NotFound,
+            ..
+        }
+        | E::Conversion(_)
+        | E::Protocol(_) => {
+            let instance = target.server.instance.as_deref().unwrap_or_default();
+            let msg = e.to_string();
+            if msg.contains("lookup") || msg.contains("resolve") {
+                return anyhow!(
+                    "could not find the host '{}': the name does not resolve (check -S)",
+                    target.server.host
+                );
+            }
+            anyhow!(
+                "the SQL Server Browser on {} did not report an instance named '{instance}' (UDP 1434): check the instance name, \
+                 or give the instance's TCP port as {},PORT",
+                target.server.host,
+                target.server.host
+            )
+        }
+        other => anyhow!("could not connect to {}: {other}", target.server),
+    }
+}
+
+/// Server error numbers a DBA meets when connecting, with what to do.
+pub(super) fn describe_login_error(e: &tiberius::error::Error, target: &Target) -> String {
+    use tiberius::error::Error as E;
+    match e {
+        E::Server(t) => match t.code() {
+            18456 => format!(
+                "login failed for '{}' on {} (SQL Server error 18456): check the login and password, and that the server accepts this kind of login (-E for Windows authentication)",
+                target.login(),
+                target.server
+            ),
+            4060 => format!(
+                "cannot open database '{}' on {} (SQL Server error 4060): it does not exist there, or the login may not open it",
+                target.database, target.server
+            ),
+            954 | 955 | 976 | 978 | 983 => format!(
+                "database '{}' on {} cannot be used from here (SQL Server error {}): it is a mirror or a non-readable secondary; connect to the principal or primary replica instead. Server said: {}",
+                target.database,
+                target.server,
+                t.code(),
+                t.message()
+            ),
+            code => format!("{} refused the login (SQL Server error {code}): {}", target.server, t.message()),
+        },
+        E::Tls(msg) => {
+            let hint = if target.trust_server_certificate {
+                "check that the server's TLS settings match -N"
+            } else {
+                "if the server uses a self-signed certificate (common on older back ends), add -C to trust it"
+            };
+            format!("the TLS handshake with {} failed ({msg}): {hint}", target.server)
+        }
+        E::Io { kind: std::io::ErrorKind::TimedOut, .. } => format!(
+            "{} did not complete the login within {} s (--connect-timeout)",
+            target.server,
+            target.connect_timeout.as_secs()
+        ),
+        E::Io { message, .. } if message.to_ascii_lowercase().contains("tls") || message.contains("certificate") => format!(
+            "the TLS handshake with {} failed ({message}): if the server uses a self-signed certificate, add -C to trust it",
+            target.server
+        ),
+        E::Protocol(m) if m.to_ascii_lowercase().contains("encrypt") => format!(
+            "{} and this tool could not agree on encryption ({m}): try -N optional, or check the server's Force Encryption setting",
+            target.server
+        ),
+        other => format!("could not log in to {}: {other}", target.server),
+    }
+}
+
+/// An error from the server while a command ran.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The server answered with an error.
+    #[error("SQL Server error {code}: {message}")]
+    Server {
+        /// SQL Server's error number.
+        code: u32,
+        /// Its message.
+        message: String,
+    },
+    /// The connection broke or timed out: the server's state is unknown.
+    #[error("the connection to the server was lost ({0})")]
+    Lost(String),
+    /// Anything else tiberius reports.
+    #[error("{0}")]
+    Other(String),
+}
+
+impl DbError {
+    /// SQL Server's error number, when the server sent one.
+    pub fn code(&self) -> Option<u32> {
+        match self {
+            DbError::Server { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+}
+
+pub(super) fn server_error(e: tiberius::error::Error) -> anyhow::Error {
+    use tiberius::error::Error as E;
+    let e = match e {
+        E::Server(t) => DbError::Server {
+            code: t.code(),
+            message: t.message().to_string(),
+        },
+        E::Io { kind, message } => {
+            if kind == std::io::ErrorKind::TimedOut {
+                DbError::Lost(format!("no answer within the command timeout: {message}"))
+            } else {
+                DbError::Lost(message)
+            }
+        }
+        other => DbError::Other(other.to_string()),
+    };
+    e.into()
+}

@@ -1,0 +1,149 @@
+//! An open connection, and the two ways to use it. [`Connection`] can only
+//! run read-only statements ([`sql::Read`]); [`Writer`], which runs
+//! statements that change data or the transaction ([`sql::Write`]), can only
+//! be had with an [`apply::WriteKey`], and only `apply` can make one. So a
+//! write from `inspect` or `report` is a compile error, not a convention.
+//!
+//! ```compile_fail
+//! // Outside `apply`, a key cannot be made:
+//! let key = rgs_repair::apply::WriteKey(());
+//! ```
+
+use super::errors::server_error;
+use super::TdsClient;
+use crate::apply::WriteKey;
+use crate::sql;
+use crate::value::DbValue;
+use anyhow::Result;
+use tiberius::ToSql;
+
+/// One result row as plain values.
+#[derive(Debug, Clone)]
+pub struct Row {
+    /// Values in column order.
+    pub values: Vec<DbValue>,
+}
+
+impl Row {
+    /// The value in column `i`.
+    pub fn get(&self, i: usize) -> &DbValue {
+        &self.values[i]
+    }
+
+    /// Column `i` as text; empty for NULL.
+    pub fn text(&self, i: usize) -> String {
+        match &self.values[i] {
+            DbValue::Null => String::new(),
+            v => v.to_string(),
+        }
+    }
+
+    /// Column `i` as an integer (0 for NULL).
+    pub fn int(&self, i: usize) -> i64 {
+        self.values[i].as_i64().unwrap_or(0)
+    }
+}
+
+/// An open, logged-in connection that reads.
+pub struct Connection {
+    client: TdsClient,
+    /// The server as the user named it.
+    pub server: String,
+    /// The database connected to.
+    pub database: String,
+    requests: u64,
+}
+
+impl Connection {
+    pub(super) fn new(client: TdsClient, server: String, database: String) -> Connection {
+        Connection {
+            client,
+            server,
+            database,
+            requests: 0,
+        }
+    }
+
+    /// Runs a read-only query (parameters as `@P1`...) and returns the rows
+    /// of its first result set.
+    pub async fn rows(&mut self, query: &sql::Read, params: &[&dyn ToSql]) -> Result<Vec<Row>> {
+        let text = query.text();
+        self.count(text);
+        let stream = self
+            .client
+            .query(text, params)
+            .await
+            .map_err(server_error)?;
+        let rows = stream.into_first_result().await.map_err(server_error)?;
+        rows.into_iter()
+            .map(|r| {
+                let values = r
+                    .into_iter()
+                    .map(DbValue::from_column)
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(Row { values })
+            })
+            .collect()
+    }
+
+    /// How many requests this connection has sent.
+    pub fn requests(&self) -> u64 {
+        self.requests
+    }
+
+    /// The write half of this connection, for `apply` alone.
+    pub fn writer(&mut self, _key: &WriteKey) -> Writer<'_> {
+        Writer { conn: self }
+    }
+
+    fn count(&mut self, sql: &str) {
+        self.requests += 1;
+        let first = crate::sql::strip_comments(sql);
+        let first = first.lines().next().unwrap_or_default();
+        tracing::debug!(request = self.requests, sql = first, "sending");
+    }
+}
+
+/// A connection lent to `apply` for one transaction: it may also write.
+pub struct Writer<'c> {
+    conn: &'c mut Connection,
+}
+
+impl Writer<'_> {
+    /// The same connection, for reads inside the transaction.
+    pub fn reads(&mut self) -> &mut Connection {
+        self.conn
+    }
+
+    /// Runs a statement and returns the rows it affected.
+    pub async fn execute(&mut self, statement: &sql::Write, params: &[&dyn ToSql]) -> Result<u64> {
+        let text = statement.text();
+        self.conn.count(text);
+        let r = self
+            .conn
+            .client
+            .execute(text, params)
+            .await
+            .map_err(server_error)?;
+        Ok(r.total())
+    }
+
+    /// Runs a statement without parameters (SET, BEGIN, COMMIT, ROLLBACK).
+    pub async fn batch(&mut self, statement: &sql::Write) -> Result<()> {
+        let text = statement.text();
+        self.conn.count(text);
+        let stream = self
+            .conn
+            .client
+            .simple_query(text)
+            .await
+            .map_err(server_error)?;
+        stream.into_results().await.map_err(server_error)?;
+        Ok(())
+    }
+
+    /// Sends an attention, cancelling what the server is running.
+    pub async fn cancel(&mut self) -> Result<()> {
+        self.conn.client.cancel_query().await.map_err(server_error)
+    }
+}

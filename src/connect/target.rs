@@ -1,0 +1,345 @@
+//! Where and how to connect: sqlcmd-style flags, the environment or an
+//! ADO.NET connection string become one [`Target`], which knows how to
+//! describe itself to tiberius ([`Target::config`]). Nothing here touches
+//! the network.
+
+use super::ado::parse_ado;
+use super::password::{get_password, Password};
+use anyhow::{anyhow, bail, Context, Result};
+use std::fmt;
+use std::time::Duration;
+use tiberius::{AuthMethod, Config, EncryptionLevel};
+
+/// The `-N` choices, as in sqlcmd and ADO.NET's `Encrypt`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Encrypt {
+    /// TDS 8.0: TLS before anything else, certificate always verified unless -C.
+    Strict,
+    /// Encrypt everything; fail if the server cannot.
+    Mandatory,
+    /// Encrypt the login only, unless the server asks for more.
+    Optional,
+    /// No TLS at all (only for servers that cannot do TLS).
+    Disable,
+}
+
+impl Encrypt {
+    fn level(self) -> EncryptionLevel {
+        match self {
+            Encrypt::Strict => EncryptionLevel::Strict,
+            Encrypt::Mandatory => EncryptionLevel::Required,
+            Encrypt::Optional => EncryptionLevel::Off,
+            Encrypt::Disable => EncryptionLevel::NotSupported,
+        }
+    }
+}
+
+/// What the user said about where and how to connect (flags, environment
+/// or connection string); see [`Target::resolve`].
+#[derive(Clone, Debug)]
+pub struct ConnectOptions {
+    /// `-S HOST[\INSTANCE][,PORT]`
+    pub server: Option<String>,
+    /// `-d`; None means the default, `rgsconfig`.
+    pub database: Option<String>,
+    /// `-U`
+    pub user: Option<String>,
+    /// `-E`
+    pub integrated: bool,
+    /// `-N`
+    pub encrypt: Encrypt,
+    /// `-C`
+    pub trust_server_certificate: bool,
+    /// `--connect-timeout`
+    pub connect_timeout: Duration,
+    /// How long to wait for any one answer of the server.
+    pub command_timeout: Duration,
+    /// `--connection-string` (ADO.NET), instead of the flags above.
+    pub connection_string: Option<String>,
+    /// `--password-stdin`
+    pub password_stdin: bool,
+}
+
+/// The database used when none is named.
+pub const DEFAULT_DATABASE: &str = "rgsconfig";
+
+/// `HOST[\INSTANCE][,PORT]`, as sqlcmd's `-S` and ADO.NET's `Server` take it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerSpec {
+    /// Host name or address.
+    pub host: String,
+    /// Named instance, resolved through the SQL Server Browser unless a port
+    /// is given.
+    pub instance: Option<String>,
+    /// TCP port.
+    pub port: Option<u16>,
+}
+
+impl ServerSpec {
+    /// Parses `[tcp:]HOST[\INSTANCE][,PORT]`; `.`, `(local)` and `localhost`
+    /// mean this machine.
+    pub fn parse(s: &str) -> Result<ServerSpec> {
+        let mut s = s.trim();
+        if s.len() >= 4 && s[..4].eq_ignore_ascii_case("tcp:") {
+            s = &s[4..];
+        } else if let Some((proto, _)) = s.split_once(':') {
+            if ["np", "lpc", "admin"].contains(&proto.to_ascii_lowercase().as_str()) {
+                bail!("only TCP connections are supported; '{proto}:' (named pipes or shared memory) is not");
+            }
+        }
+        let (rest, port) = match s.rsplit_once(',') {
+            Some((h, p)) => {
+                let port: u16 = p.trim().parse().ok().filter(|p| *p != 0).ok_or_else(|| {
+                    anyhow!(
+                        "'{}' is not a TCP port number (in the server name '{s}')",
+                        p.trim()
+                    )
+                })?;
+                (h, Some(port))
+            }
+            None => (s, None),
+        };
+        let (host, instance) = match rest.split_once('\\') {
+            Some((h, i)) if !i.trim().is_empty() => (h, Some(i.trim().to_string())),
+            Some((_, _)) => bail!("the server name '{s}' ends in '\\' without an instance name"),
+            None => (rest, None),
+        };
+        let host = host.trim();
+        if host.is_empty() {
+            bail!("the server name '{s}' has no host");
+        }
+        let host = if host == "." || host.eq_ignore_ascii_case("(local)") {
+            "localhost"
+        } else {
+            host
+        };
+        // MSSQLSERVER is the default instance's name: no Browser look-up.
+        let instance = instance.filter(|i| !i.eq_ignore_ascii_case("MSSQLSERVER"));
+        Ok(ServerSpec {
+            host: host.to_string(),
+            instance,
+            port,
+        })
+    }
+}
+
+impl fmt::Display for ServerSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.host)?;
+        if let Some(i) = &self.instance {
+            write!(f, "\\{i}")?;
+        }
+        if let Some(p) = self.port {
+            write!(f, ",{p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How the login authenticates.
+#[derive(Clone, Debug)]
+pub(super) enum Auth {
+    Sql {
+        user: String,
+        password: Password,
+    },
+    /// Windows authentication with explicit DOMAIN\user and password (NTLM
+    /// through SSPI on Windows, sspi-rs elsewhere).
+    #[cfg_attr(not(any(windows, unix)), allow(dead_code))]
+    Windows {
+        user: String,
+        password: Password,
+    },
+    /// The logged-on user's own credentials (SSPI on Windows, Kerberos
+    /// through GSSAPI elsewhere when built with the `gssapi` feature).
+    Integrated,
+}
+
+/// A resolved place to connect to, with its credentials.
+#[derive(Clone, Debug)]
+pub struct Target {
+    /// Where.
+    pub server: ServerSpec,
+    /// Which database.
+    pub database: String,
+    pub(super) auth: Auth,
+    pub(super) encrypt: Encrypt,
+    pub(super) trust_server_certificate: bool,
+    pub(super) connect_timeout: Duration,
+    pub(super) command_timeout: Duration,
+}
+
+impl Target {
+    /// Resolves options, environment and connection string into a target,
+    /// asking for the password when it is needed and not given.
+    pub fn resolve(opts: &ConnectOptions) -> Result<Target> {
+        let mut server = opts.server.clone();
+        let mut database = opts.database.clone();
+        let mut user = opts.user.clone();
+        let mut integrated = opts.integrated;
+        let mut encrypt = opts.encrypt;
+        let mut trust = opts.trust_server_certificate;
+        let mut connect_timeout = opts.connect_timeout;
+        let mut password = None;
+        if let Some(cs) = &opts.connection_string {
+            let a = parse_ado(cs).context("the connection string is malformed")?;
+            if a.server.is_some() {
+                server = a.server;
+            }
+            database = a.database.or(database);
+            user = a.user.or(user);
+            integrated |= a.integrated;
+            encrypt = a.encrypt.unwrap_or(encrypt);
+            trust = a.trust.unwrap_or(trust);
+            if let Some(t) = a.timeout {
+                connect_timeout = Duration::from_secs(t);
+            }
+            password = a.password.map(Password::new);
+        }
+        let server = ServerSpec::parse(server.as_deref().ok_or_else(|| {
+            anyhow!("no server given: use -S HOST[\\INSTANCE][,PORT], RGS_SERVER, or --connection-string")
+        })?)?;
+        let auth = if integrated {
+            match user {
+                Some(user) => Auth::Windows {
+                    password: get_password(password, opts, &user)?,
+                    user,
+                },
+                None => Auth::Integrated,
+            }
+        } else {
+            let user = user.ok_or_else(|| {
+                anyhow!("no login given: use -U LOGIN (SQL authentication) or -E (Windows authentication)")
+            })?;
+            Auth::Sql {
+                password: get_password(password, opts, &user)?,
+                user,
+            }
+        };
+        Ok(Target {
+            server,
+            database: database.unwrap_or_else(|| DEFAULT_DATABASE.to_string()),
+            auth,
+            encrypt,
+            trust_server_certificate: trust,
+            connect_timeout,
+            command_timeout: opts.command_timeout,
+        })
+    }
+
+    /// The login name as the server will see it (`(integrated)` for the
+    /// current Windows user).
+    pub fn login(&self) -> String {
+        match &self.auth {
+            Auth::Sql { user, .. } | Auth::Windows { user, .. } => user.clone(),
+            Auth::Integrated => "(Windows authentication, current user)".to_string(),
+        }
+    }
+
+    /// Whether the server's certificate goes unverified (`-C`).
+    pub fn trusts_server_certificate(&self) -> bool {
+        self.trust_server_certificate && self.encrypt != Encrypt::Disable
+    }
+
+    pub(super) fn config(&self) -> Result<Config> {
+        let mut c = Config::new();
+        c.host(&self.server.host);
+        if let Some(p) = self.server.port {
+            c.port(p);
+        } else if let Some(i) = &self.server.instance {
+            c.instance_name(i);
+        }
+        c.database(&self.database);
+        c.application_name("rgs-repair");
+        c.encryption(self.encrypt.level());
+        if self.trust_server_certificate {
+            c.trust_cert();
+        }
+        c.handshake_timeout(Some(self.connect_timeout));
+        c.command_timeout(Some(self.command_timeout));
+        c.authentication(match &self.auth {
+            Auth::Sql { user, password } => AuthMethod::sql_server(user, password.expose()),
+            Auth::Windows { user, password } => windows_auth(user, password)?,
+            Auth::Integrated => integrated_auth()?,
+        });
+        Ok(c)
+    }
+}
+
+#[cfg(any(windows, unix))]
+fn windows_auth(user: &str, password: &Password) -> Result<AuthMethod> {
+    if !user.contains('\\') && !user.contains('@') {
+        bail!("with -E and -U, give the Windows account as DOMAIN\\user");
+    }
+    Ok(AuthMethod::windows(user, password.expose()))
+}
+
+#[cfg(not(any(windows, unix)))]
+fn windows_auth(_: &str, _: &Password) -> Result<AuthMethod> {
+    bail!("Windows authentication is not available on this platform")
+}
+
+#[cfg(any(windows, feature = "gssapi"))]
+fn integrated_auth() -> Result<AuthMethod> {
+    Ok(AuthMethod::Integrated)
+}
+
+#[cfg(not(any(windows, feature = "gssapi")))]
+fn integrated_auth() -> Result<AuthMethod> {
+    bail!(
+        "-E without -U needs Kerberos, which this build does not include (rebuild with --features gssapi); \
+         or give -U DOMAIN\\user with -E to log in with NTLM"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_names_as_sqlcmd_takes_them() {
+        let s = ServerSpec::parse(r"sqlbe01.contoso.local\rtc").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.instance.as_deref(), s.port),
+            ("sqlbe01.contoso.local", Some("rtc"), None)
+        );
+        let s = ServerSpec::parse("tcp:10.0.0.5,14330").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.instance, s.port),
+            ("10.0.0.5", None, Some(14330))
+        );
+        let s = ServerSpec::parse(r"(local)\RTC,50001").unwrap();
+        assert_eq!(
+            (s.host.as_str(), s.instance.as_deref(), s.port),
+            ("localhost", Some("RTC"), Some(50001))
+        );
+        assert_eq!(
+            ServerSpec::parse(r"host\MSSQLSERVER").unwrap().instance,
+            None
+        );
+        assert_eq!(ServerSpec::parse(r"h\i,1").unwrap().to_string(), r"h\i,1");
+        assert!(ServerSpec::parse("host,notaport").is_err());
+        assert!(ServerSpec::parse("host,0").is_err());
+        assert!(ServerSpec::parse(r"host\").is_err());
+        assert!(ServerSpec::parse("np:\\\\.\\pipe\\sql").is_err());
+        assert!(ServerSpec::parse(",1433").is_err());
+    }
+
+    #[test]
+    fn targets_never_print_their_password() {
+        let t = Target {
+            server: ServerSpec::parse("h").unwrap(),
+            database: "d".into(),
+            auth: Auth::Sql {
+                user: "sa".into(),
+                password: Password::new("hunter2"),
+            },
+            encrypt: Encrypt::Mandatory,
+            trust_server_certificate: false,
+            connect_timeout: Duration::from_secs(1),
+            command_timeout: Duration::from_secs(1),
+        };
+        assert!(!format!("{t:?}").contains("hunter2"));
+    }
+}

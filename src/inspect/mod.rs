@@ -1,0 +1,393 @@
+//! The read-only room: what the database holds. [`catalog`] finds the
+//! tables; [`inspect`] reads the pools and every object table's owners and
+//! returns an [`Inspection`], from which [`Inspection::findings`] derives
+//! what is wrong. The other reads the commands need before or during a write
+//! live here too: [`preflight`] (may this login write?) and
+//! [`current_owners`] (what journalled rows hold now). Nothing here can
+//! write: it only ever gets a [`Connection`], which runs [`sql::Read`]s.
+
+pub mod catalog;
+
+pub use catalog::{Catalog, ObjectTable, PoolTable, TypedColumn};
+
+use crate::connect::Connection;
+use crate::quote::{QuotedPoolTable, QuotedTable};
+use crate::sql;
+use crate::value::DbValue;
+use anyhow::{anyhow, bail, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use tiberius::ToSql;
+
+/// Where the tool is connected.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServerInfo {
+    /// The server as the user named it.
+    pub server: String,
+    /// `SERVERPROPERTY('ServerName')`.
+    pub server_name: String,
+    /// `SERVERPROPERTY('ProductVersion')`.
+    pub product_version: String,
+    /// `DB_NAME()`.
+    pub database: String,
+    /// `DATABASEPROPERTYEX(DB_NAME(), 'Updateability')`: READ_WRITE or READ_ONLY.
+    pub updateability: String,
+}
+
+impl ServerInfo {
+    /// Whether the database accepts writes.
+    pub fn writable(&self) -> bool {
+        self.updateability.eq_ignore_ascii_case("READ_WRITE")
+    }
+}
+
+/// A row of `dbo.OwnerPool`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Pool {
+    /// The value `OwnerPoolId` refers to.
+    pub id: DbValue,
+    /// FQDN or name, when the table has such a column.
+    pub name: Option<String>,
+}
+
+impl Pool {
+    /// `ID (FQDN)` for people.
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(n) => format!("{} ({n})", self.id),
+            None => self.id.to_string(),
+        }
+    }
+}
+
+/// An object row whose owner is missing or names no pool.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ObjectRow {
+    /// Primary key values, in key order.
+    pub key: Vec<DbValue>,
+    /// The display name, when the table has one.
+    pub name: Option<String>,
+    /// The current owner (NULL or a dangling ID).
+    pub owner: DbValue,
+}
+
+impl ObjectRow {
+    /// The key for people: `ID` or `k1, k2`.
+    pub fn key_text(&self) -> String {
+        self.key
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// What one object table holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TableState {
+    /// The table.
+    pub table: ObjectTable,
+    /// All rows.
+    pub rows: u64,
+    /// Rows per owner value (including NULL and dangling ones).
+    pub owners: Vec<(DbValue, u64)>,
+    /// Rows with a NULL owner.
+    pub null_owner: Vec<ObjectRow>,
+    /// Rows whose owner matches no pool.
+    pub dangling_owner: Vec<ObjectRow>,
+}
+
+/// Everything `check` learned.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Inspection {
+    /// Where.
+    pub server: ServerInfo,
+    /// The catalog's view of owner pools.
+    pub pool_table: PoolTable,
+    /// The owner pools.
+    pub pools: Vec<Pool>,
+    /// Each object table.
+    pub tables: Vec<TableState>,
+}
+
+/// Something wrong that `check` reports.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Finding {
+    /// `dbo.OwnerPool` has no row, so no object can have a valid owner.
+    NoOwnerPools,
+    /// Objects whose `OwnerPoolId` is NULL: the migration defect.
+    NullOwner {
+        /// `schema.table`
+        table: String,
+        /// How many.
+        count: usize,
+        /// Which.
+        objects: Vec<ObjectRow>,
+    },
+    /// Objects whose `OwnerPoolId` matches no pool (e.g. the old OCS pool).
+    DanglingOwner {
+        /// `schema.table`
+        table: String,
+        /// How many.
+        count: usize,
+        /// Which.
+        objects: Vec<ObjectRow>,
+    },
+    /// A table with findings that `fix` cannot repair row by row.
+    Unfixable {
+        /// `schema.table`
+        table: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl Inspection {
+    /// What is wrong, in table order. Several pools are normal and not a
+    /// finding.
+    pub fn findings(&self) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if self.pools.is_empty() {
+            out.push(Finding::NoOwnerPools);
+        }
+        for t in &self.tables {
+            if !t.null_owner.is_empty() {
+                out.push(Finding::NullOwner {
+                    table: t.table.full_name(),
+                    count: t.null_owner.len(),
+                    objects: t.null_owner.clone(),
+                });
+            }
+            if !t.dangling_owner.is_empty() {
+                out.push(Finding::DanglingOwner {
+                    table: t.table.full_name(),
+                    count: t.dangling_owner.len(),
+                    objects: t.dangling_owner.clone(),
+                });
+            }
+            if !t.null_owner.is_empty() {
+                if let Some(reason) = t.table.unfixable_reason() {
+                    out.push(Finding::Unfixable {
+                        table: t.table.full_name(),
+                        reason,
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// How many objects each pool owns, across all tables.
+    pub fn objects_per_pool(&self) -> Vec<(Pool, u64)> {
+        self.pools
+            .iter()
+            .map(|p| {
+                let n = self
+                    .tables
+                    .iter()
+                    .flat_map(|t| t.owners.iter())
+                    .filter(|(owner, _)| owner.sql_eq(&p.id))
+                    .map(|(_, n)| n)
+                    .sum();
+                (p.clone(), n)
+            })
+            .collect()
+    }
+}
+
+/// Reads where the tool is connected.
+pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
+    let rows = conn.rows(&sql::server_info(), &[]).await?;
+    let r = rows
+        .first()
+        .ok_or_else(|| anyhow!("the server returned nothing for the server information query"))?;
+    Ok(ServerInfo {
+        server: conn.server.clone(),
+        database: r.text(0),
+        server_name: r.text(1),
+        product_version: r.text(2),
+        updateability: r.text(3),
+    })
+}
+
+/// The `dbo.OwnerPool` this database must have.
+#[derive(Debug, thiserror::Error)]
+#[error("database '{0}' does not look like a Response Group configuration database: it has no dbo.OwnerPool table (is -d right? the default is rgsconfig)")]
+pub struct NotRgsConfig(pub String);
+
+/// Runs every read-only query `check` needs.
+pub async fn inspect(conn: &mut Connection) -> Result<Inspection> {
+    let server = server_info(conn).await?;
+    let catalog = catalog::read(conn).await?;
+    let Some(pool_table) = catalog.pool_table else {
+        return Err(NotRgsConfig(server.database).into());
+    };
+    let pool_q = pool_table
+        .quoted()
+        .ok_or_else(|| anyhow!("the owner pool table has a name longer than SQL Server allows"))?;
+    let pools = read_pools(conn, &pool_q).await?;
+    let mut tables = Vec::new();
+    for t in catalog.tables {
+        tables.push(read_table(conn, t, &pools, &pool_q).await?);
+    }
+    Ok(Inspection {
+        server,
+        pool_table,
+        pools,
+        tables,
+    })
+}
+
+async fn read_pools(conn: &mut Connection, pool: &QuotedPoolTable) -> Result<Vec<Pool>> {
+    Ok(conn
+        .rows(&sql::owner_pools(pool), &[])
+        .await?
+        .into_iter()
+        .map(|r| Pool {
+            name: match r.get(1) {
+                DbValue::Null => None,
+                v => Some(v.to_string()),
+            },
+            id: r.values.into_iter().next().unwrap_or(DbValue::Null),
+        })
+        .collect())
+}
+
+/// One object table: rows per owner, then, only when some owner is NULL or
+/// dangling, those rows by key and name.
+async fn read_table(
+    conn: &mut Connection,
+    table: ObjectTable,
+    pools: &[Pool],
+    pool: &QuotedPoolTable,
+) -> Result<TableState> {
+    let Some(q) = table.quoted() else {
+        bail!(
+            "the table {} has a name longer than SQL Server allows; the catalog is inconsistent",
+            table.full_name()
+        );
+    };
+    let owners: Vec<(DbValue, u64)> = conn
+        .rows(&sql::owner_counts(&q), &[])
+        .await?
+        .into_iter()
+        .map(|r| (r.get(0).clone(), r.int(1).max(0) as u64))
+        .collect();
+    let rows = owners.iter().map(|(_, n)| n).sum();
+    let (mut null_owner, mut dangling_owner) = (Vec::new(), Vec::new());
+    if owners
+        .iter()
+        .any(|(o, _)| o.is_null() || !pools_contain(pools, o))
+    {
+        for row in read_finding_rows(conn, &q, pool).await? {
+            if row.owner.is_null() {
+                null_owner.push(row);
+            } else {
+                dangling_owner.push(row);
+            }
+        }
+    }
+    Ok(TableState {
+        table,
+        rows,
+        owners,
+        null_owner,
+        dangling_owner,
+    })
+}
+
+async fn read_finding_rows(
+    conn: &mut Connection,
+    q: &QuotedTable,
+    pool: &QuotedPoolTable,
+) -> Result<Vec<ObjectRow>> {
+    let nkeys = q.keys.len().max(1);
+    Ok(conn
+        .rows(&sql::finding_rows(q, pool), &[])
+        .await?
+        .into_iter()
+        .map(|r| {
+            let mut values = r.values;
+            let owner = values.pop().unwrap_or(DbValue::Null);
+            let name = match values.pop() {
+                Some(DbValue::Null) | None => None,
+                Some(v) => Some(v.to_string()),
+            };
+            let key = if q.keys.is_empty() {
+                Vec::new()
+            } else {
+                values.into_iter().take(nkeys).collect()
+            };
+            ObjectRow { key, name, owner }
+        })
+        .collect())
+}
+
+fn pools_contain(pools: &[Pool], owner: &DbValue) -> bool {
+    pools.iter().any(|p| p.id.sql_eq(owner))
+}
+
+/// Checks, before any write, that the database takes writes and the login
+/// may update each table (`schema`, `table`); says what to do instead when
+/// not.
+pub async fn preflight(
+    conn: &mut Connection,
+    server: &ServerInfo,
+    tables: &[(String, String)],
+) -> Result<()> {
+    if !server.writable() {
+        bail!(
+            "database {} on {} is {} (not READ_WRITE): it may be a readable secondary replica of an availability group, a snapshot, or set read-only. Connect to the primary replica (for an availability group, its listener) and run the command there; nothing was changed",
+            server.database,
+            server.server,
+            server.updateability
+        );
+    }
+    let mut denied = Vec::new();
+    for (schema, table) in tables {
+        let name = crate::quote::quote_two_part(schema, table)
+            .ok_or_else(|| anyhow!("the table name {schema}.{table} is too long"))?;
+        let rows = conn.rows(&sql::permissions(), &[&name]).await?;
+        if rows.first().map(|r| r.int(0)) != Some(1) {
+            denied.push(format!("{schema}.{table}"));
+        }
+    }
+    if !denied.is_empty() {
+        bail!(
+            "the login may not UPDATE {} (HAS_PERMS_BY_NAME): connect as a member of RTCUniversalServerAdmins or db_owner of the database; nothing was changed",
+            denied.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// The current owner of each row of `table` named by `keys`, looked up by
+/// [`DbValue::normalized`] key; a row that no longer exists is absent. The
+/// statement carries `UPDLOCK, HOLDLOCK`, so inside a transaction the rows
+/// stay as read until it ends.
+pub async fn current_owners(
+    conn: &mut Connection,
+    table: &QuotedTable,
+    keys: &[&[DbValue]],
+) -> Result<HashMap<Vec<DbValue>, DbValue>> {
+    let nkeys = table.keys.len();
+    let mut found = HashMap::new();
+    for chunk in keys.chunks(table.rows_per_statement()) {
+        let params: Vec<&dyn ToSql> = chunk
+            .iter()
+            .flat_map(|k| k.iter().map(|v| v as &dyn ToSql))
+            .collect();
+        let rows = conn
+            .rows(&sql::undo_recheck(table, chunk.len()), &params)
+            .await?;
+        found.extend(
+            rows.into_iter()
+                .filter(|f| f.values.len() == nkeys + 1)
+                .map(|mut f| {
+                    let owner = f.values.pop().unwrap_or(DbValue::Null);
+                    (f.values.iter().map(DbValue::normalized).collect(), owner)
+                }),
+        );
+    }
+    Ok(found)
+}
