@@ -59,8 +59,8 @@ impl From<anyhow::Error> for Abort {
     }
 }
 
-/// One kind of transaction: its statements up to COMMIT, and how its record
-/// follows the outcome. [`run`] does the rest, the same for fix and undo.
+/// One kind of transaction: its statements up to COMMIT. [`run`] does the
+/// rest, the same for fix and undo, and keeps the journal of each attempt.
 trait Transaction {
     /// What a committed attempt reports.
     type Done;
@@ -74,15 +74,9 @@ trait Transaction {
         opts: &WriteOptions,
     ) -> Result<Self::Done, Abort>;
 
-    /// The attempt was rolled back (or never committed); `note` says why.
-    fn rolled_back(&mut self, note: &str) -> Result<()>;
-
-    /// The server confirmed COMMIT.
-    fn committed(&mut self, done: &Self::Done) -> Result<()>;
-
-    /// The connection was lost during COMMIT (`error`); returns what to
-    /// tell the user.
-    fn outcome_unknown(&mut self, error: &str) -> Result<String>;
+    /// What to tell the user when the connection was lost during COMMIT
+    /// (`error`); the journal is at `path`.
+    fn outcome_unknown(&self, path: &Path, error: &str) -> String;
 }
 
 fn deadlocked(e: &anyhow::Error) -> bool {
@@ -105,14 +99,21 @@ async fn step<T>(
     }
 }
 
-/// Runs `tx` to COMMIT: reruns a deadlock victim with backoff, rolls back
-/// and settles anything else, and tells an unknown COMMIT outcome apart.
-/// Returns what the attempt did and how many attempts it took.
+/// Runs `tx` to COMMIT with `journal` at `path`: writes the journal (and
+/// flushes it to disk) before the transaction starts, reruns a deadlock
+/// victim with backoff, rolls back and settles anything else, tells an
+/// unknown COMMIT outcome apart, and records every attempt's outcome in the
+/// journal. Returns what the attempt did and how many attempts it took.
 async fn run<T: Transaction>(
     conn: &mut Connection,
     tx: &mut T,
+    journal: &mut Journal,
+    path: &Path,
     opts: &WriteOptions,
 ) -> Result<(T::Done, u32)> {
+    // Durable before the transaction, so before COMMIT: if anything dies
+    // after the commit, the record of what changed already exists.
+    journal.create(path)?;
     let mut w = conn.writer(&WriteKey(()));
     let mut attempt = 0;
     let done = loop {
@@ -120,11 +121,12 @@ async fn run<T: Transaction>(
         match tx.attempt(&mut w, opts).await {
             Ok(done) => break done,
             Err(Abort::Failed(e)) if deadlocked(&e) && attempt <= opts.retries => {
+                journal.record(path, Status::RolledBack, Some(format!("chosen as deadlock victim (SQL Server error 1205); rerun {attempt} of {}", opts.retries)))?;
                 pause_before_rerun(&mut w, attempt, opts).await;
             }
             Err(abort) => {
                 let (err, note) = settle(&mut w, abort, attempt, T::WHAT).await;
-                tx.rolled_back(&note)?;
+                journal.record(path, Status::RolledBack, Some(note))?;
                 return Err(err);
             }
         }
@@ -132,22 +134,26 @@ async fn run<T: Transaction>(
     // COMMIT: from here a lost connection leaves the outcome unknown.
     if opts.cancel.is_cancelled() {
         rollback(&mut w).await;
-        tx.rolled_back("interrupted before COMMIT")?;
+        journal.record(path, Status::RolledBack, Some("interrupted before COMMIT".into()))?;
         return Err(Stop::NotDone(format!(
-            "interrupted (Ctrl-C) before COMMIT: the {} was rolled back; nothing was changed",
+            "interrupted before COMMIT: the {} was rolled back; nothing was changed",
             T::WHAT
         ))
         .into());
     }
     match w.batch(&sql::commit()).await {
         Ok(()) => {
-            tx.committed(&done)?;
+            journal.record(path, Status::Committed, None)?;
             Ok((done, attempt))
         }
-        Err(e) if lost(&e) => Err(anyhow!(tx.outcome_unknown(&format!("{e:#}"))?)),
+        Err(e) if lost(&e) => {
+            let error = format!("{e:#}");
+            journal.record(path, Status::CommitOutcomeUnknown, Some(error.clone()))?;
+            Err(anyhow!(tx.outcome_unknown(path, &error)))
+        }
         Err(e) => {
             rollback(&mut w).await;
-            tx.rolled_back(&format!("{e:#}"))?;
+            journal.record(path, Status::RolledBack, Some(format!("COMMIT failed: {e:#}")))?;
             Err(anyhow!(
                 "the {}'s COMMIT failed and the transaction was rolled back; nothing was changed: {e:#}",
                 T::WHAT
@@ -210,8 +216,7 @@ async fn settle(
     match abort {
         Abort::Moved(m) => (Stop::NotDone(m.clone()).into(), m),
         Abort::Cancelled => {
-            let m =
-                format!("interrupted (Ctrl-C): the {what} was rolled back; nothing was changed");
+            let m = format!("interrupted (Ctrl-C or SIGTERM): the {what} was rolled back; nothing was changed");
             (Stop::NotDone(m.clone()).into(), m)
         }
         Abort::Failed(e) => {
@@ -246,13 +251,9 @@ pub struct FixDone {
     pub attempts: u32,
 }
 
-/// The fix transaction for one plan, with its journal.
+/// The fix transaction for one plan.
 struct FixTx<'a> {
     plan: &'a Plan,
-    journal: &'a mut Journal,
-    path: &'a Path,
-    /// Whether an attempt has written the journal file yet.
-    written: bool,
 }
 
 impl Transaction for FixTx<'_> {
@@ -266,40 +267,14 @@ impl Transaction for FixTx<'_> {
         for t in &self.plan.tables {
             fix_table(w, t, &self.plan.pool.id, c).await?;
         }
-        // Durable before COMMIT: if anything dies after the commit, the
-        // record of what changed already exists.
-        let write = if self.written {
-            self.journal.replace(self.path)
-        } else {
-            self.journal.create(self.path)
-        };
-        write.map_err(Abort::Failed)?;
-        self.written = true;
         Ok(())
     }
 
-    fn rolled_back(&mut self, note: &str) -> Result<()> {
-        if self.written {
-            self.journal
-                .mark(self.path, Status::RolledBack, Some(note.to_string()))?;
-        }
-        Ok(())
-    }
-
-    fn committed(&mut self, _: &()) -> Result<()> {
-        self.journal.mark(self.path, Status::Committed, None)
-    }
-
-    fn outcome_unknown(&mut self, error: &str) -> Result<String> {
-        self.journal.mark(
-            self.path,
-            Status::CommitOutcomeUnknown,
-            Some(error.to_string()),
-        )?;
-        let path = self.path.display();
-        Ok(format!(
+    fn outcome_unknown(&self, path: &Path, error: &str) -> String {
+        let path = path.display();
+        format!(
             "the connection was lost while COMMIT was under way ({error}); the outcome is unknown. The journal {path} is marked \"commit outcome unknown\": run `rgs-repair check` to see whether the rows changed; if they did, `rgs-repair undo --journal {path}` can still put them back"
-        ))
+        )
     }
 }
 
@@ -345,8 +320,8 @@ async fn fix_table(
     Ok(())
 }
 
-/// Runs the fix transaction for `plan`, writing `journal` to `path` before
-/// the commit and marking it afterwards.
+/// Runs the fix transaction for `plan`, with `journal` written to `path`
+/// before it starts and kept up to date with each attempt.
 pub async fn fix(
     conn: &mut Connection,
     plan: &Plan,
@@ -354,35 +329,17 @@ pub async fn fix(
     path: &Path,
     opts: &WriteOptions,
 ) -> Result<FixDone> {
-    let mut tx = FixTx {
-        plan,
-        journal,
-        path,
-        written: false,
-    };
-    let ((), attempts) = run(conn, &mut tx, opts).await?;
+    let ((), attempts) = run(conn, &mut FixTx { plan }, journal, path, opts).await?;
     Ok(FixDone {
         rows: plan.row_count(),
         attempts,
     })
 }
 
-/// The undo transaction for one journal.
+/// The undo transaction for the fix journalled in `fix`.
 struct UndoTx<'a> {
-    journal: &'a mut Journal,
-    path: &'a Path,
+    fix: &'a Journal,
     preview: &'a [UndoRow],
-}
-
-impl UndoTx<'_> {
-    fn record(&self, status: Status, restored: usize) -> UndoRecord {
-        UndoRecord {
-            at: chrono::Utc::now(),
-            status,
-            restored,
-            left_alone: self.preview.len() - restored,
-        }
-    }
 }
 
 impl Transaction for UndoTx<'_> {
@@ -394,7 +351,7 @@ impl Transaction for UndoTx<'_> {
         step(c, w.batch(&sql::session_setup(opts.lock_timeout_ms))).await?;
         step(c, w.batch(&sql::begin())).await?;
         let mut now = Vec::new();
-        let tables = self.journal.undo_tables()?;
+        let tables = self.fix.undo_tables()?;
         for (t, q) in &tables {
             let current = step(c, inspect::current_owners(w.reads(), q, &t.keys())).await?;
             now.extend(t.undo_rows(&current));
@@ -422,22 +379,8 @@ impl Transaction for UndoTx<'_> {
         Ok(total)
     }
 
-    fn rolled_back(&mut self, _: &str) -> Result<()> {
-        // The fix's journal records only a committed undo; a rolled-back
-        // attempt changed nothing.
-        Ok(())
-    }
-
-    fn committed(&mut self, restored: &usize) -> Result<()> {
-        self.journal.undo = Some(self.record(Status::Committed, *restored));
-        self.journal.replace(self.path)
-    }
-
-    fn outcome_unknown(&mut self, error: &str) -> Result<String> {
-        let restorable = self.preview.iter().filter(|r| r.restorable()).count();
-        self.journal.undo = Some(self.record(Status::CommitOutcomeUnknown, restorable));
-        self.journal.replace(self.path)?;
-        Ok(format!("the connection was lost while the undo's COMMIT was under way ({error}); the outcome is unknown. Run `rgs-repair check`; running undo again is safe, since it only touches rows that still hold the fixed owner"))
+    fn outcome_unknown(&self, path: &Path, error: &str) -> String {
+        format!("the connection was lost while the undo's COMMIT was under way ({error}); the outcome is unknown (the undo's journal {} says so). Run `rgs-repair check`; running undo again is safe, since it only touches rows that still hold the fixed owner", path.display())
     }
 }
 
@@ -468,20 +411,21 @@ async fn undo_chunk(
 }
 
 /// Runs the undo transaction: puts back exactly the rows `preview` showed as
-/// restorable, or stops if the database moved since, and records the undo in
-/// the journal at `path`.
+/// restorable, or stops if the database moved since. `journal` (the undo's
+/// own, see [`Journal::for_undo`]) is written to `path` before it starts.
 pub async fn undo(
     conn: &mut Connection,
+    fix: &Journal,
+    preview: &[UndoRow],
     journal: &mut Journal,
     path: &Path,
-    preview: &[UndoRow],
     opts: &WriteOptions,
 ) -> Result<UndoRecord> {
-    let mut tx = UndoTx {
-        journal,
-        path,
-        preview,
-    };
-    let (restored, _) = run(conn, &mut tx, opts).await?;
-    Ok(tx.record(Status::Committed, restored))
+    let (restored, _) = run(conn, &mut UndoTx { fix, preview }, journal, path, opts).await?;
+    Ok(UndoRecord {
+        at: chrono::Utc::now(),
+        status: Status::Committed,
+        restored,
+        left_alone: preview.len() - restored,
+    })
 }

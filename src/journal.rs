@@ -1,8 +1,15 @@
-//! The journal: a JSON record of every row `fix` changed, written and
-//! flushed to disk before the commit, so the change can be undone and
-//! audited. It never holds a password.
+//! The journal: a JSON record of every row a `fix` (or an `undo`) changes,
+//! written and flushed to disk before the transaction starts and updated
+//! with each attempt's outcome, so the change can be undone and audited. It
+//! records who and where (OS user, host, login, the command line without
+//! secrets), the database's identity and the plan's digest; it carries a
+//! digest of its own, so an edited journal is noticed. It never holds a
+//! password.
+//!
+//! `undo` writes a journal of its own (kind `undo`, linked to the fix's by
+//! digest) and never rewrites the fix's.
 
-use crate::inspect::{Pool, TypedColumn};
+use crate::inspect::{Identity, Pool, TypedColumn};
 use crate::plan::Plan;
 use crate::quote::{quote_name, quote_two_part, QuotedTable};
 use crate::value::DbValue;
@@ -17,7 +24,118 @@ use std::path::{Path, PathBuf};
 /// Marks a file as this tool's journal.
 pub const FORMAT: &str = "rgs-repair-journal";
 /// The journal layout version this build reads and writes.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+
+/// What the journal records.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// A fix: rows given an owner pool.
+    Fix,
+    /// An undo: rows of a fix put back to NULL.
+    Undo,
+}
+
+/// Who ran the change, from where, and how: the audit fields.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Audit {
+    /// The operating-system user.
+    pub os_user: String,
+    /// The machine the tool ran on.
+    pub host: String,
+    /// The SQL Server login (never its password).
+    pub login: String,
+    /// The command line, with secrets replaced.
+    pub command_line: String,
+    /// The tool version.
+    pub tool_version: String,
+}
+
+impl Audit {
+    /// The audit fields of this run.
+    pub fn here(login: &str) -> Audit {
+        Audit {
+            os_user: ["USER", "USERNAME", "LOGNAME"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
+                .unwrap_or_else(|| "(unknown)".to_string()),
+            host: host_name(),
+            login: login.to_string(),
+            command_line: command_line(std::env::args()),
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        }
+    }
+}
+
+/// The command line as typed, with the value of every option that can hold
+/// a secret replaced.
+pub fn command_line(args: impl IntoIterator<Item = String>) -> String {
+    const SECRET: &[&str] = &["--connection-string", "--password", "-P"];
+    let mut out = Vec::new();
+    let mut hide_next = false;
+    for a in args {
+        if hide_next {
+            out.push("(secret not recorded)".to_string());
+            hide_next = false;
+            continue;
+        }
+        match SECRET
+            .iter()
+            .find(|s| a == **s || a.starts_with(&format!("{s}=")))
+        {
+            Some(s) if a == *s => {
+                hide_next = true;
+                out.push(a);
+            }
+            Some(s) => out.push(format!("{s}=(secret not recorded)")),
+            None => out.push(a),
+        }
+    }
+    out.iter()
+        .map(|a| crate::shell::quote(a))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+#[cfg(unix)]
+fn host_name() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: gethostname writes at most buf.len() bytes into buf.
+    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    if ok {
+        String::from_utf8_lossy(&buf[..end]).into_owned()
+    } else {
+        "(unknown)".to_string()
+    }
+}
+
+#[cfg(not(unix))]
+fn host_name() -> String {
+    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "(unknown)".to_string())
+}
+
+/// One attempt at the transaction and how it ended.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Attempt {
+    /// When it ended.
+    pub at: DateTime<Utc>,
+    /// How: committed, rolled back, or outcome unknown.
+    pub outcome: Status,
+    /// Why, when it did not commit (lock timeout, Ctrl-C, deadlock, ...).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+}
+
+/// The journal another one follows (an undo's fix).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Link {
+    /// Its path when it was read.
+    pub journal: PathBuf,
+    /// Its digest.
+    pub digest: String,
+}
+
 
 /// Where the transaction stands.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -131,8 +249,8 @@ impl UndoRow {
     }
 }
 
-/// What an undo did with this journal.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// What an undo did.
+#[derive(Clone, Debug, PartialEq)]
 pub struct UndoRecord {
     /// When.
     pub at: DateTime<Utc>,
@@ -146,53 +264,75 @@ pub struct UndoRecord {
 
 /// A journal file's content.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
 pub struct Journal {
     /// Always [`FORMAT`].
     pub format: String,
     /// Layout version.
     pub version: u32,
+    /// A fix or an undo.
+    pub kind: Kind,
     /// The tool version that wrote it.
     pub tool_version: String,
     /// Server as the user named it.
     pub server: String,
     /// Database.
     pub database: String,
-    /// The login that made the change (never its password).
-    pub login: String,
-    /// The pool the rows were given.
+    /// Which database, beyond its name.
+    pub identity: Identity,
+    /// Set when the identity check was overridden (`--restored-elsewhere`):
+    /// what differed.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub identity_override: Option<String>,
+    /// Who, where, how.
+    pub audit: Audit,
+    /// The digest of the plan this change carried out (for a fix).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub plan_digest: Option<String>,
+    /// For an undo: the fix's journal.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub undoes: Option<Link>,
+    /// The pool the fix gave the rows.
     pub pool: Pool,
-    /// When the transaction was prepared.
+    /// When the change was prepared.
     pub created_at: DateTime<Utc>,
-    /// Where the transaction stands.
+    /// Where the change stands.
     pub status: Status,
     /// When the status last changed.
     pub status_at: DateTime<Utc>,
     /// What went wrong, when it did.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,
+    /// Every attempt, in order.
+    pub attempts: Vec<Attempt>,
     /// Every changed row, per table.
     pub tables: Vec<TableChanges>,
-    /// Set once `undo` has run.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub undo: Option<UndoRecord>,
+    /// [`crate::digest`] of everything above, refreshed at every write.
+    pub digest: String,
 }
 
 impl Journal {
     /// The journal for a plan, pending.
-    pub fn for_plan(plan: &Plan, login: &str) -> Journal {
+    pub fn for_plan(plan: &Plan, audit: Audit) -> Journal {
         let now = Utc::now();
         Journal {
             format: FORMAT.to_string(),
             version: VERSION,
+            kind: Kind::Fix,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             server: plan.server.clone(),
             database: plan.database.clone(),
-            login: login.to_string(),
+            identity: plan.identity.clone(),
+            identity_override: None,
+            audit,
+            plan_digest: Some(plan.digest.clone()),
+            undoes: None,
             pool: plan.pool.clone(),
             created_at: now,
             status: Status::Pending,
             status_at: now,
             error: None,
+            attempts: Vec::new(),
             tables: plan
                 .tables
                 .iter()
@@ -213,8 +353,76 @@ impl Journal {
                         .collect(),
                 })
                 .collect(),
-            undo: None,
+            digest: String::new(),
         }
+    }
+
+    /// The journal of an undo of `fix` (read from `fix_path`): the rows it
+    /// will put back, pending.
+    pub fn for_undo(
+        fix: &Journal,
+        fix_path: &Path,
+        rows: &[&UndoRow],
+        identity: Identity,
+        audit: Audit,
+    ) -> Journal {
+        let now = Utc::now();
+        let tables = fix
+            .tables
+            .iter()
+            .map(|t| {
+                let name = t.full_name();
+                TableChanges {
+                    rows: rows
+                        .iter()
+                        .filter(|r| r.table == name)
+                        .map(|r| RowChange {
+                            key: r.change.key.clone(),
+                            name: r.change.name.clone(),
+                            old: r.change.new.clone(),
+                            new: DbValue::Null,
+                        })
+                        .collect(),
+                    ..t.clone()
+                }
+            })
+            .filter(|t| !t.rows.is_empty())
+            .collect();
+        Journal {
+            kind: Kind::Undo,
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            identity,
+            identity_override: None,
+            audit,
+            plan_digest: None,
+            undoes: Some(Link {
+                journal: fix_path.to_path_buf(),
+                digest: fix.digest.clone(),
+            }),
+            created_at: now,
+            status: Status::Pending,
+            status_at: now,
+            error: None,
+            attempts: Vec::new(),
+            tables,
+            digest: String::new(),
+            ..fix.clone()
+        }
+    }
+
+    /// Records how an attempt ended; the journal's status follows the last
+    /// one. Writes the file.
+    pub fn record(&mut self, path: &Path, outcome: Status, reason: Option<String>) -> Result<()> {
+        let now = Utc::now();
+        self.attempts.push(Attempt {
+            at: now,
+            outcome,
+            reason: reason.clone(),
+        });
+        self.status = outcome;
+        self.status_at = now;
+        self.error = reason;
+        self.replace(path)
     }
 
     /// The tables undo works on, quoted; refuses a journal whose rows had an
@@ -237,15 +445,21 @@ impl Journal {
     }
 
     /// Reads and validates a journal. Refuses anything that is not a
-    /// complete journal of this format, before any connection is made.
-    pub fn read(path: &Path) -> Result<Journal> {
+    /// complete journal of this format, before any connection is made, and
+    /// a journal edited since the tool wrote it ([`Edited`]) unless
+    /// `accept_edited`.
+    pub fn read(path: &Path, accept_edited: bool) -> Result<Journal> {
         let text = fs::read_to_string(path)
             .with_context(|| format!("cannot read the journal {}", path.display()))?;
-        Journal::parse(&text)
-            .with_context(|| format!("{} is not a usable rgs-repair journal", path.display()))
+        let j = Journal::parse(&text)
+            .with_context(|| format!("{} is not a usable rgs-repair journal", path.display()))?;
+        if !accept_edited && j.digest != j.computed_digest() {
+            return Err(Edited(path.to_path_buf()).into());
+        }
+        Ok(j)
     }
 
-    /// Parses and validates journal text.
+    /// Parses and validates journal text (not its digest).
     pub fn parse(text: &str) -> Result<Journal> {
         let probe: serde_json::Value = serde_json::from_str(text)
             .context("it is not complete JSON (truncated or corrupted?)")?;
@@ -274,16 +488,27 @@ impl Journal {
                     r.key
                 );
             }
-            if t.rows.iter().any(|r| r.new.is_null()) {
-                bail!("a row of {}.{} records a NULL new owner", t.schema, t.table);
+            let (side, bad) = match j.kind {
+                Kind::Fix => ("new", t.rows.iter().any(|r| r.new.is_null())),
+                Kind::Undo => ("old", t.rows.iter().any(|r| r.old.is_null())),
+            };
+            if bad {
+                bail!("a row of {}.{} records a NULL {side} owner", t.schema, t.table);
             }
         }
         Ok(j)
     }
 
+    fn computed_digest(&self) -> String {
+        let mut unsigned = self.clone();
+        unsigned.digest = String::new();
+        crate::digest::of(&unsigned)
+    }
+
     /// Writes the journal to a new file and flushes it to disk. Never
     /// overwrites: an existing file is somebody's record.
-    pub fn create(&self, path: &Path) -> Result<()> {
+    pub fn create(&mut self, path: &Path) -> Result<()> {
+        self.digest = self.computed_digest();
         let mut f = OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -298,7 +523,8 @@ impl Journal {
 
     /// Replaces the journal file atomically (write, flush, rename), so a
     /// crash leaves either the old or the new content, never half.
-    pub fn replace(&self, path: &Path) -> Result<()> {
+    pub fn replace(&mut self, path: &Path) -> Result<()> {
+        self.digest = self.computed_digest();
         let tmp = path.with_extension("json.tmp");
         {
             let mut f =
@@ -312,19 +538,87 @@ impl Journal {
         Ok(())
     }
 
-    /// Sets the status and writes the file.
-    pub fn mark(&mut self, path: &Path, status: Status, error: Option<String>) -> Result<()> {
-        self.status = status;
-        self.status_at = Utc::now();
-        self.error = error;
-        self.replace(path)
-    }
-
     fn to_bytes(&self) -> Result<Vec<u8>> {
-        let mut v = serde_json::to_vec_pretty(self)?;
+        let mut signed = self.clone();
+        signed.digest = self.computed_digest();
+        let mut v = serde_json::to_vec_pretty(&signed)?;
         v.push(b'\n');
         Ok(v)
     }
+}
+
+/// A journal whose content does not match its digest: edited after the tool
+/// wrote it.
+#[derive(Debug, thiserror::Error)]
+#[error("the journal {} was edited after rgs-repair wrote it (its content does not match its digest), so it cannot be trusted to say which rows to put back. Use the original file; if the edit was deliberate and reviewed, add --accept-edited-journal", .0.display())]
+pub struct Edited(pub PathBuf);
+
+/// Checks, before any connection, that a new journal can be written at
+/// `path`: its folder exists and takes files, and no file is there yet (an
+/// existing file is somebody's record).
+pub fn check_new_path(path: &Path) -> Result<()> {
+    if path.exists() {
+        bail!(
+            "the journal file {} already exists; choose another with --journal. Nothing was changed",
+            path.display()
+        );
+    }
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        bail!(
+            "cannot write the journal {}: the folder {} does not exist. Nothing was changed",
+            path.display(),
+            dir.display()
+        );
+    }
+    let probe = tempfile::Builder::new()
+        .prefix(".rgs-repair-probe-")
+        .tempfile_in(dir)
+        .with_context(|| {
+            format!(
+                "cannot write the journal {}: the folder {} does not take new files. Nothing was changed",
+                path.display(),
+                dir.display()
+            )
+        })?;
+    drop(probe);
+    Ok(())
+}
+
+/// Where an undo of the fix journalled at `fix` writes its own journal:
+/// beside it, `<fix journal name>.undo-<UTC time>.json`.
+pub fn undo_path(fix: &Path, at: DateTime<Utc>) -> PathBuf {
+    let stem = fix
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "rgs-repair-journal".to_string());
+    fix.with_file_name(format!("{stem}.undo-{}.json", at.format("%Y%m%dT%H%M%SZ")))
+}
+
+/// The committed undo of the fix journalled at `fix` with `digest`, if one
+/// lies beside it.
+pub fn find_undo(fix: &Path, digest: &str) -> Option<(PathBuf, Journal)> {
+    let stem = fix.file_stem()?.to_string_lossy().into_owned();
+    let dir = fix
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    fs::read_dir(dir)
+        .ok()?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{stem}.undo-")))
+        })
+        .filter_map(|p| Some((p.clone(), Journal::read(&p, true).ok()?)))
+        .find(|(_, j)| {
+            j.kind == Kind::Undo
+                && j.status == Status::Committed
+                && j.undoes.as_ref().is_some_and(|l| l.digest == digest)
+        })
 }
 
 #[cfg(unix)]
@@ -372,10 +666,21 @@ mod tests {
         Journal {
             format: FORMAT.into(),
             version: VERSION,
+            kind: Kind::Fix,
             tool_version: "0.1.0".into(),
             server: "sql01\\rtc".into(),
             database: "rgsconfig".into(),
-            login: "sa".into(),
+            identity: Identity {
+                server_name: "SQL01\\RTC".into(),
+                machine_name: "SQL01".into(),
+                database: "rgsconfig".into(),
+                database_created: "2026-11-27T07:00:00.000".into(),
+            },
+            identity_override: None,
+            audit: Audit::here("sa"),
+            plan_digest: Some("sha256:00".into()),
+            undoes: None,
+            attempts: Vec::new(),
             pool: Pool {
                 id: DbValue::Guid(Uuid::from_u128(1)),
                 name: Some("pool01".into()),
@@ -399,7 +704,7 @@ mod tests {
                     new: DbValue::Guid(Uuid::from_u128(1)),
                 }],
             }],
-            undo: None,
+            digest: String::new(),
         }
     }
 
@@ -409,9 +714,11 @@ mod tests {
         let path = dir.path().join("j.json");
         let mut j = sample();
         j.create(&path).unwrap();
-        assert_eq!(Journal::read(&path).unwrap(), j);
-        j.mark(&path, Status::Committed, None).unwrap();
-        assert_eq!(Journal::read(&path).unwrap().status, Status::Committed);
+        assert_eq!(Journal::read(&path, false).unwrap(), j);
+        j.record(&path, Status::Committed, None).unwrap();
+        let back = Journal::read(&path, false).unwrap();
+        assert_eq!(back.status, Status::Committed);
+        assert_eq!(back.attempts.len(), 1);
         assert!(
             j.create(&path).is_err(),
             "create must not overwrite a journal"
@@ -427,7 +734,7 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not written by rgs-repair"));
-        assert!(Journal::parse(&text.replace("\"version\": 1", "\"version\": 9")).is_err());
+        assert!(Journal::parse(&text.replace("\"version\": 2", "\"version\": 9")).is_err());
         let mut j = sample();
         j.tables[0].rows[0].key.push(DbValue::Int(1));
         let t = String::from_utf8(j.to_bytes().unwrap()).unwrap();
@@ -436,6 +743,55 @@ mod tests {
             .to_string()
             .contains("does not match its key columns"));
         assert!(Journal::parse("").is_err());
+    }
+
+    #[test]
+    fn an_edited_journal_is_refused_unless_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        sample().create(&path).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        std::fs::write(&path, text.replace("Agent]Groups", "Queues")).unwrap();
+        let e = Journal::read(&path, false).unwrap_err();
+        assert!(e.downcast_ref::<Edited>().is_some(), "{e:#}");
+        assert_eq!(Journal::read(&path, true).unwrap().tables[0].table, "Queues");
+        // Whitespace is not content.
+        let mut j = sample();
+        let p2 = dir.path().join("k.json");
+        j.create(&p2).unwrap();
+        let compact: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(&p2).unwrap()).unwrap();
+        std::fs::write(&p2, compact.to_string()).unwrap();
+        assert!(Journal::read(&p2, false).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_reach_the_command_line_record() {
+        let line = command_line(
+            [
+                "rgs-repair",
+                "--connection-string",
+                "Server=x;Password=hunter2",
+                "--connection-string=Password=hunter3",
+                "-P",
+                "hunter4",
+                "fix",
+            ]
+            .map(String::from),
+        );
+        assert!(!line.contains("hunter"), "{line}");
+        assert!(line.contains("fix"), "{line}");
+    }
+
+    #[test]
+    fn journal_paths_are_checked_before_anything_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(check_new_path(&dir.path().join("new.json")).is_ok());
+        let e = check_new_path(&dir.path().join("nope/j.json")).unwrap_err();
+        assert!(e.to_string().contains("does not exist"), "{e}");
+        std::fs::write(dir.path().join("old.json"), "x").unwrap();
+        let e = check_new_path(&dir.path().join("old.json")).unwrap_err();
+        assert!(e.to_string().contains("already exists"), "{e}");
     }
 
     #[test]

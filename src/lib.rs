@@ -10,6 +10,7 @@
 
 pub mod apply;
 pub mod connect;
+pub mod digest;
 pub mod error;
 pub mod inspect;
 pub mod journal;
@@ -17,5 +18,6 @@ pub mod ops;
 pub mod plan;
 pub mod quote;
 pub mod report;
+pub mod shell;
 pub mod sql;
 pub mod value;

@@ -14,10 +14,13 @@ const EXIT_CODES: &str = "\
 Exit codes:
   0  done; check: healthy; fix/undo: committed, nothing to do, or dry run
   1  error (nothing was changed unless the message says otherwise)
-  2  usage error (bad flags, unknown --pool or --table, several pools and no --pool)
+  2  usage error (bad flags, unknown --pool or --table, several pools and no
+     --pool, --table and --exclude-table naming one table), or a plan or
+     journal for another database, or a journal edited since it was written
   3  check: findings present (objects without a valid owner pool)
-  4  not done: not confirmed, no terminal and no --yes, interrupted, or the
-     database changed after the plan was shown (nothing was changed)
+  4  not done: not confirmed (only the word yes confirms), no terminal and no
+     --yes, interrupted (Ctrl-C, SIGTERM), or the database changed after the
+     plan was shown or saved (nothing was changed)
 
 Password: RGS_PASSWORD, --password-stdin, or a hidden prompt on a terminal.
 It is never echoed, logged or written to the journal.";
@@ -81,11 +84,11 @@ struct ConnArgs {
     trust_server_certificate: bool,
 
     /// Seconds to wait for the connection and login
-    #[arg(long, global = true, default_value_t = 15, value_name = "SECS")]
+    #[arg(long, global = true, default_value_t = rgs_repair::connect::target::DEFAULT_CONNECT_TIMEOUT, value_name = "SECS")]
     connect_timeout: u64,
 
     /// Seconds to wait for any one answer from the server
-    #[arg(long, global = true, default_value_t = 60, value_name = "SECS")]
+    #[arg(long, global = true, default_value_t = rgs_repair::connect::target::DEFAULT_COMMAND_TIMEOUT, value_name = "SECS")]
     command_timeout: u64,
 
     /// ADO.NET connection string, instead of the flags above
@@ -136,13 +139,13 @@ struct WriteCli {
     #[arg(short = 'y', long)]
     yes: bool,
 
-    /// Seconds to wait for a lock before giving up (SET LOCK_TIMEOUT)
-    #[arg(long, default_value_t = 10.0, value_name = "SECS")]
-    lock_timeout: f64,
+    /// Seconds to wait for a lock before giving up (SET LOCK_TIMEOUT) [default: 10]
+    #[arg(long, value_name = "SECS")]
+    lock_timeout: Option<f64>,
 
-    /// Times to rerun the transaction when SQL Server picks it as a deadlock victim
-    #[arg(long, default_value_t = 3)]
-    retries: u32,
+    /// Times to rerun the transaction when SQL Server picks it as a deadlock victim [default: 3]
+    #[arg(long)]
+    retries: Option<u32>,
 }
 
 #[derive(Args, Debug)]
@@ -163,6 +166,22 @@ struct FixCli {
     #[arg(long, value_name = "PATH")]
     journal: Option<PathBuf>,
 
+    /// With --dry-run: write the reviewed plan (identity, pool, every key, the T-SQL, a digest) to FILE, for `fix --plan`
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    save_plan: Option<PathBuf>,
+
+    /// With --dry-run: write the change script (one T-SQL batch with every guard, for SSMS or sqlcmd) to FILE
+    #[arg(long, value_name = "FILE", requires = "dry_run")]
+    emit_sql: Option<PathBuf>,
+
+    /// Apply this saved plan and nothing else (refused if the rows without an owner are not exactly the planned ones)
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["pool", "tables", "exclude", "save_plan", "emit_sql"])]
+    plan: Option<PathBuf>,
+
+    /// With --plan: the database was restored elsewhere; accept a different server or creation time (recorded in the journal)
+    #[arg(long, requires = "plan")]
+    restored_elsewhere: bool,
+
     #[command(flatten)]
     write: WriteCli,
 }
@@ -172,6 +191,14 @@ struct UndoCli {
     /// The journal a fix wrote
     #[arg(long, value_name = "PATH")]
     journal: PathBuf,
+
+    /// Use a journal whose content no longer matches its digest (edited after the fix wrote it)
+    #[arg(long)]
+    accept_edited_journal: bool,
+
+    /// The database was restored elsewhere: accept a different server or creation time than the journal records (recorded in the undo's journal)
+    #[arg(long)]
+    restored_elsewhere: bool,
 
     #[command(flatten)]
     write: WriteCli,
@@ -201,14 +228,17 @@ struct SandboxCli {
     fault: Vec<String>,
 }
 
-fn lock_timeout(secs: f64) -> Result<Duration> {
+fn lock_timeout(secs: Option<f64>) -> Result<Option<Duration>> {
+    let Some(secs) = secs else {
+        return Ok(None);
+    };
     if !(0.0..=86_400.0).contains(&secs) {
         return Err(rgs_repair::error::Stop::Usage(
             "--lock-timeout must be between 0 and 86400 seconds".into(),
         )
         .into());
     }
-    Ok(Duration::from_secs_f64(secs))
+    Ok(Some(Duration::from_secs_f64(secs)))
 }
 
 fn init_logging(verbose: u8) {
@@ -227,32 +257,6 @@ fn init_logging(verbose: u8) {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();
-}
-
-fn connect_hint(c: &ConnArgs) -> String {
-    // Repeats only what identifies the server; never a password or a
-    // connection string (which may hold one).
-    let mut s = String::new();
-    if c.connection_string.is_some() {
-        s.push_str(" --connection-string ...");
-        return s;
-    }
-    if let Some(v) = &c.server {
-        s.push_str(&format!(" -S {v}"));
-    }
-    if let Some(v) = &c.database {
-        s.push_str(&format!(" -d {v}"));
-    }
-    if c.integrated {
-        s.push_str(" -E");
-    }
-    if let Some(v) = &c.user {
-        s.push_str(&format!(" -U {v}"));
-    }
-    if c.trust_server_certificate {
-        s.push_str(" -C");
-    }
-    s
 }
 
 fn connect_options(c: &ConnArgs) -> ConnectOptions {
@@ -281,14 +285,7 @@ async fn run(cli: Cli) -> Result<u8> {
     } else {
         Interrupt::install()
     };
-    let ctx = |cli: &Cli| {
-        Context::new(
-            connect_options(&cli.conn),
-            cli.format,
-            connect_hint(&cli.conn),
-            interrupt.clone(),
-        )
-    };
+    let ctx = |cli: &Cli| Context::new(connect_options(&cli.conn), cli.format, interrupt.clone());
     match &cli.command {
         Command::Check => ops::check::run(&ctx(&cli)).await,
         Command::Fix(f) => {
@@ -301,6 +298,10 @@ async fn run(cli: Cli) -> Result<u8> {
                 dry_run: f.write.dry_run,
                 yes: f.write.yes,
                 journal: f.journal.clone(),
+                save_plan: f.save_plan.clone(),
+                emit_sql: f.emit_sql.clone(),
+                plan: f.plan.clone(),
+                restored_elsewhere: f.restored_elsewhere,
                 lock_timeout: lock_timeout(f.write.lock_timeout)?,
                 retries: f.write.retries,
             };
@@ -311,6 +312,8 @@ async fn run(cli: Cli) -> Result<u8> {
                 journal: u.journal.clone(),
                 dry_run: u.write.dry_run,
                 yes: u.write.yes,
+                accept_edited_journal: u.accept_edited_journal,
+                restored_elsewhere: u.restored_elsewhere,
                 lock_timeout: lock_timeout(u.write.lock_timeout)?,
                 retries: u.write.retries,
             };

@@ -6,6 +6,7 @@
 use crate::inspect::{Finding, Inspection, ObjectRow};
 use crate::journal::{Journal, UndoRow};
 use crate::plan::{self, Plan, Skipped};
+use crate::shell::Command;
 use serde::Serialize;
 use std::fmt::Write;
 use std::path::Path;
@@ -75,7 +76,10 @@ fn object_lines(out: &mut String, objects: &[ObjectRow], show_owner: bool) {
 }
 
 /// The `check` report for people.
-pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
+///
+/// `base` is the command that reaches this database again; the next step
+/// is suggested with it.
+pub fn check_human(i: &Inspection, base: &Command) -> String {
     let mut out = String::new();
     let s = &i.server;
     let _ = writeln!(
@@ -88,6 +92,7 @@ pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
     let _ = writeln!(out);
     tables_human(&mut out, i);
     let _ = writeln!(out);
+    copies_human(&mut out, i);
     let findings = i.findings();
     if findings.is_empty() {
         let _ = writeln!(out, "Healthy: every object has an owner pool that exists.");
@@ -98,7 +103,7 @@ pub fn check_human(i: &Inspection, connect_hint: &str) -> String {
         finding_human(&mut out, f);
     }
     let _ = writeln!(out);
-    next_step_human(&mut out, i, &findings, connect_hint);
+    next_step_human(&mut out, i, &findings, base);
     out
 }
 
@@ -132,6 +137,7 @@ fn tables_human(out: &mut String, i: &Inspection) {
     let rows: Vec<Vec<String>> = i
         .tables
         .iter()
+        .filter(|t| t.table.copy_of.is_none())
         .map(|t| {
             vec![
                 t.table.full_name(),
@@ -149,6 +155,40 @@ fn tables_human(out: &mut String, i: &Inspection) {
             &rows,
         ));
     }
+}
+
+/// Copies of object tables, under their own heading: counted, never
+/// findings, and left alone by fix unless named with --table.
+fn copies_human(out: &mut String, i: &Inspection) {
+    let rows: Vec<Vec<String>> = i
+        .copies()
+        .map(|t| {
+            vec![
+                t.table.full_name(),
+                t.table.copy_of.clone().unwrap_or_default(),
+                t.rows.to_string(),
+                t.null_owner.len().to_string(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Copies of object tables (fix leaves them alone unless named with --table):"
+    );
+    out.push_str(&table(&["Table", "Copy of", "Rows", "NULL owner"], &rows));
+    for t in i.copies().filter(|t| !t.null_owner.is_empty()) {
+        let _ = writeln!(
+            out,
+            "  (i) {}: {} row(s) without an owner pool, in a copy of {}; not a finding.",
+            t.table.full_name(),
+            t.null_owner.len(),
+            t.table.copy_of.as_deref().unwrap_or_default()
+        );
+    }
+    let _ = writeln!(out);
 }
 
 fn finding_human(out: &mut String, f: &Finding) {
@@ -187,17 +227,22 @@ fn finding_human(out: &mut String, f: &Finding) {
     }
 }
 
-fn next_step_human(out: &mut String, i: &Inspection, findings: &[Finding], connect_hint: &str) {
+fn next_step_human(out: &mut String, i: &Inspection, findings: &[Finding], base: &Command) {
     let nulls = findings
         .iter()
         .any(|f| matches!(f, Finding::NullOwner { .. }));
-    if nulls && !i.pools.is_empty() {
-        let pool = if i.pools.len() > 1 {
-            " --pool ID|FQDN"
-        } else {
-            ""
-        };
-        let _ = writeln!(out, "Next step: rgs-repair{connect_hint} fix{pool} --dry-run   (shows the repair and changes nothing)");
+    if nulls && i.pools.len() == 1 {
+        let fix = base.clone().args(["fix", "--dry-run"]);
+        let _ = writeln!(out, "Next step: {fix}   (shows the repair and changes nothing)");
+    } else if nulls && i.pools.len() > 1 {
+        let _ = writeln!(out, "Next step: choose the pool the objects belong to, and see the repair (changes nothing):");
+        for p in &i.pools {
+            let fix = base
+                .clone()
+                .args(["fix", "--pool", &p.id.to_string(), "--dry-run"]);
+            let name = p.name.as_deref().unwrap_or_default();
+            let _ = writeln!(out, "  {fix}   ({name})");
+        }
     } else if i.pools.is_empty() {
         let _ = writeln!(out, "Next step: register the pool in the topology (dbo.OwnerPool is empty); this tool cannot choose an owner.");
     } else {
@@ -280,6 +325,9 @@ pub struct TableJson {
     pub dangling_owner: usize,
     /// Whether fix can change its rows one by one.
     pub fixable: bool,
+    /// When the table looks like a copy of another object table: that
+    /// table (fix leaves it alone unless named with --table).
+    pub copy_of: Option<String>,
 }
 
 /// One finding.
@@ -376,6 +424,7 @@ pub fn check_json(i: &Inspection) -> CheckJson {
                 null_owner: t.null_owner.len(),
                 dangling_owner: t.dangling_owner.len(),
                 fixable: t.table.unfixable_reason().is_none(),
+                copy_of: t.table.copy_of.clone(),
             })
             .collect(),
         healthy: findings.is_empty(),
@@ -411,7 +460,8 @@ fn finding_json(f: &Finding) -> FindingJson {
     }
 }
 
-/// The plan for people: per table, the rows and objects; then the T-SQL.
+/// The plan for people: per table, the rows and objects; then, with
+/// `with_sql`, the change script exactly as `--emit-sql` writes it.
 pub fn plan_human(p: &Plan, with_sql: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -421,6 +471,14 @@ pub fn plan_human(p: &Plan, with_sql: bool) -> String {
         p.server,
         p.row_count(),
         p.pool.label()
+    );
+    let _ = writeln!(
+        out,
+        "(database {} on instance {}, machine {}, created {})",
+        p.identity.database,
+        p.identity.server_name,
+        p.identity.machine_name,
+        p.identity.database_created
     );
     let _ = writeln!(out);
     let rows: Vec<Vec<String>> = p
@@ -440,7 +498,7 @@ pub fn plan_human(p: &Plan, with_sql: bool) -> String {
         );
         object_lines(&mut out, &t.rows, false);
     }
-    for s in &p.skipped {
+    for s in p.skipped.iter().chain(&p.copies) {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
@@ -452,12 +510,10 @@ pub fn plan_human(p: &Plan, with_sql: bool) -> String {
         let _ = writeln!(out);
         let _ = writeln!(
             out,
-            "T-SQL, in one transaction (values are sent as parameters; @P1 is the pool ID):"
+            "The change script (what --emit-sql writes; the tool itself sends the same statements with the values as parameters):"
         );
         let _ = writeln!(out);
-        for l in plan::script(p).lines() {
-            let _ = writeln!(out, "    {l}");
-        }
+        out.push_str(&plan::script(p));
     }
     out
 }
@@ -549,6 +605,9 @@ pub struct FixJson<'a> {
 pub struct UndoJson<'a> {
     /// The fix's journal.
     pub journal: &'a Path,
+    /// The undo's own journal, once written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub undo_journal: Option<&'a Path>,
     /// Whether this was a dry run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dry_run: Option<bool>,

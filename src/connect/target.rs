@@ -63,6 +63,10 @@ pub struct ConnectOptions {
 
 /// The database used when none is named.
 pub const DEFAULT_DATABASE: &str = "rgsconfig";
+/// `--connect-timeout` when none is given, seconds.
+pub const DEFAULT_CONNECT_TIMEOUT: u64 = 15;
+/// `--command-timeout` when none is given, seconds.
+pub const DEFAULT_COMMAND_TIMEOUT: u64 = 60;
 
 /// `HOST[\INSTANCE][,PORT]`, as sqlcmd's `-S` and ADO.NET's `Server` take it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -235,6 +239,51 @@ impl Target {
             Auth::Sql { user, .. } | Auth::Windows { user, .. } => user.clone(),
             Auth::Integrated => "(Windows authentication, current user)".to_string(),
         }
+    }
+
+    /// The connection flags that reach this target again, for a suggested
+    /// command: never a password (it comes from `RGS_PASSWORD` or the
+    /// prompt), and the flags rather than a connection string, which may
+    /// hold one.
+    pub fn flags(&self) -> Vec<String> {
+        let mut f = vec![
+            "-S".to_string(),
+            self.server.to_string(),
+            "-d".to_string(),
+            self.database.clone(),
+        ];
+        match &self.auth {
+            Auth::Sql { user, .. } => f.extend(["-U".to_string(), user.clone()]),
+            Auth::Windows { user, .. } => {
+                f.extend(["-E".to_string(), "-U".to_string(), user.clone()])
+            }
+            Auth::Integrated => f.push("-E".to_string()),
+        }
+        if self.encrypt != Encrypt::Mandatory {
+            let level = match self.encrypt {
+                Encrypt::Strict => "strict",
+                Encrypt::Mandatory => "mandatory",
+                Encrypt::Optional => "optional",
+                Encrypt::Disable => "disable",
+            };
+            f.extend(["-N".to_string(), level.to_string()]);
+        }
+        if self.trust_server_certificate {
+            f.push("-C".to_string());
+        }
+        if self.connect_timeout != Duration::from_secs(DEFAULT_CONNECT_TIMEOUT) {
+            f.extend([
+                "--connect-timeout".to_string(),
+                self.connect_timeout.as_secs().to_string(),
+            ]);
+        }
+        if self.command_timeout != Duration::from_secs(DEFAULT_COMMAND_TIMEOUT) {
+            f.extend([
+                "--command-timeout".to_string(),
+                self.command_timeout.as_secs().to_string(),
+            ]);
+        }
+        f
     }
 
     /// Whether the server's certificate goes unverified (`-C`).

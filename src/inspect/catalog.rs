@@ -84,7 +84,7 @@ pub struct PoolTable {
 }
 
 /// A table whose rows carry an owner pool.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObjectTable {
     /// Schema name.
     pub schema: String,
@@ -96,6 +96,11 @@ pub struct ObjectTable {
     pub key: Vec<TypedColumn>,
     /// `Name` or `DisplayName`, when the table has one.
     pub display_column: Option<String>,
+    /// When the table looks like a DBA's copy of another object table
+    /// (`AgentGroups_bak20261127` beside `AgentGroups`): that table's
+    /// `schema.table`. See [`copy_of`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub copy_of: Option<String>,
 }
 
 impl ObjectTable {
@@ -258,10 +263,47 @@ pub fn discover(columns: &[CatalogColumn], keys: &[CatalogKey]) -> Catalog {
                 },
                 key: key_of(s, t),
                 display_column: pick(s, t, DISPLAY_COLUMNS),
+                copy_of: None,
             })
+        })
+        .collect::<Vec<_>>();
+    let names: Vec<(String, String)> = tables
+        .iter()
+        .map(|t| (t.schema.clone(), t.table.clone()))
+        .collect();
+    let tables = tables
+        .into_iter()
+        .map(|mut t| {
+            t.copy_of = names
+                .iter()
+                .filter(|(s, _)| s.eq_ignore_ascii_case(&t.schema))
+                .find(|(_, original)| copy_of(original, &t.table))
+                .map(|(s, original)| format!("{s}.{original}"));
+            t
         })
         .collect();
     Catalog { pool_table, tables }
+}
+
+/// Whether a table named `name` looks like a copy of the object table
+/// `original`: its name is the original's and more, and the rest starts the
+/// way a copy's suffix does (a digit or punctuation: `_bak20261127`, `2`,
+/// `_old`; a lower-case letter: `old`; or a word such as `Backup`, `Copy`,
+/// `Old`). `AgentGroups` beside `AgentGroupAgents` is not a copy: the rest
+/// would have to follow the whole original name.
+pub fn copy_of(original: &str, name: &str) -> bool {
+    let (o, n) = (original.to_lowercase(), name.to_lowercase());
+    if n.len() <= o.len() || !n.starts_with(&o) {
+        return false;
+    }
+    let Some(rest) = name.get(original.len()..) else {
+        return false;
+    };
+    let first = rest.chars().next().unwrap_or_default();
+    let words = ["bak", "backup", "copy", "old", "orig", "save", "temp", "tmp", "before"];
+    !first.is_alphabetic()
+        || first.is_lowercase()
+        || words.iter().any(|w| rest.to_lowercase().starts_with(w))
 }
 
 /// Reads the catalog.
@@ -357,6 +399,33 @@ mod tests {
         let c = discover(&[col("dbo", "Agents", "OwnerPoolId", "int")], &[]);
         assert!(c.pool_table.is_none());
         assert_eq!(c.tables.len(), 1);
+    }
+
+    #[test]
+    fn copies_are_told_from_related_tables() {
+        for copy in [
+            "AgentGroups_bak20261127",
+            "AgentGroups2",
+            "AgentGroupsold",
+            "AgentGroupsBackup",
+            "AgentGroups-copy",
+        ] {
+            assert!(copy_of("AgentGroups", copy), "{copy}");
+        }
+        for not in ["AgentGroups", "AgentGroupAgents", "AgentGroupsMembers", "Agents"] {
+            assert!(!copy_of("AgentGroups", not), "{not}");
+        }
+        let c = discover(
+            &[
+                col("dbo", "Queues", "OwnerPoolId", "int"),
+                col("dbo", "Queues_old", "OwnerPoolId", "int"),
+                col("x", "Queues2", "OwnerPoolId", "int"),
+            ],
+            &[],
+        );
+        assert_eq!(c.tables[0].copy_of, None);
+        assert_eq!(c.tables[1].copy_of.as_deref(), Some("dbo.Queues"));
+        assert_eq!(c.tables[2].copy_of, None, "another schema's table");
     }
 
     #[test]

@@ -32,6 +32,52 @@ pub struct ServerInfo {
     pub database: String,
     /// `DATABASEPROPERTYEX(DB_NAME(), 'Updateability')`: READ_WRITE or READ_ONLY.
     pub updateability: String,
+    /// Which database this is, as plans and journals record it.
+    pub identity: Identity,
+}
+
+/// Which database the tool is connected to, beyond its name: what a plan or
+/// a journal records so that it is never applied to another database of the
+/// same name (a disaster-recovery partner pool's back end holds the same
+/// object GUIDs).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// `@@SERVERNAME`: the instance, `HOST\INSTANCE`.
+    pub server_name: String,
+    /// `SERVERPROPERTY('MachineName')`.
+    pub machine_name: String,
+    /// `DB_NAME()`.
+    pub database: String,
+    /// `sys.databases.create_date`, ISO 8601 (style 126): tells apart two
+    /// databases of the same name, and a database from its restored copy.
+    pub database_created: String,
+}
+
+impl Identity {
+    /// What differs between the recorded identity (`self`) and `now`, one
+    /// phrase each; empty when it is the same database.
+    pub fn differences(&self, now: &Identity) -> Vec<String> {
+        let mut out = Vec::new();
+        if !self.server_name.eq_ignore_ascii_case(&now.server_name) {
+            out.push(format!(
+                "server {} (recorded) vs {} (connected)",
+                self.server_name, now.server_name
+            ));
+        }
+        if !self.database.eq_ignore_ascii_case(&now.database) {
+            out.push(format!(
+                "database {} (recorded) vs {} (connected)",
+                self.database, now.database
+            ));
+        }
+        if self.database_created != now.database_created {
+            out.push(format!(
+                "database created {} (recorded) vs {} (connected)",
+                self.database_created, now.database_created
+            ));
+        }
+        out
+    }
 }
 
 impl ServerInfo {
@@ -61,7 +107,7 @@ impl Pool {
 }
 
 /// An object row whose owner is missing or names no pool.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ObjectRow {
     /// Primary key values, in key order.
     pub key: Vec<DbValue>,
@@ -145,12 +191,14 @@ pub enum Finding {
 impl Inspection {
     /// What is wrong, in table order. Several pools are normal and not a
     /// finding.
+    /// Copies of object tables (see [`catalog::copy_of`]) are not object
+    /// tables: what they hold is reported by [`Inspection::copies`].
     pub fn findings(&self) -> Vec<Finding> {
         let mut out = Vec::new();
         if self.pools.is_empty() {
             out.push(Finding::NoOwnerPools);
         }
-        for t in &self.tables {
+        for t in self.tables.iter().filter(|t| t.table.copy_of.is_none()) {
             if !t.null_owner.is_empty() {
                 out.push(Finding::NullOwner {
                     table: t.table.full_name(),
@@ -175,6 +223,11 @@ impl Inspection {
             }
         }
         out
+    }
+
+    /// The tables that look like a DBA's copy of an object table.
+    pub fn copies(&self) -> impl Iterator<Item = &TableState> {
+        self.tables.iter().filter(|t| t.table.copy_of.is_some())
     }
 
     /// How many objects each pool owns, across all tables.
@@ -207,6 +260,12 @@ pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
         server_name: r.text(1),
         product_version: r.text(2),
         updateability: r.text(3),
+        identity: Identity {
+            database: r.text(0),
+            server_name: r.text(4),
+            machine_name: r.text(5),
+            database_created: r.text(6),
+        },
     })
 }
 

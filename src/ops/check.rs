@@ -11,7 +11,10 @@ pub async fn run(ctx: &Context) -> Result<u8> {
     let mut conn = ctx.connect().await?;
     let i = inspect(&mut conn).await?;
     match ctx.format {
-        Format::Human => print!("{}", report::check_human(&i, &ctx.connect_hint)),
+        Format::Human => print!(
+            "{}",
+            report::check_human(&i, &ctx.command(std::iter::empty::<String>())?)
+        ),
         Format::Json => print_json(&report::check_json(&i)),
     }
     Ok(if i.findings().is_empty() {

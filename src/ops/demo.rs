@@ -2,9 +2,8 @@
 //! with the `migrated` scenario, for a newcomer to follow.
 
 use super::{check, fix, undo, Context, Format, Interrupt};
-use crate::connect::{ConnectOptions, Encrypt, ServerSpec};
+use crate::connect::{ConnectOptions, Encrypt};
 use crate::error::{EXIT_FINDINGS, EXIT_OK};
-use crate::plan::Scope;
 use anyhow::{bail, Result};
 use rgs_sandbox::{Sandbox, SandboxOptions};
 use std::time::Duration;
@@ -61,9 +60,7 @@ fn context(sandbox: &Sandbox, interrupt: Interrupt) -> Result<Context> {
         connection_string: Some(sandbox.ado_connection_string()),
         password_stdin: false,
     };
-    let server = ServerSpec::parse(&format!("127.0.0.1,{}", sandbox.addr().port()))?;
-    let hint = format!(" -S {server} -U sa -C");
-    let mut ctx = Context::new(options, Format::Human, hint, interrupt);
+    let mut ctx = Context::new(options, Format::Human, interrupt);
     ctx.interactive = false;
     Ok(ctx)
 }
@@ -72,13 +69,9 @@ fn context(sandbox: &Sandbox, interrupt: Interrupt) -> Result<Context> {
 async fn steps(ctx: &Context, journal: &std::path::Path) -> Result<()> {
     let journal = journal.to_path_buf();
     let fix_args = fix::FixArgs {
-        pool: None,
-        scope: Scope::default(),
         dry_run: true,
-        yes: false,
         journal: Some(journal.clone()),
-        lock_timeout: Duration::from_secs(10),
-        retries: 3,
+        ..fix::FixArgs::default()
     };
 
     banner(
@@ -124,10 +117,8 @@ async fn steps(ctx: &Context, journal: &std::path::Path) -> Result<()> {
     );
     let undo_args = undo::UndoArgs {
         journal: journal.clone(),
-        dry_run: false,
         yes: true,
-        lock_timeout: Duration::from_secs(10),
-        retries: 3,
+        ..undo::UndoArgs::default()
     };
     expect("undo --yes", undo::run(ctx, &undo_args).await?, EXIT_OK)
 }

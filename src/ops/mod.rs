@@ -5,14 +5,16 @@ pub mod check;
 #[cfg(feature = "sandbox")]
 pub mod demo;
 pub mod fix;
+mod fix_plan;
+pub mod prompt;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod undo;
 
 use crate::connect::{connect, ConnectOptions, Connection, Target};
 use crate::error::Stop;
+use crate::shell::Command;
 use anyhow::Result;
-use std::io::IsTerminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::sync::OnceLock;
@@ -38,8 +40,6 @@ pub struct Context {
     pub format: Format,
     /// Whether prompts can be shown (a terminal on stdin and stderr).
     pub interactive: bool,
-    /// Connection flags to repeat in a suggested next command.
-    pub connect_hint: String,
     /// Ctrl-C handling for writes.
     pub interrupt: Interrupt,
 }
@@ -49,7 +49,6 @@ impl Context {
     pub fn new(
         options: ConnectOptions,
         format: Format,
-        connect_hint: String,
         interrupt: Interrupt,
     ) -> Context {
         Context {
@@ -57,7 +56,6 @@ impl Context {
             target: OnceLock::new(),
             format,
             interactive: Context::detect_interactive(),
-            connect_hint,
             interrupt,
         }
     }
@@ -72,9 +70,20 @@ impl Context {
         Ok(self.target.get_or_init(|| t))
     }
 
-    /// Whether prompts can be shown here.
+    /// A command to suggest: `rgs-repair`, the flags that reach this
+    /// target again, then `args`.
+    pub fn command<I, S>(&self, args: I) -> Result<Command>
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        Ok(Command::new(self.target()?.flags()).args(args))
+    }
+
+    /// Whether questions can be asked here: a terminal the tool can read
+    /// from, with standard error on it (see [`prompt::Terminal::open`]).
     pub fn detect_interactive() -> bool {
-        std::io::stdin().is_terminal() && std::io::stderr().is_terminal()
+        prompt::Terminal::open().is_some()
     }
 
     /// Connects, warning when the server's identity goes unverified.
@@ -88,8 +97,9 @@ impl Context {
     }
 }
 
-/// Ctrl-C: outside a write it ends the program at once (nothing to undo);
-/// during a write it asks the transaction to roll back and stop.
+/// Ctrl-C and SIGTERM: outside a write they end the program at once
+/// (nothing to undo; exit 4, the terminal as it was); during a write they ask
+/// the transaction to send an attention, roll back and stop (exit 4).
 #[derive(Clone, Default)]
 pub struct Interrupt {
     writing: Arc<AtomicBool>,
@@ -97,18 +107,21 @@ pub struct Interrupt {
 }
 
 impl Interrupt {
-    /// Installs the handler on the current tokio runtime.
+    /// Installs the handlers on the current tokio runtime.
     pub fn install() -> Interrupt {
         let i = Interrupt::default();
         let handler = i.clone();
+        let saved = prompt::SavedTerminal::save();
         tokio::spawn(async move {
-            while tokio::signal::ctrl_c().await.is_ok() {
+            loop {
+                let signal = next_signal().await;
                 if handler.writing.load(Ordering::SeqCst) {
-                    eprintln!("\nInterrupted: rolling back the transaction...");
+                    eprintln!("\nInterrupted ({signal}): rolling back the transaction...");
                     handler.token.cancel();
                 } else {
-                    eprintln!("\nInterrupted; nothing was changed.");
-                    std::process::exit(130);
+                    saved.restore();
+                    eprintln!("\nInterrupted ({signal}); nothing was changed.");
+                    std::process::exit(i32::from(crate::error::EXIT_NOT_DONE));
                 }
             }
         });
@@ -127,25 +140,45 @@ impl Interrupt {
     }
 }
 
-/// Asks to go ahead. `--yes` answers yes; without a terminal the answer is
-/// no, since nobody saw the plan.
+/// Waits for Ctrl-C or (on Unix) SIGTERM and names it.
+async fn next_signal() -> &'static str {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let Ok(mut term) = signal(SignalKind::terminate()) else {
+            let _ = tokio::signal::ctrl_c().await;
+            return "Ctrl-C";
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => "Ctrl-C",
+            _ = term.recv() => "SIGTERM",
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+        "Ctrl-C"
+    }
+}
+
+/// Asks to go ahead: the word `yes` typed in full, and Enter. `--yes`
+/// answers yes; without a terminal the answer is no, since nobody saw the
+/// plan.
 pub fn confirm(ctx: &Context, yes: bool, question: &str) -> Result<()> {
     if yes {
         return Ok(());
     }
-    if !ctx.interactive {
+    let terminal = ctx.interactive.then(prompt::Terminal::open).flatten();
+    let Some(mut terminal) = terminal else {
         return Err(Stop::NotDone(
             "not changing anything: there is no terminal to confirm on. Review the plan above and run again with --yes to apply it".into(),
         )
         .into());
-    }
-    let ok = dialoguer::Confirm::new()
-        .with_prompt(question)
-        .default(false)
-        .interact()?;
-    if ok {
+    };
+    let answer = terminal.ask(&format!("{question}\nType yes to apply, anything else to stop: "))?;
+    if answer.as_deref().is_some_and(prompt::is_yes) {
         Ok(())
     } else {
-        Err(Stop::NotDone("not confirmed; nothing was changed".into()).into())
+        Err(Stop::NotDone("not confirmed (only the word yes confirms); nothing was changed".into()).into())
     }
 }

@@ -1,51 +1,59 @@
-//! `rgs-repair undo --journal PATH`: put journalled rows back.
+//! `rgs-repair undo --journal PATH`: put a fix's rows back. It reads the
+//! fix's journal once, refuses an edited journal or another database, and
+//! writes a journal of its own beside the fix's (never rewriting it).
 
-use super::{confirm, Context, Format};
+use super::{confirm, fix::DEFAULT_LOCK_TIMEOUT, fix::DEFAULT_RETRIES, Context, Format};
 use crate::apply::{self, WriteOptions};
 use crate::connect::Connection;
 use crate::error::{Stop, EXIT_OK};
-use crate::inspect::{self, server_info};
-use crate::journal::{Journal, Status, UndoRow};
+use crate::inspect::{self, server_info, Identity};
+use crate::journal::{self, Audit, Journal, Kind, Status, UndoRow};
 use crate::report::{self, print_json, UndoJson};
 use anyhow::{bail, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// `undo`'s own arguments.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct UndoArgs {
-    /// `--journal`
+    /// `--journal`: the fix's journal
     pub journal: PathBuf,
     /// `--dry-run`
     pub dry_run: bool,
     /// `--yes`
     pub yes: bool,
-    /// `--lock-timeout`
-    pub lock_timeout: Duration,
-    /// `--retries`
-    pub retries: u32,
+    /// `--accept-edited-journal`
+    pub accept_edited_journal: bool,
+    /// `--restored-elsewhere`
+    pub restored_elsewhere: bool,
+    /// `--lock-timeout`, when given
+    pub lock_timeout: Option<Duration>,
+    /// `--retries`, when given
+    pub retries: Option<u32>,
 }
 
-/// Runs `undo`; exit 0 done, 4 not done, 1 error.
+/// Runs `undo`; exit 0 done, 4 not done, 2 wrong journal, 1 error.
 pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     // The journal is read and checked once, before any password prompt or
     // connection.
-    let mut j = Journal::read(&args.journal)?;
-    check_journal(ctx, args, &j)?;
+    let fix = read_journal(args)?;
+    check_journal(ctx, args, &fix)?;
+    let undo_path = journal::undo_path(&args.journal, chrono::Utc::now());
+    if !args.dry_run {
+        journal::check_new_path(&undo_path)?;
+    }
     let mut conn = ctx.connect().await?;
     let server = server_info(&mut conn).await?;
-    if !server.server.eq_ignore_ascii_case(&j.server) {
-        eprintln!("note: the journal was written for server {}, and this connection is to {} (fine if both name the same server)", j.server, server.server);
-    }
-    let preview = preview(&mut conn, &j).await?;
-    let restorable = preview.iter().filter(|r| r.restorable()).count();
+    let identity_override = check_identity(args, &fix, &server.identity)?;
+    let preview = preview(&mut conn, &fix).await?;
+    let restorable: Vec<&UndoRow> = preview.iter().filter(|r| r.restorable()).collect();
     if ctx.format == Format::Human {
-        print!("{}", report::undo_human(&j, &preview));
+        print!("{}", report::undo_human(&fix, &preview));
     }
-    if restorable == 0 || args.dry_run {
-        return not_applied(ctx, args, restorable, preview.len());
+    if restorable.is_empty() || args.dry_run {
+        return not_applied(ctx, args, restorable.len(), preview.len());
     }
-    let tables: Vec<(String, String)> = j
+    let tables: Vec<(String, String)> = fix
         .tables
         .iter()
         .map(|t| (t.schema.clone(), t.table.clone()))
@@ -54,44 +62,52 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     confirm(
         ctx,
         args.yes,
-        &format!("Put {restorable} row(s) back to OwnerPoolId NULL?"),
+        &format!(
+            "Put {} row(s) in {} on {} back to OwnerPoolId NULL?",
+            restorable.len(),
+            server.database,
+            server.identity.server_name
+        ),
     )?;
     if args.yes && ctx.format == Format::Human {
         eprintln!("Confirmed by --yes.");
     }
+    let audit = Audit::here(&ctx.target()?.login());
+    let mut uj = Journal::for_undo(&fix, &args.journal, &restorable, server.identity, audit);
+    uj.identity_override = identity_override;
     let opts = WriteOptions {
-        lock_timeout_ms: u32::try_from(args.lock_timeout.as_millis()).unwrap_or(u32::MAX),
-        retries: args.retries,
+        lock_timeout_ms: u32::try_from(args.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT).as_millis())
+            .unwrap_or(u32::MAX),
+        retries: args.retries.unwrap_or(DEFAULT_RETRIES),
         backoff: Duration::from_millis(200),
         cancel: ctx.interrupt.begin_write(),
     };
-    let result = apply::undo(&mut conn, &mut j, &args.journal, &preview, &opts).await;
+    let result = apply::undo(&mut conn, &fix, &preview, &mut uj, &undo_path, &opts).await;
     ctx.interrupt.end_write();
     let rec = result?;
-    match ctx.format {
-        Format::Human => {
-            println!();
-            println!(
-                "Committed: {} row(s) put back to OwnerPoolId NULL; {} left alone.",
-                rec.restored, rec.left_alone
-            );
-            println!("The journal {} records the undo.", args.journal.display());
-        }
-        Format::Json => print_json(&UndoJson {
-            journal: &args.journal,
-            dry_run: None,
-            restorable: None,
-            restored: Some(rec.restored),
-            left_alone: rec.left_alone,
-            committed: Some(true),
-        }),
-    }
+    report_done(ctx, args, &rec, &undo_path);
     Ok(EXIT_OK)
 }
 
-/// Refuses a journal there is nothing to undo with, or one for another
-/// database than the connection names.
+fn read_journal(args: &UndoArgs) -> Result<Journal> {
+    Journal::read(&args.journal, args.accept_edited_journal).map_err(|e| {
+        match e.downcast::<journal::Edited>() {
+            Ok(edited) => Stop::Usage(edited.to_string()).into(),
+            Err(e) => e,
+        }
+    })
+}
+
+/// Refuses a journal there is nothing to undo with, one already undone, or
+/// one for another database than the connection names.
 fn check_journal(ctx: &Context, args: &UndoArgs, j: &Journal) -> Result<()> {
+    if j.kind != Kind::Fix {
+        return Err(Stop::Usage(format!(
+            "{} is the journal of an undo, not of a fix: give undo the fix's journal",
+            args.journal.display()
+        ))
+        .into());
+    }
     match j.status {
         Status::RolledBack => bail!(
             "the journal {} records a fix that was rolled back: there is nothing to undo",
@@ -102,15 +118,14 @@ fn check_journal(ctx: &Context, args: &UndoArgs, j: &Journal) -> Result<()> {
         }
         Status::Committed => {}
     }
-    if let Some(u) = &j.undo {
-        if u.status == Status::Committed {
-            bail!(
-                "the journal {} was already undone on {} ({} row(s) put back)",
-                args.journal.display(),
-                u.at.format("%Y-%m-%d %H:%M:%S UTC"),
-                u.restored
-            );
-        }
+    if let Some((path, u)) = journal::find_undo(&args.journal, &j.digest) {
+        bail!(
+            "the journal {} was already undone on {} ({} row(s) put back; the undo's journal is {})",
+            args.journal.display(),
+            u.status_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            u.row_count(),
+            path.display()
+        );
     }
     let database = &ctx.target()?.database;
     if !j.database.eq_ignore_ascii_case(database) {
@@ -121,6 +136,31 @@ fn check_journal(ctx: &Context, args: &UndoArgs, j: &Journal) -> Result<()> {
         .into());
     }
     Ok(())
+}
+
+/// Refuses to undo on another database than the fix changed (a pool paired
+/// for disaster recovery holds the same object GUIDs), naming both, unless
+/// `--restored-elsewhere`; then returns what differed, for the journal.
+fn check_identity(args: &UndoArgs, fix: &Journal, now: &Identity) -> Result<Option<String>> {
+    let differences = fix.identity.differences(now);
+    if differences.is_empty() {
+        return Ok(None);
+    }
+    let what = differences.join("; ");
+    if args.restored_elsewhere {
+        eprintln!("note: --restored-elsewhere: undoing on another database than the fix changed ({what})");
+        return Ok(Some(what));
+    }
+    Err(Stop::Usage(format!(
+        "the journal records a fix of database {} on {} (created {}), and this connection is to {} on {} (created {}): {what}. Nothing was changed. If the database was restored there, add --restored-elsewhere",
+        fix.identity.database,
+        fix.identity.server_name,
+        fix.identity.database_created,
+        now.database,
+        now.server_name,
+        now.database_created
+    ))
+    .into())
 }
 
 /// What undo would do: every journalled row with its owner now, read
@@ -144,6 +184,7 @@ fn not_applied(ctx: &Context, args: &UndoArgs, restorable: usize, rows: usize) -
         Format::Human => println!("\nDry run: nothing was changed."),
         Format::Json => print_json(&UndoJson {
             journal: &args.journal,
+            undo_journal: None,
             dry_run: (!nothing).then_some(true),
             restorable: Some(restorable),
             restored: None,
@@ -152,4 +193,26 @@ fn not_applied(ctx: &Context, args: &UndoArgs, restorable: usize, rows: usize) -
         }),
     }
     Ok(EXIT_OK)
+}
+
+fn report_done(ctx: &Context, args: &UndoArgs, rec: &journal::UndoRecord, path: &Path) {
+    match ctx.format {
+        Format::Human => {
+            println!();
+            println!(
+                "Committed: {} row(s) put back to OwnerPoolId NULL; {} left alone.",
+                rec.restored, rec.left_alone
+            );
+            println!("The undo's journal: {}", path.display());
+        }
+        Format::Json => print_json(&UndoJson {
+            journal: &args.journal,
+            undo_journal: Some(path),
+            dry_run: None,
+            restorable: None,
+            restored: Some(rec.restored),
+            left_alone: rec.left_alone,
+            committed: Some(true),
+        }),
+    }
 }

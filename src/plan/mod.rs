@@ -1,16 +1,23 @@
 //! The plan: which rows `fix` will give which owner pool, and the exact
-//! T-SQL it will run. Pure data built from an [`Inspection`]; no I/O, so the
-//! dry run shows exactly what the apply step executes.
+//! T-SQL. Pure data built from an [`Inspection`]; no I/O, so the dry run
+//! shows exactly what the apply step executes. [`script`] writes the plan as
+//! a standalone change script; [`file`] saves a reviewed plan and reads it
+//! back for `fix --plan`.
+
+pub mod file;
+pub mod script;
+
+pub use script::{script, sql_literal};
 
 use crate::error::Stop;
-use crate::inspect::{Inspection, ObjectRow, ObjectTable, Pool};
+use crate::inspect::{Identity, Inspection, ObjectRow, ObjectTable, Pool};
 use crate::quote::QuotedTable;
 use crate::sql;
 use crate::value::DbValue;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Which tables `fix` may touch.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Scope {
     /// `--table`: only these (empty: all).
     pub tables: Vec<String>,
@@ -19,15 +26,34 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// Whether `t` is in scope: named by `--table` (or no `--table` given)
-    /// and not by `--exclude-table`.
+    /// Whether `t` is in scope: named by `--table` (or no `--table` given
+    /// and it is not a copy of another table) and not by `--exclude-table`.
     pub fn includes(&self, t: &ObjectTable) -> bool {
-        (self.tables.is_empty() || self.tables.iter().any(|n| t.matches(n)))
+        let named = self.tables.iter().any(|n| t.matches(n));
+        let by_default = self.tables.is_empty() && t.copy_of.is_none();
+        (named || by_default) && !self.exclude.iter().any(|n| t.matches(n))
+    }
+
+    /// Whether `t` is a copy left out only because `--table` did not name it.
+    pub fn leaves_copy(&self, t: &ObjectTable) -> bool {
+        t.copy_of.is_some()
+            && self.tables.is_empty()
             && !self.exclude.iter().any(|n| t.matches(n))
     }
 
-    /// Refuses names that match no object table, listing the tables.
+    /// Refuses names that match no object table, listing the tables, and a
+    /// table both named and excluded.
     pub fn check(&self, inspection: &Inspection) -> Result<(), Stop> {
+        for t in &inspection.tables {
+            let named = self.tables.iter().find(|n| t.table.matches(n));
+            let excluded = self.exclude.iter().find(|n| t.table.matches(n));
+            if let (Some(n), Some(x)) = (named, excluded) {
+                return Err(Stop::Usage(format!(
+                    "--table {n} and --exclude-table {x} both name {}: say which",
+                    t.table.full_name()
+                )));
+            }
+        }
         for name in self.tables.iter().chain(&self.exclude) {
             if !inspection.tables.iter().any(|t| t.table.matches(name)) {
                 let known = inspection
@@ -93,7 +119,7 @@ pub fn choose_pool(pools: &[Pool], requested: Option<&str>) -> Result<PoolChoice
 }
 
 /// One table's part of the plan.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TablePlan {
     /// The table.
     pub table: ObjectTable,
@@ -102,7 +128,7 @@ pub struct TablePlan {
 }
 
 /// A table with NULL owners that the plan leaves alone, and why.
-#[derive(Clone, Debug, Serialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct Skipped {
     /// `schema.table`
     pub table: String,
@@ -112,21 +138,32 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// What `fix` will do.
-#[derive(Clone, Debug, PartialEq)]
+/// What `fix` will do. Saved by `fix --dry-run --save-plan`, applied as it
+/// stands by `fix --plan`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Plan {
     /// Server as named by the user.
     pub server: String,
     /// Database.
     pub database: String,
+    /// Which database, beyond its name.
+    pub identity: Identity,
+    /// The `--table` / `--exclude-table` it was made with.
+    pub scope: Scope,
     /// The owner every planned row gets.
     pub pool: Pool,
     /// Tables to change, each with its rows.
     pub tables: Vec<TablePlan>,
     /// Tables with NULL owners left alone.
     pub skipped: Vec<Skipped>,
+    /// Copies of object tables with NULL owners, left alone.
+    pub copies: Vec<Skipped>,
     /// `SET LOCK_TIMEOUT`, milliseconds.
     pub lock_timeout_ms: u32,
+    /// The tool version that made it.
+    pub tool_version: String,
+    /// [`crate::digest`] of everything above: what a change ticket quotes.
+    pub digest: String,
 }
 
 impl Plan {
@@ -146,9 +183,11 @@ impl Plan {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Selection {
     server: String,
-    database: String,
+    identity: Identity,
+    scope: Scope,
     tables: Vec<TablePlan>,
     skipped: Vec<Skipped>,
+    copies: Vec<Skipped>,
 }
 
 impl Selection {
@@ -157,16 +196,28 @@ impl Selection {
         self.tables.is_empty() && self.skipped.is_empty()
     }
 
-    /// The plan that gives every selected row `pool`.
+    /// Copies of object tables with rows without an owner, left alone.
+    pub fn copies(&self) -> &[Skipped] {
+        &self.copies
+    }
+
+    /// The plan that gives every selected row `pool`, with its digest.
     pub fn with_pool(self, pool: Pool, lock_timeout_ms: u32) -> Plan {
-        Plan {
+        let mut plan = Plan {
             server: self.server,
-            database: self.database,
+            database: self.identity.database.clone(),
+            identity: self.identity,
             pool,
+            scope: self.scope,
             tables: self.tables,
             skipped: self.skipped,
+            copies: self.copies,
             lock_timeout_ms,
-        }
+            tool_version: env!("CARGO_PKG_VERSION").to_string(),
+            digest: String::new(),
+        };
+        plan.digest = crate::digest::of(&plan);
+        plan
     }
 }
 
@@ -177,8 +228,23 @@ pub fn select(inspection: &Inspection, scope: &Scope) -> Result<Selection, Stop>
     scope.check(inspection)?;
     let mut tables = Vec::new();
     let mut skipped = Vec::new();
+    let mut copies = Vec::new();
     for t in &inspection.tables {
-        if !scope.includes(&t.table) || t.null_owner.is_empty() {
+        if t.null_owner.is_empty() {
+            continue;
+        }
+        if scope.leaves_copy(&t.table) {
+            copies.push(Skipped {
+                table: t.table.full_name(),
+                rows: t.null_owner.len(),
+                reason: format!(
+                    "looks like a copy of {}; name it with --table to include it",
+                    t.table.copy_of.as_deref().unwrap_or_default()
+                ),
+            });
+            continue;
+        }
+        if !scope.includes(&t.table) {
             continue;
         }
         if let Some(reason) = t.table.unfixable_reason() {
@@ -196,9 +262,11 @@ pub fn select(inspection: &Inspection, scope: &Scope) -> Result<Selection, Stop>
     }
     Ok(Selection {
         server: inspection.server.server.clone(),
-        database: inspection.server.database.clone(),
+        identity: inspection.server.identity.clone(),
+        scope: scope.clone(),
         tables,
         skipped,
+        copies,
     })
 }
 
@@ -238,61 +306,6 @@ pub fn table_sql(t: &ObjectTable) -> TableSql {
     }
 }
 
-/// The whole transaction as a script a DBA can read (and run by hand in
-/// SSMS, declaring @P1), in the order the apply step sends it.
-pub fn script(plan: &Plan) -> String {
-    let mut out = Vec::new();
-    out.push(format!(
-        "DECLARE @P1 {} = {};",
-        plan_pool_type(plan),
-        sql_literal(&plan.pool.id)
-    ));
-    out.push(sql::strip_comments(
-        sql::session_setup(plan.lock_timeout_ms).text(),
-    ));
-    out.push(sql::strip_comments(sql::begin().text()));
-    for t in &plan.tables {
-        let s = table_sql(&t.table);
-        out.push(format!(
-            "-- {}: {} row(s); the tool stops here unless these are exactly the planned keys",
-            t.table.full_name(),
-            t.rows.len()
-        ));
-        out.push(sql::strip_comments(s.recheck.text()));
-        out.push(format!("-- must report {} row(s) affected", t.rows.len()));
-        out.push(sql::strip_comments(s.update.text()));
-        out.push("-- must return 0".to_string());
-        out.push(sql::strip_comments(s.verify.text()));
-    }
-    out.push("-- the journal is written and flushed to disk here, before the commit".to_string());
-    out.push(sql::strip_comments(sql::commit().text()));
-    out.join("\n")
-}
-
-fn plan_pool_type(plan: &Plan) -> String {
-    let t = plan
-        .tables
-        .first()
-        .map(|t| t.table.owner.type_name.to_ascii_lowercase())
-        .unwrap_or_default();
-    match t.as_str() {
-        "nvarchar" | "varchar" | "nchar" | "char" => format!("{t}(256)"),
-        "" => "sql_variant".to_string(),
-        _ => t,
-    }
-}
-
-/// A value as a T-SQL literal, only for showing the script to a person:
-/// the tool itself always sends values as parameters.
-pub fn sql_literal(v: &DbValue) -> String {
-    match v {
-        DbValue::Null => "NULL".to_string(),
-        DbValue::Guid(_) => format!("'{v}'"),
-        DbValue::Text(s) => format!("N'{}'", s.replace('\'', "''")),
-        other => other.to_string(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -322,6 +335,7 @@ mod tests {
                 vec![]
             },
             display_column: Some("Name".into()),
+            copy_of: None,
         };
         let rows = (0..nulls)
             .map(|i| ObjectRow {
@@ -347,6 +361,12 @@ mod tests {
                 product_version: "16".into(),
                 database: "rgsconfig".into(),
                 updateability: "READ_WRITE".into(),
+                identity: Identity {
+                    server_name: "S".into(),
+                    machine_name: "S".into(),
+                    database: "rgsconfig".into(),
+                    database_created: "2026-11-27T07:00:00.000".into(),
+                },
             },
             pool_table: PoolTable {
                 schema: "dbo".into(),
@@ -446,19 +466,28 @@ mod tests {
     }
 
     #[test]
-    fn script_shows_every_statement_in_order() {
-        let i = inspection(vec![table("AgentGroups", true, 1)], vec![pool(7, "p")]);
+    fn script_guards_every_step_in_order() {
+        let i = inspection(vec![table("AgentGroups", true, 2)], vec![pool(7, "p")]);
         let p = build(&i, pool(7, "p"), &Scope::default(), 10_000).unwrap();
         let s = script(&p);
         let order = [
-            "DECLARE @P1 int = 7;",
             "SET XACT_ABORT ON;",
             "SET LOCK_TIMEOUT 10000;",
+            "IF @@SERVERNAME <> N'S' OR DB_NAME() <> N'rgsconfig'",
+            "RETURN;",
+            "SET @pool = 7;",
+            "DECLARE @planned_1 TABLE ([ID] int NOT NULL, PRIMARY KEY ([ID]));",
+            "INSERT INTO @planned_1 ([ID]) VALUES\n    (0),\n    (1);",
             "BEGIN TRANSACTION;",
             "WITH (UPDLOCK, HOLDLOCK)",
-            "SET [OwnerPoolId] = @P1",
-            "COUNT_BIG(*)",
+            "IF @rows <> 2 OR EXISTS",
+            "ROLLBACK TRANSACTION;",
+            "RAISERROR(",
+            "UPDATE [dbo].[AgentGroups] SET [OwnerPoolId] = @pool WHERE [OwnerPoolId] IS NULL;",
+            "SET @rows = @@ROWCOUNT;",
+            "IF EXISTS (SELECT 1 FROM [dbo].[AgentGroups] WHERE [OwnerPoolId] IS NULL)",
             "COMMIT TRANSACTION;",
+            "PRINT N'rgs-repair: committed;",
         ];
         let mut at = 0;
         for part in order {
@@ -467,10 +496,50 @@ mod tests {
                 .unwrap_or_else(|| panic!("{part} missing or out of order in\n{s}"));
             at += found;
         }
+        for later in ["THROW", "IIF(", "CONCAT(", "TRY_CONVERT", "STRING_SPLIT", "OPENJSON"] {
+            assert!(!s.contains(later), "2012+ syntax {later} in\n{s}");
+        }
     }
 
     #[test]
-    fn literals_for_display_are_escaped() {
+    fn the_digest_covers_the_plan() {
+        let i = inspection(vec![table("AgentGroups", true, 2)], vec![pool(7, "p")]);
+        let a = build(&i, pool(7, "p"), &Scope::default(), 10_000).unwrap();
+        let b = build(&i, pool(7, "p"), &Scope::default(), 10_000).unwrap();
+        assert_eq!(a.digest, b.digest);
+        let c = build(&i, pool(7, "p"), &Scope::default(), 5_000).unwrap();
+        assert_ne!(a.digest, c.digest);
+    }
+
+    #[test]
+    fn a_table_named_and_excluded_is_a_usage_error() {
+        let i = inspection(vec![table("Queues", true, 2)], vec![pool(1, "p")]);
+        let scope = Scope {
+            tables: vec!["Queues".into()],
+            exclude: vec!["dbo.queues".into()],
+        };
+        assert!(matches!(select(&i, &scope), Err(Stop::Usage(m)) if m.contains("both name")));
+    }
+
+    #[test]
+    fn copies_are_left_out_unless_named() {
+        let mut copy = table("Queues_bak20261127", true, 3);
+        copy.table.copy_of = Some("dbo.Queues".into());
+        let i = inspection(vec![table("Queues", true, 2), copy], vec![pool(1, "p")]);
+        let p = build(&i, pool(1, "p"), &Scope::default(), 1).unwrap();
+        assert_eq!(p.row_count(), 2);
+        assert_eq!(p.copies.len(), 1);
+        assert!(p.copies[0].reason.contains("copy of dbo.Queues"));
+        let named = Scope {
+            tables: vec!["Queues_bak20261127".into()],
+            exclude: vec![],
+        };
+        let p = build(&i, pool(1, "p"), &named, 1).unwrap();
+        assert_eq!((p.row_count(), p.copies.len()), (3, 0));
+    }
+
+    #[test]
+    fn literals_for_the_script_are_escaped() {
         assert_eq!(sql_literal(&DbValue::Text("o'pool".into())), "N'o''pool'");
     }
 }
