@@ -121,7 +121,14 @@ async fn run<T: Transaction>(
         match tx.attempt(&mut w, opts).await {
             Ok(done) => break done,
             Err(Abort::Failed(e)) if deadlocked(&e) && attempt <= opts.retries => {
-                journal.record(path, Status::RolledBack, Some(format!("chosen as deadlock victim (SQL Server error 1205); rerun {attempt} of {}", opts.retries)))?;
+                journal.record(
+                    path,
+                    Status::RolledBack,
+                    Some(format!(
+                        "chosen as deadlock victim (SQL Server error 1205); rerun {attempt} of {}",
+                        opts.retries
+                    )),
+                )?;
                 pause_before_rerun(&mut w, attempt, opts).await;
             }
             Err(abort) => {
@@ -134,7 +141,11 @@ async fn run<T: Transaction>(
     // COMMIT: from here a lost connection leaves the outcome unknown.
     if opts.cancel.is_cancelled() {
         rollback(&mut w).await;
-        journal.record(path, Status::RolledBack, Some("interrupted before COMMIT".into()))?;
+        journal.record(
+            path,
+            Status::RolledBack,
+            Some("interrupted before COMMIT".into()),
+        )?;
         return Err(Stop::NotDone(format!(
             "interrupted before COMMIT: the {} was rolled back; nothing was changed",
             T::WHAT
@@ -153,7 +164,11 @@ async fn run<T: Transaction>(
         }
         Err(e) => {
             rollback(&mut w).await;
-            journal.record(path, Status::RolledBack, Some(format!("COMMIT failed: {e:#}")))?;
+            journal.record(
+                path,
+                Status::RolledBack,
+                Some(format!("COMMIT failed: {e:#}")),
+            )?;
             Err(anyhow!(
                 "the {}'s COMMIT failed and the transaction was rolled back; nothing was changed: {e:#}",
                 T::WHAT
@@ -216,7 +231,9 @@ async fn settle(
     match abort {
         Abort::Moved(m) => (Stop::NotDone(m.clone()).into(), m),
         Abort::Cancelled => {
-            let m = format!("interrupted (Ctrl-C or SIGTERM): the {what} was rolled back; nothing was changed");
+            let m = format!(
+                "interrupted (Ctrl-C or SIGTERM): the {what} was rolled back; nothing was changed"
+            );
             (Stop::NotDone(m.clone()).into(), m)
         }
         Abort::Failed(e) => {

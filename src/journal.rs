@@ -136,7 +136,6 @@ pub struct Link {
     pub digest: String,
 }
 
-
 /// Where the transaction stands.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "snake_case")]
@@ -493,7 +492,11 @@ impl Journal {
                 Kind::Undo => ("old", t.rows.iter().any(|r| r.old.is_null())),
             };
             if bad {
-                bail!("a row of {}.{} records a NULL {side} owner", t.schema, t.table);
+                bail!(
+                    "a row of {}.{} records a NULL {side} owner",
+                    t.schema,
+                    t.table
+                );
             }
         }
         Ok(j)
@@ -754,7 +757,10 @@ mod tests {
         std::fs::write(&path, text.replace("Agent]Groups", "Queues")).unwrap();
         let e = Journal::read(&path, false).unwrap_err();
         assert!(e.downcast_ref::<Edited>().is_some(), "{e:#}");
-        assert_eq!(Journal::read(&path, true).unwrap().tables[0].table, "Queues");
+        assert_eq!(
+            Journal::read(&path, true).unwrap().tables[0].table,
+            "Queues"
+        );
         // Whitespace is not content.
         let mut j = sample();
         let p2 = dir.path().join("k.json");

@@ -233,7 +233,10 @@ fn next_step_human(out: &mut String, i: &Inspection, findings: &[Finding], base:
         .any(|f| matches!(f, Finding::NullOwner { .. }));
     if nulls && i.pools.len() == 1 {
         let fix = base.clone().args(["fix", "--dry-run"]);
-        let _ = writeln!(out, "Next step: {fix}   (shows the repair and changes nothing)");
+        let _ = writeln!(
+            out,
+            "Next step: {fix}   (shows the repair and changes nothing)"
+        );
     } else if nulls && i.pools.len() > 1 {
         let _ = writeln!(out, "Next step: choose the pool the objects belong to, and see the repair (changes nothing):");
         for p in &i.pools {

@@ -77,8 +77,7 @@ pub fn quote(a: &str) -> String {
 
 fn is_plain(a: &str) -> bool {
     !a.is_empty()
-        && a
-            .chars()
+        && a.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_.,:/=@+%".contains(c))
 }
 
@@ -88,8 +87,14 @@ mod tests {
 
     #[test]
     fn arguments_a_shell_would_change_are_quoted() {
-        let c = Command::new(["-S", r"sqlbe01.contoso.local\rtc", "fix", "--pool", "ID|FQDN"])
-            .args(["--table", "dbo.Agent Groups", "--journal", "it's.json"]);
+        let c = Command::new([
+            "-S",
+            r"sqlbe01.contoso.local\rtc",
+            "fix",
+            "--pool",
+            "ID|FQDN",
+        ])
+        .args(["--table", "dbo.Agent Groups", "--journal", "it's.json"]);
         #[cfg(not(windows))]
         assert_eq!(
             c.render(),

@@ -179,3 +179,86 @@ fn mssql_dangling_and_empty_pool() {
     tool().arg("check").assert().code(3);
     tool().args(["fix", "--yes"]).assert().code(2);
 }
+
+/// Runs a script as one batch, as SSMS or `sqlcmd -b -i` would; returns the
+/// server's error message when it raised one.
+fn run_script(script: &str) -> Result<(), String> {
+    block(async {
+        let mut c = client().await;
+        let result = match c.simple_query(script).await {
+            Ok(s) => s
+                .into_results()
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        result
+    })
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_saved_plan_applies_and_refuses_a_moved_database() {
+    load("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    tool()
+        .args(["fix", "--dry-run", "--save-plan"])
+        .arg(&plan)
+        .assert()
+        .code(0);
+    tool()
+        .args(["fix", "--yes", "--plan"])
+        .arg(&plan)
+        .arg("--journal")
+        .arg(dir.path().join("j.json"))
+        .assert()
+        .code(0);
+    assert_eq!(nulls(), 0);
+
+    load("migrated");
+    let plan2 = dir.path().join("plan2.json");
+    tool()
+        .args(["fix", "--dry-run", "--save-plan"])
+        .arg(&plan2)
+        .assert()
+        .code(0);
+    run_script("UPDATE [dbo].[Agents] SET [OwnerPoolId] = NULL WHERE [ID] = (SELECT MIN([ID]) FROM [dbo].[Agents])").unwrap();
+    tool()
+        .args(["fix", "--yes", "--plan"])
+        .arg(&plan2)
+        .arg("--journal")
+        .arg(dir.path().join("j2.json"))
+        .assert()
+        .code(4);
+    assert_eq!(nulls(), 31);
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_change_script_repairs_and_refuses_a_moved_database() {
+    load("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("change.sql");
+    tool()
+        .args(["fix", "--dry-run", "--emit-sql"])
+        .arg(&f)
+        .assert()
+        .code(0);
+    run_script(&std::fs::read_to_string(&f).unwrap()).unwrap();
+    assert_eq!(nulls(), 0);
+    tool().arg("check").assert().code(0);
+
+    load("migrated");
+    let g = dir.path().join("change2.sql");
+    tool()
+        .args(["fix", "--dry-run", "--emit-sql"])
+        .arg(&g)
+        .assert()
+        .code(0);
+    run_script("UPDATE [dbo].[Queues] SET [OwnerPoolId] = (SELECT TOP 1 [ID] FROM [dbo].[OwnerPool]) WHERE [Name] = N'Payroll Queue'").unwrap();
+    let e = run_script(&std::fs::read_to_string(&g).unwrap()).unwrap_err();
+    assert!(e.contains("not the 9 planned ones"), "{e}");
+    assert_eq!(nulls(), 29, "nothing changed by the refused script");
+}

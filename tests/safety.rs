@@ -107,9 +107,14 @@ fn a_planned_row_changed_by_another_session_aborts_with_4() {
         "{stderr}"
     );
     assert_eq!(snapshot(&sb), moved, "nothing changed by the aborted fix");
+    let j = journal(&dir.path().join("j.json"));
+    assert_eq!(j["status"], "rolled_back", "the failed attempt is recorded");
     assert!(
-        !dir.path().join("j.json").exists(),
-        "no journal: the abort came before it"
+        j["attempts"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("changed after the plan was shown"),
+        "{j}"
     );
 }
 
@@ -223,4 +228,54 @@ fn a_deadlock_victim_is_rerun_then_given_up_cleanly() {
         .code(0);
     assert_eq!(all_nulls(&sb), 0);
     assert_eq!(journal(&dir.path().join("k.json"))["status"], "committed");
+}
+
+#[cfg(unix)]
+#[test]
+fn sigterm_during_a_lock_wait_rolls_back_and_exits_4() {
+    let sb = sandbox("migrated");
+    let before = snapshot(&sb);
+    let mut other = sb.engine().open_session(sb.database()).unwrap();
+    other.execute(
+        "BEGIN TRANSACTION; UPDATE [dbo].[Queues] SET [Name] = [Name] WHERE [Name] = N'Payroll Queue';",
+        &[],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rgs-repair"))
+        .env_clear()
+        .env("RGS_PASSWORD", sb.password())
+        .args([
+            "-S",
+            &format!("127.0.0.1,{}", sb.addr().port()),
+            "-U",
+            "sa",
+            "-C",
+            "fix",
+            "--yes",
+            "--lock-timeout",
+            "30",
+            "--journal",
+            "j.json",
+        ])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(2000));
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    assert!(
+        stderr.contains("SIGTERM") && stderr.contains("rolled back"),
+        "{stderr}"
+    );
+    other.rollback_transaction();
+    assert_eq!(snapshot(&sb), before);
+    assert_eq!(journal(&dir.path().join("j.json"))["status"], "rolled_back");
 }

@@ -121,35 +121,171 @@ fn password_prompt_is_hidden() {
     assert!(!t.contains(sb.password()), "the password was echoed:\n{t}");
 }
 
+impl Pane {
+    /// Whether the terminal shows its cursor (a prompt may hide it).
+    fn cursor_visible(&self) -> bool {
+        let out = Command::new("tmux")
+            .args([
+                "-L",
+                &self.name,
+                "display-message",
+                "-p",
+                "-t",
+                &self.name,
+                "#{cursor_flag}",
+            ])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).trim() == "1"
+    }
+}
+
+const QUESTION: &str = "Type yes to apply, anything else to stop:";
+
 #[test]
-fn choose_a_pool_then_decline_then_accept() {
+fn the_pool_picker_has_no_default_and_the_question_names_the_pool() {
     let sb = sandbox("multi-pool");
     let before = snapshot(&sb);
     let dir = tempfile::tempdir().unwrap();
     let j = dir.path().join("j.json");
     let cmd = command_line(&sb, true, &format!("fix --journal {}", j.display()));
 
+    // Enter alone chooses nothing.
     let Some(p) = Pane::start(&cmd) else { return };
-    p.wait_for("which one gets the objects without an owner?");
-    p.keys(&["Down", "Enter"]);
-    p.wait_for("[y/N]");
-    p.keys(&["Enter"]); // the default is No
+    p.wait_for("Pool (number, ID or FQDN; Enter to stop):");
+    p.keys(&["Enter"]);
     let t = p.wait_for("EXIT=");
-    assert!(t.contains("EXIT=4") && t.contains("not confirmed"), "{t}");
+    assert!(
+        t.contains("EXIT=4") && t.contains("no owner pool chosen"),
+        "{t}"
+    );
     assert_eq!(snapshot(&sb), before);
     assert!(!j.exists());
     drop(p);
 
     let Some(p) = Pane::start(&cmd) else { return };
-    p.wait_for("which one gets the objects without an owner?");
-    p.keys(&["Down", "Enter"]);
-    p.wait_for("[y/N]");
-    p.keys(&["y"]);
-    let t = p.wait_for("EXIT=");
+    p.wait_for("Pool (number, ID or FQDN; Enter to stop):");
+    p.keys(&["2", "Enter"]);
+    let t = p.wait_for(QUESTION);
     assert!(
-        t.contains("EXIT=0") && t.contains("lyncpool02.fabrikam.local"),
+        t.contains("to the pool 406DF8CA-10FF-5287-A934-EB972948497B (lyncpool02.fabrikam.local)?"),
         "{t}"
     );
+    p.keys(&["yes", "Enter"]);
+    let t = p.wait_for("EXIT=");
+    assert!(t.contains("EXIT=0"), "{t}");
     assert_eq!(all_nulls(&sb), 0);
     assert_eq!(journal(&j)["pool"]["name"], "lyncpool02.fabrikam.local");
+}
+
+#[test]
+fn only_the_word_yes_typed_in_full_confirms() {
+    let sb = sandbox("migrated");
+    let before = snapshot(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    for (answer, exit) in [("y", 4), ("yikes, wait", 4), ("yes please", 4), ("yes", 0)] {
+        let j = dir.path().join(format!("{}.json", answer.len()));
+        let Some(p) = Pane::start(&command_line(
+            &sb,
+            true,
+            &format!("fix --journal {}", j.display()),
+        )) else {
+            return;
+        };
+        p.wait_for(QUESTION);
+        p.keys(&["-l", answer]);
+        p.keys(&["Enter"]);
+        let t = p.wait_for("EXIT=");
+        assert!(t.contains(&format!("EXIT={exit}")), "{answer:?}: {t}");
+        if exit == 4 {
+            assert!(t.contains("not confirmed"), "{t}");
+            assert_eq!(snapshot(&sb), before, "{answer:?} changed data");
+        }
+    }
+    assert_eq!(all_nulls(&sb), 0);
+}
+
+#[test]
+fn keys_typed_before_the_question_are_thrown_away() {
+    let sb = sandbox("migrated");
+    let before = snapshot(&sb);
+    // Hold the first request back, so the keys arrive while the tool reads.
+    sb.arm(rgs_sandbox::fault::Fault::parse("delay@1:2500").unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    let Some(p) = Pane::start(&command_line(
+        &sb,
+        true,
+        &format!("fix --journal {}", j.display()),
+    )) else {
+        return;
+    };
+    std::thread::sleep(Duration::from_millis(700));
+    p.keys(&["yes", "Enter"]);
+    p.wait_for(QUESTION);
+    std::thread::sleep(Duration::from_millis(1000));
+    assert!(
+        !p.text().contains("EXIT="),
+        "the early yes answered:\n{}",
+        p.text()
+    );
+    assert_eq!(snapshot(&sb), before);
+    p.keys(&["no", "Enter"]);
+    let t = p.wait_for("EXIT=");
+    assert!(t.contains("EXIT=4"), "{t}");
+    assert_eq!(snapshot(&sb), before);
+}
+
+#[test]
+fn ctrl_c_end_of_input_and_sigterm_at_the_question_are_no() {
+    let sb = sandbox("migrated");
+    let before = snapshot(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    for (n, keys) in [(1, "C-c"), (2, "C-d"), (3, "TERM")] {
+        let j = dir.path().join(format!("j{n}.json"));
+        let Some(p) = Pane::start(&command_line(
+            &sb,
+            true,
+            &format!("fix --journal {}", j.display()),
+        )) else {
+            return;
+        };
+        p.wait_for(QUESTION);
+        if keys == "TERM" {
+            let status = Command::new("pkill")
+                .args(["-TERM", "-f", &j.display().to_string()])
+                .status()
+                .unwrap();
+            assert!(status.success());
+        } else {
+            p.keys(&[keys]);
+        }
+        let t = p.wait_for("EXIT=");
+        assert!(t.contains("EXIT=4"), "{keys}: {t}");
+        assert!(p.cursor_visible(), "{keys}: the cursor was left hidden");
+        assert_eq!(snapshot(&sb), before, "{keys}");
+        assert!(!j.exists(), "{keys}: no journal without a yes");
+    }
+}
+
+#[test]
+fn password_stdin_leaves_the_terminal_for_the_question() {
+    let sb = sandbox("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    let cmd = format!(
+        "printf '%s\\n' '{}' | {}",
+        sb.password(),
+        command_line(
+            &sb,
+            false,
+            &format!("--password-stdin fix --journal {}", j.display())
+        )
+    );
+    let Some(p) = Pane::start(&cmd) else { return };
+    p.wait_for(QUESTION);
+    p.keys(&["yes", "Enter"]);
+    let t = p.wait_for("EXIT=");
+    assert!(t.contains("EXIT=0"), "{t}");
+    assert_eq!(all_nulls(&sb), 0);
 }

@@ -300,7 +300,9 @@ pub fn copy_of(original: &str, name: &str) -> bool {
         return false;
     };
     let first = rest.chars().next().unwrap_or_default();
-    let words = ["bak", "backup", "copy", "old", "orig", "save", "temp", "tmp", "before"];
+    let words = [
+        "bak", "backup", "copy", "old", "orig", "save", "temp", "tmp", "before",
+    ];
     !first.is_alphabetic()
         || first.is_lowercase()
         || words.iter().any(|w| rest.to_lowercase().starts_with(w))
@@ -412,7 +414,12 @@ mod tests {
         ] {
             assert!(copy_of("AgentGroups", copy), "{copy}");
         }
-        for not in ["AgentGroups", "AgentGroupAgents", "AgentGroupsMembers", "Agents"] {
+        for not in [
+            "AgentGroups",
+            "AgentGroupAgents",
+            "AgentGroupsMembers",
+            "Agents",
+        ] {
             assert!(!copy_of("AgentGroups", not), "{not}");
         }
         let c = discover(

@@ -281,10 +281,16 @@ fn dry_run(
     println!();
     println!("Plan digest: {}", plan.digest);
     if let Some(f) = &args.save_plan {
-        println!("Saved the plan to {} (for the change ticket: its digest above).", f.display());
+        println!(
+            "Saved the plan to {} (for the change ticket: its digest above).",
+            f.display()
+        );
     }
     if let Some(f) = &args.emit_sql {
-        println!("Wrote the change script to {} (the T-SQL above).", f.display());
+        println!(
+            "Wrote the change script to {} (the T-SQL above).",
+            f.display()
+        );
     }
     if !inspection.server.writable() {
         println!(
@@ -294,13 +300,21 @@ fn dry_run(
     }
     let apply = match &args.save_plan {
         Some(f) => {
-            let mut flags = vec!["fix".to_string(), "--plan".to_string(), f.display().to_string()];
+            let mut flags = vec![
+                "fix".to_string(),
+                "--plan".to_string(),
+                f.display().to_string(),
+            ];
             args.option_flags(&mut flags);
             ctx.command(flags)?
         }
         None => {
             let pool = (several_pools || args.pool.is_some()).then_some(&plan.pool);
-            ctx.command(["fix".to_string()].into_iter().chain(args.repeat_flags(pool)))?
+            ctx.command(
+                ["fix".to_string()]
+                    .into_iter()
+                    .chain(args.repeat_flags(pool)),
+            )?
         }
     };
     println!("Dry run: nothing was changed. To apply: {apply}   (add --yes to skip the question)");

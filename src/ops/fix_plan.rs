@@ -16,10 +16,11 @@ use std::path::Path;
 
 /// Runs `fix --plan FILE`.
 pub async fn run(ctx: &Context, args: &FixArgs, file: &Path) -> Result<u8> {
-    let saved = plan::file::load(file).map_err(|e| match e.downcast::<plan::file::BadPlanFile>() {
-        Ok(bad) => Stop::Usage(bad.0).into(),
-        Err(e) => e,
-    })?;
+    let saved =
+        plan::file::load(file).map_err(|e| match e.downcast::<plan::file::BadPlanFile>() {
+            Ok(bad) => Stop::Usage(bad.0).into(),
+            Err(e) => e,
+        })?;
     let journal_path = if args.dry_run {
         None
     } else {
@@ -28,7 +29,8 @@ pub async fn run(ctx: &Context, args: &FixArgs, file: &Path) -> Result<u8> {
     let mut conn = ctx.connect().await?;
     let inspection = inspect::inspect(&mut conn).await?;
     let identity_override = check_identity(args, &saved, &inspection)?;
-    let now = plan::select(&inspection, &saved.scope)?.with_pool(saved.pool.clone(), saved.lock_timeout_ms);
+    let now = plan::select(&inspection, &saved.scope)?
+        .with_pool(saved.pool.clone(), saved.lock_timeout_ms);
     let differences = differences(&saved, &now);
     if !differences.is_empty() {
         return Err(Stop::NotDone(format!(
@@ -70,7 +72,16 @@ pub async fn run(ctx: &Context, args: &FixArgs, file: &Path) -> Result<u8> {
         );
     }
     let path = journal_path.expect("a run that writes has a journal path");
-    fix::apply(ctx, args, &mut conn, &inspection, &saved, &path, identity_override).await
+    fix::apply(
+        ctx,
+        args,
+        &mut conn,
+        &inspection,
+        &saved,
+        &path,
+        identity_override,
+    )
+    .await
 }
 
 /// Refuses a plan made on another database, naming both, unless
@@ -140,7 +151,10 @@ fn differences(saved: &Plan, now: &Plan) -> Vec<String> {
 }
 
 fn key_text(key: &[DbValue]) -> String {
-    key.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")
+    key.iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn sample(keys: &[String]) -> String {

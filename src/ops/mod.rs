@@ -46,11 +46,7 @@ pub struct Context {
 
 impl Context {
     /// A context for `options`.
-    pub fn new(
-        options: ConnectOptions,
-        format: Format,
-        interrupt: Interrupt,
-    ) -> Context {
+    pub fn new(options: ConnectOptions, format: Format, interrupt: Interrupt) -> Context {
         Context {
             options,
             target: OnceLock::new(),
@@ -175,10 +171,15 @@ pub fn confirm(ctx: &Context, yes: bool, question: &str) -> Result<()> {
         )
         .into());
     };
-    let answer = terminal.ask(&format!("{question}\nType yes to apply, anything else to stop: "))?;
+    let answer = terminal.ask(&format!(
+        "{question}\nType yes to apply, anything else to stop: "
+    ))?;
     if answer.as_deref().is_some_and(prompt::is_yes) {
         Ok(())
     } else {
-        Err(Stop::NotDone("not confirmed (only the word yes confirms); nothing was changed".into()).into())
+        Err(
+            Stop::NotDone("not confirmed (only the word yes confirms); nothing was changed".into())
+                .into(),
+        )
     }
 }

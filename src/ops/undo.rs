@@ -76,8 +76,12 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     let mut uj = Journal::for_undo(&fix, &args.journal, &restorable, server.identity, audit);
     uj.identity_override = identity_override;
     let opts = WriteOptions {
-        lock_timeout_ms: u32::try_from(args.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT).as_millis())
-            .unwrap_or(u32::MAX),
+        lock_timeout_ms: u32::try_from(
+            args.lock_timeout
+                .unwrap_or(DEFAULT_LOCK_TIMEOUT)
+                .as_millis(),
+        )
+        .unwrap_or(u32::MAX),
         retries: args.retries.unwrap_or(DEFAULT_RETRIES),
         backoff: Duration::from_millis(200),
         cancel: ctx.interrupt.begin_write(),
@@ -148,7 +152,9 @@ fn check_identity(args: &UndoArgs, fix: &Journal, now: &Identity) -> Result<Opti
     }
     let what = differences.join("; ");
     if args.restored_elsewhere {
-        eprintln!("note: --restored-elsewhere: undoing on another database than the fix changed ({what})");
+        eprintln!(
+            "note: --restored-elsewhere: undoing on another database than the fix changed ({what})"
+        );
         return Ok(Some(what));
     }
     Err(Stop::Usage(format!(

@@ -66,10 +66,15 @@ pub fn load(path: &Path) -> Result<Plan> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the plan file {}", path.display()))?;
     let bad = |why: String| BadPlanFile(format!("{} is not a usable plan: {why}", path.display()));
-    let file: PlanFile = serde_json::from_str(&text)
-        .map_err(|e| bad(format!("it is not a complete plan file written by rgs-repair ({e})")))?;
+    let file: PlanFile = serde_json::from_str(&text).map_err(|e| {
+        bad(format!(
+            "it is not a complete plan file written by rgs-repair ({e})"
+        ))
+    })?;
     if file.format != FORMAT {
-        bail!(bad(format!("it is not a plan (\"format\" is not \"{FORMAT}\")")));
+        bail!(bad(format!(
+            "it is not a plan (\"format\" is not \"{FORMAT}\")"
+        )));
     }
     if file.version != VERSION {
         bail!(bad(format!(

@@ -36,9 +36,7 @@ impl Scope {
 
     /// Whether `t` is a copy left out only because `--table` did not name it.
     pub fn leaves_copy(&self, t: &ObjectTable) -> bool {
-        t.copy_of.is_some()
-            && self.tables.is_empty()
-            && !self.exclude.iter().any(|n| t.matches(n))
+        t.copy_of.is_some() && self.tables.is_empty() && !self.exclude.iter().any(|n| t.matches(n))
     }
 
     /// Refuses names that match no object table, listing the tables, and a
@@ -496,7 +494,14 @@ mod tests {
                 .unwrap_or_else(|| panic!("{part} missing or out of order in\n{s}"));
             at += found;
         }
-        for later in ["THROW", "IIF(", "CONCAT(", "TRY_CONVERT", "STRING_SPLIT", "OPENJSON"] {
+        for later in [
+            "THROW",
+            "IIF(",
+            "CONCAT(",
+            "TRY_CONVERT",
+            "STRING_SPLIT",
+            "OPENJSON",
+        ] {
             assert!(!s.contains(later), "2012+ syntax {later} in\n{s}");
         }
     }

@@ -122,3 +122,60 @@ pub fn check_json(sb: &Sandbox, code: i32) -> serde_json::Value {
         .clone();
     json(&out)
 }
+
+/// The journal an undo wrote beside the fix's journal `fix` (the newest
+/// `<name>.undo-*.json`).
+pub fn undo_journal(fix: &Path) -> serde_json::Value {
+    let stem = fix.file_stem().unwrap().to_string_lossy().into_owned();
+    let dir = fix.parent().unwrap();
+    let mut found: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with(&format!("{stem}.undo-"))
+        })
+        .collect();
+    found.sort();
+    journal(
+        found
+            .last()
+            .unwrap_or_else(|| panic!("no undo journal beside {}", fix.display())),
+    )
+}
+
+/// Runs a command line as printed by the tool (`rgs-repair ...`) through
+/// `sh`, with the built binary for `rgs-repair`, the sandbox's password in
+/// the environment, and `extra` appended.
+pub fn run_printed(sb: &Sandbox, printed: &str, extra: &str) -> std::process::Output {
+    let bin = assert_cmd::cargo::cargo_bin("rgs-repair");
+    let rest = printed
+        .trim()
+        .strip_prefix("rgs-repair ")
+        .unwrap_or_else(|| panic!("not a suggested command: {printed}"));
+    let line = format!("'{}' {rest} {extra}", bin.display());
+    std::process::Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RGS_PASSWORD", sb.password())
+        .output()
+        .unwrap()
+}
+
+/// The text after `marker` on the line where it appears in `out`, up to
+/// `end` when given.
+pub fn line_after(out: &str, marker: &str, end: Option<&str>) -> String {
+    let line = out
+        .lines()
+        .find(|l| l.contains(marker))
+        .unwrap_or_else(|| panic!("no line with {marker:?} in:\n{out}"));
+    let rest = &line[line.find(marker).unwrap() + marker.len()..];
+    match end.and_then(|e| rest.find(e)) {
+        Some(i) => rest[..i].trim().to_string(),
+        None => rest.trim().to_string(),
+    }
+}
