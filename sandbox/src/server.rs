@@ -915,6 +915,7 @@ fn expression_depth(sql: &str) -> usize {
 
 /// Runs every scan the connection makes of a request's SQL text, for the
 /// fuzz target: they see arbitrary client text and must not panic.
+#[cfg(any(test, feature = "fuzzing"))]
 pub(crate) fn scan_request_text(sql: &str) {
     let _ = xact_abort_setting(sql);
     let _ = used_databases(sql);
