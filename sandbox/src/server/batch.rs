@@ -113,7 +113,7 @@ impl RequestText {
                 }
                 _ => None,
             })
-            .last()
+            .next_back()
     }
 
     /// For an injected 229: the permission the batch needs and the table it

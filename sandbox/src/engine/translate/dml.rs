@@ -327,7 +327,7 @@ impl Tr<'_, '_> {
                 return Err(assigned_twice(cname));
             }
             let v = self.expr(&a.value)?;
-            let s = self.assign_sql(&v, &t, &t.columns[idx]);
+            let s = self.assign_sql(&v, t, &t.columns[idx]);
             new_values[idx] = Some(s.clone());
             sets.push(format!("{} = {s}", qi(&t.columns[idx].name)));
         }

@@ -183,16 +183,15 @@ impl Tr<'_, '_> {
         }
         if let Some(d) = &db {
             let sysdb = schema
-                .as_deref()
                 .map(|s| s.eq_ignore_ascii_case("sys"))
                 .unwrap_or(false)
                 && tname.eq_ignore_ascii_case("databases");
             if d.to_lowercase() != self.env.db_name.to_lowercase() && !sysdb {
-                return Err(errors::invalid_object(&display));
+                return Err(errors::invalid_object(display));
             }
         }
         if let Some(s) = &schema {
-            if let Some(v) = find_view(s, &tname) {
+            if let Some(v) = find_view(s, tname) {
                 if !self.views.iter().any(|x| std::ptr::eq(*x, v)) {
                     self.views.push(v);
                 }
@@ -213,8 +212,8 @@ impl Tr<'_, '_> {
                 return Ok((v.name.to_string(), cols));
             }
         }
-        let Some(t) = self.env.catalog.table(schema.as_deref(), &tname) else {
-            return Err(errors::invalid_object(&display));
+        let Some(t) = self.env.catalog.table(schema, tname) else {
+            return Err(errors::invalid_object(display));
         };
         let t = t.clone();
         self.tables.push((t.schema.clone(), t.name.clone()));

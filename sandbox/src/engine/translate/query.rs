@@ -115,7 +115,7 @@ impl Tr<'_, '_> {
             if item.with_fill.is_some() || item.options.nulls_first.is_some() {
                 return Err(errors::syntax(&item.to_string()));
             }
-            let pos = self.order_position(&item.expr, &cols)?;
+            let pos = self.order_position(&item.expr, cols)?;
             let s = match pos {
                 Some(p) => p.to_string(),
                 None if compound => {
