@@ -13,6 +13,7 @@ use super::datatype::DeclType;
 use crate::types::SqlType;
 use chrono::NaiveDateTime;
 use rusqlite::Connection;
+use std::collections::HashMap;
 
 mod views;
 
@@ -181,6 +182,30 @@ impl Catalog {
 
     /// Reads the catalog of the database `conn` is connected to.
     pub fn load(conn: &Connection) -> rusqlite::Result<Catalog> {
+        let (schemas, mut tables, index_rows, has_meta) = Self::read_master(conn)?;
+        let created = if has_meta {
+            Self::created_times(conn)?
+        } else {
+            HashMap::new()
+        };
+        for t in &mut tables {
+            if let Some(dt) = created.get(&t.sqlite) {
+                t.created = *dt;
+            }
+            Self::read_columns(conn, t)?;
+        }
+        for (iname, tbl) in index_rows {
+            Self::read_index(conn, &mut tables, &iname, &tbl)?;
+        }
+        for t in &mut tables {
+            t.number_indexes();
+        }
+        Ok(Catalog { schemas, tables })
+    }
+
+    /// The schemas, tables (without columns or indexes) and indexes (name,
+    /// table) that sqlite_master lists, and whether `sbx_meta` exists.
+    fn read_master(conn: &Connection) -> rusqlite::Result<Master> {
         let mut schemas: Vec<SchemaInfo> = BUILTIN_SCHEMAS
             .iter()
             .map(|(id, n)| SchemaInfo {
@@ -191,123 +216,133 @@ impl Catalog {
         let mut tables: Vec<TableInfo> = Vec::new();
         let mut index_rows: Vec<(String, String)> = Vec::new();
         let mut has_meta = false;
-        {
-            let mut st = conn
-                .prepare_cached("SELECT type, name, tbl_name FROM sqlite_master ORDER BY rowid")?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                let ty: String = r.get(0)?;
-                let name: String = r.get(1)?;
-                let tbl: String = r.get(2)?;
-                match ty.as_str() {
-                    "table" => {
-                        if let Some(s) = name.strip_prefix(SCHEMA_PREFIX) {
-                            let id = 5 + schemas.len() as i64 - BUILTIN_SCHEMAS.len() as i64;
-                            schemas.push(SchemaInfo {
-                                id,
-                                name: s.to_string(),
-                            });
-                        } else if name == META_TABLE {
-                            has_meta = true;
-                        } else if let Some((schema, table)) = name.split_once('.') {
-                            if name.starts_with("sqlite_") {
-                                continue;
-                            }
-                            tables.push(TableInfo {
-                                schema: schema.to_string(),
-                                name: table.to_string(),
-                                sqlite: name.clone(),
-                                object_id: object_id_of(schema, table),
-                                columns: Vec::new(),
-                                indexes: Vec::new(),
-                                created: NaiveDateTime::default(),
-                            });
+        let mut st =
+            conn.prepare_cached("SELECT type, name, tbl_name FROM sqlite_master ORDER BY rowid")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let ty: String = r.get(0)?;
+            let name: String = r.get(1)?;
+            let tbl: String = r.get(2)?;
+            match ty.as_str() {
+                "table" => {
+                    if let Some(s) = name.strip_prefix(SCHEMA_PREFIX) {
+                        let id = 5 + schemas.len() as i64 - BUILTIN_SCHEMAS.len() as i64;
+                        schemas.push(SchemaInfo {
+                            id,
+                            name: s.to_string(),
+                        });
+                    } else if name == META_TABLE {
+                        has_meta = true;
+                    } else if let Some((schema, table)) = name.split_once('.') {
+                        if name.starts_with("sqlite_") {
+                            continue;
                         }
+                        tables.push(TableInfo {
+                            schema: schema.to_string(),
+                            name: table.to_string(),
+                            sqlite: name.clone(),
+                            object_id: object_id_of(schema, table),
+                            columns: Vec::new(),
+                            indexes: Vec::new(),
+                            created: NaiveDateTime::default(),
+                        });
                     }
-                    "index" => index_rows.push((name, tbl)),
-                    _ => {}
                 }
+                "index" => index_rows.push((name, tbl)),
+                _ => {}
             }
         }
-        let mut created = std::collections::HashMap::new();
-        if has_meta {
-            let mut st =
-                conn.prepare_cached("SELECT name, value FROM sbx_meta WHERE kind = 'created'")?;
-            let mut rows = st.query([])?;
-            while let Some(r) = rows.next()? {
-                let n: String = r.get(0)?;
-                let v: String = r.get(1)?;
-                if let Some(dt) = super::datatype::parse_datetime(&v) {
-                    created.insert(n, dt);
-                }
+        Ok((schemas, tables, index_rows, has_meta))
+    }
+
+    /// Creation times by SQLite table name (`sbx_meta`).
+    fn created_times(conn: &Connection) -> rusqlite::Result<HashMap<String, NaiveDateTime>> {
+        let mut created = HashMap::new();
+        let mut st =
+            conn.prepare_cached("SELECT name, value FROM sbx_meta WHERE kind = 'created'")?;
+        let mut rows = st.query([])?;
+        while let Some(r) = rows.next()? {
+            let n: String = r.get(0)?;
+            let v: String = r.get(1)?;
+            if let Some(dt) = super::datatype::parse_datetime(&v) {
+                created.insert(n, dt);
             }
         }
-        for t in &mut tables {
-            if let Some(dt) = created.get(&t.sqlite) {
-                t.created = *dt;
-            }
-            let mut st = conn.prepare_cached(
-                "SELECT name, type, \"notnull\" FROM pragma_table_xinfo(?1) ORDER BY cid",
-            )?;
-            let mut rows = st.query([&t.sqlite])?;
-            while let Some(r) = rows.next()? {
-                let name: String = r.get(0)?;
-                let decl: String = r.get::<_, Option<String>>(1)?.unwrap_or_default();
-                let notnull: i64 = r.get(2)?;
-                let decl = DeclType::parse(&decl).unwrap_or(DeclType::new(SqlType::NVarChar(None)));
-                t.columns.push(ColumnInfo {
-                    name,
-                    decl,
-                    nullable: notnull == 0,
-                });
-            }
-        }
-        for (iname, tbl) in index_rows {
-            let Some(t) = tables.iter_mut().find(|t| t.sqlite == tbl) else {
-                continue;
-            };
-            let Some(rest) = iname.strip_prefix(&format!("{tbl}|")) else {
-                continue;
-            };
-            let mut parts = rest.splitn(3, '|');
-            let (Some(code), Some(cl), Some(name)) = (parts.next(), parts.next(), parts.next())
-            else {
-                continue;
-            };
-            let (kind, unique) = match code {
-                "PK" => (IndexKind::PrimaryKey, true),
-                "UQ" => (IndexKind::UniqueConstraint, true),
-                "UX" => (IndexKind::Index, true),
-                "IX" => (IndexKind::Index, false),
-                _ => continue,
-            };
-            let mut columns = Vec::new();
-            let mut st = conn.prepare_cached(
-                "SELECT cid, \"desc\" FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno",
-            )?;
-            let mut rows = st.query([&iname])?;
-            while let Some(r) = rows.next()? {
-                let cid: i64 = r.get(0)?;
-                let desc: i64 = r.get(1)?;
-                if cid >= 0 {
-                    columns.push((cid as usize, desc != 0));
-                }
-            }
-            t.indexes.push(IndexInfo {
-                name: name.to_string(),
-                kind,
-                unique,
-                clustered: cl == "C",
-                columns,
-                index_id: 0,
+        Ok(created)
+    }
+
+    /// A table's columns, from `pragma_table_xinfo`.
+    fn read_columns(conn: &Connection, t: &mut TableInfo) -> rusqlite::Result<()> {
+        let mut st = conn.prepare_cached(
+            "SELECT name, type, \"notnull\" FROM pragma_table_xinfo(?1) ORDER BY cid",
+        )?;
+        let mut rows = st.query([&t.sqlite])?;
+        while let Some(r) = rows.next()? {
+            let name: String = r.get(0)?;
+            let decl: String = r.get::<_, Option<String>>(1)?.unwrap_or_default();
+            let notnull: i64 = r.get(2)?;
+            let decl = DeclType::parse(&decl).unwrap_or(DeclType::new(SqlType::NVarChar(None)));
+            t.columns.push(ColumnInfo {
+                name,
+                decl,
+                nullable: notnull == 0,
             });
         }
-        for t in &mut tables {
-            t.number_indexes();
+        Ok(())
+    }
+
+    /// One index, named `<table>|<kind>|<C or N>|<name>`, added to its table;
+    /// indexes named otherwise are not the sandbox's and are skipped.
+    fn read_index(
+        conn: &Connection,
+        tables: &mut [TableInfo],
+        iname: &str,
+        tbl: &str,
+    ) -> rusqlite::Result<()> {
+        let Some(t) = tables.iter_mut().find(|t| t.sqlite == tbl) else {
+            return Ok(());
+        };
+        let Some(rest) = iname.strip_prefix(&format!("{tbl}|")) else {
+            return Ok(());
+        };
+        let mut parts = rest.splitn(3, '|');
+        let (Some(code), Some(cl), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
+            return Ok(());
+        };
+        let (kind, unique) = match code {
+            "PK" => (IndexKind::PrimaryKey, true),
+            "UQ" => (IndexKind::UniqueConstraint, true),
+            "UX" => (IndexKind::Index, true),
+            "IX" => (IndexKind::Index, false),
+            _ => return Ok(()),
+        };
+        let mut columns = Vec::new();
+        let mut st = conn.prepare_cached(
+            "SELECT cid, \"desc\" FROM pragma_index_xinfo(?1) WHERE key = 1 ORDER BY seqno",
+        )?;
+        let mut rows = st.query([&iname])?;
+        while let Some(r) = rows.next()? {
+            let cid: i64 = r.get(0)?;
+            let desc: i64 = r.get(1)?;
+            if cid >= 0 {
+                columns.push((cid as usize, desc != 0));
+            }
         }
-        Ok(Catalog { schemas, tables })
+        t.indexes.push(IndexInfo {
+            name: name.to_string(),
+            kind,
+            unique,
+            clustered: cl == "C",
+            columns,
+            index_id: 0,
+        });
+        Ok(())
     }
 }
+
+/// What sqlite_master lists: schemas, tables, (index, table) names, and
+/// whether `sbx_meta` exists.
+type Master = (Vec<SchemaInfo>, Vec<TableInfo>, Vec<(String, String)>, bool);
 
 /// Reads a delimited identifier up to its closing `close`, where a doubled
 /// `close` stands for one; None when it never closes.
