@@ -203,6 +203,22 @@ impl Connection {
         };
         let xact_abort = text.xact_abort();
         let outcome = self.execute(req, reset).await?;
+        self.answer(outcome, n, reset, xact_abort, drop_after, framing)
+            .await
+    }
+
+    /// Sends the request's answer (or the attention acknowledgement) and
+    /// applies what the request changed in the connection's state. False
+    /// when the connection must close.
+    async fn answer(
+        &mut self,
+        outcome: Outcome,
+        n: u64,
+        reset: bool,
+        xact_abort: Option<bool>,
+        drop_after: bool,
+        framing: Framing<'_>,
+    ) -> io::Result<bool> {
         let items = match outcome {
             Outcome::ClientGone => return Ok(false),
             Outcome::Attention(items) => {

@@ -72,50 +72,9 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream, conn: u64) -> io::Result<()>
     let spid = spid_for(conn);
     let mut t = Transport::new(tcp, spid);
 
-    // TDS 8.0 clients start with a TLS ClientHello instead of PRELOGIN.
-    let Some(first) = t.peek_byte().await? else {
+    let Some(login_only_tls) = prelogin(&shared, &mut t, conn).await? else {
         return Ok(());
     };
-    let strict = first == 0x16;
-    if strict {
-        let Some(tls) = &shared.tls else {
-            t.close().await;
-            return Err(protocol_error(
-                "TDS 8.0 TLS handshake refused: TLS is disabled",
-            ));
-        };
-        t.start_tls_strict(tls.strict.clone()).await?;
-    }
-
-    let Some(msg) = t.read_message().await? else {
-        return Ok(());
-    };
-    if msg.ty != packet_type::PRELOGIN {
-        t.close().await;
-        return Err(protocol_error(format!(
-            "expected PRELOGIN, got packet type {:#04x}",
-            msg.ty
-        )));
-    }
-    let pre = prelogin::parse(&msg.payload).map_err(protocol_error)?;
-    let encryption = prelogin::negotiate(pre.encryption, shared.tls.is_some());
-    let answer = prelogin::response(
-        encryption,
-        prelogin::instance_ok(&pre.instance),
-        PRODUCT_VERSION,
-    );
-    t.write_message(packet_type::REPLY, &answer, DEFAULT_PACKET_SIZE)
-        .await?;
-    let mut login_only_tls = false;
-    if !strict && encryption != prelogin::ENCRYPT_NOT_SUP {
-        let tls = shared
-            .tls
-            .as_ref()
-            .expect("TLS offered only with a certificate");
-        t.start_tls_in_prelogin(tls.tds7.clone()).await?;
-        login_only_tls = encryption == prelogin::ENCRYPT_OFF;
-    }
-    debug!(conn, strict, encryption, client_encryption = ?pre.encryption, "prelogin done");
 
     let Some(mut msg) = t.read_message().await? else {
         return Ok(());
@@ -157,6 +116,57 @@ async fn serve(shared: Arc<Shared>, tcp: TcpStream, conn: u64) -> io::Result<()>
     result
 }
 
+/// PRELOGIN and the TLS it negotiates (TDS 8.0 clients start with TLS
+/// instead). Some(true) when TLS covers the login only; None when the client
+/// went away.
+async fn prelogin(shared: &Shared, t: &mut Transport, conn: u64) -> io::Result<Option<bool>> {
+    // TDS 8.0 clients start with a TLS ClientHello instead of PRELOGIN.
+    let Some(first) = t.peek_byte().await? else {
+        return Ok(None);
+    };
+    let strict = first == 0x16;
+    if strict {
+        let Some(tls) = &shared.tls else {
+            t.close().await;
+            return Err(protocol_error(
+                "TDS 8.0 TLS handshake refused: TLS is disabled",
+            ));
+        };
+        t.start_tls_strict(tls.strict.clone()).await?;
+    }
+
+    let Some(msg) = t.read_message().await? else {
+        return Ok(None);
+    };
+    if msg.ty != packet_type::PRELOGIN {
+        t.close().await;
+        return Err(protocol_error(format!(
+            "expected PRELOGIN, got packet type {:#04x}",
+            msg.ty
+        )));
+    }
+    let pre = prelogin::parse(&msg.payload).map_err(protocol_error)?;
+    let encryption = prelogin::negotiate(pre.encryption, shared.tls.is_some());
+    let answer = prelogin::response(
+        encryption,
+        prelogin::instance_ok(&pre.instance),
+        PRODUCT_VERSION,
+    );
+    t.write_message(packet_type::REPLY, &answer, DEFAULT_PACKET_SIZE)
+        .await?;
+    let mut login_only_tls = false;
+    if !strict && encryption != prelogin::ENCRYPT_NOT_SUP {
+        let tls = shared
+            .tls
+            .as_ref()
+            .expect("TLS offered only with a certificate");
+        t.start_tls_in_prelogin(tls.tds7.clone()).await?;
+        login_only_tls = encryption == prelogin::ENCRYPT_OFF;
+    }
+    debug!(conn, strict, encryption, client_encryption = ?pre.encryption, "prelogin done");
+    Ok(Some(login_only_tls))
+}
+
 fn login_failed(user: &str) -> SqlError {
     SqlError {
         number: 18456,
@@ -193,43 +203,14 @@ async fn log_in(
         out
     };
 
-    if login.integrated_security() {
-        let e = SqlError {
-            number: 18452,
-            severity: 14,
-            state: 1,
-            message: "Login failed. The login is from an untrusted domain and cannot be used with Integrated authentication."
-                .into(),
-            line: 1,
-        };
-        t.write_message(packet_type::REPLY, &fail(vec![e]), DEFAULT_PACKET_SIZE)
-            .await?;
-        return Ok(None);
-    }
-    if !login.username.eq_ignore_ascii_case(LOGIN) || !login.password.matches(&shared.password) {
-        info!(conn, user = %login.username, "login failed: wrong user name or password");
-        t.write_message(
-            packet_type::REPLY,
-            &fail(vec![login_failed(&login.username)]),
-            DEFAULT_PACKET_SIZE,
-        )
-        .await?;
-        return Ok(None);
-    }
-
     let database = if login.database.is_empty() {
         "master".to_string()
     } else {
         login.database.clone()
     };
-    if let Some(e) = shared.open_error(&database) {
-        info!(conn, database = %database, error = %e, "login failed: database not available");
-        t.write_message(
-            packet_type::REPLY,
-            &fail(vec![e, login_failed(&login.username)]),
-            DEFAULT_PACKET_SIZE,
-        )
-        .await?;
+    if let Some(errors) = refusal(shared, login, &database, conn) {
+        t.write_message(packet_type::REPLY, &fail(errors), DEFAULT_PACKET_SIZE)
+            .await?;
         return Ok(None);
     }
     let engine = shared.engine.clone();
@@ -266,9 +247,40 @@ async fn log_in(
     } else {
         login.tds_version
     };
-    let db = session.database().to_string();
+    let out = login_ack(session.database(), login, packet_size, tds_version);
+    t.write_message(packet_type::REPLY, &out, DEFAULT_PACKET_SIZE)
+        .await?;
+    Ok(Some((session, packet_size)))
+}
+
+/// The errors that refuse a login, if it is refused: integrated security,
+/// a wrong user name or password, or a database that is not available.
+fn refusal(shared: &Shared, login: &Login7, database: &str, conn: u64) -> Option<Vec<SqlError>> {
+    if login.integrated_security() {
+        return Some(vec![SqlError {
+            number: 18452,
+            severity: 14,
+            state: 1,
+            message: "Login failed. The login is from an untrusted domain and cannot be used with Integrated authentication."
+                .into(),
+            line: 1,
+        }]);
+    }
+    if !login.username.eq_ignore_ascii_case(LOGIN) || !login.password.matches(&shared.password) {
+        info!(conn, user = %login.username, "login failed: wrong user name or password");
+        return Some(vec![login_failed(&login.username)]);
+    }
+    if let Some(e) = shared.open_error(database) {
+        info!(conn, database = %database, error = %e, "login failed: database not available");
+        return Some(vec![e, login_failed(&login.username)]);
+    }
+    None
+}
+
+/// LOGINACK and the environment changes SQL Server sends with it.
+fn login_ack(db: &str, login: &Login7, packet_size: usize, tds_version: u32) -> Vec<u8> {
     let mut out = Vec::new();
-    tokens::env_text(&mut out, env::DATABASE, &db, "master");
+    tokens::env_text(&mut out, env::DATABASE, db, "master");
     tokens::info(
         &mut out,
         5701,
@@ -300,9 +312,7 @@ async fn log_in(
         &DEFAULT_PACKET_SIZE.to_string(),
     );
     tokens::done(&mut out, token::DONE, 0, 0, 0);
-    t.write_message(packet_type::REPLY, &out, DEFAULT_PACKET_SIZE)
-        .await?;
-    Ok(Some((session, packet_size)))
+    out
 }
 
 #[cfg(test)]
