@@ -65,6 +65,7 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
     register_conversions(conn, &shared)?;
     register_clock(conn)?;
     register_strings(conn)?;
+    register_patterns(conn)?;
     register_metadata(conn, &shared)?;
     Ok(())
 }
@@ -190,6 +191,12 @@ fn register_strings(conn: &Connection) -> rusqlite::Result<()> {
         })
     })?;
 
+    Ok(())
+}
+
+/// QUOTENAME and LIKE, with SQL Server's quoting and pattern classes.
+fn register_patterns(conn: &Connection) -> rusqlite::Result<()> {
+    let det = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     // QUOTENAME(name [, quote char])
     conn.create_scalar_function("sbx_quotename", -1, det, |ctx| {
         let Some(name) = text_arg(ctx, 0) else {

@@ -20,7 +20,7 @@ use super::datatype::{self, from_storage, DeclType};
 use super::errors;
 use super::functions::{self, FnShared};
 use super::parse::{parse_batch, Parsed};
-use super::translate::{plan, Action, Env, SetOption, Var};
+use super::translate::{plan, Action, Env, QueryPlan, SetOption, Var};
 use super::Shared;
 use crate::types::{Item, Param, SqlError, Value};
 use rusqlite::types::Value as SqlVal;
@@ -391,24 +391,12 @@ impl SessionState {
             Action::Save(name) => self.save(name, items)?,
             Action::RollbackTo(name) => self.rollback_to(name, items)?,
             Action::Set(opt) => {
-                match opt {
-                    SetOption::NoCount(b) => self.nocount = b,
-                    SetOption::XactAbort(b) => self.xact_abort = b,
-                    SetOption::LockTimeout(n) => self.lock_timeout = n,
-                    SetOption::Ignored => {}
-                }
+                self.set_option(opt);
                 self.done(items);
             }
             Action::Print(p) => self.print(p, items)?,
             Action::Declare(list) => self.declare(list, items)?,
-            Action::SetVar { name, plan } => {
-                let v = self.eval_scalar(&plan)?;
-                if let Some(var) = self.vars.get_mut(&name.to_lowercase()) {
-                    var.value = v;
-                }
-                self.rowcount = 1;
-                self.done(items);
-            }
+            Action::SetVar { name, plan } => self.set_var(&name, &plan, items)?,
             Action::If {
                 cond,
                 then,
@@ -434,6 +422,32 @@ impl SessionState {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// SET NOCOUNT, XACT_ABORT, LOCK_TIMEOUT (others have no effect here).
+    fn set_option(&mut self, opt: SetOption) {
+        match opt {
+            SetOption::NoCount(b) => self.nocount = b,
+            SetOption::XactAbort(b) => self.xact_abort = b,
+            SetOption::LockTimeout(n) => self.lock_timeout = n,
+            SetOption::Ignored => {}
+        }
+    }
+
+    /// SET @v = value: the plan converts the value to the variable's type.
+    fn set_var(
+        &mut self,
+        name: &str,
+        plan: &QueryPlan,
+        items: &mut Vec<Item>,
+    ) -> Result<(), SqlError> {
+        let v = self.eval_scalar(plan)?;
+        if let Some(var) = self.vars.get_mut(&name.to_lowercase()) {
+            var.value = v;
+        }
+        self.rowcount = 1;
+        self.done(items);
+        Ok(())
     }
 
     // ----- connection state -------------------------------------------------

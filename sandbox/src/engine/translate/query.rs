@@ -289,51 +289,17 @@ impl Tr<'_, '_> {
         &mut self,
         s: &Select,
     ) -> Result<(String, Vec<OutCol>, Option<String>), SqlError> {
+        check_select_clauses(s)?;
         let Select {
-            select_token: _,
-            optimizer_hints,
             distinct,
-            select_modifiers,
             top,
-            top_before_distinct: _,
             projection,
-            exclude,
-            into,
             from,
-            lateral_views,
-            prewhere,
             selection,
-            connect_by,
             group_by,
-            cluster_by,
-            distribute_by,
-            sort_by,
             having,
-            named_window,
-            qualify,
-            window_before_qualify: _,
-            value_table_mode,
-            flavor,
+            ..
         } = s;
-        if !optimizer_hints.is_empty()
-            || select_modifiers.is_some()
-            || exclude.is_some()
-            || !lateral_views.is_empty()
-            || prewhere.is_some()
-            || !connect_by.is_empty()
-            || !cluster_by.is_empty()
-            || !distribute_by.is_empty()
-            || !sort_by.is_empty()
-            || !named_window.is_empty()
-            || qualify.is_some()
-            || value_table_mode.is_some()
-            || *flavor != ast::SelectFlavor::Standard
-        {
-            return Err(errors::syntax(&s.to_string()));
-        }
-        if into.is_some() {
-            return Err(errors::syntax("INTO"));
-        }
         let mut sql = String::from("SELECT ");
         match distinct {
             None | Some(Distinct::All) => {}
@@ -579,4 +545,55 @@ fn push_star(src: &Source, items: &mut Vec<String>, cols: &mut Vec<OutCol>) {
             assign: None,
         });
     }
+}
+
+/// Refuses the clauses of a SELECT the sandbox does not implement (the
+/// full destructuring makes a new sqlparser field a compile error here).
+fn check_select_clauses(s: &Select) -> Result<(), SqlError> {
+    let Select {
+        select_token: _,
+        optimizer_hints,
+        distinct: _,
+        select_modifiers,
+        top: _,
+        top_before_distinct: _,
+        projection: _,
+        exclude,
+        into,
+        from: _,
+        lateral_views,
+        prewhere,
+        selection: _,
+        connect_by,
+        group_by: _,
+        cluster_by,
+        distribute_by,
+        sort_by,
+        having: _,
+        named_window,
+        qualify,
+        window_before_qualify: _,
+        value_table_mode,
+        flavor,
+    } = s;
+    if !optimizer_hints.is_empty()
+        || select_modifiers.is_some()
+        || exclude.is_some()
+        || !lateral_views.is_empty()
+        || prewhere.is_some()
+        || !connect_by.is_empty()
+        || !cluster_by.is_empty()
+        || !distribute_by.is_empty()
+        || !sort_by.is_empty()
+        || !named_window.is_empty()
+        || qualify.is_some()
+        || value_table_mode.is_some()
+        || *flavor != ast::SelectFlavor::Standard
+    {
+        return Err(errors::syntax(&s.to_string()));
+    }
+    if into.is_some() {
+        return Err(errors::syntax("INTO"));
+    }
+    Ok(())
 }
