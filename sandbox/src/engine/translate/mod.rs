@@ -1,4 +1,4 @@
-//! T-SQL to SQLite, in one place: every statement, clause and expression the
+//! T-SQL to SQLite, in one module: every statement, clause and expression the
 //! sandbox understands is matched here explicitly and printed as SQLite SQL
 //! with the SQL Server type of every result column; anything else is
 //! refused with SQL Server's error (102 and friends) instead of being
@@ -9,6 +9,12 @@
 //! FROM clause gets a generated alias (`t1`, `t2`...), every select item
 //! the output name `c1`, `c2`..., so user names never reach SQLite unquoted
 //! or ambiguous. Parameters and variables are bound (`?N`), never inlined.
+//!
+//! One translator, [`Tr`], whose methods are spread over the submodules by
+//! what they translate: names, scalar expressions, predicates, built-in
+//! functions, queries and their FROM clauses, DML, DDL, and the statements
+//! that change the session (control). This file holds the plans the
+//! session runs and the statement dispatch.
 
 mod control;
 mod ddl;
