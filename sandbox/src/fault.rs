@@ -10,7 +10,11 @@
 //! it was armed, so that a test can change data fault-free on one
 //! connection and then fault a fresh one.
 
+use crate::engine::parse::parse_batch;
 use crate::types::SqlError;
+use sqlparser::ast::{
+    FromTable, ObjectName, ObjectNamePart, Query, SetExpr, Statement, TableFactor, TableObject,
+};
 use std::fmt;
 use std::str::FromStr;
 use std::sync::Mutex;
@@ -210,46 +214,76 @@ pub fn sql_server_error(
     }
 }
 
-/// For error 229: the permission a statement needs and the table it names,
-/// found the simple way (first DML keyword and the name after it).
+/// For error 229: the permission `sql` needs and the table it names (see
+/// [`permission_target_in`]); ("SELECT", "object") when it names none or
+/// does not parse.
 pub fn permission_target(sql: &str) -> (String, String) {
-    let words: Vec<&str> = sql
-        .split(|c: char| c.is_whitespace() || c == ';' || c == '(')
-        .filter(|w| !w.is_empty())
-        .collect();
-    let upper: Vec<String> = words.iter().map(|w| w.to_ascii_uppercase()).collect();
-    let clean = |w: &str| -> String {
-        let last = w.rsplit('.').next().unwrap_or(w);
-        last.trim_matches(|c| c == '[' || c == ']' || c == ',')
-            .to_string()
-    };
-    for (i, w) in upper.iter().enumerate() {
-        let (action, skip) = match w.as_str() {
-            "UPDATE" => ("UPDATE", 1),
-            "DELETE" => (
-                "DELETE",
-                if upper.get(i + 1).map(String::as_str) == Some("FROM") {
-                    2
-                } else {
-                    1
-                },
-            ),
-            "INSERT" => (
-                "INSERT",
-                if upper.get(i + 1).map(String::as_str) == Some("INTO") {
-                    2
-                } else {
-                    1
-                },
-            ),
-            "FROM" => ("SELECT", 1),
-            _ => continue,
-        };
-        if let Some(obj) = words.get(i + skip) {
-            return (action.to_string(), clean(obj));
+    let parsed = parse_batch(sql).unwrap_or_default();
+    let stmts: Vec<&Statement> = parsed.iter().map(|(s, _)| s).collect();
+    permission_target_in(&stmts)
+}
+
+/// For error 229: the permission the first statement that names a table
+/// needs (UPDATE, DELETE, INSERT or SELECT) and that table's name, without
+/// its schema.
+pub(crate) fn permission_target_in(stmts: &[&Statement]) -> (String, String) {
+    stmts
+        .iter()
+        .find_map(|s| statement_target(s))
+        .map(|(action, name)| (action.to_string(), last_part(name)))
+        .unwrap_or_else(|| ("SELECT".to_string(), "object".to_string()))
+}
+
+fn statement_target(s: &Statement) -> Option<(&'static str, &ObjectName)> {
+    match s {
+        Statement::Update(u) => Some(("UPDATE", relation_name(&u.table.relation)?)),
+        Statement::Delete(d) => {
+            let (FromTable::WithFromKeyword(list) | FromTable::WithoutKeyword(list)) = &d.from;
+            Some(("DELETE", relation_name(&list.first()?.relation)?))
         }
+        Statement::Insert(i) => match &i.table {
+            TableObject::TableName(n) => Some(("INSERT", n)),
+            _ => None,
+        },
+        Statement::Query(q) => Some(("SELECT", query_table(q)?)),
+        _ => None,
     }
-    ("SELECT".to_string(), "object".to_string())
+}
+
+/// The first table a query reads.
+fn query_table(q: &Query) -> Option<&ObjectName> {
+    set_expr_table(&q.body)
+}
+
+fn set_expr_table(e: &SetExpr) -> Option<&ObjectName> {
+    match e {
+        SetExpr::Select(s) => s.from.iter().find_map(|t| relation_name(&t.relation)),
+        SetExpr::Query(q) => query_table(q),
+        SetExpr::SetOperation { left, right, .. } => {
+            set_expr_table(left).or_else(|| set_expr_table(right))
+        }
+        _ => None,
+    }
+}
+
+fn relation_name(tf: &TableFactor) -> Option<&ObjectName> {
+    match tf {
+        TableFactor::Table { name, .. } => Some(name),
+        TableFactor::Derived { subquery, .. } => query_table(subquery),
+        TableFactor::NestedJoin {
+            table_with_joins, ..
+        } => relation_name(&table_with_joins.relation),
+        _ => None,
+    }
+}
+
+/// The last part of a name, as written (brackets removed).
+fn last_part(n: &ObjectName) -> String {
+    match n.0.last() {
+        Some(ObjectNamePart::Identifier(i)) => i.value.clone(),
+        Some(other) => other.to_string(),
+        None => String::new(),
+    }
 }
 
 #[cfg(test)]

@@ -60,14 +60,22 @@ fn text_arg(ctx: &Context<'_>, i: usize) -> Option<String> {
 
 /// Registers the functions and collations on a new connection.
 pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Result<()> {
-    let det = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
-    let volatile = FunctionFlags::SQLITE_UTF8;
-
     conn.create_collation("GUID", datatype::guid_cmp)?;
     conn.create_collation("CI", datatype::ci_cmp)?;
+    register_conversions(conn, &shared)?;
+    register_clock(conn)?;
+    register_strings(conn)?;
+    register_patterns(conn)?;
+    register_metadata(conn, &shared)?;
+    Ok(())
+}
 
+/// CAST/CONVERT, assignment to a column and the division check: SQL
+/// Server's conversions and errors, which SQLite's own would not give.
+fn register_conversions(conn: &Connection, shared: &Arc<FnShared>) -> rusqlite::Result<()> {
+    let det = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     // sbx_cast(value, target spec, source type name [, style [, try]])
-    let s = shared.clone();
+    let s = Arc::clone(shared);
     conn.create_scalar_function("sbx_cast", -1, det, move |ctx| {
         let spec = text_arg(ctx, 1).unwrap_or_default();
         let src = text_arg(ctx, 2).unwrap_or_default();
@@ -84,7 +92,7 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
     })?;
 
     // sbx_assign(value, target spec, source type, table, column)
-    let s = shared.clone();
+    let s = Arc::clone(shared);
     conn.create_scalar_function("sbx_assign", 5, det, move |ctx| {
         let spec = text_arg(ctx, 1).unwrap_or_default();
         let src = text_arg(ctx, 2).unwrap_or_default();
@@ -105,6 +113,25 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
         .map_err(|e| fail(&s, e))
     })?;
 
+    // Divisor check: SQL Server fails a division by zero, SQLite gives NULL.
+    let s = Arc::clone(shared);
+    conn.create_scalar_function("sbx_nz", 1, det, move |ctx| {
+        let zero = match ctx.get_raw(0) {
+            ValueRef::Integer(0) => true,
+            ValueRef::Real(f) => f == 0.0,
+            _ => false,
+        };
+        if zero {
+            return Err(fail(&s, errors::divide_by_zero()));
+        }
+        Ok(SqlVal::from(ctx.get_raw(0)))
+    })?;
+    Ok(())
+}
+
+/// NEWID() and the clock.
+fn register_clock(conn: &Connection) -> rusqlite::Result<()> {
+    let volatile = FunctionFlags::SQLITE_UTF8;
     conn.create_scalar_function("sbx_newid", 0, volatile, |_| {
         Ok(guid_text(&uuid::Uuid::new_v4()))
     })?;
@@ -119,7 +146,13 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
         };
         Ok(datatype::format_datetime(&now))
     })?;
+    Ok(())
+}
 
+/// String functions with SQL Server's semantics (trailing spaces, Unicode
+/// case, LIKE classes).
+fn register_strings(conn: &Connection) -> rusqlite::Result<()> {
+    let det = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     // LEN: characters without trailing spaces.
     conn.create_scalar_function("sbx_len", 1, det, |ctx| {
         Ok(match ctx.get_raw(0) {
@@ -158,6 +191,12 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
         })
     })?;
 
+    Ok(())
+}
+
+/// QUOTENAME and LIKE, with SQL Server's quoting and pattern classes.
+fn register_patterns(conn: &Connection) -> rusqlite::Result<()> {
+    let det = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     // QUOTENAME(name [, quote char])
     conn.create_scalar_function("sbx_quotename", -1, det, |ctx| {
         let Some(name) = text_arg(ctx, 0) else {
@@ -198,23 +237,15 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
         let p: Vec<char> = p.to_lowercase().chars().collect();
         Ok(Some(like(&v, &p, esc) as i64))
     })?;
+    Ok(())
+}
 
-    // Divisor check: SQL Server fails a division by zero, SQLite gives NULL.
-    let s = shared.clone();
-    conn.create_scalar_function("sbx_nz", 1, det, move |ctx| {
-        let zero = match ctx.get_raw(0) {
-            ValueRef::Integer(0) => true,
-            ValueRef::Real(f) => f == 0.0,
-            _ => false,
-        };
-        if zero {
-            return Err(fail(&s, errors::divide_by_zero()));
-        }
-        Ok(SqlVal::from(ctx.get_raw(0)))
-    })?;
-
+/// Metadata functions: they read the session's current catalog and
+/// permissions through `FnShared`.
+fn register_metadata(conn: &Connection, shared: &Arc<FnShared>) -> rusqlite::Result<()> {
+    let volatile = FunctionFlags::SQLITE_UTF8;
     // OBJECT_ID(name [, type])
-    let s = shared.clone();
+    let s = Arc::clone(shared);
     conn.create_scalar_function("sbx_object_id", -1, volatile, move |ctx| {
         let Some(name) = text_arg(ctx, 0) else {
             return Ok(None);
@@ -229,7 +260,7 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
     })?;
 
     // OBJECT_NAME(id)
-    let s = shared.clone();
+    let s = Arc::clone(shared);
     conn.create_scalar_function("sbx_object_name", 1, volatile, move |ctx| {
         let id: Option<i64> = ctx.get(0)?;
         let c = s.ctx.lock().unwrap_or_else(|p| p.into_inner());
@@ -237,7 +268,7 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
     })?;
 
     // HAS_PERMS_BY_NAME(securable, class, permission)
-    let s = shared;
+    let s = Arc::clone(shared);
     conn.create_scalar_function("sbx_has_perms", 3, volatile, move |ctx| {
         let name = text_arg(ctx, 0);
         let class = text_arg(ctx, 1).unwrap_or_default().trim().to_uppercase();

@@ -14,7 +14,7 @@ mod catalog;
 mod datatype;
 mod errors;
 mod functions;
-mod parse;
+pub(crate) mod parse;
 mod script;
 mod session;
 mod translate;

@@ -20,31 +20,30 @@ use std::any::TypeId;
 pub(crate) struct Tsql(MsSqlDialect);
 
 /// Keywords that start statements in T-SQL and so are never aliases.
+/// SAVE, BREAK and GOTO start statements too, but sqlparser has no keyword
+/// for them: they arrive here as `NoKeyword`, like any other word, and are
+/// left to MsSqlDialect.
 fn never_alias(kw: &Keyword) -> bool {
-    let name = format!("{kw:?}");
     matches!(
-        name.as_str(),
-        "COMMIT"
-            | "ROLLBACK"
-            | "SAVE"
-            | "SAVEPOINT"
-            | "BEGIN"
-            | "END"
-            | "SET"
-            | "WAITFOR"
-            | "USE"
-            | "GRANT"
-            | "DENY"
-            | "REVOKE"
-            | "OPEN"
-            | "CLOSE"
-            | "DEALLOCATE"
-            | "BREAK"
-            | "CONTINUE"
-            | "GOTO"
-            | "KILL"
-            | "SELECT"
-            | "WITH"
+        kw,
+        Keyword::COMMIT
+            | Keyword::ROLLBACK
+            | Keyword::SAVEPOINT
+            | Keyword::BEGIN
+            | Keyword::END
+            | Keyword::SET
+            | Keyword::WAITFOR
+            | Keyword::USE
+            | Keyword::GRANT
+            | Keyword::DENY
+            | Keyword::REVOKE
+            | Keyword::OPEN
+            | Keyword::CLOSE
+            | Keyword::DEALLOCATE
+            | Keyword::CONTINUE
+            | Keyword::KILL
+            | Keyword::SELECT
+            | Keyword::WITH
     )
 }
 

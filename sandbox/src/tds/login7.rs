@@ -159,30 +159,11 @@ pub fn decode(payload: &[u8]) -> WireResult<Login7> {
     let language = text(7, "language")?;
     let database = text(8, "database")?;
 
-    let mut features = Vec::new();
-    if option_flags3 & FLAG3_EXTENSION != 0 {
-        // ibExtension points at a DWORD holding the FeatureExt offset.
-        let (ext_off, ext_len) = offsets[5];
-        if ext_len >= 4 {
-            let ptr = payload.get(ext_off..ext_off + 4).ok_or_else(|| {
-                WireError("LOGIN7 extension pointer lies outside the record".into())
-            })?;
-            let start = u32::from_le_bytes([ptr[0], ptr[1], ptr[2], ptr[3]]) as usize;
-            let block = payload
-                .get(start..)
-                .ok_or_else(|| WireError("LOGIN7 FeatureExt lies outside the record".into()))?;
-            let mut fr = Reader::new(block);
-            loop {
-                let id = fr.u8()?;
-                if id == 0xFF {
-                    break;
-                }
-                let len = fr.u32_le()? as usize;
-                fr.skip(len)?;
-                features.push(id);
-            }
-        }
-    }
+    let features = if option_flags3 & FLAG3_EXTENSION != 0 {
+        feature_ids(payload, offsets[5])?
+    } else {
+        Vec::new()
+    };
 
     Ok(Login7 {
         tds_version,
@@ -203,6 +184,32 @@ pub fn decode(payload: &[u8]) -> WireResult<Login7> {
         sspi: sspi.1 > 0,
         features,
     })
+}
+
+/// The ids of the FeatureExt block the LOGIN7 extension field points to.
+fn feature_ids(payload: &[u8], (ext_off, ext_len): (usize, usize)) -> WireResult<Vec<u8>> {
+    let mut features = Vec::new();
+    // ibExtension points at a DWORD holding the FeatureExt offset.
+    if ext_len >= 4 {
+        let ptr = payload
+            .get(ext_off..ext_off + 4)
+            .ok_or_else(|| WireError("LOGIN7 extension pointer lies outside the record".into()))?;
+        let start = u32::from_le_bytes([ptr[0], ptr[1], ptr[2], ptr[3]]) as usize;
+        let block = payload
+            .get(start..)
+            .ok_or_else(|| WireError("LOGIN7 FeatureExt lies outside the record".into()))?;
+        let mut fr = Reader::new(block);
+        loop {
+            let id = fr.u8()?;
+            if id == 0xFF {
+                break;
+            }
+            let len = fr.u32_le()? as usize;
+            fr.skip(len)?;
+            features.push(id);
+        }
+    }
+    Ok(features)
 }
 
 #[cfg(test)]

@@ -3,6 +3,10 @@
 //! LOGIN7, request decoding and the response token stream. The connection
 //! state machine that drives these is in [`crate::server`].
 
+// The fuzz entry points exist for the `/fuzz` crate (feature `fuzzing`) and
+// for this crate's own tests of the decoders; they are not API.
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
 pub mod fuzz;
 pub mod login7;
 pub mod packet;
@@ -15,4 +19,6 @@ pub mod transport;
 pub mod values;
 pub mod wire;
 
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
 pub use fuzz::fuzz_decode;

@@ -4,7 +4,7 @@
 //! RETURNSTATUS and a final DONEPROC.
 
 use super::tokens::{self, cur_cmd, done_status, token};
-use crate::types::{Item, SqlError, TxChange};
+use crate::types::{Item, ResultSet, SqlError, TxChange};
 
 /// How a request's response is framed.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +43,15 @@ fn tx_token(out: &mut Vec<u8>, change: TxChange) {
 
 /// Encodes a complete response.
 pub fn encode(items: &[Item], framing: Framing<'_>) -> Vec<u8> {
+    let (pieces, any_error) = pieces_of(items, framing);
+    match framing.procedure {
+        None => batch_frame(pieces),
+        Some(_) => procedure_frame(pieces, any_error),
+    }
+}
+
+/// The response's pieces, DONEs not yet final, and whether any is an error.
+fn pieces_of(items: &[Item], framing: Framing<'_>) -> (Vec<Piece>, bool) {
     // Messages from the statement of an sp_executesql call name no
     // procedure, as in SQL Server (the statement is a dynamic batch).
     let procedure = "";
@@ -72,38 +81,7 @@ pub fn encode(items: &[Item], framing: Framing<'_>) -> Vec<u8> {
             }
             Item::Rows(rs) => {
                 close_error(&mut pieces, &mut error_pending);
-                let mut b = Vec::new();
-                tokens::col_metadata(&mut b, &rs.columns);
-                let mut sent = 0u64;
-                let mut failure: Option<SqlError> = None;
-                for r in &rs.rows {
-                    if let Err(e) = tokens::row(&mut b, &rs.columns, r) {
-                        failure = Some(e);
-                        break;
-                    }
-                    sent += 1;
-                }
-                match failure {
-                    None => {
-                        pieces.push(Piece::Bytes(b));
-                        pieces.push(Piece::Done {
-                            status: done_status::COUNT,
-                            cmd: cur_cmd::SELECT,
-                            rows: sent,
-                        });
-                    }
-                    Some(e) => {
-                        tracing::warn!(error = %e, "result value does not fit its column");
-                        tokens::error(&mut b, &e, framing.server, procedure);
-                        pieces.push(Piece::Bytes(b));
-                        pieces.push(Piece::Done {
-                            status: done_status::ERROR,
-                            cmd: cur_cmd::SELECT,
-                            rows: 0,
-                        });
-                        any_error = true;
-                    }
-                }
+                any_error |= rows_pieces(rs, framing, procedure, &mut pieces);
             }
             Item::Done { rows_affected } => {
                 let mut status = 0;
@@ -123,53 +101,100 @@ pub fn encode(items: &[Item], framing: Framing<'_>) -> Vec<u8> {
         }
     }
     close_error(&mut pieces, &mut error_pending);
+    (pieces, any_error)
+}
 
-    let mut out = Vec::new();
-    match framing.procedure {
-        None => {
-            // The last piece must be a DONE without MORE; when tokens follow
-            // the last statement's DONE (or there was none), add a final one.
-            let final_is_done = matches!(pieces.last(), Some(Piece::Done { .. }));
-            if !final_is_done {
-                pieces.push(Piece::Done {
-                    status: 0,
-                    cmd: cur_cmd::OTHER,
-                    rows: 0,
-                });
-            }
-            let last = pieces.len() - 1;
-            for (i, p) in pieces.into_iter().enumerate() {
-                match p {
-                    Piece::Bytes(b) => out.extend_from_slice(&b),
-                    Piece::Done { status, cmd, rows } => {
-                        let status = if i == last {
-                            status
-                        } else {
-                            status | done_status::MORE
-                        };
-                        tokens::done(&mut out, token::DONE, status, cmd, rows);
-                    }
-                }
-            }
+/// A result set: COLMETADATA, the rows and DONE; a value that does not fit
+/// its column ends it with an error instead (true).
+fn rows_pieces(
+    rs: &ResultSet,
+    framing: Framing<'_>,
+    procedure: &str,
+    pieces: &mut Vec<Piece>,
+) -> bool {
+    let mut b = Vec::new();
+    tokens::col_metadata(&mut b, &rs.columns);
+    let mut sent = 0u64;
+    let mut failure: Option<SqlError> = None;
+    for r in &rs.rows {
+        if let Err(e) = tokens::row(&mut b, &rs.columns, r) {
+            failure = Some(e);
+            break;
         }
-        Some(_) => {
-            for p in pieces {
-                match p {
-                    Piece::Bytes(b) => out.extend_from_slice(&b),
-                    Piece::Done { status, cmd, rows } => tokens::done(
-                        &mut out,
-                        token::DONEINPROC,
-                        status | done_status::MORE,
-                        cmd,
-                        rows,
-                    ),
-                }
-            }
-            tokens::return_status(&mut out, if any_error { 1 } else { 0 });
-            let status = if any_error { done_status::ERROR } else { 0 };
-            tokens::done(&mut out, token::DONEPROC, status, cur_cmd::OTHER, 0);
+        sent += 1;
+    }
+    match failure {
+        None => {
+            pieces.push(Piece::Bytes(b));
+            pieces.push(Piece::Done {
+                status: done_status::COUNT,
+                cmd: cur_cmd::SELECT,
+                rows: sent,
+            });
+        }
+        Some(e) => {
+            tracing::warn!(error = %e, "result value does not fit its column");
+            tokens::error(&mut b, &e, framing.server, procedure);
+            pieces.push(Piece::Bytes(b));
+            pieces.push(Piece::Done {
+                status: done_status::ERROR,
+                cmd: cur_cmd::SELECT,
+                rows: 0,
+            });
+            return true;
         }
     }
+    false
+}
+
+/// A batch's answer: every DONE but the last has MORE.
+fn batch_frame(mut pieces: Vec<Piece>) -> Vec<u8> {
+    let mut out = Vec::new();
+    // The last piece must be a DONE without MORE; when tokens follow
+    // the last statement's DONE (or there was none), add a final one.
+    let final_is_done = matches!(pieces.last(), Some(Piece::Done { .. }));
+    if !final_is_done {
+        pieces.push(Piece::Done {
+            status: 0,
+            cmd: cur_cmd::OTHER,
+            rows: 0,
+        });
+    }
+    let last = pieces.len() - 1;
+    for (i, p) in pieces.into_iter().enumerate() {
+        match p {
+            Piece::Bytes(b) => out.extend_from_slice(&b),
+            Piece::Done { status, cmd, rows } => {
+                let status = if i == last {
+                    status
+                } else {
+                    status | done_status::MORE
+                };
+                tokens::done(&mut out, token::DONE, status, cmd, rows);
+            }
+        }
+    }
+    out
+}
+
+/// sp_executesql's answer: DONEINPROCs, the return status and DONEPROC.
+fn procedure_frame(pieces: Vec<Piece>, any_error: bool) -> Vec<u8> {
+    let mut out = Vec::new();
+    for p in pieces {
+        match p {
+            Piece::Bytes(b) => out.extend_from_slice(&b),
+            Piece::Done { status, cmd, rows } => tokens::done(
+                &mut out,
+                token::DONEINPROC,
+                status | done_status::MORE,
+                cmd,
+                rows,
+            ),
+        }
+    }
+    tokens::return_status(&mut out, if any_error { 1 } else { 0 });
+    let status = if any_error { done_status::ERROR } else { 0 };
+    tokens::done(&mut out, token::DONEPROC, status, cur_cmd::OTHER, 0);
     out
 }
 

@@ -225,17 +225,36 @@ pub fn datetime_parts(dt: NaiveDateTime) -> (i32, u32) {
 /// Appends one ROW value of column type `t`.
 pub fn put_value(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlError> {
     if let Value::Null = v {
-        match t {
-            SqlType::NVarChar(None) | SqlType::VarChar(None) | SqlType::VarBinary(None) => {
-                out.extend_from_slice(&PLP_NULL.to_le_bytes())
-            }
-            SqlType::NVarChar(_) | SqlType::VarChar(_) | SqlType::VarBinary(_) => {
-                out.extend_from_slice(&0xFFFFu16.to_le_bytes())
-            }
-            _ => out.push(0),
-        }
+        put_null(out, t);
         return Ok(());
     }
+    match t {
+        SqlType::Bit
+        | SqlType::TinyInt
+        | SqlType::SmallInt
+        | SqlType::Int
+        | SqlType::BigInt
+        | SqlType::Float => put_number(out, t, v),
+        _ => put_other(out, t, v),
+    }
+}
+
+/// A NULL of column type `t`: PLP NULL for `(max)` types, 0xFFFF for the
+/// other variable-length ones, length 0 otherwise.
+fn put_null(out: &mut Vec<u8>, t: SqlType) {
+    match t {
+        SqlType::NVarChar(None) | SqlType::VarChar(None) | SqlType::VarBinary(None) => {
+            out.extend_from_slice(&PLP_NULL.to_le_bytes())
+        }
+        SqlType::NVarChar(_) | SqlType::VarChar(_) | SqlType::VarBinary(_) => {
+            out.extend_from_slice(&0xFFFFu16.to_le_bytes())
+        }
+        _ => out.push(0),
+    }
+}
+
+/// bit, tinyint, smallint, int, bigint and float values.
+fn put_number(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlError> {
     match (t, v) {
         (SqlType::Bit, Value::Bit(b)) => out.extend_from_slice(&[1, *b as u8]),
         (SqlType::Bit, Value::Int(i)) => out.extend_from_slice(&[1, (*i != 0) as u8]),
@@ -274,6 +293,14 @@ pub fn put_value(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlErro
             out.push(8);
             out.extend_from_slice(&(*i as f64).to_le_bytes());
         }
+        _ => return Err(conversion_error(v, t)),
+    }
+    Ok(())
+}
+
+/// uniqueidentifier, string, binary and date/time values.
+fn put_other(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlError> {
+    match (t, v) {
         (SqlType::UniqueIdentifier, Value::Guid(g)) => {
             out.push(16);
             out.extend_from_slice(&guid_wire_bytes(*g.as_bytes()));
@@ -459,28 +486,6 @@ fn datetime_from_parts(days: i64, ticks_300: i64) -> WireResult<NaiveDateTime> {
 
 /// Reads a parameter value of the given TYPE_INFO.
 pub fn read_param_value(r: &mut Reader<'_>, info: ParamTypeInfo) -> WireResult<Value> {
-    let fixed = |r: &mut Reader<'_>, t: u8| -> WireResult<Value> {
-        Ok(match t {
-            ty::INT1 => Value::Int(r.u8()? as i64),
-            ty::BIT => Value::Bit(r.u8()? != 0),
-            ty::INT2 => Value::Int(r.u16_le()? as i16 as i64),
-            ty::INT4 => Value::Int(r.u32_le()? as i32 as i64),
-            ty::INT8 => Value::Int(r.u64_le()? as i64),
-            ty::FLT4 => Value::Float(f32::from_bits(r.u32_le()?) as f64),
-            ty::FLT8 => Value::Float(f64::from_bits(r.u64_le()?)),
-            ty::DATETIME => {
-                let days = r.u32_le()? as i32 as i64;
-                let ticks = r.u32_le()? as i64;
-                Value::DateTime(datetime_from_parts(days, ticks)?)
-            }
-            ty::DATETIM4 => {
-                let days = r.u16_le()? as i64;
-                let mins = r.u16_le()? as i64;
-                Value::DateTime(datetime_from_parts(days, mins * 60 * 300)?)
-            }
-            _ => return Err(WireError(format!("no fixed-length type {t:#04x}"))),
-        })
-    };
     Ok(match info.ty {
         ty::NULL => Value::Null,
         ty::INT1
@@ -491,24 +496,8 @@ pub fn read_param_value(r: &mut Reader<'_>, info: ParamTypeInfo) -> WireResult<V
         | ty::FLT4
         | ty::FLT8
         | ty::DATETIME
-        | ty::DATETIM4 => fixed(r, info.ty)?,
-        ty::INTN | ty::BITN | ty::FLTN | ty::DATETIMN => {
-            let n = r.u8()?;
-            let t = match (info.ty, n) {
-                (_, 0) => return Ok(Value::Null),
-                (ty::INTN, 1) => ty::INT1,
-                (ty::INTN, 2) => ty::INT2,
-                (ty::INTN, 4) => ty::INT4,
-                (ty::INTN, 8) => ty::INT8,
-                (ty::BITN, 1) => ty::BIT,
-                (ty::FLTN, 4) => ty::FLT4,
-                (ty::FLTN, 8) => ty::FLT8,
-                (ty::DATETIMN, 4) => ty::DATETIM4,
-                (ty::DATETIMN, 8) => ty::DATETIME,
-                (t, n) => return Err(WireError(format!("invalid length {n} for type {t:#04x}"))),
-            };
-            fixed(r, t)?
-        }
+        | ty::DATETIM4 => read_fixed(r, info.ty)?,
+        ty::INTN | ty::BITN | ty::FLTN | ty::DATETIMN => read_nullable_fixed(r, info.ty)?,
         ty::GUID => match r.u8()? {
             0 => Value::Null,
             16 => {
@@ -518,35 +507,7 @@ pub fn read_param_value(r: &mut Reader<'_>, info: ParamTypeInfo) -> WireResult<V
             }
             n => return Err(WireError(format!("invalid uniqueidentifier length {n}"))),
         },
-        ty::DATETIME2N => {
-            let n = r.u8()? as usize;
-            if n == 0 {
-                return Ok(Value::Null);
-            }
-            let scale = info.len.min(7);
-            let time_len = match scale {
-                0..=2 => 3,
-                3..=4 => 4,
-                _ => 5,
-            };
-            if n != time_len + 3 {
-                return Err(WireError(format!(
-                    "invalid datetime2 length {n} for scale {scale}"
-                )));
-            }
-            let increments = le_uint(r.bytes(time_len)?);
-            let days = le_uint(r.bytes(3)?);
-            let ns = increments as u128 * 10u128.pow(9 - scale);
-            let date = epoch_0001()
-                .checked_add_signed(chrono::Duration::days(days as i64))
-                .ok_or_else(|| WireError("datetime2 out of range".into()))?;
-            let time = NaiveTime::from_num_seconds_from_midnight_opt(
-                (ns / 1_000_000_000) as u32,
-                (ns % 1_000_000_000) as u32,
-            )
-            .ok_or_else(|| WireError("datetime2 time out of range".into()))?;
-            Value::DateTime(NaiveDateTime::new(date, time))
-        }
+        ty::DATETIME2N => read_datetime2(r, info)?,
         ty::NVARCHAR | ty::NCHAR => match read_var(r, info)? {
             None => Value::Null,
             Some(b) => Value::Text(utf16_to_string(&b)?),
@@ -565,6 +526,82 @@ pub fn read_param_value(r: &mut Reader<'_>, info: ParamTypeInfo) -> WireResult<V
             )))
         }
     })
+}
+
+/// A fixed-length value of type `t`.
+fn read_fixed(r: &mut Reader<'_>, t: u8) -> WireResult<Value> {
+    Ok(match t {
+        ty::INT1 => Value::Int(r.u8()? as i64),
+        ty::BIT => Value::Bit(r.u8()? != 0),
+        ty::INT2 => Value::Int(r.u16_le()? as i16 as i64),
+        ty::INT4 => Value::Int(r.u32_le()? as i32 as i64),
+        ty::INT8 => Value::Int(r.u64_le()? as i64),
+        ty::FLT4 => Value::Float(f32::from_bits(r.u32_le()?) as f64),
+        ty::FLT8 => Value::Float(f64::from_bits(r.u64_le()?)),
+        ty::DATETIME => {
+            let days = r.u32_le()? as i32 as i64;
+            let ticks = r.u32_le()? as i64;
+            Value::DateTime(datetime_from_parts(days, ticks)?)
+        }
+        ty::DATETIM4 => {
+            let days = r.u16_le()? as i64;
+            let mins = r.u16_le()? as i64;
+            Value::DateTime(datetime_from_parts(days, mins * 60 * 300)?)
+        }
+        _ => return Err(WireError(format!("no fixed-length type {t:#04x}"))),
+    })
+}
+
+/// INTN, BITN, FLTN or DATETIMN: a length (0 for NULL), then the value of
+/// the fixed-length type of that length.
+fn read_nullable_fixed(r: &mut Reader<'_>, code: u8) -> WireResult<Value> {
+    let n = r.u8()?;
+    let t = match (code, n) {
+        (_, 0) => return Ok(Value::Null),
+        (ty::INTN, 1) => ty::INT1,
+        (ty::INTN, 2) => ty::INT2,
+        (ty::INTN, 4) => ty::INT4,
+        (ty::INTN, 8) => ty::INT8,
+        (ty::BITN, 1) => ty::BIT,
+        (ty::FLTN, 4) => ty::FLT4,
+        (ty::FLTN, 8) => ty::FLT8,
+        (ty::DATETIMN, 4) => ty::DATETIM4,
+        (ty::DATETIMN, 8) => ty::DATETIME,
+        (t, n) => return Err(WireError(format!("invalid length {n} for type {t:#04x}"))),
+    };
+    read_fixed(r, t)
+}
+
+/// DATETIME2N: a length (0 for NULL), the time in units of the scale, then
+/// days since 0001-01-01.
+fn read_datetime2(r: &mut Reader<'_>, info: ParamTypeInfo) -> WireResult<Value> {
+    let n = r.u8()? as usize;
+    if n == 0 {
+        return Ok(Value::Null);
+    }
+    let scale = info.len.min(7);
+    let time_len = match scale {
+        0..=2 => 3,
+        3..=4 => 4,
+        _ => 5,
+    };
+    if n != time_len + 3 {
+        return Err(WireError(format!(
+            "invalid datetime2 length {n} for scale {scale}"
+        )));
+    }
+    let increments = le_uint(r.bytes(time_len)?);
+    let days = le_uint(r.bytes(3)?);
+    let ns = increments as u128 * 10u128.pow(9 - scale);
+    let date = epoch_0001()
+        .checked_add_signed(chrono::Duration::days(days as i64))
+        .ok_or_else(|| WireError("datetime2 out of range".into()))?;
+    let time = NaiveTime::from_num_seconds_from_midnight_opt(
+        (ns / 1_000_000_000) as u32,
+        (ns % 1_000_000_000) as u32,
+    )
+    .ok_or_else(|| WireError("datetime2 time out of range".into()))?;
+    Ok(Value::DateTime(NaiveDateTime::new(date, time)))
 }
 
 #[cfg(test)]

@@ -1,0 +1,146 @@
+use super::*;
+use crate::types::Value;
+use rusqlite::types::{Value as SqlVal, ValueRef};
+
+#[test]
+fn decl_round_trip() {
+    for s in [
+        "int",
+        "nvarchar(256)",
+        "nvarchar(max)",
+        "varbinary(max)",
+        "datetime2(3)",
+        "uniqueidentifier",
+        "bit",
+    ] {
+        let d = DeclType::parse(s).unwrap();
+        assert_eq!(d.spec(), s);
+        assert_eq!(DeclType::parse(&d.ddl()).unwrap(), d);
+    }
+    assert_eq!(
+        DeclType::parse("nvarchar(-1)").unwrap().ty,
+        SqlType::NVarChar(None)
+    );
+    assert_eq!(DeclType::parse("NVARCHAR(256)").unwrap().max_length(), 512);
+}
+
+#[test]
+fn guid_conversion() {
+    let v = convert(
+        ValueRef::Text(b"6f9619ff-8b86-d011-b42d-00c04fc964ff"),
+        DeclType::new(SqlType::UniqueIdentifier),
+        "nvarchar",
+        None,
+        &Mode::Cast,
+    )
+    .unwrap();
+    assert_eq!(
+        v,
+        SqlVal::Text("6F9619FF-8B86-D011-B42D-00C04FC964FF".into())
+    );
+    let e = convert(
+        ValueRef::Text(b"nope"),
+        DeclType::new(SqlType::UniqueIdentifier),
+        "nvarchar",
+        None,
+        &Mode::Cast,
+    )
+    .unwrap_err();
+    assert_eq!(e.number, 8169);
+}
+
+#[test]
+fn string_truncation() {
+    let t = DeclType::new(SqlType::NVarChar(Some(3)));
+    assert_eq!(
+        convert(ValueRef::Text(b"abcdef"), t, "nvarchar", None, &Mode::Cast).unwrap(),
+        SqlVal::Text("abc".into())
+    );
+    let e = convert(
+        ValueRef::Text(b"abcdef"),
+        t,
+        "nvarchar",
+        None,
+        &Mode::Assign {
+            table: "db.dbo.T",
+            column: "C",
+        },
+    )
+    .unwrap_err();
+    assert_eq!(e.number, 2628);
+}
+
+#[test]
+fn int_conversion_errors() {
+    let t = DeclType::new(SqlType::Int);
+    assert_eq!(
+        convert(ValueRef::Text(b" 12 "), t, "varchar", None, &Mode::Cast).unwrap(),
+        SqlVal::Integer(12)
+    );
+    assert_eq!(
+        convert(ValueRef::Text(b"x"), t, "varchar", None, &Mode::Cast)
+            .unwrap_err()
+            .number,
+        245
+    );
+    assert_eq!(
+        convert(ValueRef::Integer(1 << 40), t, "bigint", None, &Mode::Cast)
+            .unwrap_err()
+            .number,
+        8115
+    );
+    assert_eq!(
+        convert(ValueRef::Text(b"x"), t, "varchar", None, &Mode::TryCast).unwrap(),
+        SqlVal::Null
+    );
+}
+
+#[test]
+fn case_insensitive_collation() {
+    use std::cmp::Ordering::*;
+    assert_eq!(ci_cmp("Größe", "GRÖSSE"), Greater);
+    assert_eq!(ci_cmp("Ärger", "ärger  "), Equal);
+    assert_eq!(ci_cmp("a", "B"), Less);
+}
+
+#[test]
+fn guid_order_matches_sql_server() {
+    // The order SQL Server documents for uniqueidentifier comparisons.
+    let ordered = [
+        "01000000-0000-0000-0000-000000000000",
+        "00010000-0000-0000-0000-000000000000",
+        "00000100-0000-0000-0000-000000000000",
+        "00000001-0000-0000-0000-000000000000",
+        "00000000-0100-0000-0000-000000000000",
+        "00000000-0001-0000-0000-000000000000",
+        "00000000-0000-0100-0000-000000000000",
+        "00000000-0000-0001-0000-000000000000",
+        "00000000-0000-0000-0001-000000000000",
+        "00000000-0000-0000-0100-000000000000",
+        "00000000-0000-0000-0000-000000000001",
+        "00000000-0000-0000-0000-000000000100",
+        "00000000-0000-0000-0000-010000000000",
+    ];
+    for w in ordered.windows(2) {
+        assert_eq!(
+            guid_cmp(w[0], w[1]),
+            std::cmp::Ordering::Less,
+            "{} < {}",
+            w[0],
+            w[1]
+        );
+    }
+}
+
+#[test]
+fn datetime_text_round_trip() {
+    let dt = parse_datetime("2024-05-06T07:08:09.1234567").unwrap();
+    assert_eq!(format_datetime(&dt), "2024-05-06 07:08:09.1234567");
+    assert_eq!(
+        from_storage(
+            ValueRef::Text(b"2024-05-06 07:08:09.1234567"),
+            SqlType::DateTime2
+        ),
+        Value::DateTime(dt)
+    );
+}

@@ -1,0 +1,331 @@
+//! Running translated statements on SQLite: queries, DML (with SQL
+//! Server's duplicate key messages), variables and WAITFOR.
+
+use super::{key_text, SessionState};
+use crate::engine::catalog::{IndexInfo, IndexKind};
+use crate::engine::datatype::{from_storage, quote_ident, DeclType};
+use crate::engine::errors;
+use crate::engine::translate::{DmlPlan, QueryPlan, Sql, Var};
+use crate::types::{Item, ResultSet, SqlError, Value};
+use rusqlite::types::Value as SqlVal;
+use rusqlite::{Connection, ErrorCode};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+impl SessionState {
+    // ----- running SQL ------------------------------------------------------
+
+    pub(super) fn prepare<'c>(
+        conn: &'c Connection,
+        sql: &Sql,
+    ) -> rusqlite::Result<rusqlite::CachedStatement<'c>> {
+        let mut st = conn.prepare_cached(&sql.text)?;
+        let n = st.parameter_count();
+        for (i, v) in sql.binds.iter().enumerate().take(n) {
+            st.raw_bind_parameter(i + 1, v)?;
+        }
+        Ok(st)
+    }
+
+    pub(super) fn raw_rows(&self, sql: &Sql) -> Result<Vec<Vec<SqlVal>>, SqlError> {
+        let run = || -> rusqlite::Result<Vec<Vec<SqlVal>>> {
+            let mut st = Self::prepare(&self.conn, sql)?;
+            let ncols = st.column_count();
+            let mut rows = st.raw_query();
+            let mut out = Vec::new();
+            while let Some(r) = rows.next()? {
+                let mut row = Vec::with_capacity(ncols);
+                for i in 0..ncols {
+                    row.push(r.get::<_, SqlVal>(i)?);
+                }
+                out.push(row);
+            }
+            Ok(out)
+        };
+        run().map_err(|e| self.map_err(e))
+    }
+
+    pub(super) fn run_query_raw(&mut self, p: &QueryPlan) -> Result<Vec<Vec<SqlVal>>, SqlError> {
+        if p.lock {
+            self.acquire(p.nowait)?;
+            let r = self.raw_rows(&p.sql);
+            if self.trancount == 0 {
+                let _ = self
+                    .conn
+                    .execute_batch(if r.is_ok() { "COMMIT" } else { "ROLLBACK" });
+                self.sqlite_tx = false;
+            }
+            r
+        } else {
+            self.raw_rows(&p.sql)
+        }
+    }
+
+    pub(super) fn run_query(&mut self, p: &QueryPlan) -> Result<ResultSet, SqlError> {
+        let raw = self.run_query_raw(p)?;
+        let rows = raw
+            .iter()
+            .map(|r| {
+                r.iter()
+                    .zip(p.columns.iter())
+                    .map(|(v, c)| from_storage(v.into(), c.ty))
+                    .collect()
+            })
+            .collect();
+        Ok(ResultSet {
+            columns: p.columns.clone(),
+            rows,
+        })
+    }
+
+    pub(super) fn eval_scalar(&mut self, p: &QueryPlan) -> Result<SqlVal, SqlError> {
+        let rows = self.run_query_raw(p)?;
+        Ok(rows
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+            .unwrap_or(SqlVal::Null))
+    }
+
+    pub(super) fn run_dml(&mut self, p: &DmlPlan) -> Result<u64, SqlError> {
+        self.check_perm(&p.table.schema, &p.table.name, p.kind.verb())?;
+        for (s, n) in &p.tables {
+            if !(s == &p.table.schema && n == &p.table.name) {
+                self.check_perm(s, n, "SELECT")?;
+            }
+        }
+        self.write(p.nowait, |s| {
+            let r = Self::prepare(&s.conn, &p.sql).and_then(|mut st| st.raw_execute());
+            match r {
+                Ok(n) => Ok(n as u64),
+                Err(e) => Err(s.dml_error(e, p)),
+            }
+        })
+    }
+
+    /// SQL Server's error for a failed INSERT/UPDATE/DELETE.
+    pub(super) fn dml_error(&self, e: rusqlite::Error, p: &DmlPlan) -> SqlError {
+        if let Some(err) = self
+            .fns
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            return err;
+        }
+        let (code, msg) = match &e {
+            rusqlite::Error::SqliteFailure(f, m) => {
+                (f.extended_code, m.clone().unwrap_or_default())
+            }
+            _ => return self.map_err(e),
+        };
+        let t = &p.table;
+        let qualified = format!("{}.{}.{}", self.db, t.schema, t.name);
+        if code == rusqlite::ffi::SQLITE_CONSTRAINT_NOTNULL {
+            let col = msg
+                .strip_prefix("NOT NULL constraint failed: ")
+                .and_then(|r| r.strip_prefix(&format!("{}.", t.sqlite)))
+                .unwrap_or("")
+                .to_string();
+            return errors::null_insert(&col, &qualified, p.kind.verb());
+        }
+        if code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE {
+            let failed = msg.strip_prefix("UNIQUE constraint failed: ").unwrap_or("");
+            let index = t.indexes.iter().filter(|i| i.unique).find(|i| {
+                let cols: Vec<String> = i
+                    .columns
+                    .iter()
+                    .map(|(c, _)| format!("{}.{}", t.sqlite, t.columns[*c].name))
+                    .collect();
+                cols.join(", ") == failed
+            });
+            if let Some(index) = index {
+                let value = self.find_duplicate(p, index).unwrap_or_default();
+                let object = format!("{}.{}", t.schema, t.name);
+                return match index.kind {
+                    IndexKind::PrimaryKey => {
+                        errors::duplicate_key("PRIMARY KEY", &index.name, &object, &value)
+                    }
+                    IndexKind::UniqueConstraint => {
+                        errors::duplicate_key("UNIQUE KEY", &index.name, &object, &value)
+                    }
+                    IndexKind::Index => errors::duplicate_index_key(&object, &index.name, &value),
+                };
+            }
+        }
+        self.map_err(e)
+    }
+
+    /// The key value that violated `index`, found by re-reading what the
+    /// failed statement would have written.
+    pub(super) fn find_duplicate(&self, p: &DmlPlan, index: &IndexInfo) -> Option<String> {
+        let probe = p.probe.as_ref()?;
+        let rows = self.raw_rows(probe).ok()?;
+        let t = &p.table;
+        let mut seen = HashSet::new();
+        let cond: Vec<String> = index
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(n, (c, _))| format!("{} = ?{}", quote_ident(&t.columns[*c].name), n + 1))
+            .collect();
+        let rowid_param = index.columns.len() + 1;
+        let check = format!(
+            "SELECT 1 FROM {} WHERE {} AND (?{rowid_param} IS NULL OR rowid <> ?{rowid_param}) LIMIT 1",
+            quote_ident(&t.sqlite),
+            cond.join(" AND ")
+        );
+        for row in rows {
+            let key: Vec<SqlVal> = index
+                .columns
+                .iter()
+                .map(|(c, _)| row[c + 1].clone())
+                .collect();
+            if key.contains(&SqlVal::Null) {
+                continue;
+            }
+            let shown: Vec<String> = index
+                .columns
+                .iter()
+                .zip(key.iter())
+                .map(|((c, _), v)| key_text(v, t.columns[*c].decl))
+                .collect();
+            let norm = shown.iter().map(|s| s.to_lowercase()).collect::<Vec<_>>();
+            if !seen.insert(norm) {
+                return Some(shown.join(", "));
+            }
+            let mut binds = key.clone();
+            binds.push(row[0].clone());
+            let found = self
+                .raw_rows(&Sql {
+                    text: check.clone(),
+                    binds,
+                })
+                .ok()?;
+            if !found.is_empty() {
+                return Some(shown.join(", "));
+            }
+        }
+        None
+    }
+
+    /// Maps a SQLite failure to SQL Server's error.
+    pub(super) fn map_err(&self, e: rusqlite::Error) -> SqlError {
+        if let Some(err) = self
+            .fns
+            .error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            return err;
+        }
+        match &e {
+            rusqlite::Error::SqliteFailure(f, msg) => {
+                let msg = msg.clone().unwrap_or_default();
+                match f.code {
+                    ErrorCode::OperationInterrupted => errors::cancelled(),
+                    ErrorCode::DatabaseBusy
+                        if f.extended_code == rusqlite::ffi::SQLITE_BUSY_SNAPSHOT =>
+                    {
+                        errors::deadlock(self.spid)
+                    }
+                    ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => errors::lock_timeout(),
+                    ErrorCode::ReadOnly => errors::read_only_database(&self.db),
+                    _ => {
+                        if let Some(n) = msg.strip_prefix("no such table: ") {
+                            errors::invalid_object(n)
+                        } else if let Some(n) = msg.strip_prefix("no such column: ") {
+                            errors::invalid_column(n.rsplit('.').next().unwrap_or(n))
+                        } else if msg.starts_with("misuse of aggregate") {
+                            errors::other(
+                                147,
+                                15,
+                                1,
+                                "An aggregate may not appear in the WHERE clause unless it is in a subquery contained in a HAVING clause or a select list, and the column being aggregated is an outer reference.",
+                            )
+                        } else if msg.contains("syntax error") {
+                            errors::internal(format!("{msg} (translated SQL rejected by SQLite)"))
+                        } else {
+                            errors::internal(msg)
+                        }
+                    }
+                }
+            }
+            other => errors::internal(other),
+        }
+    }
+
+    /// A SELECT: a result set, or `SELECT @v = ...` assigning from its last row.
+    pub(super) fn exec_query(
+        &mut self,
+        p: QueryPlan,
+        items: &mut Vec<Item>,
+    ) -> Result<(), SqlError> {
+        self.check_select(&p.tables)?;
+        if let Some(names) = &p.assign {
+            let rows = self.run_query_raw(&p)?;
+            if let Some(last) = rows.last() {
+                for (name, v) in names.iter().zip(last.iter()) {
+                    if let Some(var) = self.vars.get_mut(&name.to_lowercase()) {
+                        var.value = v.clone();
+                    }
+                }
+            }
+            self.rowcount = rows.len() as i64;
+            items.push(Item::Done {
+                rows_affected: (!self.nocount).then_some(rows.len() as u64),
+            });
+        } else {
+            let rs = self.run_query(&p)?;
+            self.rowcount = rs.rows.len() as i64;
+            items.push(Item::Rows(rs));
+        }
+        Ok(())
+    }
+
+    /// PRINT: an INFO message.
+    pub(super) fn print(&mut self, p: QueryPlan, items: &mut Vec<Item>) -> Result<(), SqlError> {
+        let v = self.eval_scalar(&p)?;
+        let text = match from_storage((&v).into(), p.columns[0].ty) {
+            Value::Text(s) => s,
+            _ => String::new(),
+        };
+        items.push(Item::Info {
+            number: 0,
+            message: text,
+        });
+        Ok(())
+    }
+
+    /// DECLARE: each variable with its initial value (NULL if none).
+    pub(super) fn declare(
+        &mut self,
+        list: Vec<(String, DeclType, Option<QueryPlan>)>,
+        items: &mut Vec<Item>,
+    ) -> Result<(), SqlError> {
+        for (name, decl, init) in list {
+            let value = match init {
+                Some(p) => self.eval_scalar(&p)?,
+                None => SqlVal::Null,
+            };
+            self.vars.insert(name.to_lowercase(), Var { decl, value });
+        }
+        self.done(items);
+        Ok(())
+    }
+
+    /// WAITFOR DELAY: sleeps in short steps so that an attention cancels it.
+    pub(super) fn wait_for(&mut self, d: Duration, items: &mut Vec<Item>) -> Result<(), SqlError> {
+        let end = Instant::now() + d;
+        while Instant::now() < end {
+            if self.interrupted() {
+                return Err(errors::cancelled());
+            }
+            std::thread::sleep((end - Instant::now()).min(Duration::from_millis(10)));
+        }
+        self.done(items);
+        Ok(())
+    }
+}
