@@ -129,6 +129,21 @@ enum Command {
     },
 }
 
+impl Command {
+    /// The command's name, as an error document names it.
+    fn name(&self) -> &'static str {
+        match self {
+            Command::Check => "check",
+            Command::Fix(_) => "fix",
+            Command::Undo(_) => "undo",
+            #[cfg(feature = "sandbox")]
+            Command::Sandbox(_) => "sandbox",
+            #[cfg(feature = "sandbox")]
+            Command::Demo { .. } => "demo",
+        }
+    }
+}
+
 #[derive(Args, Debug)]
 struct WriteCli {
     /// Show what would change and the exact T-SQL; change nothing
@@ -348,10 +363,16 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
+    let (format, command) = (cli.format, cli.command.name());
     match rt.block_on(run(cli)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
+            if format == Format::Json {
+                rgs_repair::report::print_json(&rgs_repair::report::json::ErrorJson::new(
+                    command, &e,
+                ));
+            }
             ExitCode::from(exit_code_for(&e))
         }
     }

@@ -16,8 +16,9 @@ use uuid::Uuid;
 pub enum DbValue {
     /// SQL NULL.
     Null,
-    /// `uniqueidentifier`
-    #[serde(rename = "uniqueidentifier")]
+    /// `uniqueidentifier`, written in upper case as SQL Server shows it
+    /// (read in any case).
+    #[serde(rename = "uniqueidentifier", with = "upper_guid")]
     Guid(Uuid),
     /// `bit`
     Bit(bool),
@@ -32,6 +33,22 @@ pub enum DbValue {
     /// `nvarchar`, `varchar`, `nchar`, `char`
     #[serde(rename = "nvarchar")]
     Text(String),
+}
+
+/// GUIDs in one case everywhere the tool writes them (screen, JSON,
+/// journal): upper case, as SQL Server Management Studio shows them.
+mod upper_guid {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use uuid::Uuid;
+
+    pub fn serialize<S: Serializer>(g: &Uuid, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&g.hyphenated().to_string().to_uppercase())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Uuid, D::Error> {
+        let text = String::deserialize(d)?;
+        Uuid::parse_str(&text).map_err(serde::de::Error::custom)
+    }
 }
 
 /// A column value of a type the tool cannot use as a key or pool ID.
@@ -170,7 +187,7 @@ mod tests {
         let j = serde_json::to_string(&g).unwrap();
         assert_eq!(
             j,
-            r#"{"type":"uniqueidentifier","value":"3f2504e0-4f89-11d3-9a0c-0305e82c3301"}"#
+            r#"{"type":"uniqueidentifier","value":"3F2504E0-4F89-11D3-9A0C-0305E82C3301"}"#
         );
         assert_eq!(serde_json::from_str::<DbValue>(&j).unwrap(), g);
         for v in [

@@ -40,7 +40,7 @@ pub struct ServerInfo {
 /// a journal records so that it is never applied to another database of the
 /// same name (a disaster-recovery partner pool's back end holds the same
 /// object GUIDs).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Identity {
     /// `@@SERVERNAME`: the instance, `HOST\INSTANCE`.
     pub server_name: String,

@@ -10,7 +10,7 @@ use crate::error::{Stop, EXIT_OK};
 use crate::inspect::{self, Inspection, Pool};
 use crate::journal::{self, Audit, Journal};
 use crate::plan::{self, Plan, PoolChoice, Scope};
-use crate::report::{self, print_json, FixJson};
+use crate::report::{self, print_json, FixJson, FixOutcome};
 use anyhow::{bail, Context as _, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -276,6 +276,10 @@ fn dry_run(
             .with_context(|| format!("cannot write the change script {}", f.display()))?;
     }
     if ctx.format == Format::Json {
+        let mut doc = FixJson::new(FixOutcome::DryRun, Some(plan));
+        doc.saved_plan = args.save_plan.as_ref().map(|f| f.display().to_string());
+        doc.change_script = args.emit_sql.as_ref().map(|f| f.display().to_string());
+        print_json(&doc);
         return Ok(EXIT_OK);
     }
     println!();
@@ -342,32 +346,22 @@ fn report_done(ctx: &Context, plan: &Plan, done: &apply::FixDone, path: &Path) -
                 ctx.command(["undo", "--journal", &path.display().to_string()])?
             );
         }
-        Format::Json => print_json(&FixJson {
-            plan: Some(report::plan_json(plan)),
-            dry_run: false,
-            committed: true,
-            rows: Some(done.rows),
-            attempts: Some(done.attempts),
-            journal: Some(path),
-            nothing_to_do: false,
-        }),
+        Format::Json => {
+            let mut doc = FixJson::new(FixOutcome::Committed, Some(plan));
+            doc.rows_changed = done.rows;
+            doc.attempts = done.attempts;
+            doc.journal = Some(path.display().to_string());
+            print_json(&doc);
+        }
     }
     Ok(())
 }
 
+/// Shows the plan to people; with `--format json` the plan goes into the
+/// one document the command prints at its end.
 pub(super) fn print_plan(ctx: &Context, plan: &Plan, with_sql: bool) {
-    match ctx.format {
-        Format::Human => print!("{}", report::plan_human(plan, with_sql)),
-        Format::Json if with_sql => print_json(&FixJson {
-            plan: Some(report::plan_json(plan)),
-            dry_run: true,
-            committed: false,
-            rows: None,
-            attempts: None,
-            journal: None,
-            nothing_to_do: false,
-        }),
-        Format::Json => {}
+    if ctx.format == Format::Human {
+        print!("{}", report::plan_human(plan, with_sql));
     }
 }
 
@@ -389,15 +383,7 @@ fn nothing_to_do(ctx: &Context, i: &Inspection, copies: &[plan::Skipped]) -> Res
                 println!("Note: {dangling} object(s) are owned by a pool that is not in dbo.OwnerPool; fix does not change those (see check).");
             }
         }
-        Format::Json => print_json(&FixJson {
-            plan: None,
-            dry_run: false,
-            committed: false,
-            rows: Some(0),
-            attempts: None,
-            journal: None,
-            nothing_to_do: true,
-        }),
+        Format::Json => print_json(&FixJson::new(FixOutcome::NothingToDo, None)),
     }
     Ok(EXIT_OK)
 }

@@ -9,6 +9,7 @@ use super::{Context, Format};
 use crate::error::{Stop, EXIT_OK};
 use crate::inspect::{self, Inspection};
 use crate::plan::{self, Plan};
+use crate::report::{print_json, FixJson, FixOutcome};
 use crate::value::DbValue;
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet};
@@ -60,7 +61,7 @@ pub async fn run(ctx: &Context, args: &FixArgs, file: &Path) -> Result<u8> {
                 saved.pool.label()
             );
         } else {
-            fix::print_plan(ctx, &saved, true);
+            print_json(&FixJson::new(FixOutcome::DryRun, Some(&saved)));
         }
         return Ok(EXIT_OK);
     }

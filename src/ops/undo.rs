@@ -8,7 +8,7 @@ use crate::connect::Connection;
 use crate::error::{Stop, EXIT_OK};
 use crate::inspect::{self, server_info, Identity};
 use crate::journal::{self, Audit, Journal, Kind, Status, UndoRow};
-use crate::report::{self, print_json, UndoJson};
+use crate::report::{self, json::undo_json, print_json, UndoOutcome};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -51,7 +51,7 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
         print!("{}", report::undo_human(&fix, &preview));
     }
     if restorable.is_empty() || args.dry_run {
-        return not_applied(ctx, args, restorable.len(), preview.len());
+        return not_applied(ctx, args, &preview, restorable.is_empty());
     }
     let tables: Vec<(String, String)> = fix
         .tables
@@ -89,7 +89,7 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     let result = apply::undo(&mut conn, &fix, &preview, &mut uj, &undo_path, &opts).await;
     ctx.interrupt.end_write();
     let rec = result?;
-    report_done(ctx, args, &rec, &undo_path);
+    report_done(ctx, args, &rec, &undo_path, &preview);
     Ok(EXIT_OK)
 }
 
@@ -181,27 +181,31 @@ async fn preview(conn: &mut Connection, j: &Journal) -> Result<Vec<UndoRow>> {
 }
 
 /// Nothing to put back, or a dry run: says so and changes nothing.
-fn not_applied(ctx: &Context, args: &UndoArgs, restorable: usize, rows: usize) -> Result<u8> {
-    let nothing = restorable == 0;
+fn not_applied(ctx: &Context, args: &UndoArgs, preview: &[UndoRow], nothing: bool) -> Result<u8> {
     match ctx.format {
         Format::Human if nothing => println!(
             "\nNothing to put back: no journalled row still holds the owner the fix wrote."
         ),
         Format::Human => println!("\nDry run: nothing was changed."),
-        Format::Json => print_json(&UndoJson {
-            journal: &args.journal,
-            undo_journal: None,
-            dry_run: (!nothing).then_some(true),
-            restorable: Some(restorable),
-            restored: None,
-            left_alone: rows - restorable,
-            committed: nothing.then_some(false),
-        }),
+        Format::Json => {
+            let outcome = if nothing {
+                UndoOutcome::NothingToPutBack
+            } else {
+                UndoOutcome::DryRun
+            };
+            print_json(&undo_json(outcome, &args.journal, preview));
+        }
     }
     Ok(EXIT_OK)
 }
 
-fn report_done(ctx: &Context, args: &UndoArgs, rec: &journal::UndoRecord, path: &Path) {
+fn report_done(
+    ctx: &Context,
+    args: &UndoArgs,
+    rec: &journal::UndoRecord,
+    path: &Path,
+    preview: &[UndoRow],
+) {
     match ctx.format {
         Format::Human => {
             println!();
@@ -211,14 +215,11 @@ fn report_done(ctx: &Context, args: &UndoArgs, rec: &journal::UndoRecord, path: 
             );
             println!("The undo's journal: {}", path.display());
         }
-        Format::Json => print_json(&UndoJson {
-            journal: &args.journal,
-            undo_journal: Some(path),
-            dry_run: None,
-            restorable: None,
-            restored: Some(rec.restored),
-            left_alone: rec.left_alone,
-            committed: Some(true),
-        }),
+        Format::Json => {
+            let mut doc = undo_json(UndoOutcome::Committed, &args.journal, preview);
+            doc.restored = rec.restored;
+            doc.undo_journal = Some(path.display().to_string());
+            print_json(&doc);
+        }
     }
 }

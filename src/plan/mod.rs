@@ -126,7 +126,7 @@ pub struct TablePlan {
 }
 
 /// A table with NULL owners that the plan leaves alone, and why.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct Skipped {
     /// `schema.table`
     pub table: String,

@@ -120,7 +120,7 @@ pub fn check_json(sb: &Sandbox, code: i32) -> serde_json::Value {
         .get_output()
         .stdout
         .clone();
-    json(&out)
+    valid("check", json(&out))
 }
 
 /// The journal an undo wrote beside the fix's journal `fix` (the newest
@@ -178,4 +178,19 @@ pub fn line_after(out: &str, marker: &str, end: Option<&str>) -> String {
         Some(i) => rest[..i].trim().to_string(),
         None => rest.trim().to_string(),
     }
+}
+
+/// Checks `doc` against the published schema `schemas/<kind>.schema.json`
+/// and returns it.
+pub fn valid(kind: &str, doc: serde_json::Value) -> serde_json::Value {
+    let path = format!("{}/schemas/{kind}.schema.json", env!("CARGO_MANIFEST_DIR"));
+    let schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let validator = jsonschema::validator_for(&schema).unwrap();
+    let errors: Vec<String> = validator.iter_errors(&doc).map(|e| e.to_string()).collect();
+    assert!(
+        errors.is_empty(),
+        "not a valid {kind} document: {errors:?}\n{doc:#}"
+    );
+    doc
 }
