@@ -1,9 +1,9 @@
 //! The command line: parses flags and dispatches to `rgs_repair::ops`.
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use rgs_repair::connect::{ConnectOptions, Encrypt};
-use rgs_repair::error::{exit_code_for, EXIT_ERROR};
+use rgs_repair::error::{exit_code_for, EXIT_ERROR, EXIT_OK};
 use rgs_repair::ops::{self, Context, Format, Interrupt};
 use rgs_repair::plan::Scope;
 use std::path::PathBuf;
@@ -29,72 +29,59 @@ It is never echoed, logged or written to the journal.";
 /// repairs them in one verified, journalled transaction.
 #[derive(Parser, Debug)]
 #[command(name = "rgs-repair", version, about, after_help = EXIT_CODES, propagate_version = true)]
+#[command(disable_help_flag = true)]
 struct Cli {
     #[command(flatten)]
-    conn: ConnArgs,
+    common: Common,
 
-    /// Output format
-    #[arg(long, global = true, value_enum, default_value = "human")]
-    format: Format,
-
-    /// More logging on stderr (-v info, -vv debug, -vvv trace); RUST_LOG overrides
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
-    verbose: u8,
+    /// Print help (sqlcmd's -? too)
+    #[arg(short = 'h', short_alias = '?', long, action = clap::ArgAction::Help, global = true)]
+    help: Option<bool>,
 
     #[command(subcommand)]
     command: Command,
 }
 
-#[derive(Args, Debug)]
+/// The connection flags, accepted before the command and after it (given in
+/// both places, the later one wins). They are not clap "global" arguments,
+/// so that `sandbox --help` shows only the sandbox's own flags.
+#[derive(Args, Debug, Default, Clone)]
 struct ConnArgs {
-    /// Server: HOST[\INSTANCE][,PORT] (a named instance is found through the SQL Server Browser)
-    #[arg(
-        short = 'S',
-        long,
-        global = true,
-        env = "RGS_SERVER",
-        value_name = "SERVER"
-    )]
+    /// Server: HOST[\INSTANCE][,PORT] (a named instance is found through the SQL Server Browser; quote it: 'host\rtc')
+    #[arg(short = 'S', long, env = "RGS_SERVER", value_name = "SERVER")]
     server: Option<String>,
 
     /// Database [default: rgsconfig]
-    #[arg(short = 'd', long, global = true, env = "RGS_DATABASE")]
+    #[arg(short = 'd', long, env = "RGS_DATABASE")]
     database: Option<String>,
 
     /// SQL login, or DOMAIN\user with -E
-    #[arg(short = 'U', long, global = true, env = "RGS_USER")]
+    #[arg(short = 'U', long, env = "RGS_USER")]
     user: Option<String>,
 
     /// Windows authentication (the current user; or NTLM as -U DOMAIN\user)
-    #[arg(short = 'E', long, global = true)]
+    #[arg(short = 'E', long)]
     integrated: bool,
 
-    /// Encryption
-    #[arg(
-        short = 'N',
-        long,
-        global = true,
-        value_enum,
-        default_value = "mandatory"
-    )]
-    encrypt: Encrypt,
+    /// Encryption [default: mandatory]
+    #[arg(short = 'N', long, value_enum)]
+    encrypt: Option<Encrypt>,
 
     /// Trust the server's certificate without verifying it (self-signed certificates)
-    #[arg(short = 'C', long, global = true)]
+    #[arg(short = 'C', long)]
     trust_server_certificate: bool,
 
-    /// Seconds to wait for the connection and login
-    #[arg(long, global = true, default_value_t = rgs_repair::connect::target::DEFAULT_CONNECT_TIMEOUT, value_name = "SECS")]
-    connect_timeout: u64,
+    /// Seconds to wait for the connection and login; 0 waits as long as it takes [default: 15]
+    #[arg(short = 'l', long, value_name = "SECS")]
+    connect_timeout: Option<u64>,
 
-    /// Seconds to wait for any one answer from the server
-    #[arg(long, global = true, default_value_t = rgs_repair::connect::target::DEFAULT_COMMAND_TIMEOUT, value_name = "SECS")]
-    command_timeout: u64,
+    /// Seconds to wait for any one answer from the server [default: 60]
+    #[arg(long, value_name = "SECS")]
+    command_timeout: Option<u64>,
 
     /// ADO.NET connection string, instead of the flags above
     #[arg(
         long,
-        global = true,
         env = "RGS_CONNECTION_STRING",
         hide_env_values = true,
         value_name = "STRING"
@@ -102,15 +89,98 @@ struct ConnArgs {
     connection_string: Option<String>,
 
     /// Read the password from the first line of standard input
-    #[arg(long, global = true)]
+    #[arg(long)]
     password_stdin: bool,
+
+    /// sqlcmd's -P: refused (a password on the command line is visible to other users)
+    #[arg(short = 'P', value_name = "PASSWORD", hide = true)]
+    sqlcmd_password: Option<String>,
+}
+
+impl ConnArgs {
+    /// These flags with `later`'s (given after the command) taking over.
+    fn then(&self, later: &ConnArgs) -> ConnArgs {
+        ConnArgs {
+            server: later.server.clone().or_else(|| self.server.clone()),
+            database: later.database.clone().or_else(|| self.database.clone()),
+            user: later.user.clone().or_else(|| self.user.clone()),
+            integrated: self.integrated || later.integrated,
+            encrypt: later.encrypt.or(self.encrypt),
+            trust_server_certificate: self.trust_server_certificate
+                || later.trust_server_certificate,
+            connect_timeout: later.connect_timeout.or(self.connect_timeout),
+            command_timeout: later.command_timeout.or(self.command_timeout),
+            connection_string: later
+                .connection_string
+                .clone()
+                .or_else(|| self.connection_string.clone()),
+            password_stdin: self.password_stdin || later.password_stdin,
+            sqlcmd_password: later
+                .sqlcmd_password
+                .clone()
+                .or_else(|| self.sqlcmd_password.clone()),
+        }
+    }
+}
+
+/// Output and logging, accepted before the command and after it.
+#[derive(Args, Debug, Default, Clone)]
+struct OutputArgs {
+    /// Output format [default: human]
+    #[arg(long, value_enum)]
+    format: Option<Format>,
+
+    /// More detail on stderr: -v the server and each step, -vv each request and its time, -vvv everything; RUST_LOG overrides
+    #[arg(short, long, action = clap::ArgAction::Count)]
+    verbose: u8,
+
+    /// Only errors and what was asked for: no notes, no warnings
+    #[arg(short, long, conflicts_with = "verbose")]
+    quiet: bool,
+
+    /// Also write the log (at -vv detail, never a password) to this file
+    #[arg(long, value_name = "PATH")]
+    log_file: Option<PathBuf>,
+
+    /// Colour in log lines: auto (a terminal, unless NO_COLOR is set), always, never [default: auto]
+    #[arg(long, value_enum, value_name = "WHEN")]
+    color: Option<Color>,
+}
+
+impl OutputArgs {
+    fn then(&self, later: &OutputArgs) -> OutputArgs {
+        OutputArgs {
+            format: later.format.or(self.format),
+            verbose: self.verbose + later.verbose,
+            quiet: self.quiet || later.quiet,
+            log_file: later.log_file.clone().or_else(|| self.log_file.clone()),
+            color: later.color.or(self.color),
+        }
+    }
+}
+
+/// `--color`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The flags every database command takes after its name too.
+#[derive(Args, Debug, Default, Clone)]
+struct Common {
+    #[command(flatten)]
+    conn: ConnArgs,
+    #[command(flatten)]
+    output: OutputArgs,
 }
 
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Report owner pools and every object without a valid owner pool (read-only; exit 0 healthy, 3 findings)
     #[command(after_help = EXIT_CODES)]
-    Check,
+    Check(CheckCli),
     /// Give objects whose OwnerPoolId is NULL their owner pool, in one transaction
     #[command(after_help = EXIT_CODES)]
     Fix(FixCli),
@@ -127,19 +197,35 @@ enum Command {
         #[arg(long, default_value = "migrated")]
         scenario: String,
     },
+    /// Print a shell completion script: bash, zsh, fish, powershell, elvish
+    Completions {
+        /// The shell
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), e.g. `rgs-repair man > rgs-repair.1`
+    Man,
+}
+
+#[derive(Args, Debug)]
+struct CheckCli {
+    #[command(flatten)]
+    common: Common,
 }
 
 impl Command {
     /// The command's name, as an error document names it.
     fn name(&self) -> &'static str {
         match self {
-            Command::Check => "check",
+            Command::Check(_) => "check",
             Command::Fix(_) => "fix",
             Command::Undo(_) => "undo",
             #[cfg(feature = "sandbox")]
             Command::Sandbox(_) => "sandbox",
             #[cfg(feature = "sandbox")]
             Command::Demo { .. } => "demo",
+            Command::Completions { .. } => "completions",
+            Command::Man => "man",
         }
     }
 }
@@ -165,6 +251,9 @@ struct WriteCli {
 
 #[derive(Args, Debug)]
 struct FixCli {
+    #[command(flatten)]
+    common: Common,
+
     /// The owner pool to set, by ID or FQDN (required when dbo.OwnerPool has several rows)
     #[arg(long, value_name = "ID|FQDN")]
     pool: Option<String>,
@@ -203,6 +292,9 @@ struct FixCli {
 
 #[derive(Args, Debug)]
 struct UndoCli {
+    #[command(flatten)]
+    common: Common,
+
     /// The journal a fix wrote
     #[arg(long, value_name = "PATH")]
     journal: PathBuf,
@@ -256,40 +348,100 @@ fn lock_timeout(secs: Option<f64>) -> Result<Option<Duration>> {
     Ok(Some(Duration::from_secs_f64(secs)))
 }
 
-fn init_logging(verbose: u8) {
-    // tiberius' own warning about -C repeats ours in other words.
-    let level = match verbose {
-        0 => "warn,tiberius=error",
-        1 => "info",
-        2 => "debug",
+/// Logging: by default nothing but the tool's own messages (library log
+/// lines would repeat them in other words); `-v` the server and each step,
+/// `-vv` each request and its time, `-vvv` everything. `--log-file` keeps a
+/// `-vv` log in a file. Never a password: none is ever logged.
+fn init_logging(o: &OutputArgs) -> Result<()> {
+    use tracing_subscriber::prelude::*;
+    use tracing_subscriber::EnvFilter;
+    let level = match (o.quiet, o.verbose) {
+        (true, _) | (false, 0) => "off",
+        (false, 1) => "info,tiberius=warn",
+        (false, 2) => "debug,tiberius=info",
         _ => "trace",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    let stderr_is_terminal = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let ansi = match o.color.unwrap_or(Color::Auto) {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => stderr_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(ansi)
         .with_target(false)
-        .init();
+        .with_filter(filter);
+    let file = match &o.log_file {
+        Some(path) => {
+            let f = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .map_err(|e| rgs_repair::error::Stop::Usage(format!("--log-file {}: {e}", path.display())))?;
+            Some(
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::sync::Mutex::new(f))
+                    .with_ansi(false)
+                    .with_filter(EnvFilter::new("debug,tiberius=info")),
+            )
+        }
+        None => None,
+    };
+    tracing_subscriber::registry().with(stderr).with(file).init();
+    Ok(())
 }
 
-fn connect_options(c: &ConnArgs) -> ConnectOptions {
-    ConnectOptions {
+/// About a century: what "wait as long as it takes" (`-l 0`, as in ADO.NET)
+/// becomes, so that timers never overflow.
+const FOREVER: Duration = Duration::from_secs(100 * 365 * 24 * 3600);
+
+fn connect_options(c: &ConnArgs) -> Result<ConnectOptions> {
+    if c.sqlcmd_password.is_some() {
+        return Err(rgs_repair::error::Stop::Usage(
+            "-P is refused: a password on the command line is visible to every user of this machine (process lists, shell history). Give it in RGS_PASSWORD, with --password-stdin, or at the hidden prompt; or use -E (Windows authentication)".into(),
+        )
+        .into());
+    }
+    let secs = |given: Option<u64>, default: u64| match given.unwrap_or(default) {
+        0 => FOREVER,
+        n => Duration::from_secs(n),
+    };
+    Ok(ConnectOptions {
         server: c.server.clone(),
         database: c.database.clone(),
         user: c.user.clone(),
         integrated: c.integrated,
-        encrypt: c.encrypt,
+        encrypt: c.encrypt.unwrap_or(Encrypt::Mandatory),
         trust_server_certificate: c.trust_server_certificate,
-        connect_timeout: Duration::from_secs(c.connect_timeout),
-        command_timeout: Duration::from_secs(c.command_timeout),
+        connect_timeout: secs(c.connect_timeout, rgs_repair::connect::target::DEFAULT_CONNECT_TIMEOUT),
+        command_timeout: secs(c.command_timeout, rgs_repair::connect::target::DEFAULT_COMMAND_TIMEOUT),
         connection_string: c.connection_string.clone(),
         password_stdin: c.password_stdin,
+    })
+}
+
+impl Cli {
+    /// The flags given before the command, with those after it.
+    fn common(&self) -> Common {
+        let later = match &self.command {
+            Command::Check(c) => Some(&c.common),
+            Command::Fix(f) => Some(&f.common),
+            Command::Undo(u) => Some(&u.common),
+            _ => None,
+        };
+        match later {
+            Some(l) => Common {
+                conn: self.common.conn.then(&l.conn),
+                output: self.common.output.then(&l.output),
+            },
+            None => self.common.clone(),
+        }
     }
 }
 
-async fn run(cli: Cli) -> Result<u8> {
+async fn run(cli: Cli, common: Common) -> Result<u8> {
     // The sandbox serves until Ctrl-C and handles it itself.
     #[cfg(feature = "sandbox")]
     let serves = matches!(cli.command, Command::Sandbox(_));
@@ -300,9 +452,17 @@ async fn run(cli: Cli) -> Result<u8> {
     } else {
         Interrupt::install()
     };
-    let ctx = |cli: &Cli| Context::new(connect_options(&cli.conn), cli.format, interrupt.clone());
+    let ctx = || -> Result<Context> {
+        let mut ctx = Context::new(
+            connect_options(&common.conn)?,
+            common.output.format.unwrap_or(Format::Human),
+            interrupt.clone(),
+        );
+        ctx.quiet = common.output.quiet;
+        Ok(ctx)
+    };
     match &cli.command {
-        Command::Check => ops::check::run(&ctx(&cli)).await,
+        Command::Check(_) => ops::check::run(&ctx()?).await,
         Command::Fix(f) => {
             let args = ops::fix::FixArgs {
                 pool: f.pool.clone(),
@@ -320,7 +480,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 lock_timeout: lock_timeout(f.write.lock_timeout)?,
                 retries: f.write.retries,
             };
-            ops::fix::run(&ctx(&cli), &args).await
+            ops::fix::run(&ctx()?, &args).await
         }
         Command::Undo(u) => {
             let args = ops::undo::UndoArgs {
@@ -332,7 +492,7 @@ async fn run(cli: Cli) -> Result<u8> {
                 lock_timeout: lock_timeout(u.write.lock_timeout)?,
                 retries: u.write.retries,
             };
-            ops::undo::run(&ctx(&cli), &args).await
+            ops::undo::run(&ctx()?, &args).await
         }
         #[cfg(feature = "sandbox")]
         Command::Sandbox(s) => {
@@ -347,12 +507,24 @@ async fn run(cli: Cli) -> Result<u8> {
         }
         #[cfg(feature = "sandbox")]
         Command::Demo { scenario } => ops::demo::run(scenario, interrupt).await,
+        Command::Completions { shell } => {
+            clap_complete::generate(*shell, &mut Cli::command(), "rgs-repair", &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
+        Command::Man => {
+            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            Ok(EXIT_OK)
+        }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.verbose);
+    let common = cli.common();
+    if let Err(e) = init_logging(&common.output) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(exit_code_for(&e));
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -363,8 +535,9 @@ fn main() -> ExitCode {
             return ExitCode::from(EXIT_ERROR);
         }
     };
-    let (format, command) = (cli.format, cli.command.name());
-    match rt.block_on(run(cli)) {
+    let format = common.output.format.unwrap_or(Format::Human);
+    let command = cli.command.name();
+    match rt.block_on(run(cli, common)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");

@@ -252,10 +252,22 @@ fn ctrl_c_end_of_input_and_sigterm_at_the_question_are_no() {
         };
         p.wait_for(QUESTION);
         if keys == "TERM" {
-            let status = Command::new("pkill")
-                .args(["-TERM", "-f", &j.display().to_string()])
-                .status()
+            // The tool's own process: the pane's shell has the same words
+            // on its command line.
+            let out = Command::new("pgrep")
+                .args(["-f", &j.display().to_string()])
+                .output()
                 .unwrap();
+            let pids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .filter(|pid| {
+                    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                        .is_ok_and(|c| c.trim() == "rgs-repair")
+                })
+                .map(str::to_string)
+                .collect();
+            assert_eq!(pids.len(), 1, "{pids:?}");
+            let status = Command::new("kill").args(["-TERM", &pids[0]]).status().unwrap();
             assert!(status.success());
         } else {
             p.keys(&[keys]);

@@ -96,6 +96,15 @@ impl Connection {
         Writer { conn: self }
     }
 
+    fn answered(&self, started: std::time::Instant, rows: usize) {
+        tracing::debug!(
+            request = self.requests,
+            rows,
+            elapsed = ?started.elapsed(),
+            "answered"
+        );
+    }
+
     fn count(&mut self, sql: &str) {
         self.requests += 1;
         let first = crate::sql::strip_comments(sql);
@@ -119,19 +128,23 @@ impl Writer<'_> {
     pub async fn execute(&mut self, statement: &sql::Write, params: &[&dyn ToSql]) -> Result<u64> {
         let text = statement.text();
         self.conn.count(text);
+        let started = std::time::Instant::now();
         let r = self
             .conn
             .client
             .execute(text, params)
             .await
             .map_err(server_error)?;
-        Ok(r.total())
+        let total = r.total();
+        self.conn.answered(started, total as usize);
+        Ok(total)
     }
 
     /// Runs a statement without parameters (SET, BEGIN, COMMIT, ROLLBACK).
     pub async fn batch(&mut self, statement: &sql::Write) -> Result<()> {
         let text = statement.text();
         self.conn.count(text);
+        let started = std::time::Instant::now();
         let stream = self
             .conn
             .client
@@ -139,6 +152,7 @@ impl Writer<'_> {
             .await
             .map_err(server_error)?;
         stream.into_results().await.map_err(server_error)?;
+        self.conn.answered(started, 0);
         Ok(())
     }
 

@@ -254,6 +254,15 @@ pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
     let r = rows
         .first()
         .ok_or_else(|| anyhow!("the server returned nothing for the server information query"))?;
+    tracing::info!(
+        server = %conn.server,
+        instance = %r.text(4),
+        version = %r.text(2),
+        database = %r.text(0),
+        updateability = %r.text(3),
+        "connected: SQL Server {}",
+        r.text(2)
+    );
     Ok(ServerInfo {
         server: conn.server.clone(),
         database: r.text(0),

@@ -190,7 +190,7 @@ pub(super) async fn apply(
         ),
     )?;
     if args.yes && ctx.format == Format::Human {
-        eprintln!("Confirmed by --yes.");
+        ctx.note("Confirmed by --yes.");
     }
     let mut j = Journal::for_plan(plan, Audit::here(&ctx.target()?.login()));
     j.identity_override = identity_override;

@@ -42,6 +42,8 @@ pub struct Context {
     pub interactive: bool,
     /// Ctrl-C handling for writes.
     pub interrupt: Interrupt,
+    /// `--quiet`: no notes or warnings on stderr.
+    pub quiet: bool,
 }
 
 impl Context {
@@ -53,6 +55,7 @@ impl Context {
             format,
             interactive: Context::detect_interactive(),
             interrupt,
+            quiet: false,
         }
     }
 
@@ -76,6 +79,13 @@ impl Context {
         Ok(Command::new(self.target()?.flags()).args(args))
     }
 
+    /// A note or warning on stderr, unless `--quiet`.
+    pub fn note(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{text}");
+        }
+    }
+
     /// Whether questions can be asked here: a terminal the tool can read
     /// from, with standard error on it (see [`prompt::Terminal::open`]).
     pub fn detect_interactive() -> bool {
@@ -87,7 +97,7 @@ impl Context {
         static WARNED: std::sync::Once = std::sync::Once::new();
         let target = self.target()?;
         if target.trusts_server_certificate() {
-            WARNED.call_once(|| eprintln!("warning: -C: the server's certificate is not verified, so the server's identity is not either"));
+            WARNED.call_once(|| self.note("warning: -C: the server's certificate is not verified, so the server's identity is not either"));
         }
         connect(target).await
     }

@@ -70,7 +70,7 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
         ),
     )?;
     if args.yes && ctx.format == Format::Human {
-        eprintln!("Confirmed by --yes.");
+        ctx.note("Confirmed by --yes.");
     }
     let audit = Audit::here(&ctx.target()?.login());
     let mut uj = Journal::for_undo(&fix, &args.journal, &restorable, server.identity, audit);

@@ -108,7 +108,13 @@ pub fn stable(out: &[u8], sb: &Sandbox) -> String {
     let re_time = regex_lite::Regex::new(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC").unwrap();
     s = re_time.replace_all(&s, "TIME").into_owned();
     let re_journal = regex_lite::Regex::new(r"\S*rgs-repair-journal\S*\.json").unwrap();
-    re_journal.replace_all(&s, "JOURNAL").into_owned()
+    s = re_journal.replace_all(&s, "JOURNAL").into_owned();
+    // The database's creation time (its identity) and the plan's digest.
+    let re_created =
+        regex_lite::Regex::new(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{3})?").unwrap();
+    s = re_created.replace_all(&s, "CREATED").into_owned();
+    let re_digest = regex_lite::Regex::new(r"sha256:[0-9a-f]{64}").unwrap();
+    re_digest.replace_all(&s, "sha256:DIGEST").into_owned()
 }
 
 /// Runs `check --format json`, expects exit `code`, and returns the document.

@@ -1,0 +1,127 @@
+//! A DBA's habits from sqlcmd and the shell: -P refused with the reason,
+//! -l and -?, quiet and verbose logging, colour, a log file, completions and
+//! a man page, and a `sandbox --help` that shows only the sandbox's flags.
+
+mod common;
+use common::*;
+use predicates::prelude::*;
+
+fn bin() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("rgs-repair").unwrap();
+    c.env_clear();
+    c
+}
+
+#[test]
+fn dash_p_is_refused_without_echoing_the_password() {
+    bin()
+        .args(["-S", "127.0.0.1,9", "-U", "sa", "-P", "Hunter2-secret", "check"])
+        .assert()
+        .code(2)
+        .stderr(
+            predicate::str::contains("-P is refused")
+                .and(predicate::str::contains("RGS_PASSWORD"))
+                .and(predicate::str::contains("Hunter2-secret").not()),
+        );
+}
+
+#[test]
+fn sqlcmd_letters_work() {
+    bin().arg("-?").assert().code(0).stdout(predicate::str::contains("Usage: rgs-repair"));
+    let sb = sandbox("healthy");
+    tool(&sb).args(["-l", "5", "check"]).assert().code(0);
+    // 0 waits as long as it takes, as in ADO.NET.
+    tool(&sb).args(["check", "-l", "0"]).assert().code(0);
+}
+
+#[test]
+fn flags_go_before_or_after_the_command() {
+    let sb = sandbox("migrated");
+    let port = sb.addr().port().to_string();
+    bin()
+        .env("RGS_PASSWORD", sb.password())
+        .args(["check", "-S", &format!("127.0.0.1,{port}"), "-U", "sa", "-C", "--format", "json"])
+        .assert()
+        .code(3)
+        .stdout(predicate::str::contains("\"schema_version\""));
+}
+
+#[test]
+fn the_default_log_level_adds_nothing_and_quiet_removes_notes() {
+    let sb = sandbox("healthy");
+    let out = tool(&sb).env("RGS_PASSWORD", "wrong-password").arg("check").output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(!stderr.contains("ERROR") && !stderr.contains("code=18456"), "a library log line leaked:\n{stderr}");
+    assert_eq!(stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{stderr}");
+
+    let out = tool(&sb).args(["--quiet", "check"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "--quiet leaves stderr empty");
+
+    let out = tool(&sb).args(["-v", "check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("16.0"), "-v names the server version:\n{stderr}");
+    let out = tool(&sb).args(["-vv", "check"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("request=") && stderr.contains("elapsed"), "-vv shows each request and its time:\n{stderr}");
+}
+
+#[test]
+fn colour_follows_the_flag_and_no_color() {
+    let sb = sandbox("healthy");
+    let stderr = |args: &[&str], no_color: bool| {
+        let mut c = tool(&sb);
+        if !no_color {
+            c.env_remove("NO_COLOR");
+        }
+        let out = c.args(args).arg("check").output().unwrap();
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    assert!(stderr(&["-v", "--color", "always"], false).contains('\u{1b}'));
+    assert!(!stderr(&["-v", "--color", "never"], false).contains('\u{1b}'));
+    assert!(!stderr(&["-v"], true).contains('\u{1b}'), "auto: not a terminal");
+}
+
+#[test]
+fn a_log_file_holds_the_detail_and_never_the_password() {
+    let sb = sandbox("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("rgs.log");
+    tool(&sb)
+        .args(["--log-file"])
+        .arg(&log)
+        .args(["fix", "--yes", "--journal"])
+        .arg(dir.path().join("j.json"))
+        .assert()
+        .code(0);
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("request="), "{text}");
+    assert!(!text.contains(sb.password()));
+}
+
+#[test]
+fn completions_and_the_man_page_generate() {
+    for shell in ["bash", "zsh", "fish", "powershell"] {
+        bin()
+            .args(["completions", shell])
+            .assert()
+            .code(0)
+            .stdout(predicate::str::contains("rgs-repair").and(predicate::str::contains("--journal")));
+    }
+    bin()
+        .arg("man")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(".TH rgs-repair 1").and(predicate::str::contains("check")));
+}
+
+#[test]
+fn sandbox_help_shows_only_the_sandbox_flags() {
+    let out = bin().args(["sandbox", "--help"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("--listen") && text.contains("--scenario"), "{text}");
+    for client in ["--server", "-S,", "--user", "--format", "--connection-string"] {
+        assert!(!text.contains(client), "{client} in sandbox --help:\n{text}");
+    }
+}
