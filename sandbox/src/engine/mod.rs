@@ -11,6 +11,7 @@
 //! `session` (execution, transactions, locking), `script` (GO batches).
 
 mod catalog;
+mod created;
 mod datatype;
 mod errors;
 mod functions;
@@ -36,6 +37,8 @@ struct DbEntry {
     path: PathBuf,
     id: i64,
     read_only: bool,
+    /// `sys.databases.create_date`, kept in the file.
+    created: chrono::NaiveDateTime,
     /// Denied (lowercase `schema.table`, uppercase permission).
     denied: HashSet<(String, String)>,
 }
@@ -68,6 +71,7 @@ impl Shared {
                 name: d.name.clone(),
                 id: d.id,
                 read_only: d.read_only,
+                created: d.created,
             })
             .collect()
     }
@@ -95,9 +99,10 @@ impl Shared {
     }
 }
 
-/// Prepares a database file: WAL mode and the engine's side table. Returns
-/// whether the file held no user objects.
-fn init_file(path: &Path) -> anyhow::Result<bool> {
+/// Prepares a database file: WAL mode, the engine's side table and the
+/// database's creation time. Returns whether the file held no user
+/// objects, and the creation time.
+fn init_file(path: &Path) -> anyhow::Result<(bool, chrono::NaiveDateTime)> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
@@ -110,7 +115,8 @@ fn init_file(path: &Path) -> anyhow::Result<bool> {
         "CREATE TABLE IF NOT EXISTS {} (kind TEXT NOT NULL, name TEXT NOT NULL, value TEXT)",
         catalog::META_TABLE
     ))?;
-    Ok(user_tables == 0)
+    let created = created::database_created(&conn)?;
+    Ok((user_tables == 0, created))
 }
 
 /// All databases of one sandbox. Cheap to clone; shared by every connection.
@@ -124,7 +130,7 @@ impl Engine {
     pub fn new() -> anyhow::Result<Engine> {
         let dir = tempfile::Builder::new().prefix("rgs-sandbox-").tempdir()?;
         let master = dir.path().join("master.sqlite");
-        init_file(&master)?;
+        let (_, created) = init_file(&master)?;
         let shared = Shared {
             dir,
             dbs: Mutex::new(vec![DbEntry {
@@ -132,6 +138,7 @@ impl Engine {
                 path: master,
                 id: 1,
                 read_only: false,
+                created,
                 denied: HashSet::new(),
             }]),
             next_tx: AtomicU64::new(1),
@@ -169,12 +176,13 @@ impl Engine {
                 self.shared.dir.path().join(format!("{id}-{safe}.sqlite"))
             }
         };
-        let fresh = init_file(&path)?;
+        let (fresh, created) = init_file(&path)?;
         self.shared.lock().push(DbEntry {
             name: name.to_string(),
             path,
             id,
             read_only: false,
+            created,
             denied: HashSet::new(),
         });
         Ok(fresh)

@@ -11,6 +11,7 @@ pub(crate) struct DbSummary {
     pub name: String,
     pub id: i64,
     pub read_only: bool,
+    pub created: chrono::NaiveDateTime,
 }
 
 /// What the views need besides the catalog.
@@ -150,6 +151,7 @@ pub(crate) static VIEWS: &[ViewDef] = &[
             ("user_access_desc", T_DESC, true),
             ("compatibility_level", T_TINY, false),
             ("collation_name", SYSNAME, true),
+            ("create_date", T_DT, false),
         ],
     },
     ViewDef {
@@ -453,6 +455,7 @@ fn databases_rows(_view: &ViewDef, _cat: &Catalog, env: &ViewEnv<'_>) -> Vec<Vec
             text("MULTI_USER"),
             Value::Int(160),
             text("SQL_Latin1_General_CP1_CI_AS"),
+            Value::DateTime(d.created),
         ]);
     }
     rows

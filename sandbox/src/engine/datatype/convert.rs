@@ -20,15 +20,16 @@ pub(crate) enum Mode<'a> {
 }
 
 fn round_datetime(dt: NaiveDateTime, d: DeclType) -> NaiveDateTime {
-    let scale = if d.ty == SqlType::DateTime {
-        3
-    } else {
-        d.scale.min(7)
-    };
-    let unit = 10u32.pow(9 - scale as u32);
     let nanos = dt.nanosecond() % 1_000_000_000;
-    let rounded = (nanos + unit / 2) / unit * unit;
     let base = dt.with_nanosecond(0).unwrap_or(dt);
+    if d.ty == SqlType::DateTime {
+        // datetime counts 1/300 s, shown as .000, .003, .007...
+        let ticks = (nanos as i64 * 300 + 500_000_000) / 1_000_000_000;
+        let ms = (ticks * 10 + 1) / 3;
+        return base + chrono::Duration::milliseconds(ms);
+    }
+    let unit = 10u32.pow(9 - d.scale.min(7) as u32);
+    let rounded = (nanos + unit / 2) / unit * unit;
     base + chrono::Duration::nanoseconds(rounded as i64)
 }
 
@@ -399,6 +400,9 @@ fn format_datetime_style(dt: &NaiveDateTime, src: &str, style: Option<i64>) -> S
             if src_is_dt2 {
                 let s = format_datetime(dt).replacen(' ', "T", 1);
                 s.trim_end_matches('0').trim_end_matches('.').to_string()
+            } else if dt.nanosecond() / 1_000_000 == 0 {
+                // Documented: style 126 leaves out a zero millisecond part.
+                dt.format("%Y-%m-%dT%H:%M:%S").to_string()
             } else {
                 dt.format("%Y-%m-%dT%H:%M:%S%.3f").to_string()
             }

@@ -85,6 +85,7 @@ fn translate(sql: &str, params: &[Param]) -> Result<Action, SqlError> {
         name: "rgsconfig".into(),
         id: 5,
         read_only: false,
+        created: chrono::NaiveDateTime::default(),
     }];
     let env = Env {
         catalog: &cat,
