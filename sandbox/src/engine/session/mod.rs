@@ -12,7 +12,9 @@
 //! reads its own current snapshot. Locks are per database, not per row.
 
 mod ddl;
+mod raise;
 mod run;
+mod tablevar;
 mod tx;
 
 use super::catalog::{Catalog, DbSummary, SchemaInfo};
@@ -85,6 +87,8 @@ pub(crate) struct SessionState {
     rowcount: i64,
     last_error: i32,
     vars: HashMap<String, Var>,
+    /// SQLite names of the TEMP tables of table variables not yet dropped.
+    table_vars: Vec<String>,
     /// SAVE TRANSACTION names (lowercase) and their SQLite savepoints (None:
     /// saved before the first write, so rolling back to it ends the SQLite
     /// transaction).
@@ -123,6 +127,7 @@ impl SessionState {
             rowcount: 0,
             last_error: 0,
             vars: HashMap::new(),
+            table_vars: Vec::new(),
             savepoints: Vec::new(),
             cat_cache: None,
         })
@@ -140,7 +145,15 @@ impl SessionState {
 
     pub fn execute(&mut self, sql: &str, params: &[Param]) -> Vec<Item> {
         self.interrupt.flag.store(false, Ordering::SeqCst);
+        self.drop_table_vars();
         self.vars.clear();
+        let items = self.run_batch(sql, params);
+        // Table variables live as long as their batch.
+        self.drop_table_vars();
+        items
+    }
+
+    fn run_batch(&mut self, sql: &str, params: &[Param]) -> Vec<Item> {
         let mut items = Vec::new();
         let stmts = match parse_batch(sql) {
             Ok(s) => s,
@@ -241,13 +254,7 @@ impl SessionState {
                 }
                 Action::Declare(list) => {
                     for (name, decl, _) in list {
-                        vars.insert(
-                            name.to_lowercase(),
-                            Var {
-                                decl,
-                                value: SqlVal::Null,
-                            },
-                        );
+                        vars.insert(name.to_lowercase(), Var::scalar(decl, SqlVal::Null));
                     }
                 }
                 Action::If {
@@ -258,6 +265,16 @@ impl SessionState {
                     let otherwise: Vec<(&Statement, u32)> =
                         otherwise.iter().map(|s| (s, *line)).collect();
                     self.validate_list(&otherwise, cat, vars, params, dbs, server)?;
+                }
+                Action::DeclareTable(tp) => {
+                    vars.insert(
+                        tp.table.name.to_lowercase(),
+                        Var {
+                            decl: datatype::DeclType::new(crate::types::SqlType::Int),
+                            value: SqlVal::Null,
+                            table: Some(Box::new(tp.table)),
+                        },
+                    );
                 }
                 // The rest of the batch runs in another database.
                 Action::Use(_) => return Ok(()),
@@ -307,9 +324,13 @@ impl SessionState {
             Err(e) => return self.fail(e, line, ErrKind::Compile, items),
         };
         *self.fns.error.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        // RAISERROR sets @@ERROR itself.
+        let raises = matches!(action, Action::RaisError(_));
         match self.exec(action, line, params, items) {
             Ok(flow) => {
-                self.last_error = 0;
+                if !raises {
+                    self.last_error = 0;
+                }
                 flow
             }
             Err(e) => self.fail(e, line, ErrKind::Runtime, items),
@@ -361,7 +382,11 @@ impl SessionState {
         match action {
             Action::Query(p) => self.exec_query(p, items)?,
             Action::Dml(p) => {
-                let n = self.run_dml(&p)?;
+                let n = if tablevar::is_table_var(&p) {
+                    self.table_var_dml(&p)?
+                } else {
+                    self.run_dml(&p)?
+                };
                 self.rowcount = n as i64;
                 items.push(Item::Done {
                     rows_affected: (!self.nocount).then_some(n),
@@ -410,6 +435,12 @@ impl SessionState {
                 };
                 let list: Vec<(Statement, u32)> = branch.into_iter().map(|s| (s, line)).collect();
                 return Ok(self.run_list(&list, params, items));
+            }
+            Action::DeclareTable(tp) => self.declare_table(tp, items)?,
+            Action::RaisError(p) => self.raiserror(&p, line, items)?,
+            Action::Return => {
+                self.done(items);
+                return Ok(Flow::Abort);
             }
             Action::WaitFor(d) => self.wait_for(d, items)?,
             Action::Use(name) => {
@@ -511,6 +542,7 @@ impl SessionState {
         self.lock_timeout = -1;
         self.rowcount = 0;
         self.last_error = 0;
+        self.drop_table_vars();
         self.vars.clear();
         let initial = self.initial_db.clone();
         let _ = self.use_database(&initial);

@@ -310,7 +310,8 @@ impl SessionState {
                 Some(p) => self.eval_scalar(&p)?,
                 None => SqlVal::Null,
             };
-            self.vars.insert(name.to_lowercase(), Var { decl, value });
+            self.vars
+                .insert(name.to_lowercase(), Var::scalar(decl, value));
         }
         self.done(items);
         Ok(())

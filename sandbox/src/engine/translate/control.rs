@@ -116,6 +116,13 @@ impl Tr<'_, '_> {
         stmt: &Statement,
     ) -> Result<Action, SqlError> {
         let env = self.env;
+        if let [d] = stmts {
+            if let (Some(ast::DataType::Table(Some(cols))), [name], None) =
+                (&d.data_type, d.names.as_slice(), &d.assignment)
+            {
+                return self.declare_table(name, cols);
+            }
+        }
         let mut out = Vec::new();
         for d in stmts {
             let ast::Declare {

@@ -19,10 +19,27 @@ impl Tr<'_, '_> {
     pub(super) fn create_table(&mut self, ct: &CreateTable) -> Result<TablePlan, SqlError> {
         let (schema, name) = self.new_table_name(ct)?;
         let sqlite = format!("{schema}.{name}");
-        let mut cols = self.column_defs(ct, &name)?;
-        for tc in &ct.constraints {
-            cols.keys.push(table_key(tc)?);
-        }
+        let keys = ct
+            .constraints
+            .iter()
+            .map(table_key)
+            .collect::<Result<Vec<_>, _>>()?;
+        self.table_plan(&schema, &name, &sqlite, &ct.columns, keys)
+    }
+
+    /// A table's SQLite DDL and catalog entry from its column definitions
+    /// and table-level keys.
+    pub(super) fn table_plan(
+        &mut self,
+        schema: &str,
+        name: &str,
+        sqlite: &str,
+        columns: &[ast::ColumnDef],
+        keys: Vec<KeyDef>,
+    ) -> Result<TablePlan, SqlError> {
+        let (schema, name, sqlite) = (schema.to_string(), name.to_string(), sqlite.to_string());
+        let mut cols = self.column_defs(columns, &name)?;
+        cols.keys.extend(keys);
         let (indexes, ddl_after) = self.key_indexes(&mut cols, &schema, &name, &sqlite)?;
         // Written after the keys, which make their columns NOT NULL.
         let col_sql: Vec<String> = cols
@@ -98,9 +115,13 @@ impl Tr<'_, '_> {
     }
 
     /// The column definitions, with their defaults and column-level keys.
-    fn column_defs(&mut self, ct: &CreateTable, name: &str) -> Result<ColumnDefs, SqlError> {
+    fn column_defs(
+        &mut self,
+        columns: &[ast::ColumnDef],
+        name: &str,
+    ) -> Result<ColumnDefs, SqlError> {
         let mut out = ColumnDefs::default();
-        for c in &ct.columns {
+        for c in columns {
             if out
                 .columns
                 .iter()
@@ -355,7 +376,7 @@ impl Tr<'_, '_> {
 
 /// A PRIMARY KEY or UNIQUE constraint of CREATE TABLE: (name, kind,
 /// CLUSTERED/NONCLUSTERED if written, (column, descending)).
-type KeyDef = (Option<String>, IndexKind, Option<bool>, Vec<(String, bool)>);
+pub(super) type KeyDef = (Option<String>, IndexKind, Option<bool>, Vec<(String, bool)>);
 
 pub(super) fn clustered_word(i: Option<&Ident>) -> Result<Option<bool>, SqlError> {
     match i.map(|i| i.value.to_uppercase()) {

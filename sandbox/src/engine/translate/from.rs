@@ -174,6 +174,21 @@ impl Tr<'_, '_> {
         display: &str,
         qualifiers: &mut Vec<String>,
     ) -> Result<(String, Vec<SrcCol>), SqlError> {
+        if db.is_none() && schema.is_none() && tname.starts_with('@') {
+            let t = self.table_var(tname)?;
+            qualifiers.push(tname.to_lowercase());
+            let cols = t
+                .columns
+                .iter()
+                .map(|c| SrcCol {
+                    name: c.name.clone(),
+                    sql: c.name.clone(),
+                    ty: c.decl.ty,
+                    nullable: c.nullable,
+                })
+                .collect();
+            return Ok((t.sqlite, cols));
+        }
         if db.is_none() && schema.is_none() {
             let l = tname.to_lowercase();
             if let Some(c) = self.user_ctes.iter().find(|c| c.name_lc == l) {

@@ -25,6 +25,8 @@ mod functions;
 mod names;
 mod pred;
 mod query;
+mod raise;
+mod tablevar;
 #[cfg(test)]
 mod tests;
 
@@ -45,6 +47,19 @@ use std::time::Duration;
 pub(crate) struct Var {
     pub decl: DeclType,
     pub value: SqlVal,
+    /// A table variable's table (its SQLite TEMP table); None for scalars.
+    pub table: Option<Box<TableInfo>>,
+}
+
+impl Var {
+    /// A scalar variable.
+    pub fn scalar(decl: DeclType, value: SqlVal) -> Var {
+        Var {
+            decl,
+            value,
+            table: None,
+        }
+    }
 }
 
 /// Everything translation depends on besides the statement.
@@ -136,6 +151,14 @@ pub(crate) struct IndexPlan {
     pub ddl: String,
 }
 
+/// RAISERROR, evaluated as one row: message, severity, state, arguments.
+#[derive(Debug, Clone)]
+pub(crate) struct RaisePlan {
+    pub row: QueryPlan,
+    /// `WITH SETERROR`: @@ERROR is 50000 whatever the severity.
+    pub set_error: bool,
+}
+
 /// A SET option.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum SetOption {
@@ -169,6 +192,13 @@ pub(crate) enum Action {
     Set(SetOption),
     Print(QueryPlan),
     Declare(Vec<(String, DeclType, Option<QueryPlan>)>),
+    /// DECLARE @t TABLE (...): the TEMP table, named by `table.name`.
+    DeclareTable(TablePlan),
+    /// RAISERROR: message, severity, state and arguments, in that order,
+    /// as the columns of one row.
+    RaisError(RaisePlan),
+    /// RETURN: the batch ends here.
+    Return,
     SetVar {
         name: String,
         plan: QueryPlan,
@@ -229,6 +259,14 @@ pub(crate) fn plan(env: &Env<'_>, stmt: &Statement) -> Result<Action, SqlError> 
             separator: _,
         } => t.declare(stmts, stmt),
         Statement::If(i) => t.if_else(i, stmt),
+        Statement::RaisError {
+            message,
+            severity,
+            state,
+            arguments,
+            options,
+        } => t.raiserror(message, severity, state, arguments, options),
+        Statement::Return(r) => raise::return_statement(r),
         Statement::WaitFor(w) => t.wait_for(w, stmt),
         Statement::Use(ast::Use::Object(n)) | Statement::Use(ast::Use::Database(n)) => {
             use_database(n)

@@ -29,6 +29,9 @@ impl Tr<'_, '_> {
     /// The user table a DML or DDL statement names.
     pub(super) fn user_table(&mut self, n: &ObjectName) -> Result<TableInfo, SqlError> {
         let (db, schema, name) = self.split_object(n)?;
+        if db.is_none() && schema.is_none() && name.starts_with('@') {
+            return self.table_var(&name);
+        }
         if let Some(db) = &db {
             if db.to_lowercase() != self.env.db_name.to_lowercase() {
                 return Err(errors::invalid_object(&ident_path(n)));
@@ -131,7 +134,7 @@ impl Tr<'_, '_> {
                 konst: Some(value),
             });
         }
-        if let Some(v) = self.env.vars.get(&l) {
+        if let Some(v) = self.env.vars.get(&l).filter(|v| v.table.is_none()) {
             let (decl, value) = (v.decl, v.value.clone());
             let konst = datatype::from_storage((&value).into(), decl.ty);
             let sql = self.bind(value);
