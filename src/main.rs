@@ -358,7 +358,7 @@ fn init_logging(o: &OutputArgs) -> Result<()> {
     let level = match (o.quiet, o.verbose) {
         (true, _) | (false, 0) => "off",
         (false, 1) => "info,tiberius=warn",
-        (false, 2) => "debug,tiberius=info",
+        (false, 2) => "debug,tiberius=info,rustls=warn",
         _ => "trace",
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
@@ -366,7 +366,9 @@ fn init_logging(o: &OutputArgs) -> Result<()> {
     let ansi = match o.color.unwrap_or(Color::Auto) {
         Color::Always => true,
         Color::Never => false,
-        Color::Auto => stderr_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        Color::Auto => {
+            stderr_is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
     };
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
@@ -379,7 +381,9 @@ fn init_logging(o: &OutputArgs) -> Result<()> {
                 .create(true)
                 .append(true)
                 .open(path)
-                .map_err(|e| rgs_repair::error::Stop::Usage(format!("--log-file {}: {e}", path.display())))?;
+                .map_err(|e| {
+                    rgs_repair::error::Stop::Usage(format!("--log-file {}: {e}", path.display()))
+                })?;
             Some(
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::sync::Mutex::new(f))
@@ -389,7 +393,10 @@ fn init_logging(o: &OutputArgs) -> Result<()> {
         }
         None => None,
     };
-    tracing_subscriber::registry().with(stderr).with(file).init();
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file)
+        .init();
     Ok(())
 }
 
@@ -415,8 +422,14 @@ fn connect_options(c: &ConnArgs) -> Result<ConnectOptions> {
         integrated: c.integrated,
         encrypt: c.encrypt.unwrap_or(Encrypt::Mandatory),
         trust_server_certificate: c.trust_server_certificate,
-        connect_timeout: secs(c.connect_timeout, rgs_repair::connect::target::DEFAULT_CONNECT_TIMEOUT),
-        command_timeout: secs(c.command_timeout, rgs_repair::connect::target::DEFAULT_COMMAND_TIMEOUT),
+        connect_timeout: secs(
+            c.connect_timeout,
+            rgs_repair::connect::target::DEFAULT_CONNECT_TIMEOUT,
+        ),
+        command_timeout: secs(
+            c.command_timeout,
+            rgs_repair::connect::target::DEFAULT_COMMAND_TIMEOUT,
+        ),
         connection_string: c.connection_string.clone(),
         password_stdin: c.password_stdin,
     })
@@ -508,7 +521,12 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
         #[cfg(feature = "sandbox")]
         Command::Demo { scenario } => ops::demo::run(scenario, interrupt).await,
         Command::Completions { shell } => {
-            clap_complete::generate(*shell, &mut Cli::command(), "rgs-repair", &mut std::io::stdout());
+            clap_complete::generate(
+                *shell,
+                &mut Cli::command(),
+                "rgs-repair",
+                &mut std::io::stdout(),
+            );
             Ok(EXIT_OK)
         }
         Command::Man => {

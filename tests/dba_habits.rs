@@ -15,7 +15,15 @@ fn bin() -> assert_cmd::Command {
 #[test]
 fn dash_p_is_refused_without_echoing_the_password() {
     bin()
-        .args(["-S", "127.0.0.1,9", "-U", "sa", "-P", "Hunter2-secret", "check"])
+        .args([
+            "-S",
+            "127.0.0.1,9",
+            "-U",
+            "sa",
+            "-P",
+            "Hunter2-secret",
+            "check",
+        ])
         .assert()
         .code(2)
         .stderr(
@@ -27,7 +35,11 @@ fn dash_p_is_refused_without_echoing_the_password() {
 
 #[test]
 fn sqlcmd_letters_work() {
-    bin().arg("-?").assert().code(0).stdout(predicate::str::contains("Usage: rgs-repair"));
+    bin()
+        .arg("-?")
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("Usage: rgs-repair"));
     let sb = sandbox("healthy");
     tool(&sb).args(["-l", "5", "check"]).assert().code(0);
     // 0 waits as long as it takes, as in ADO.NET.
@@ -40,7 +52,16 @@ fn flags_go_before_or_after_the_command() {
     let port = sb.addr().port().to_string();
     bin()
         .env("RGS_PASSWORD", sb.password())
-        .args(["check", "-S", &format!("127.0.0.1,{port}"), "-U", "sa", "-C", "--format", "json"])
+        .args([
+            "check",
+            "-S",
+            &format!("127.0.0.1,{port}"),
+            "-U",
+            "sa",
+            "-C",
+            "--format",
+            "json",
+        ])
         .assert()
         .code(3)
         .stdout(predicate::str::contains("\"schema_version\""));
@@ -49,22 +70,43 @@ fn flags_go_before_or_after_the_command() {
 #[test]
 fn the_default_log_level_adds_nothing_and_quiet_removes_notes() {
     let sb = sandbox("healthy");
-    let out = tool(&sb).env("RGS_PASSWORD", "wrong-password").arg("check").output().unwrap();
+    let out = tool(&sb)
+        .env("RGS_PASSWORD", "wrong-password")
+        .arg("check")
+        .output()
+        .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1));
-    assert!(!stderr.contains("ERROR") && !stderr.contains("code=18456"), "a library log line leaked:\n{stderr}");
-    assert_eq!(stderr.lines().filter(|l| l.starts_with("error:")).count(), 1, "{stderr}");
+    assert!(
+        !stderr.contains("ERROR") && !stderr.contains("code=18456"),
+        "a library log line leaked:\n{stderr}"
+    );
+    assert_eq!(
+        stderr.lines().filter(|l| l.starts_with("error:")).count(),
+        1,
+        "{stderr}"
+    );
 
     let out = tool(&sb).args(["--quiet", "check"]).output().unwrap();
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(String::from_utf8_lossy(&out.stderr), "", "--quiet leaves stderr empty");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "",
+        "--quiet leaves stderr empty"
+    );
 
     let out = tool(&sb).args(["-v", "check"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("16.0"), "-v names the server version:\n{stderr}");
+    assert!(
+        stderr.contains("16.0"),
+        "-v names the server version:\n{stderr}"
+    );
     let out = tool(&sb).args(["-vv", "check"]).output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("request=") && stderr.contains("elapsed"), "-vv shows each request and its time:\n{stderr}");
+    assert!(
+        stderr.contains("request=") && stderr.contains("elapsed"),
+        "-vv shows each request and its time:\n{stderr}"
+    );
 }
 
 #[test]
@@ -80,7 +122,10 @@ fn colour_follows_the_flag_and_no_color() {
     };
     assert!(stderr(&["-v", "--color", "always"], false).contains('\u{1b}'));
     assert!(!stderr(&["-v", "--color", "never"], false).contains('\u{1b}'));
-    assert!(!stderr(&["-v"], true).contains('\u{1b}'), "auto: not a terminal");
+    assert!(
+        !stderr(&["-v"], true).contains('\u{1b}'),
+        "auto: not a terminal"
+    );
 }
 
 #[test]
@@ -103,25 +148,33 @@ fn a_log_file_holds_the_detail_and_never_the_password() {
 #[test]
 fn completions_and_the_man_page_generate() {
     for shell in ["bash", "zsh", "fish", "powershell"] {
-        bin()
-            .args(["completions", shell])
-            .assert()
-            .code(0)
-            .stdout(predicate::str::contains("rgs-repair").and(predicate::str::contains("--journal")));
+        bin().args(["completions", shell]).assert().code(0).stdout(
+            predicate::str::contains("rgs-repair").and(predicate::str::contains("journal")),
+        );
     }
-    bin()
-        .arg("man")
-        .assert()
-        .code(0)
-        .stdout(predicate::str::contains(".TH rgs-repair 1").and(predicate::str::contains("check")));
+    bin().arg("man").assert().code(0).stdout(
+        predicate::str::contains(".TH rgs-repair 1").and(predicate::str::contains("check")),
+    );
 }
 
 #[test]
 fn sandbox_help_shows_only_the_sandbox_flags() {
     let out = bin().args(["sandbox", "--help"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("--listen") && text.contains("--scenario"), "{text}");
-    for client in ["--server", "-S,", "--user", "--format", "--connection-string"] {
-        assert!(!text.contains(client), "{client} in sandbox --help:\n{text}");
+    assert!(
+        text.contains("--listen") && text.contains("--scenario"),
+        "{text}"
+    );
+    for client in [
+        "--server",
+        "-S,",
+        "--user",
+        "--format",
+        "--connection-string",
+    ] {
+        assert!(
+            !text.contains(client),
+            "{client} in sandbox --help:\n{text}"
+        );
     }
 }

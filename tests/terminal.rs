@@ -267,7 +267,10 @@ fn ctrl_c_end_of_input_and_sigterm_at_the_question_are_no() {
                 .map(str::to_string)
                 .collect();
             assert_eq!(pids.len(), 1, "{pids:?}");
-            let status = Command::new("kill").args(["-TERM", &pids[0]]).status().unwrap();
+            let status = Command::new("kill")
+                .args(["-TERM", &pids[0]])
+                .status()
+                .unwrap();
             assert!(status.success());
         } else {
             p.keys(&[keys]);

@@ -69,12 +69,14 @@ impl Connection {
     pub async fn rows(&mut self, query: &sql::Read, params: &[&dyn ToSql]) -> Result<Vec<Row>> {
         let text = query.text();
         self.count(text);
+        let started = std::time::Instant::now();
         let stream = self
             .client
             .query(text, params)
             .await
             .map_err(server_error)?;
         let rows = stream.into_first_result().await.map_err(server_error)?;
+        self.answered(started, rows.len());
         rows.into_iter()
             .map(|r| {
                 let values = r
