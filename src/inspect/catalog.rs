@@ -266,12 +266,21 @@ pub fn discover(columns: &[CatalogColumn], keys: &[CatalogKey]) -> Catalog {
                 copy_of: None,
             })
         })
-        .collect::<Vec<_>>();
+        .collect();
+    Catalog {
+        pool_table,
+        tables: mark_copies(tables),
+    }
+}
+
+/// Sets `copy_of` on each table that looks like a copy of another object
+/// table of the same schema.
+fn mark_copies(tables: Vec<ObjectTable>) -> Vec<ObjectTable> {
     let names: Vec<(String, String)> = tables
         .iter()
         .map(|t| (t.schema.clone(), t.table.clone()))
         .collect();
-    let tables = tables
+    tables
         .into_iter()
         .map(|mut t| {
             t.copy_of = names
@@ -281,8 +290,7 @@ pub fn discover(columns: &[CatalogColumn], keys: &[CatalogKey]) -> Catalog {
                 .map(|(s, original)| format!("{s}.{original}"));
             t
         })
-        .collect();
-    Catalog { pool_table, tables }
+        .collect()
 }
 
 /// Whether a table named `name` looks like a copy of the object table

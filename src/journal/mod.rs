@@ -9,6 +9,13 @@
 //! `undo` writes a journal of its own (kind `undo`, linked to the fix's by
 //! digest) and never rewrites the fix's.
 
+mod audit;
+mod files;
+
+pub use audit::{command_line, Audit};
+pub use files::{check_new_path, default_path, find_undo, undo_path};
+use files::sync_dir;
+
 use crate::inspect::{Identity, Pool, TypedColumn};
 use crate::plan::Plan;
 use crate::quote::{quote_name, quote_two_part, QuotedTable};
@@ -34,85 +41,6 @@ pub enum Kind {
     Fix,
     /// An undo: rows of a fix put back to NULL.
     Undo,
-}
-
-/// Who ran the change, from where, and how: the audit fields.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-pub struct Audit {
-    /// The operating-system user.
-    pub os_user: String,
-    /// The machine the tool ran on.
-    pub host: String,
-    /// The SQL Server login (never its password).
-    pub login: String,
-    /// The command line, with secrets replaced.
-    pub command_line: String,
-    /// The tool version.
-    pub tool_version: String,
-}
-
-impl Audit {
-    /// The audit fields of this run.
-    pub fn here(login: &str) -> Audit {
-        Audit {
-            os_user: ["USER", "USERNAME", "LOGNAME"]
-                .iter()
-                .find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty()))
-                .unwrap_or_else(|| "(unknown)".to_string()),
-            host: host_name(),
-            login: login.to_string(),
-            command_line: command_line(std::env::args()),
-            tool_version: env!("CARGO_PKG_VERSION").to_string(),
-        }
-    }
-}
-
-/// The command line as typed, with the value of every option that can hold
-/// a secret replaced.
-pub fn command_line(args: impl IntoIterator<Item = String>) -> String {
-    const SECRET: &[&str] = &["--connection-string", "--password", "-P"];
-    let mut out = Vec::new();
-    let mut hide_next = false;
-    for a in args {
-        if hide_next {
-            out.push("(secret not recorded)".to_string());
-            hide_next = false;
-            continue;
-        }
-        match SECRET
-            .iter()
-            .find(|s| a == **s || a.starts_with(&format!("{s}=")))
-        {
-            Some(s) if a == *s => {
-                hide_next = true;
-                out.push(a);
-            }
-            Some(s) => out.push(format!("{s}=(secret not recorded)")),
-            None => out.push(a),
-        }
-    }
-    out.iter()
-        .map(|a| crate::shell::quote(a))
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-#[cfg(unix)]
-fn host_name() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: gethostname writes at most buf.len() bytes into buf.
-    let ok = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) } == 0;
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    if ok {
-        String::from_utf8_lossy(&buf[..end]).into_owned()
-    } else {
-        "(unknown)".to_string()
-    }
-}
-
-#[cfg(not(unix))]
-fn host_name() -> String {
-    std::env::var("COMPUTERNAME").unwrap_or_else(|_| "(unknown)".to_string())
 }
 
 /// One attempt at the transaction and how it ended.
@@ -555,109 +483,6 @@ impl Journal {
 #[derive(Debug, thiserror::Error)]
 #[error("the journal {} was edited after rgs-repair wrote it (its content does not match its digest), so it cannot be trusted to say which rows to put back. Use the original file; if the edit was deliberate and reviewed, add --accept-edited-journal", .0.display())]
 pub struct Edited(pub PathBuf);
-
-/// Checks, before any connection, that a new journal can be written at
-/// `path`: its folder exists and takes files, and no file is there yet (an
-/// existing file is somebody's record).
-pub fn check_new_path(path: &Path) -> Result<()> {
-    if path.exists() {
-        bail!(
-            "the journal file {} already exists; choose another with --journal. Nothing was changed",
-            path.display()
-        );
-    }
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        bail!(
-            "cannot write the journal {}: the folder {} does not exist. Nothing was changed",
-            path.display(),
-            dir.display()
-        );
-    }
-    let probe = tempfile::Builder::new()
-        .prefix(".rgs-repair-probe-")
-        .tempfile_in(dir)
-        .with_context(|| {
-            format!(
-                "cannot write the journal {}: the folder {} does not take new files. Nothing was changed",
-                path.display(),
-                dir.display()
-            )
-        })?;
-    drop(probe);
-    Ok(())
-}
-
-/// Where an undo of the fix journalled at `fix` writes its own journal:
-/// beside it, `<fix journal name>.undo-<UTC time>.json`.
-pub fn undo_path(fix: &Path, at: DateTime<Utc>) -> PathBuf {
-    let stem = fix
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "rgs-repair-journal".to_string());
-    fix.with_file_name(format!("{stem}.undo-{}.json", at.format("%Y%m%dT%H%M%SZ")))
-}
-
-/// The committed undo of the fix journalled at `fix` with `digest`, if one
-/// lies beside it.
-pub fn find_undo(fix: &Path, digest: &str) -> Option<(PathBuf, Journal)> {
-    let stem = fix.file_stem()?.to_string_lossy().into_owned();
-    let dir = fix
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    fs::read_dir(dir)
-        .ok()?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{stem}.undo-")))
-        })
-        .filter_map(|p| Some((p.clone(), Journal::read(&p, true).ok()?)))
-        .find(|(_, j)| {
-            j.kind == Kind::Undo
-                && j.status == Status::Committed
-                && j.undoes.as_ref().is_some_and(|l| l.digest == digest)
-        })
-}
-
-#[cfg(unix)]
-fn sync_dir(path: &Path) {
-    // The file's directory entry must be durable too, or a crash can lose a
-    // fully flushed file.
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if let Ok(d) = File::open(dir) {
-        let _ = d.sync_all();
-    }
-}
-
-#[cfg(not(unix))]
-fn sync_dir(_: &Path) {}
-
-/// `./rgs-repair-journal-<database>-<UTC timestamp>.json`, with characters
-/// that are awkward in file names replaced.
-pub fn default_path(database: &str, at: DateTime<Utc>) -> PathBuf {
-    let safe: String = database
-        .chars()
-        .map(|c| {
-            if c.is_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    PathBuf::from(format!(
-        "rgs-repair-journal-{safe}-{}.json",
-        at.format("%Y%m%dT%H%M%SZ")
-    ))
-}
 
 #[cfg(test)]
 mod tests {
