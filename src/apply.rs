@@ -33,8 +33,8 @@ pub const DEADLOCK_VICTIM: u32 = 1205;
 /// How a write runs.
 #[derive(Clone, Debug)]
 pub struct WriteOptions {
-    /// `SET LOCK_TIMEOUT`, milliseconds.
-    pub lock_timeout_ms: u32,
+    /// `SET LOCK_TIMEOUT`, milliseconds; -1 waits as long as it takes.
+    pub lock_timeout_ms: i32,
     /// How many times a deadlock victim is rerun.
     pub retries: u32,
     /// First pause before a rerun; doubled each time.

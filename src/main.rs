@@ -240,8 +240,8 @@ struct WriteCli {
     #[arg(short = 'y', long)]
     yes: bool,
 
-    /// Seconds to wait for a lock before giving up (SET LOCK_TIMEOUT) [default: 10]
-    #[arg(long, value_name = "SECS")]
+    /// Seconds to wait for a lock before giving up (SET LOCK_TIMEOUT); -1 waits as long as it takes, as in SQL Server [default: 10]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     lock_timeout: Option<f64>,
 
     /// Times to rerun the transaction when SQL Server picks it as a deadlock victim [default: 3]
@@ -339,13 +339,41 @@ fn lock_timeout(secs: Option<f64>) -> Result<Option<Duration>> {
     let Some(secs) = secs else {
         return Ok(None);
     };
+    if secs == -1.0 {
+        return Ok(Some(ops::fix::WAIT_FOREVER));
+    }
     if !(0.0..=86_400.0).contains(&secs) {
         return Err(rgs_repair::error::Stop::Usage(
-            "--lock-timeout must be between 0 and 86400 seconds".into(),
+            "--lock-timeout must be between 0 and 86400 seconds, or -1 to wait as long as it takes"
+                .into(),
         )
         .into());
     }
     Ok(Some(Duration::from_secs_f64(secs)))
+}
+
+/// A lock wait should end in SQL Server's own error 1222, not in the
+/// client's command timeout (which looks like a lost connection): unless
+/// --command-timeout was given, it is stretched past the lock timeout, and
+/// for `--lock-timeout -1` it waits as long as the lock does.
+fn fit_command_timeout(
+    options: &mut ConnectOptions,
+    lock: Option<Duration>,
+    command_timeout_given: bool,
+) -> Result<()> {
+    let lock = lock.unwrap_or(ops::fix::DEFAULT_LOCK_TIMEOUT);
+    if lock == ops::fix::WAIT_FOREVER {
+        if command_timeout_given {
+            return Err(rgs_repair::error::Stop::Usage(
+                "--lock-timeout -1 waits for a lock as long as it takes, and --command-timeout would end that wait first: leave one of them out".into(),
+            )
+            .into());
+        }
+        options.command_timeout = FOREVER;
+    } else if !command_timeout_given && options.command_timeout < lock + Duration::from_secs(30) {
+        options.command_timeout = lock + Duration::from_secs(30);
+    }
+    Ok(())
 }
 
 /// Logging: by default nothing but the tool's own messages (library log
@@ -465,9 +493,11 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
     } else {
         Interrupt::install()
     };
-    let ctx = || -> Result<Context> {
+    let ctx = |lock: Option<Duration>| -> Result<Context> {
+        let mut options = connect_options(&common.conn)?;
+        fit_command_timeout(&mut options, lock, common.conn.command_timeout.is_some())?;
         let mut ctx = Context::new(
-            connect_options(&common.conn)?,
+            options,
             common.output.format.unwrap_or(Format::Human),
             interrupt.clone(),
         );
@@ -475,7 +505,7 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
         Ok(ctx)
     };
     match &cli.command {
-        Command::Check(_) => ops::check::run(&ctx()?).await,
+        Command::Check(_) => ops::check::run(&ctx(None)?).await,
         Command::Fix(f) => {
             let args = ops::fix::FixArgs {
                 pool: f.pool.clone(),
@@ -493,7 +523,7 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
                 lock_timeout: lock_timeout(f.write.lock_timeout)?,
                 retries: f.write.retries,
             };
-            ops::fix::run(&ctx()?, &args).await
+            ops::fix::run(&ctx(args.lock_timeout)?, &args).await
         }
         Command::Undo(u) => {
             let args = ops::undo::UndoArgs {
@@ -505,7 +535,7 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
                 lock_timeout: lock_timeout(u.write.lock_timeout)?,
                 retries: u.write.retries,
             };
-            ops::undo::run(&ctx()?, &args).await
+            ops::undo::run(&ctx(args.lock_timeout)?, &args).await
         }
         #[cfg(feature = "sandbox")]
         Command::Sandbox(s) => {

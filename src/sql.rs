@@ -139,7 +139,7 @@ pub fn finding_rows(t: &QuotedTable, pool: &QuotedPoolTable) -> Read {
 }
 
 /// `SET XACT_ABORT ON; SET LOCK_TIMEOUT n;`
-pub fn session_setup(lock_timeout_ms: u32) -> Write {
+pub fn session_setup(lock_timeout_ms: i32) -> Write {
     Write(render(
         SESSION_SETUP,
         &[("lock_timeout_ms", &lock_timeout_ms.to_string())],

@@ -178,3 +178,43 @@ fn sandbox_help_shows_only_the_sandbox_flags() {
         );
     }
 }
+
+#[test]
+fn lock_timeout_minus_one_waits_as_long_as_it_takes() {
+    let sb = sandbox("migrated");
+    let out = tool(&sb)
+        .args(["fix", "--dry-run", "--lock-timeout", "-1"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("SET LOCK_TIMEOUT -1;"), "{text}");
+    assert!(
+        line_after(&text, "To apply: ", None).contains("--lock-timeout -1"),
+        "{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    tool(&sb)
+        .args(["fix", "--yes", "--lock-timeout", "-1", "--journal"])
+        .arg(dir.path().join("j.json"))
+        .assert()
+        .code(0);
+    // A command timeout would end that wait first: said, not hidden.
+    tool(&sb)
+        .args([
+            "--command-timeout",
+            "5",
+            "fix",
+            "--dry-run",
+            "--lock-timeout",
+            "-1",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--command-timeout"));
+}

@@ -304,3 +304,29 @@ fn password_stdin_leaves_the_terminal_for_the_question() {
     assert!(t.contains("EXIT=0"), "{t}");
     assert_eq!(all_nulls(&sb), 0);
 }
+
+#[test]
+fn a_saved_plan_still_asks_before_it_applies() {
+    let sb = sandbox("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    tool(&sb)
+        .args(["fix", "--dry-run", "--save-plan"])
+        .arg(&plan)
+        .assert()
+        .code(0);
+    let before = snapshot(&sb);
+    let j = dir.path().join("j.json");
+    let cmd = command_line(
+        &sb,
+        true,
+        &format!("fix --plan {} --journal {}", plan.display(), j.display()),
+    );
+    let Some(p) = Pane::start(&cmd) else { return };
+    let t = p.wait_for(QUESTION);
+    assert!(t.contains("still matches the database"), "{t}");
+    p.keys(&["no", "Enter"]);
+    let t = p.wait_for("EXIT=");
+    assert!(t.contains("EXIT=4"), "{t}");
+    assert_eq!(snapshot(&sb), before);
+}

@@ -19,6 +19,18 @@ use std::time::Duration;
 pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(10);
 /// `--retries` when none is given.
 pub const DEFAULT_RETRIES: u32 = 3;
+/// `--lock-timeout -1`: wait for a lock as long as it takes, as
+/// `SET LOCK_TIMEOUT -1` does in SQL Server.
+pub const WAIT_FOREVER: Duration = Duration::MAX;
+
+/// `SET LOCK_TIMEOUT`'s milliseconds for a `--lock-timeout` (given or not):
+/// -1 for [`WAIT_FOREVER`].
+pub fn lock_timeout_ms(given: Option<Duration>) -> i32 {
+    match given.unwrap_or(DEFAULT_LOCK_TIMEOUT) {
+        WAIT_FOREVER => -1,
+        t => i32::try_from(t.as_millis()).unwrap_or(i32::MAX),
+    }
+}
 
 /// `fix`'s own arguments.
 #[derive(Clone, Debug, Default)]
@@ -49,13 +61,12 @@ pub struct FixArgs {
 
 impl FixArgs {
     /// `SET LOCK_TIMEOUT`, milliseconds.
-    pub fn lock_timeout_ms(&self) -> u32 {
-        let t = self.lock_timeout.unwrap_or(DEFAULT_LOCK_TIMEOUT);
-        u32::try_from(t.as_millis()).unwrap_or(u32::MAX)
+    pub fn lock_timeout_ms(&self) -> i32 {
+        lock_timeout_ms(self.lock_timeout)
     }
 
     /// The write options, with the cancellation token of this run.
-    pub(super) fn write_options(&self, ctx: &Context, lock_timeout_ms: u32) -> WriteOptions {
+    pub(super) fn write_options(&self, ctx: &Context, lock_timeout_ms: i32) -> WriteOptions {
         WriteOptions {
             lock_timeout_ms,
             retries: self.retries.unwrap_or(DEFAULT_RETRIES),
@@ -88,7 +99,12 @@ impl FixArgs {
     /// `--lock-timeout` and `--retries`, when given.
     pub(super) fn option_flags(&self, f: &mut Vec<String>) {
         if let Some(t) = self.lock_timeout {
-            f.extend(["--lock-timeout".to_string(), t.as_secs_f64().to_string()]);
+            let secs = if t == WAIT_FOREVER {
+                "-1".to_string()
+            } else {
+                t.as_secs_f64().to_string()
+            };
+            f.extend(["--lock-timeout".to_string(), secs]);
         }
         if let Some(r) = self.retries {
             f.extend(["--retries".to_string(), r.to_string()]);

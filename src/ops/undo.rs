@@ -2,7 +2,7 @@
 //! fix's journal once, refuses an edited journal or another database, and
 //! writes a journal of its own beside the fix's (never rewriting it).
 
-use super::{confirm, fix::DEFAULT_LOCK_TIMEOUT, fix::DEFAULT_RETRIES, Context, Format};
+use super::{confirm, fix::DEFAULT_RETRIES, Context, Format};
 use crate::apply::{self, WriteOptions};
 use crate::connect::Connection;
 use crate::error::{Stop, EXIT_OK};
@@ -76,12 +76,7 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     let mut uj = Journal::for_undo(&fix, &args.journal, &restorable, server.identity, audit);
     uj.identity_override = identity_override;
     let opts = WriteOptions {
-        lock_timeout_ms: u32::try_from(
-            args.lock_timeout
-                .unwrap_or(DEFAULT_LOCK_TIMEOUT)
-                .as_millis(),
-        )
-        .unwrap_or(u32::MAX),
+        lock_timeout_ms: super::fix::lock_timeout_ms(args.lock_timeout),
         retries: args.retries.unwrap_or(DEFAULT_RETRIES),
         backoff: Duration::from_millis(200),
         cancel: ctx.interrupt.begin_write(),

@@ -156,8 +156,8 @@ pub struct Plan {
     pub skipped: Vec<Skipped>,
     /// Copies of object tables with NULL owners, left alone.
     pub copies: Vec<Skipped>,
-    /// `SET LOCK_TIMEOUT`, milliseconds.
-    pub lock_timeout_ms: u32,
+    /// `SET LOCK_TIMEOUT`, milliseconds; -1 waits as long as it takes.
+    pub lock_timeout_ms: i32,
     /// The tool version that made it.
     pub tool_version: String,
     /// [`crate::digest`] of everything above: what a change ticket quotes.
@@ -200,7 +200,7 @@ impl Selection {
     }
 
     /// The plan that gives every selected row `pool`, with its digest.
-    pub fn with_pool(self, pool: Pool, lock_timeout_ms: u32) -> Plan {
+    pub fn with_pool(self, pool: Pool, lock_timeout_ms: i32) -> Plan {
         let mut plan = Plan {
             server: self.server,
             database: self.identity.database.clone(),
@@ -273,7 +273,7 @@ pub fn build(
     inspection: &Inspection,
     pool: Pool,
     scope: &Scope,
-    lock_timeout_ms: u32,
+    lock_timeout_ms: i32,
 ) -> Result<Plan, Stop> {
     Ok(select(inspection, scope)?.with_pool(pool, lock_timeout_ms))
 }
