@@ -119,11 +119,7 @@ fn a_plan_or_journal_for_another_database_is_refused_unless_restored_elsewhere()
 
     // A journal of a fix on A does not undo B, whose rows look the same.
     let ja = dir.path().join("ja.json");
-    tool(&a)
-        .args(["fix", "--yes", "--journal"])
-        .arg(&ja)
-        .assert()
-        .code(0);
+    fix_yes(&a, &ja);
     tool(&b)
         .args(["fix", "--yes", "--journal"])
         .arg(dir.path().join("jb2.json"))
@@ -159,11 +155,7 @@ fn undo_writes_its_own_journal_and_never_rewrites_the_fix_journal() {
     let sb = sandbox("migrated");
     let dir = tempfile::tempdir().unwrap();
     let j = dir.path().join("j.json");
-    tool(&sb)
-        .args(["fix", "--yes", "--journal"])
-        .arg(&j)
-        .assert()
-        .code(0);
+    fix_yes(&sb, &j);
     let fix_bytes = std::fs::read(&j).unwrap();
     let fix = journal(&j);
     tool(&sb)

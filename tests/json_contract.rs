@@ -60,11 +60,7 @@ fn undo_documents_list_their_rows_and_keep_their_keys() {
     let sb = sandbox("migrated");
     let dir = tempfile::tempdir().unwrap();
     let j = dir.path().join("j.json");
-    tool(&sb)
-        .args(["fix", "--yes", "--journal"])
-        .arg(&j)
-        .assert()
-        .code(0);
+    fix_yes(&sb, &j);
     let jp = j.to_str().unwrap();
     let dry = valid("undo", doc(&sb, &["undo", "--dry-run", "--journal", jp], 0));
     let done = valid("undo", doc(&sb, &["undo", "--yes", "--journal", jp], 0));

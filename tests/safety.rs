@@ -146,6 +146,33 @@ fn a_lock_held_by_another_session_fails_after_the_lock_timeout() {
     assert_eq!(snapshot(&sb), before);
 }
 
+/// Starts `rgs-repair ... fix --yes --journal j.json <extra>` in `dir`, in
+/// the background, so a test can signal it.
+#[cfg(unix)]
+fn spawn_fix(
+    sb: &rgs_sandbox::Sandbox,
+    dir: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Child {
+    std::process::Command::new(assert_cmd::cargo::cargo_bin("rgs-repair"))
+        .env_clear()
+        .env("RGS_PASSWORD", sb.password())
+        .args([
+            "-S",
+            &format!("127.0.0.1,{}", sb.addr().port()),
+            "-U",
+            "sa",
+            "-C",
+        ])
+        .args(["fix", "--yes", "--journal", "j.json"])
+        .args(extra)
+        .current_dir(dir)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_during_fix_rolls_back_and_exits_4() {
@@ -155,25 +182,7 @@ fn ctrl_c_during_fix_rolls_back_and_exits_4() {
     sb.arm(Fault::parse(&format!("delay@{}:3000", begin + 2)).unwrap());
     let before = snapshot(&sb);
     let dir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rgs-repair"))
-        .env_clear()
-        .env("RGS_PASSWORD", sb.password())
-        .args([
-            "-S",
-            &format!("127.0.0.1,{}", sb.addr().port()),
-            "-U",
-            "sa",
-            "-C",
-            "fix",
-            "--yes",
-            "--journal",
-            "j.json",
-        ])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_fix(&sb, dir.path(), &[]);
     std::thread::sleep(Duration::from_millis(1200));
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
@@ -241,27 +250,7 @@ fn sigterm_during_a_lock_wait_rolls_back_and_exits_4() {
         &[],
     );
     let dir = tempfile::tempdir().unwrap();
-    let child = std::process::Command::new(assert_cmd::cargo::cargo_bin("rgs-repair"))
-        .env_clear()
-        .env("RGS_PASSWORD", sb.password())
-        .args([
-            "-S",
-            &format!("127.0.0.1,{}", sb.addr().port()),
-            "-U",
-            "sa",
-            "-C",
-            "fix",
-            "--yes",
-            "--lock-timeout",
-            "30",
-            "--journal",
-            "j.json",
-        ])
-        .current_dir(dir.path())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child = spawn_fix(&sb, dir.path(), &["--lock-timeout", "30"]);
     std::thread::sleep(Duration::from_millis(2000));
     let status = std::process::Command::new("kill")
         .args(["-TERM", &child.id().to_string()])

@@ -200,3 +200,12 @@ pub fn valid(kind: &str, doc: serde_json::Value) -> serde_json::Value {
     );
     doc
 }
+
+/// `fix --yes --journal PATH`, which must commit.
+pub fn fix_yes(sb: &Sandbox, journal: &Path) {
+    tool(sb)
+        .args(["fix", "--yes", "--journal"])
+        .arg(journal)
+        .assert()
+        .code(0);
+}
