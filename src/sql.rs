@@ -16,6 +16,8 @@ const SERVER_INFO: &str = include_str!("../sql/server_info.sql");
 const CATALOG_COLUMNS: &str = include_str!("../sql/catalog_columns.sql");
 /// Primary key columns in key order.
 const CATALOG_PRIMARY_KEYS: &str = include_str!("../sql/catalog_primary_keys.sql");
+/// The availability-group database ID (SQL Server 2012 and later).
+const GROUP_DATABASE_ID: &str = include_str!("../sql/group_database_id.sql");
 /// `HAS_PERMS_BY_NAME(@P1, 'OBJECT', 'UPDATE')`.
 const PERMISSIONS: &str = include_str!("../sql/permissions.sql");
 /// `SET XACT_ABORT ON; SET LOCK_TIMEOUT {lock_timeout_ms};`
@@ -69,6 +71,11 @@ impl Write {
 /// Server, database and whether the database can be written.
 pub fn server_info() -> Read {
     Read(SERVER_INFO.to_string())
+}
+
+/// The availability-group database ID; only for SQL Server 2012 and later.
+pub fn group_database_id() -> Read {
+    Read(GROUP_DATABASE_ID.to_string())
 }
 
 /// Every column of every user table.
@@ -357,6 +364,7 @@ mod tests {
         ];
         for t in [
             SERVER_INFO,
+            GROUP_DATABASE_ID,
             CATALOG_COLUMNS,
             CATALOG_PRIMARY_KEYS,
             PERMISSIONS,

@@ -51,18 +51,36 @@ pub struct Identity {
     /// `sys.databases.create_date`, ISO 8601 (style 126): tells apart two
     /// databases of the same name, and a database from its restored copy.
     pub database_created: String,
+    /// `sys.databases.group_database_id` (SQL Server 2012 and later): the
+    /// same on every replica of an availability group, so a failover does
+    /// not make the database another one. None outside a group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_database_id: Option<String>,
 }
 
 impl Identity {
     /// What differs between the recorded identity (`self`) and `now`, one
-    /// phrase each; empty when it is the same database.
+    /// phrase each; empty when it is the same database. The identity is the
+    /// database's, not the node's: the same database reached on another
+    /// replica after a failover (its availability-group database ID, where
+    /// both sides have one; else its creation time) is the same database,
+    /// whatever `@@SERVERNAME` says. A database of the same name elsewhere,
+    /// or a restored copy, has another creation time.
     pub fn differences(&self, now: &Identity) -> Vec<String> {
         let mut out = Vec::new();
-        if !self.server_name.eq_ignore_ascii_case(&now.server_name) {
-            out.push(format!(
-                "server {} (recorded) vs {} (connected)",
-                self.server_name, now.server_name
-            ));
+        if let (Some(a), Some(b)) = (&self.group_database_id, &now.group_database_id) {
+            if !a.eq_ignore_ascii_case(b) {
+                out.push(format!(
+                    "availability-group database {a} (recorded) vs {b} (connected)"
+                ));
+            }
+            if !self.database.eq_ignore_ascii_case(&now.database) {
+                out.push(format!(
+                    "database {} (recorded) vs {} (connected)",
+                    self.database, now.database
+                ));
+            }
+            return out;
         }
         if !self.database.eq_ignore_ascii_case(&now.database) {
             out.push(format!(
@@ -263,7 +281,7 @@ pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
         "connected: SQL Server {}",
         r.text(2)
     );
-    Ok(ServerInfo {
+    let mut info = ServerInfo {
         server: conn.server.clone(),
         database: r.text(0),
         server_name: r.text(1),
@@ -274,8 +292,21 @@ pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
             server_name: r.text(4),
             machine_name: r.text(5),
             database_created: r.text(6),
+            group_database_id: None,
         },
-    })
+    };
+    let major: u32 = info
+        .product_version
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(0);
+    if major >= 11 {
+        let rows = conn.rows(&sql::group_database_id(), &[]).await?;
+        info.identity.group_database_id =
+            rows.first().map(|r| r.text(0)).filter(|id| !id.is_empty());
+    }
+    Ok(info)
 }
 
 /// The `dbo.OwnerPool` this database must have.
@@ -458,4 +489,39 @@ pub async fn current_owners(
         );
     }
     Ok(found)
+}
+
+#[cfg(test)]
+mod identity_tests {
+    use super::Identity;
+
+    fn id(server: &str, created: &str, group: Option<&str>) -> Identity {
+        Identity {
+            server_name: server.into(),
+            machine_name: server.into(),
+            database: "rgsconfig".into(),
+            database_created: created.into(),
+            group_database_id: group.map(Into::into),
+        }
+    }
+
+    #[test]
+    fn the_identity_is_the_databases_not_the_nodes() {
+        let a = id("SQL01\\RTC", "2026-01-01T00:00:00", None);
+        assert!(a.differences(&a.clone()).is_empty());
+        // Another database of the same name, or a restored copy.
+        let other = id("SQL02\\RTC", "2026-02-02T00:00:00", None);
+        assert_eq!(a.differences(&other).len(), 1);
+        // The same database on another replica of its availability group.
+        let g = "6F9619FF-8B86-D011-B42D-00C04FC964FF";
+        let p = id("SQL01\\RTC", "2026-01-01T00:00:00", Some(g));
+        let replica = id("SQL02\\RTC", "2026-03-03T00:00:00", Some(g));
+        assert!(p.differences(&replica).is_empty());
+        let another = id(
+            "SQL02\\RTC",
+            "2026-01-01T00:00:00",
+            Some("00000000-0000-0000-0000-000000000001"),
+        );
+        assert!(!p.differences(&another).is_empty());
+    }
 }

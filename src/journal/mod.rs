@@ -503,6 +503,7 @@ mod tests {
                 machine_name: "SQL01".into(),
                 database: "rgsconfig".into(),
                 database_created: "2026-11-27T07:00:00.000".into(),
+                group_database_id: None,
             },
             identity_override: None,
             audit: Audit::here("sa"),

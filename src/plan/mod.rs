@@ -364,6 +364,7 @@ mod tests {
                     machine_name: "S".into(),
                     database: "rgsconfig".into(),
                     database_created: "2026-11-27T07:00:00.000".into(),
+                    group_database_id: None,
                 },
             },
             pool_table: PoolTable {

@@ -39,6 +39,9 @@ struct DbEntry {
     read_only: bool,
     /// `sys.databases.create_date`, kept in the file.
     created: chrono::NaiveDateTime,
+    /// `sys.databases.group_database_id`: set when the database stands for
+    /// one in an availability group (the same on every replica).
+    group_database_id: Option<uuid::Uuid>,
     /// Denied (lowercase `schema.table`, uppercase permission).
     denied: HashSet<(String, String)>,
 }
@@ -72,6 +75,7 @@ impl Shared {
                 id: d.id,
                 read_only: d.read_only,
                 created: d.created,
+                group_database_id: d.group_database_id,
             })
             .collect()
     }
@@ -139,6 +143,7 @@ impl Engine {
                 id: 1,
                 read_only: false,
                 created,
+                group_database_id: None,
                 denied: HashSet::new(),
             }]),
             next_tx: AtomicU64::new(1),
@@ -183,6 +188,7 @@ impl Engine {
             id,
             read_only: false,
             created,
+            group_database_id: None,
             denied: HashSet::new(),
         });
         Ok(fresh)
@@ -238,6 +244,18 @@ impl Engine {
         } else {
             d.denied.insert(key);
         }
+        Ok(())
+    }
+
+    /// Makes `database` a member of an availability group: its
+    /// `sys.databases.group_database_id`, the same on every replica, is `id`.
+    pub fn set_group_database_id(&self, database: &str, id: uuid::Uuid) -> anyhow::Result<()> {
+        let mut dbs = self.shared.lock();
+        let d = dbs
+            .iter_mut()
+            .find(|d| d.name.eq_ignore_ascii_case(database))
+            .ok_or_else(|| anyhow::anyhow!("no database {database:?}"))?;
+        d.group_database_id = Some(id);
         Ok(())
     }
 

@@ -12,6 +12,7 @@ pub(crate) struct DbSummary {
     pub id: i64,
     pub read_only: bool,
     pub created: chrono::NaiveDateTime,
+    pub group_database_id: Option<uuid::Uuid>,
 }
 
 /// What the views need besides the catalog.
@@ -152,6 +153,7 @@ pub(crate) static VIEWS: &[ViewDef] = &[
             ("compatibility_level", T_TINY, false),
             ("collation_name", SYSNAME, true),
             ("create_date", T_DT, false),
+            ("group_database_id", SqlType::UniqueIdentifier, true),
         ],
     },
     ViewDef {
@@ -456,6 +458,7 @@ fn databases_rows(_view: &ViewDef, _cat: &Catalog, env: &ViewEnv<'_>) -> Vec<Vec
             Value::Int(160),
             text("SQL_Latin1_General_CP1_CI_AS"),
             Value::DateTime(d.created),
+            d.group_database_id.map_or(Value::Null, Value::Guid),
         ]);
     }
     rows

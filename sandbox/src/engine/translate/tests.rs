@@ -86,6 +86,7 @@ fn translate(sql: &str, params: &[Param]) -> Result<Action, SqlError> {
         id: 5,
         read_only: false,
         created: chrono::NaiveDateTime::default(),
+        group_database_id: None,
     }];
     let env = Env {
         catalog: &cat,
