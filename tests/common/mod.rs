@@ -200,3 +200,15 @@ pub fn valid(kind: &str, doc: serde_json::Value) -> serde_json::Value {
     );
     doc
 }
+
+/// The binary logging in to `server` (as `-S` takes it) with the password
+/// of `sb`, and no terminal: for servers reached through a SQL Server
+/// Browser or a listener rather than at `sb`'s own port.
+pub fn tool_at(sb: &Sandbox, server: &str) -> Command {
+    let mut c = Command::cargo_bin("rgs-repair").unwrap();
+    c.env_clear()
+        .env("RGS_PASSWORD", sb.password())
+        .env("NO_COLOR", "1")
+        .args(["-S", server, "-U", "sa", "-C"]);
+    c
+}
