@@ -35,8 +35,11 @@ pub type TdsClient = Client<Compat<TcpStream>>;
 /// Logs in to the target, following one availability-group redirect: a
 /// listener hands the login to the primary replica, which must take it.
 pub async fn connect(target: &Target) -> Result<Connection> {
+    // Before the network: a configuration error (such as -E without
+    // Kerberos support) is the one to report.
+    let config = target.config()?;
     let tcp = open_tcp(target).await?;
-    let (host, port) = match Client::connect(target.config()?, tcp.compat_write()).await {
+    let (host, port) = match Client::connect(config, tcp.compat_write()).await {
         Ok(client) => {
             tracing::debug!(server = %target.server, database = %target.database, "logged in");
             return Ok(Connection::new(

@@ -80,4 +80,3 @@ fn host_name() -> String {
 fn host_name() -> String {
     std::env::var("COMPUTERNAME").unwrap_or_else(|_| "(unknown)".to_string())
 }
-

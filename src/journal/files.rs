@@ -109,4 +109,3 @@ pub fn default_path(database: &str, at: DateTime<Utc>) -> PathBuf {
         at.format("%Y%m%dT%H%M%SZ")
     ))
 }
-

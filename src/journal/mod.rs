@@ -13,8 +13,8 @@ mod audit;
 mod files;
 
 pub use audit::{command_line, Audit};
-pub use files::{check_new_path, default_path, find_undo, undo_path};
 use files::sync_dir;
+pub use files::{check_new_path, default_path, find_undo, undo_path};
 
 use crate::inspect::{Identity, Pool, TypedColumn};
 use crate::plan::Plan;
