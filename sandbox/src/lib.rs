@@ -9,6 +9,7 @@
 //! The product's own modules never import this crate; only the `sandbox` and
 //! `demo` commands and the tests do.
 
+pub mod browser;
 pub mod engine;
 pub mod fault;
 pub mod scenario;
@@ -16,4 +17,5 @@ pub mod server;
 pub mod tds;
 pub mod types;
 
+pub use browser::{Browser, BrowserInstance, BrowserMode};
 pub use server::{DbState, Sandbox, SandboxOptions, DEFAULT_PASSWORD};

@@ -2,12 +2,17 @@
 //! do: login and TLS errors, the SQL Server Browser, unreachable hosts, and
 //! errors from the server while a command runs ([`DbError`]).
 
+use super::browser::Lookup;
 use super::target::Target;
 use anyhow::anyhow;
 
-pub(super) fn describe_io_error(e: &std::io::Error, target: &Target) -> anyhow::Error {
+pub(super) fn describe_io_error(
+    e: &std::io::Error,
+    target: &Target,
+    host: &str,
+    port: u16,
+) -> anyhow::Error {
     use std::io::ErrorKind as K;
-    let port = target.server.port.unwrap_or(1433);
     match e.kind() {
         K::ConnectionRefused => anyhow!(
             "could not connect to {}: nothing accepts connections on TCP port {port} (is SQL Server running there, with TCP/IP enabled?)",
@@ -15,42 +20,55 @@ pub(super) fn describe_io_error(e: &std::io::Error, target: &Target) -> anyhow::
         ),
         K::TimedOut => anyhow!("could not connect to {}: the connection timed out", target.server),
         _ if e.to_string().contains("lookup") || e.to_string().contains("not known") || e.kind() == K::NotFound => {
-            anyhow!("could not find the host '{}': the name does not resolve (check -S)", target.server.host)
+            anyhow!("could not find the host '{host}': the name does not resolve (check -S)")
         }
         _ => anyhow!("could not connect to {}: {e}", target.server),
     }
 }
 
-pub(super) fn describe_browser_error(e: &tiberius::error::Error, target: &Target) -> anyhow::Error {
-    use tiberius::error::Error as E;
-    match e {
-        E::Io {
-            kind: std::io::ErrorKind::ConnectionRefused,
-            ..
+/// Why the SQL Server Browser did not give a port for the named instance.
+pub(super) fn describe_browser_lookup(lookup: &Lookup, target: &Target) -> anyhow::Error {
+    let host = &target.server.host;
+    let instance = target.server.instance.as_deref().unwrap_or_default();
+    match lookup {
+        Lookup::Found(addr) => anyhow!("the SQL Server Browser on {host} named {addr} for instance '{instance}'"),
+        Lookup::NoSuchHost => {
+            anyhow!("could not find the host '{host}': the name does not resolve (check -S)")
         }
-        | E::Io {
-            kind: std::io::ErrorKind::NotFound,
-            ..
-        }
-        | E::Conversion(_)
-        | E::Protocol(_) => {
-            let instance = target.server.instance.as_deref().unwrap_or_default();
-            let msg = e.to_string();
-            if msg.contains("lookup") || msg.contains("resolve") {
-                return anyhow!(
-                    "could not find the host '{}': the name does not resolve (check -S)",
-                    target.server.host
-                );
-            }
+        Lookup::Silent => anyhow!(
+            "could not find instance '{instance}' on {host}: the SQL Server Browser did not answer on UDP port 1434 \
+             (is the SQL Server Browser service running, and does the firewall let UDP 1434 through?); \
+             or give the instance's TCP port as -S {host},PORT"
+        ),
+        Lookup::Unknown { listed } => {
+            let known = if listed.is_empty() {
+                "none".to_string()
+            } else {
+                listed.join(", ")
+            };
             anyhow!(
-                "the SQL Server Browser on {} did not report an instance named '{instance}' (UDP 1434): check the instance name, \
-                 or give the instance's TCP port as {},PORT",
-                target.server.host,
-                target.server.host
+                "the SQL Server Browser on {host} does not know an instance named '{instance}' (it lists: {known}): \
+                 check the instance name in -S, or give the instance's TCP port as -S {host},PORT"
             )
         }
-        other => anyhow!("could not connect to {}: {other}", target.server),
+        Lookup::NoTcp => anyhow!(
+            "instance '{instance}' on {host} does not accept TCP connections (the SQL Server Browser lists no TCP port for it): \
+             enable TCP/IP for the instance in SQL Server Configuration Manager"
+        ),
     }
+}
+
+/// A failed login at the server a listener routed the connection to.
+pub(super) fn describe_routed_login_error(
+    e: &tiberius::error::Error,
+    target: &Target,
+    routed_to: &str,
+) -> String {
+    format!(
+        "{} (the listener {} routed the connection to {routed_to})",
+        describe_login_error(e, target),
+        target.server
+    )
 }
 
 /// Server error numbers a DBA meets when connecting, with what to do.
@@ -92,6 +110,11 @@ pub(super) fn describe_login_error(e: &tiberius::error::Error, target: &Target) 
         E::Io { message, .. } if message.to_ascii_lowercase().contains("tls") || message.contains("certificate") => format!(
             "the TLS handshake with {} failed ({message}): if the server uses a self-signed certificate, add -C to trust it",
             target.server
+        ),
+        E::Protocol(m) if m.contains("rejected the requested instance") => format!(
+            "the server at {} is not instance '{}': it refused that name at login; check the instance name, and the port if one is given",
+            target.server,
+            target.server.instance.as_deref().unwrap_or_default()
         ),
         E::Protocol(m) if m.to_ascii_lowercase().contains("encrypt") => format!(
             "{} and this tool could not agree on encryption ({m}): try -N optional, or check the server's Force Encryption setting",

@@ -8,6 +8,7 @@
 //! tiberius' own secret type; no message built here contains one.
 
 mod ado;
+mod browser;
 pub mod errors;
 pub mod password;
 pub mod session;
@@ -19,58 +20,131 @@ pub use session::{Connection, Row, Writer};
 pub use target::{ConnectOptions, Encrypt, ServerSpec, Target, DEFAULT_DATABASE};
 
 use anyhow::{anyhow, bail, Result};
-use errors::{describe_browser_error, describe_io_error, describe_login_error};
-use tiberius::{Client, Config};
+use errors::{
+    describe_browser_lookup, describe_io_error, describe_login_error, describe_routed_login_error,
+};
+use std::net::SocketAddr;
+use std::time::Duration;
+use tiberius::Client;
 use tokio::net::TcpStream;
 use tokio_util::compat::{Compat, TokioAsyncWriteCompatExt};
 
 /// The tiberius client over tokio.
 pub type TdsClient = Client<Compat<TcpStream>>;
 
-/// Logs in to the target, following one availability-group redirect.
+/// Logs in to the target, following one availability-group redirect: a
+/// listener hands the login to the primary replica, which must take it.
 pub async fn connect(target: &Target) -> Result<Connection> {
-    let mut config = target.config()?;
-    let mut redirected = false;
-    loop {
-        let tcp = open_tcp(target, &config).await?;
-        match Client::connect(config.clone(), tcp.compat_write()).await {
-            Ok(client) => {
-                tracing::debug!(server = %target.server, database = %target.database, "logged in");
-                return Ok(Connection::new(
-                    client,
-                    target.server.to_string(),
-                    target.database.clone(),
-                ));
-            }
-            Err(tiberius::error::Error::Routing { host, port }) if !redirected => {
-                tracing::info!(%host, port, "server redirected the connection");
-                config.host(&host);
-                config.port(port);
-                redirected = true;
-            }
-            Err(e) => bail!(describe_login_error(&e, target)),
+    // Before the network: a configuration error (such as -E without
+    // Kerberos support) is the one to report.
+    let config = target.config()?;
+    let tcp = open_tcp(target).await?;
+    let (host, port) = match Client::connect(config, tcp.compat_write()).await {
+        Ok(client) => {
+            tracing::debug!(server = %target.server, database = %target.database, "logged in");
+            return Ok(Connection::new(
+                client,
+                target.server.to_string(),
+                target.database.clone(),
+                None,
+            ));
         }
+        Err(tiberius::error::Error::Routing { host, port }) => (host, port),
+        Err(e) => bail!(describe_login_error(&e, target)),
+    };
+    let routed_to = format!("{host},{port}");
+    tracing::info!(listener = %target.server, to = %routed_to, "the listener routed the connection");
+    let tcp = connect_addr(&host, port, target).await?;
+    match Client::connect(target.routed_config(&host, port)?, tcp.compat_write()).await {
+        Ok(client) => {
+            tracing::info!("connected to {routed_to} (routed by the listener {})", target.server);
+            Ok(Connection::new(
+                client,
+                target.server.to_string(),
+                target.database.clone(),
+                Some(routed_to),
+            ))
+        }
+        Err(tiberius::error::Error::Routing { host: again, port: again_port }) => bail!(
+            "the listener {} routed the connection to {routed_to}, which routed it again, to {again},{again_port}: \
+             this tool follows one redirect; connect to the primary replica directly with -S HOST,PORT",
+            target.server
+        ),
+        Err(e) => bail!(describe_routed_login_error(&e, target, &routed_to)),
     }
 }
 
-async fn open_tcp(target: &Target, config: &Config) -> Result<TcpStream> {
-    use tiberius::SqlBrowser;
-    let addr = config.get_addr();
+/// How long to wait for each answer of the SQL Server Browser: a part of
+/// the connect timeout, so that a silent Browser is reported as such before
+/// the connect timeout ends the attempt.
+fn browser_wait(connect_timeout: Duration) -> Duration {
+    (connect_timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(2))
+}
+
+/// The TCP connection to the server as named: through the SQL Server
+/// Browser for a named instance without a port, directly otherwise.
+async fn open_tcp(target: &Target) -> Result<TcpStream> {
+    let server = &target.server;
+    let named = server.instance.as_deref().filter(|_| server.port.is_none());
     let attempt = async {
-        if target.server.instance.is_some() && target.server.port.is_none() {
-            TcpStream::connect_named(config)
-                .await
-                .map_err(|e| describe_browser_error(&e, target))
-        } else {
-            TcpStream::connect(&addr)
-                .await
-                .map_err(|e| describe_io_error(&e, target))
+        match named {
+            Some(instance) => {
+                let wait = browser_wait(target.connect_timeout);
+                match browser::resolve(&server.host, instance, wait).await {
+                    browser::Lookup::Found(addr) => connect_found(addr, target).await,
+                    other => Err(describe_browser_lookup(&other, target)),
+                }
+            }
+            None => {
+                let port = server.port.unwrap_or(1433);
+                TcpStream::connect((server.host.as_str(), port))
+                    .await
+                    .map_err(|e| describe_io_error(&e, target, &server.host, port))
+            }
         }
     };
+    with_timeout(target, &server.to_string(), attempt).await
+}
+
+/// Connects to the port the Browser named.
+async fn connect_found(addr: SocketAddr, target: &Target) -> Result<TcpStream> {
+    TcpStream::connect(addr).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::ConnectionRefused {
+            anyhow!(
+                "the SQL Server Browser on {} names TCP port {} for instance '{}', but nothing accepts connections there: \
+                 is the instance running? (or give its current port as -S {},PORT)",
+                target.server.host,
+                addr.port(),
+                target.server.instance.as_deref().unwrap_or_default(),
+                target.server.host
+            )
+        } else {
+            describe_io_error(&e, target, &target.server.host, addr.port())
+        }
+    })
+}
+
+/// The TCP connection to where a listener routed the login.
+async fn connect_addr(host: &str, port: u16, target: &Target) -> Result<TcpStream> {
+    let attempt = async {
+        TcpStream::connect((host, port)).await.map_err(|e| {
+            anyhow!(
+                "the listener {} routed the connection to {host},{port}, which could not be reached ({e}): check that the primary replica is up and reachable from here",
+                target.server
+            )
+        })
+    };
+    with_timeout(target, &format!("{host},{port}"), attempt).await
+}
+
+async fn with_timeout(
+    target: &Target,
+    what: &str,
+    attempt: impl std::future::Future<Output = Result<TcpStream>>,
+) -> Result<TcpStream> {
     let tcp = tokio::time::timeout(target.connect_timeout, attempt).await.map_err(|_| {
         anyhow!(
-            "could not connect to {} within {} s (--connect-timeout): the host did not answer; check the name, the port and any firewall",
-            target.server,
+            "could not connect to {what} within {} s (--connect-timeout): the host did not answer; check the name, the port and any firewall",
             target.connect_timeout.as_secs()
         )
     })??;

@@ -51,15 +51,24 @@ pub struct Connection {
     pub server: String,
     /// The database connected to.
     pub database: String,
+    /// `host,port` an availability-group listener routed the login to, when
+    /// it did: where the connection really is.
+    pub routed_to: Option<String>,
     requests: u64,
 }
 
 impl Connection {
-    pub(super) fn new(client: TdsClient, server: String, database: String) -> Connection {
+    pub(super) fn new(
+        client: TdsClient,
+        server: String,
+        database: String,
+        routed_to: Option<String>,
+    ) -> Connection {
         Connection {
             client,
             server,
             database,
+            routed_to,
             requests: 0,
         }
     }

@@ -291,14 +291,34 @@ impl Target {
         self.trust_server_certificate && self.encrypt != Encrypt::Disable
     }
 
+    /// The tiberius configuration for the server as named. A named
+    /// instance's name goes into PRELOGIN, which the server checks, also
+    /// when a port is given.
     pub(super) fn config(&self) -> Result<Config> {
-        let mut c = Config::new();
+        let mut c = self.settings()?;
         c.host(&self.server.host);
         if let Some(p) = self.server.port {
             c.port(p);
-        } else if let Some(i) = &self.server.instance {
+        }
+        if let Some(i) = &self.server.instance {
             c.instance_name(i);
         }
+        Ok(c)
+    }
+
+    /// The configuration for the server a listener routed the login to:
+    /// its host and port, and no instance name, which names the listener's
+    /// instance and not necessarily the primary's.
+    pub(super) fn routed_config(&self, host: &str, port: u16) -> Result<Config> {
+        let mut c = self.settings()?;
+        c.host(host);
+        c.port(port);
+        Ok(c)
+    }
+
+    /// Everything but where: database, encryption, timeouts, credentials.
+    fn settings(&self) -> Result<Config> {
+        let mut c = Config::new();
         c.database(&self.database);
         c.application_name("rgs-repair");
         c.encryption(self.encrypt.level());

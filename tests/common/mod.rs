@@ -209,3 +209,15 @@ pub fn fix_yes(sb: &Sandbox, journal: &Path) {
         .assert()
         .code(0);
 }
+
+/// The binary logging in to `server` (as `-S` takes it) with the password
+/// of `sb`, and no terminal: for servers reached through a SQL Server
+/// Browser or a listener rather than at `sb`'s own port.
+pub fn tool_at(sb: &Sandbox, server: &str) -> Command {
+    let mut c = Command::cargo_bin("rgs-repair").unwrap();
+    c.env_clear()
+        .env("RGS_PASSWORD", sb.password())
+        .env("NO_COLOR", "1")
+        .args(["-S", server, "-U", "sa", "-C"]);
+    c
+}

@@ -149,7 +149,7 @@ async fn prelogin(shared: &Shared, t: &mut Transport, conn: u64) -> io::Result<O
     let encryption = prelogin::negotiate(pre.encryption, shared.tls.is_some());
     let answer = prelogin::response(
         encryption,
-        prelogin::instance_ok(&pre.instance),
+        prelogin::instance_ok(&pre.instance, shared.instance.as_deref()),
         PRODUCT_VERSION,
     );
     t.write_message(packet_type::REPLY, &answer, DEFAULT_PACKET_SIZE)
@@ -163,7 +163,7 @@ async fn prelogin(shared: &Shared, t: &mut Transport, conn: u64) -> io::Result<O
         t.start_tls_in_prelogin(tls.tds7.clone()).await?;
         login_only_tls = encryption == prelogin::ENCRYPT_OFF;
     }
-    debug!(conn, strict, encryption, client_encryption = ?pre.encryption, "prelogin done");
+    debug!(conn, strict, encryption, client_encryption = ?pre.encryption, instance = %pre.instance, "prelogin done");
     Ok(Some(login_only_tls))
 }
 
@@ -210,6 +210,13 @@ async fn log_in(
     };
     if let Some(errors) = refusal(shared, login, &database, conn) {
         t.write_message(packet_type::REPLY, &fail(errors), DEFAULT_PACKET_SIZE)
+            .await?;
+        return Ok(None);
+    }
+    if let Some((host, port)) = route(shared, login) {
+        info!(conn, %host, port, "listener: routing the login to the primary");
+        let out = routing_ack(login, host, *port);
+        t.write_message(packet_type::REPLY, &out, DEFAULT_PACKET_SIZE)
             .await?;
         return Ok(None);
     }
@@ -275,6 +282,31 @@ fn refusal(shared: &Shared, login: &Login7, database: &str, conn: u64) -> Option
         return Some(vec![e, login_failed(&login.username)]);
     }
     None
+}
+
+/// Where a listener sends this login: read-write intent goes to the
+/// primary. A read-only intent login is served by the replica it reached,
+/// as SQL Server does when the connection asks for reads only (read-write
+/// redirection applies to read-write intent alone, and read-only routing
+/// only sends read-intent logins on to readable secondaries).
+fn route<'a>(shared: &'a Shared, login: &Login7) -> Option<&'a (String, u16)> {
+    let read_only = login.type_flags & login7::TYPE_READ_ONLY_INTENT != 0;
+    shared.route_to.as_ref().filter(|_| !read_only)
+}
+
+/// A login that is routed: LOGINACK, then (as [MS-TDS] 2.2.7.9 requires,
+/// after it) the routing ENVCHANGE, and DONE. The client logs in again at
+/// the new address; this connection is then closed.
+fn routing_ack(login: &Login7, host: &str, port: u16) -> Vec<u8> {
+    let mut out = Vec::new();
+    let tds_version = login.tds_version.min(TDS_7_4);
+    tokens::login_ack(&mut out, tds_version, PROGRAM_NAME, PRODUCT_VERSION);
+    if login.has_feature_ext() {
+        tokens::feature_ext_ack_none(&mut out);
+    }
+    tokens::env_routing(&mut out, host, port);
+    tokens::done(&mut out, token::DONE, 0, 0, 0);
+    out
 }
 
 /// LOGINACK and the environment changes SQL Server sends with it.

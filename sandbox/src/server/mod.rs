@@ -11,6 +11,7 @@ pub(crate) use batch::scan_request_text;
 pub use batch::MAX_EXPRESSION_OPERATORS;
 use login::accept_loop;
 
+use crate::browser::{Browser, BrowserInstance, BrowserMode};
 use crate::engine::Engine;
 use crate::fault::{Fault, FaultSet};
 use crate::scenario;
@@ -149,6 +150,19 @@ pub struct SandboxOptions {
     pub tls: TlsMode,
     /// State of the scenario database (after the scenario is loaded).
     pub state: DbState,
+    /// Instance name (`RTC` for `host\RTC`); None for the default
+    /// instance, MSSQLSERVER. PRELOGIN validates it as SQL Server does, and
+    /// `@@SERVERNAME` reads `RGS-SANDBOX\RTC`.
+    pub instance: Option<String>,
+    /// UDP address of a SQL Server Browser answering for this instance
+    /// (clients look on port 1434 of the host); None: no Browser.
+    pub browser: Option<SocketAddr>,
+    /// How that Browser answers.
+    pub browser_mode: BrowserMode,
+    /// Act as an availability-group listener: a login with read-write
+    /// intent is routed (ENVCHANGE 20) to this `(host, port)`, the
+    /// primary; a read-only intent login is served here.
+    pub route_to: Option<(String, u16)>,
 }
 
 impl Default for SandboxOptions {
@@ -162,6 +176,10 @@ impl Default for SandboxOptions {
             faults: Vec::new(),
             tls: TlsMode::Offer,
             state: DbState::Online,
+            instance: None,
+            browser: None,
+            browser_mode: BrowserMode::Answer,
+            route_to: None,
         }
     }
 }
@@ -177,6 +195,10 @@ impl fmt::Debug for SandboxOptions {
             .field("faults", &self.faults)
             .field("tls", &self.tls)
             .field("state", &self.state)
+            .field("instance", &self.instance)
+            .field("browser", &self.browser)
+            .field("browser_mode", &self.browser_mode)
+            .field("route_to", &self.route_to)
             .finish()
     }
 }
@@ -192,6 +214,10 @@ struct Shared {
     tls: Option<TlsConfigs>,
     requests: AtomicU64,
     connections: AtomicU64,
+    /// The instance name; None for the default instance.
+    instance: Option<String>,
+    /// Where read-write logins are routed, when this is a listener.
+    route_to: Option<(String, u16)>,
 }
 
 impl Shared {
@@ -221,6 +247,7 @@ pub struct Sandbox {
     addr: SocketAddr,
     database: String,
     shared: Arc<Shared>,
+    browser: Option<Browser>,
     shutdown: Option<tokio::sync::watch::Sender<bool>>,
     thread: Option<std::thread::JoinHandle<()>>,
 }
@@ -230,6 +257,8 @@ impl fmt::Debug for Sandbox {
         f.debug_struct("Sandbox")
             .field("addr", &self.addr)
             .field("database", &self.database)
+            .field("instance", &self.shared.instance)
+            .field("browser", &self.browser)
             .finish()
     }
 }
@@ -278,6 +307,13 @@ impl Sandbox {
         if opts.state == DbState::ReadOnly {
             engine.set_read_only(&opts.database, true)?;
         }
+        if let Some(instance) = &opts.instance {
+            engine.set_server_name(&format!("{SERVER_NAME}\\{instance}"));
+        }
+        let browser = match opts.browser {
+            Some(at) => Some(start_browser(at, &opts, addr.port())?),
+            None => None,
+        };
         let shared = Arc::new(Shared {
             engine,
             database: opts.database.clone(),
@@ -287,6 +323,8 @@ impl Sandbox {
             tls,
             requests: AtomicU64::new(0),
             connections: AtomicU64::new(0),
+            instance: opts.instance.clone(),
+            route_to: opts.route_to.clone(),
         });
         let (tx, rx) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
@@ -304,11 +342,12 @@ impl Sandbox {
             Ok(Err(e)) => return Err(e.into()),
             Err(_) => anyhow::bail!("the sandbox listener thread ended before it was ready"),
         }
-        info!(%addr, database = %opts.database, scenario = ?opts.scenario, state = %opts.state, "sandbox listening");
+        info!(%addr, database = %opts.database, scenario = ?opts.scenario, state = %opts.state, instance = ?opts.instance, route_to = ?opts.route_to, "sandbox listening");
         Ok(Sandbox {
             addr,
             database: opts.database,
             shared,
+            browser,
             shutdown: Some(tx),
             thread: Some(thread),
         })
@@ -317,6 +356,16 @@ impl Sandbox {
     /// The address it listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The instance name; None for the default instance.
+    pub fn instance(&self) -> Option<&str> {
+        self.shared.instance.as_deref()
+    }
+
+    /// The UDP address of its SQL Server Browser, when it has one.
+    pub fn browser_addr(&self) -> Option<SocketAddr> {
+        self.browser.as_ref().map(Browser::addr)
     }
 
     /// The engine, to inspect or change data behind the clients' backs.
@@ -433,6 +482,9 @@ impl Sandbox {
     /// Stops accepting, closes all connections and waits for the listener
     /// thread. Idempotent.
     pub fn stop(&mut self) {
+        if let Some(mut b) = self.browser.take() {
+            b.stop();
+        }
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(true);
         }
@@ -440,6 +492,23 @@ impl Sandbox {
             let _ = t.join();
         }
     }
+}
+
+/// The Browser for a sandbox listening on TCP `port`: it reports the
+/// instance (MSSQLSERVER for the default instance) on that port, or as
+/// `opts.browser_mode` says.
+fn start_browser(at: SocketAddr, opts: &SandboxOptions, port: u16) -> anyhow::Result<Browser> {
+    let known = BrowserInstance {
+        server: SERVER_NAME.to_string(),
+        instance: opts
+            .instance
+            .clone()
+            .unwrap_or_else(|| "MSSQLSERVER".to_string()),
+        port,
+    };
+    Browser::start(at, known, opts.browser_mode).map_err(|e| {
+        anyhow::Error::new(e).context(format!("binding the SQL Server Browser on UDP {at}"))
+    })
 }
 
 impl Drop for Sandbox {

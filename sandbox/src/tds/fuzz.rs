@@ -46,7 +46,7 @@ fn decode_message(msg: &Message) {
         packet_type::PRELOGIN => {
             if let Ok(p) = prelogin::parse(&msg.payload) {
                 let _ = prelogin::negotiate(p.encryption, true);
-                let _ = prelogin::instance_ok(&p.instance);
+                let _ = prelogin::instance_ok(&p.instance, Some("RTC"));
             }
         }
         packet_type::LOGIN7 => {

@@ -110,10 +110,19 @@ pub fn response(encryption: u8, instance_ok: bool, version: (u8, u8, u16)) -> Ve
     out
 }
 
-/// Whether an instance name the client asked about names this server (the
-/// default instance).
-pub fn instance_ok(name: &str) -> bool {
-    name.is_empty() || name.eq_ignore_ascii_case("MSSQLSERVER")
+/// Whether the instance name a client sent in INSTOPT names this server,
+/// whose own instance name is `own` (None: the default instance).
+///
+/// SQL Server validates only a name the client gives: the empty name (a
+/// lone 0x00, sent by clients that connect by host and port) is valid on
+/// every instance, and since SQL Server 2012 so is `MSSQLServer`, which
+/// clients may send when no instance was named ([MS-TDS] 2.2.6.5, product
+/// behavior note 38). Any other name must be the instance's own, in any
+/// case; a named instance refuses another instance's name.
+pub fn instance_ok(requested: &str, own: Option<&str>) -> bool {
+    requested.is_empty()
+        || requested.eq_ignore_ascii_case("MSSQLSERVER")
+        || own.is_some_and(|own| requested.eq_ignore_ascii_case(own))
 }
 
 #[cfg(test)]
@@ -163,6 +172,19 @@ mod tests {
         );
         assert_eq!(negotiate(None, true), ENCRYPT_OFF);
         assert_eq!(negotiate(Some(ENCRYPT_REQ), false), ENCRYPT_NOT_SUP);
+    }
+
+    #[test]
+    fn instance_names_are_validated_as_sql_server_does() {
+        assert!(instance_ok("", None));
+        assert!(instance_ok("", Some("RTC")));
+        assert!(instance_ok("MSSQLServer", None));
+        assert!(instance_ok("mssqlserver", Some("RTC")));
+        assert!(instance_ok("rtc", Some("RTC")));
+        assert!(instance_ok("RTC", Some("rtc")));
+        assert!(!instance_ok("RTC", None));
+        assert!(!instance_ok("SQLEXPRESS", Some("RTC")));
+        assert!(!instance_ok("RTC2", Some("RTC")));
     }
 
     #[test]

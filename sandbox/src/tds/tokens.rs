@@ -61,6 +61,8 @@ pub mod env {
     pub const COMMIT_TRAN: u8 = 9;
     /// Rollback transaction.
     pub const ROLLBACK_TRAN: u8 = 10;
+    /// Routing (TDS 7.4): log in to another server instead.
+    pub const ROUTING: u8 = 20;
 }
 
 /// Current-command values for DONE tokens (informational for clients).
@@ -117,6 +119,22 @@ pub fn env_commit(out: &mut Vec<u8>, descriptor: u64) {
 /// ENVCHANGE 10: the transaction rolled back.
 pub fn env_rollback(out: &mut Vec<u8>, descriptor: u64) {
     env_bytes(out, env::ROLLBACK_TRAN, &[], &descriptor.to_le_bytes());
+}
+
+/// ENVCHANGE 20 ([MS-TDS] 2.2.7.9): the client is to log in at `host`,
+/// `port` instead. The new value is a length-prefixed ROUTING_DATA
+/// (protocol 0 = TCP, the port, the host as US_VARCHAR); the old value is
+/// always empty. SQL Server sends it after LOGINACK.
+pub fn env_routing(out: &mut Vec<u8>, host: &str, port: u16) {
+    with_u16_length(out, token::ENVCHANGE, |b| {
+        b.push(env::ROUTING);
+        let mut data = vec![0u8];
+        data.extend_from_slice(&port.to_le_bytes());
+        put_us_varchar(&mut data, host);
+        b.extend_from_slice(&(data.len() as u16).to_le_bytes());
+        b.extend_from_slice(&data);
+        b.extend_from_slice(&0u16.to_le_bytes());
+    });
 }
 
 /// The body shared by ERROR and INFO.
