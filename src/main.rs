@@ -333,6 +333,22 @@ struct SandboxCli {
     /// Inject a fault: drop@N, drop-after@N, error@N:NUMBER, delay@N:MS (N = Nth request of a connection); repeatable
     #[arg(long, value_name = "SPEC")]
     fault: Vec<String>,
+
+    /// Be the named instance NAME (checked in PRELOGIN; @@SERVERNAME becomes HOST\NAME) [default: the default instance]
+    #[arg(long, value_name = "NAME")]
+    instance: Option<String>,
+
+    /// Answer SQL Server Browser requests for the instance on this UDP address (clients ask 127.0.0.1:1434)
+    #[arg(long, value_name = "ADDR")]
+    browser: Option<std::net::SocketAddr>,
+
+    /// How the Browser answers: answer, silent, or port:N (names a port where nothing listens)
+    #[arg(long, value_name = "MODE", default_value = "answer")]
+    browser_mode: String,
+
+    /// Be an availability-group listener: route read-write logins to HOST,PORT (the primary)
+    #[arg(long, value_name = "HOST,PORT")]
+    route_to: Option<String>,
 }
 
 fn lock_timeout(secs: Option<f64>) -> Result<Option<Duration>> {
@@ -545,6 +561,10 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
                 password: s.password.clone(),
                 db_file: s.db_file.clone(),
                 faults: s.fault.clone(),
+                instance: s.instance.clone(),
+                browser: s.browser,
+                browser_mode: s.browser_mode.clone(),
+                route_to: s.route_to.clone(),
             })
             .await
         }

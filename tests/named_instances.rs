@@ -229,3 +229,59 @@ fn a_second_redirect_is_refused() {
     );
     assert_eq!(snapshot(&primary), before);
 }
+
+#[test]
+fn undo_through_the_listener_after_a_failover_matches_the_same_database() {
+    // The availability group's database: the same group_database_id on
+    // both replicas, whose creation times differ (each was restored on its
+    // own node).
+    let group = uuid::Uuid::from_u128(0x6f9619ff_8b86_d011_b42d_00c04fc964ff);
+    let a = sandbox("migrated");
+    let b = sandbox("migrated");
+    for r in [&a, &b] {
+        r.engine()
+            .set_group_database_id("rgsconfig", group)
+            .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    let to_a = listener(&a);
+    tool_at(&to_a, &at(&to_a))
+        .args(["fix", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    let journal = journal(&j);
+    assert_eq!(journal["routed_to"], at(&a).as_str(), "{journal}");
+    assert_eq!(
+        journal["identity"]["group_database_id"]
+            .as_str()
+            .map(str::to_uppercase),
+        Some(group.to_string().to_uppercase())
+    );
+    // The failover: B is primary now, with the change replicated to it.
+    fix_yes(&b, &dir.path().join("replicated.json"));
+    let fixed_b = snapshot(&b);
+    let to_b = listener(&b);
+    tool_at(&to_b, &at(&to_b))
+        .args(["undo", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    assert_ne!(snapshot(&b), fixed_b, "the undo ran on the new primary");
+    assert_eq!(all_nulls(&b), 30);
+
+    // Without the group, B is another database of the same name: refused.
+    let c = sandbox("migrated");
+    fix_yes(&c, &dir.path().join("c.json"));
+    let elsewhere = tempfile::tempdir().unwrap();
+    let copy = elsewhere.path().join("j.json");
+    std::fs::copy(&j, &copy).unwrap();
+    let to_c = listener(&c);
+    tool_at(&to_c, &at(&to_c))
+        .args(["undo", "--yes", "--journal"])
+        .arg(&copy)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("--restored-elsewhere"));
+}

@@ -34,6 +34,8 @@ pub struct ServerInfo {
     pub updateability: String,
     /// Which database this is, as plans and journals record it.
     pub identity: Identity,
+    /// `host,port` an availability-group listener sent the connection to.
+    pub routed_to: Option<String>,
 }
 
 /// Which database the tool is connected to, beyond its name: what a plan or
@@ -282,6 +284,7 @@ pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
         r.text(2)
     );
     let mut info = ServerInfo {
+        routed_to: conn.routed_to.clone(),
         server: conn.server.clone(),
         database: r.text(0),
         server_name: r.text(1),

@@ -207,6 +207,9 @@ pub struct Journal {
     pub database: String,
     /// Which database, beyond its name.
     pub identity: Identity,
+    /// `host,port` a listener routed the connection to, when it did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub routed_to: Option<String>,
     /// Set when the identity check was overridden (`--restored-elsewhere`):
     /// what differed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -250,6 +253,7 @@ impl Journal {
             server: plan.server.clone(),
             database: plan.database.clone(),
             identity: plan.identity.clone(),
+            routed_to: plan.routed_to.clone(),
             identity_override: None,
             audit,
             plan_digest: Some(plan.digest.clone()),
@@ -319,6 +323,7 @@ impl Journal {
             kind: Kind::Undo,
             tool_version: env!("CARGO_PKG_VERSION").to_string(),
             identity,
+            routed_to: None,
             identity_override: None,
             audit,
             plan_digest: None,
@@ -505,6 +510,7 @@ mod tests {
                 database_created: "2026-11-27T07:00:00.000".into(),
                 group_database_id: None,
             },
+            routed_to: None,
             identity_override: None,
             audit: Audit::here("sa"),
             plan_digest: Some("sha256:00".into()),

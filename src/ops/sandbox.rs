@@ -20,6 +20,14 @@ pub struct SandboxArgs {
     pub db_file: Option<PathBuf>,
     /// `--fault` specs
     pub faults: Vec<String>,
+    /// `--instance`
+    pub instance: Option<String>,
+    /// `--browser`
+    pub browser: Option<SocketAddr>,
+    /// `--browser-mode`: answer, silent, port:N
+    pub browser_mode: String,
+    /// `--route-to HOST,PORT`
+    pub route_to: Option<String>,
 }
 
 /// Starts the sandbox, prints where it listens, and serves until Ctrl-C.
@@ -32,12 +40,30 @@ pub async fn run(args: &SandboxArgs) -> Result<u8> {
                 .map_err(|e| Stop::Usage(format!("--fault {f}: {e}")))
         })
         .collect::<Result<Vec<_>, _>>()?;
+    let browser_mode = args
+        .browser_mode
+        .parse::<rgs_sandbox::BrowserMode>()
+        .map_err(|e| Stop::Usage(format!("--browser-mode {}: {e}", args.browser_mode)))?;
+    let route_to = match &args.route_to {
+        Some(r) => {
+            let (host, port) = r
+                .rsplit_once(',')
+                .and_then(|(h, p)| Some((h.to_string(), p.trim().parse::<u16>().ok()?)))
+                .ok_or_else(|| Stop::Usage(format!("--route-to {r}: give HOST,PORT")))?;
+            Some((host, port))
+        }
+        None => None,
+    };
     let opts = rgs_sandbox::SandboxOptions {
         listen: args.listen,
         scenario: args.scenario.clone(),
         password: args.password.clone(),
         db_file: args.db_file.clone(),
         faults,
+        instance: args.instance.clone(),
+        browser: args.browser,
+        browser_mode,
+        route_to,
         ..rgs_sandbox::SandboxOptions::default()
     };
     let mut sandbox =

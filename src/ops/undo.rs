@@ -73,7 +73,9 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
         ctx.note("Confirmed by --yes.");
     }
     let audit = Audit::here(&ctx.target()?.login());
+    let routed_to = server.routed_to.clone();
     let mut uj = Journal::for_undo(&fix, &args.journal, &restorable, server.identity, audit);
+    uj.routed_to = routed_to;
     uj.identity_override = identity_override;
     let opts = WriteOptions {
         lock_timeout_ms: super::fix::lock_timeout_ms(args.lock_timeout),

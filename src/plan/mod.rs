@@ -146,6 +146,9 @@ pub struct Plan {
     pub database: String,
     /// Which database, beyond its name.
     pub identity: Identity,
+    /// `host,port` a listener routed the connection to, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routed_to: Option<String>,
     /// The `--table` / `--exclude-table` it was made with.
     pub scope: Scope,
     /// The owner every planned row gets.
@@ -181,6 +184,7 @@ impl Plan {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Selection {
     server: String,
+    routed_to: Option<String>,
     identity: Identity,
     scope: Scope,
     tables: Vec<TablePlan>,
@@ -203,6 +207,7 @@ impl Selection {
     pub fn with_pool(self, pool: Pool, lock_timeout_ms: i32) -> Plan {
         let mut plan = Plan {
             server: self.server,
+            routed_to: self.routed_to,
             database: self.identity.database.clone(),
             identity: self.identity,
             pool,
@@ -260,6 +265,7 @@ pub fn select(inspection: &Inspection, scope: &Scope) -> Result<Selection, Stop>
     }
     Ok(Selection {
         server: inspection.server.server.clone(),
+        routed_to: inspection.server.routed_to.clone(),
         identity: inspection.server.identity.clone(),
         scope: scope.clone(),
         tables,
@@ -366,6 +372,7 @@ mod tests {
                     database_created: "2026-11-27T07:00:00.000".into(),
                     group_database_id: None,
                 },
+                routed_to: None,
             },
             pool_table: PoolTable {
                 schema: "dbo".into(),

@@ -707,8 +707,12 @@ pub(super) fn version_string(server: &str) -> String {
 pub(super) fn server_property(server: &str, prop: &str) -> Option<Value> {
     let t = |s: &str| Some(Value::Text(s.to_string()));
     match prop.to_lowercase().as_str() {
-        "servername" | "machinename" | "computernamephysicalnetbios" => t(server),
-        "instancename" => None,
+        "servername" => t(server),
+        // @@SERVERNAME is MACHINE\INSTANCE for a named instance.
+        "machinename" | "computernamephysicalnetbios" => {
+            t(server.split('\\').next().unwrap_or(server))
+        }
+        "instancename" => server.split_once('\\').and_then(|(_, i)| t(i)),
         "productversion" => t("16.0.1000.6"),
         "productlevel" => t("RTM"),
         "productmajorversion" => t("16"),
