@@ -84,7 +84,11 @@ fn deadlocked(e: &anyhow::Error) -> bool {
 }
 
 fn lost(e: &anyhow::Error) -> bool {
-    matches!(e.downcast_ref::<DbError>(), Some(DbError::Lost(_)))
+    // After a command timeout the tool has given up on the connection too.
+    matches!(
+        e.downcast_ref::<DbError>(),
+        Some(DbError::Lost(_) | DbError::TimedOut)
+    )
 }
 
 /// Runs one step unless Ctrl-C comes first.
@@ -252,7 +256,10 @@ fn explain_failure(e: &anyhow::Error, attempts: u32, lost: bool, what: &str) -> 
         Some(9002) => "the transaction log is full (SQL Server error 9002): ask for log space or a log backup, then retry".to_string(),
         _ => format!("{e:#}"),
     };
-    if lost {
+    let timed_out = matches!(e.downcast_ref::<DbError>(), Some(DbError::TimedOut));
+    if timed_out {
+        format!("the {what} stopped before COMMIT: the server gave no answer within the command timeout (--command-timeout), so the tool closed the connection; the server rolls back an unfinished transaction when its connection ends, so nothing was changed. Run `rgs-repair check` to confirm")
+    } else if lost {
         format!("the {what} stopped before COMMIT because the connection was lost ({reason}); the server rolls back an unfinished transaction when its connection ends, so nothing was changed. Run `rgs-repair check` to confirm")
     } else {
         format!("the {what} stopped and was rolled back; nothing was changed. Reason: {reason}")

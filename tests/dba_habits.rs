@@ -218,3 +218,57 @@ fn lock_timeout_minus_one_waits_as_long_as_it_takes() {
         .code(2)
         .stderr(predicate::str::contains("--command-timeout"));
 }
+
+#[test]
+fn messages_are_the_tools_own_sentences_with_hints() {
+    let one_line = |args: &[&str]| -> String {
+        let out = bin().env("RGS_PASSWORD", "x").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let e = one_line(&["-S", "sqlbe01:1433", "-U", "sa", "check"]);
+    assert!(e.contains("-S sqlbe01,1433"), "{e}");
+    // An unquoted sqlbe01\rtc reaches the tool as sqlbe01rtc.
+    let e = one_line(&["-S", "sqlbe01rtc.invalid", "-U", "sa", "-l", "5", "check"]);
+    assert!(e.contains("quote it"), "{e}");
+
+    // No library text: an unverified certificate, a command timeout.
+    let sb = sandbox("healthy");
+    let out = bin()
+        .env("RGS_PASSWORD", sb.password())
+        .args([
+            "-S",
+            &format!("127.0.0.1,{}", sb.addr().port()),
+            "-U",
+            "sa",
+            "check",
+        ])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("add -C") && e.contains("not signed by an authority"),
+        "{e}"
+    );
+    for library in [
+        "Config::",
+        "trust_cert_ca",
+        "native-tls",
+        "tiberius",
+        "rustls",
+    ] {
+        assert!(!e.contains(library), "{library} in: {e}");
+    }
+    sb.arm(rgs_sandbox::fault::Fault::parse("delay@1:3000").unwrap());
+    let out = tool(&sb)
+        .args(["--command-timeout", "1", "check"])
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{e}");
+    assert!(
+        e.contains("--command-timeout") && !e.contains("Config::"),
+        "{e}"
+    );
+}

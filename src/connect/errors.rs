@@ -20,7 +20,7 @@ pub(super) fn describe_io_error(
         ),
         K::TimedOut => anyhow!("could not connect to {}: the connection timed out", target.server),
         _ if e.to_string().contains("lookup") || e.to_string().contains("not known") || e.kind() == K::NotFound => {
-            anyhow!("could not find the host '{host}': the name does not resolve (check -S)")
+            anyhow!("could not find the host '{host}': the name does not resolve (check -S; for a named instance quote it, -S 'HOST\\INSTANCE': an unquoted backslash is removed by the shell)")
         }
         _ => anyhow!("could not connect to {}: {e}", target.server),
     }
@@ -33,7 +33,7 @@ pub(super) fn describe_browser_lookup(lookup: &Lookup, target: &Target) -> anyho
     match lookup {
         Lookup::Found(addr) => anyhow!("the SQL Server Browser on {host} named {addr} for instance '{instance}'"),
         Lookup::NoSuchHost => {
-            anyhow!("could not find the host '{host}': the name does not resolve (check -S)")
+            anyhow!("could not find the host '{host}': the name does not resolve (check -S; for a named instance quote it, -S 'HOST\\INSTANCE': an unquoted backslash is removed by the shell)")
         }
         Lookup::Silent => anyhow!(
             "could not find instance '{instance}' on {host}: the SQL Server Browser did not answer on UDP port 1434 \
@@ -100,7 +100,7 @@ pub(super) fn describe_login_error(e: &tiberius::error::Error, target: &Target) 
             } else {
                 "if the server uses a self-signed certificate (common on older back ends), add -C to trust it"
             };
-            format!("the TLS handshake with {} failed ({msg}): {hint}", target.server)
+            format!("the TLS handshake with {} failed: {}; {hint}", target.server, tls_reason(msg))
         }
         E::Io { kind: std::io::ErrorKind::TimedOut, .. } => format!(
             "{} did not complete the login within {} s (--connect-timeout)",
@@ -108,8 +108,14 @@ pub(super) fn describe_login_error(e: &tiberius::error::Error, target: &Target) 
             target.connect_timeout.as_secs()
         ),
         E::Io { message, .. } if message.to_ascii_lowercase().contains("tls") || message.contains("certificate") => format!(
-            "the TLS handshake with {} failed ({message}): if the server uses a self-signed certificate, add -C to trust it",
-            target.server
+            "the TLS handshake with {} failed: {}; if the server uses a self-signed certificate, add -C to trust it",
+            target.server,
+            tls_reason(message)
+        ),
+        E::Io { message, .. } => format!(
+            "the connection to {} broke during the login ({}); check that -S names a SQL Server and that its TLS settings match -N",
+            target.server,
+            io_reason(message)
         ),
         E::Protocol(m) if m.contains("rejected the requested instance") => format!(
             "the server at {} is not instance '{}': it refused that name at login; check the instance name, and the port if one is given",
@@ -117,10 +123,17 @@ pub(super) fn describe_login_error(e: &tiberius::error::Error, target: &Target) 
             target.server.instance.as_deref().unwrap_or_default()
         ),
         E::Protocol(m) if m.to_ascii_lowercase().contains("encrypt") => format!(
-            "{} and this tool could not agree on encryption ({m}): try -N optional, or check the server's Force Encryption setting",
+            "{} and this tool could not agree on encryption: try -N optional, or check the server's Force Encryption setting",
             target.server
         ),
-        other => format!("could not log in to {}: {other}", target.server),
+        other => {
+            // The library's own words stay in the log (-vv), not the message.
+            tracing::debug!(error = %other, "login failed");
+            format!(
+                "could not log in to {}: the server's answer to the login was not understood; check that -S names a SQL Server (run with -vv for details)",
+                target.server
+            )
+        }
     }
 }
 
@@ -135,9 +148,13 @@ pub enum DbError {
         /// Its message.
         message: String,
     },
-    /// The connection broke or timed out: the server's state is unknown.
+    /// The connection broke: the server's state is unknown.
     #[error("the connection to the server was lost ({0})")]
     Lost(String),
+    /// No answer within `--command-timeout`: the tool gave up waiting and
+    /// closed the connection, so the server's state is unknown.
+    #[error("no answer from the server within the command timeout (--command-timeout); the tool stopped waiting and closed the connection")]
+    TimedOut,
     /// Anything else tiberius reports.
     #[error("{0}")]
     Other(String),
@@ -153,6 +170,42 @@ impl DbError {
     }
 }
 
+/// What a TLS failure means, in words, without the TLS library's own text.
+fn tls_reason(msg: &str) -> &'static str {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("unknownissuer")
+        || m.contains("unknown issuer")
+        || m.contains("self signed")
+        || m.contains("self-signed")
+        || m.contains("trust")
+    {
+        "the server's certificate is not signed by an authority this machine trusts"
+    } else if m.contains("notvalidforname") || m.contains("name") {
+        "the server's certificate does not name this server"
+    } else if m.contains("expired") {
+        "the server's certificate has expired"
+    } else if m.contains("version") || m.contains("handshakefailure") || m.contains("cipher") {
+        "the server and this tool share no TLS version or cipher"
+    } else {
+        "the server's TLS answer was not accepted"
+    }
+}
+
+/// An I/O failure in words, without the library's own text.
+fn io_reason(msg: &str) -> String {
+    let m = msg.to_ascii_lowercase();
+    if m.contains("bytes remaining on stream") || m.contains("eof") || m.contains("unexpected end")
+    {
+        "the server closed the connection".to_string()
+    } else if m.contains("reset") {
+        "the connection was reset".to_string()
+    } else if m.contains("broken pipe") {
+        "the connection was closed while sending".to_string()
+    } else {
+        msg.to_string()
+    }
+}
+
 pub(super) fn server_error(e: tiberius::error::Error) -> anyhow::Error {
     use tiberius::error::Error as E;
     let e = match e {
@@ -162,12 +215,18 @@ pub(super) fn server_error(e: tiberius::error::Error) -> anyhow::Error {
         },
         E::Io { kind, message } => {
             if kind == std::io::ErrorKind::TimedOut {
-                DbError::Lost(format!("no answer within the command timeout: {message}"))
+                tracing::debug!(%message, "command timeout");
+                DbError::TimedOut
             } else {
-                DbError::Lost(message)
+                DbError::Lost(io_reason(&message))
             }
         }
-        other => DbError::Other(other.to_string()),
+        other => {
+            tracing::debug!(error = %other, "unexpected answer");
+            DbError::Other(
+                "the server's answer was not understood (run with -vv for details)".into(),
+            )
+        }
     };
     e.into()
 }

@@ -92,6 +92,11 @@ impl ServerSpec {
                 bail!("only TCP connections are supported; '{proto}:' (named pipes or shared memory) is not");
             }
         }
+        if let Some((h, p)) = s.rsplit_once(':') {
+            if !h.is_empty() && !h.contains(':') && p.trim().parse::<u16>().is_ok() {
+                bail!("'{s}' gives the port after a colon; SQL Server names it after a comma: -S {h},{}", p.trim());
+            }
+        }
         let (rest, port) = match s.rsplit_once(',') {
             Some((h, p)) => {
                 let port: u16 = p.trim().parse().ok().filter(|p| *p != 0).ok_or_else(|| {
