@@ -76,9 +76,15 @@ pub fn quote(a: &str) -> String {
 }
 
 fn is_plain(a: &str) -> bool {
+    // PowerShell reads an unquoted comma as an array separator.
+    let safe = if cfg!(windows) {
+        "-_.:/=@+%"
+    } else {
+        "-_.,:/=@+%"
+    };
     !a.is_empty()
         && a.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_.,:/=@+%".contains(c))
+            .all(|c| c.is_ascii_alphanumeric() || safe.contains(c))
 }
 
 #[cfg(test)]
@@ -100,7 +106,10 @@ mod tests {
             c.render(),
             r"rgs-repair -S 'sqlbe01.contoso.local\rtc' fix --pool 'ID|FQDN' --table 'dbo.Agent Groups' --journal 'it'\''s.json'"
         );
+        #[cfg(not(windows))]
         assert_eq!(quote("127.0.0.1,1433"), "127.0.0.1,1433");
+        #[cfg(windows)]
+        assert_eq!(quote("127.0.0.1,1433"), "'127.0.0.1,1433'");
         assert_eq!(quote(""), "''");
     }
 }

@@ -193,6 +193,10 @@ fn tls_reason(msg: &str) -> &'static str {
 
 /// An I/O failure in words, without the library's own text.
 fn io_reason(msg: &str) -> String {
+    // tiberius wraps the operating system's words in its own sentence.
+    let msg = msg
+        .trim_start_matches("An error occurred during the attempt of performing I/O:")
+        .trim();
     let m = msg.to_ascii_lowercase();
     if m.contains("bytes remaining on stream") || m.contains("eof") || m.contains("unexpected end")
     {
