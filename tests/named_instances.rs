@@ -21,13 +21,26 @@ static PORT_1434: Mutex<()> = Mutex::new(());
 /// None (the test is skipped) when the port cannot be bound outside CI.
 fn rtc(scenario: &str, mode: BrowserMode) -> Option<(Sandbox, MutexGuard<'static, ()>)> {
     let guard = PORT_1434.lock().unwrap_or_else(|p| p.into_inner());
-    let started = Sandbox::start(SandboxOptions {
-        scenario: Some(scenario.into()),
-        instance: Some("RTC".into()),
-        browser: Some("127.0.0.1:1434".parse().unwrap()),
-        browser_mode: mode,
-        ..SandboxOptions::default()
-    });
+    let start = || {
+        Sandbox::start(SandboxOptions {
+            scenario: Some(scenario.into()),
+            instance: Some("RTC".into()),
+            browser: Some("127.0.0.1:1434".parse().unwrap()),
+            browser_mode: mode,
+            ..SandboxOptions::default()
+        })
+    };
+    // The previous test's Browser may still be letting go of the port.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut started = start();
+    while started
+        .as_ref()
+        .is_err_and(|e| e.downcast_ref::<std::io::Error>().is_some())
+        && Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(200));
+        started = start();
+    }
     match started {
         Ok(sb) => Some((sb, guard)),
         Err(e) if e.downcast_ref::<std::io::Error>().is_some() => {
