@@ -112,8 +112,13 @@ pub(super) fn describe_login_error(e: &tiberius::error::Error, target: &Target) 
             target.server,
             tls_reason(message)
         ),
+        E::Io { message, .. } if target.uses_windows_auth() => format!(
+            "could not log in to {} with Windows authentication: the security package (SSPI) gave up ({}); check that this machine is in the domain and reaches a domain controller, or log in with -U LOGIN",
+            target.server,
+            io_reason(message)
+        ),
         E::Io { message, .. } => format!(
-            "the connection to {} broke during the login ({}); check that -S names a SQL Server and that its TLS settings match -N",
+            "could not log in to {}: the connection broke during the login ({}); check that -S names a SQL Server and that its TLS settings match -N",
             target.server,
             io_reason(message)
         ),
@@ -203,6 +208,8 @@ fn io_reason(msg: &str) -> String {
         "the server closed the connection".to_string()
     } else if m.contains("reset") {
         "the connection was reset".to_string()
+    } else if m.contains("os error 0") {
+        "no reason given".to_string()
     } else if m.contains("broken pipe") {
         "the connection was closed while sending".to_string()
     } else {

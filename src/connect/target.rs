@@ -291,6 +291,11 @@ impl Target {
         f
     }
 
+    /// Whether the login uses Windows authentication (`-E`).
+    pub fn uses_windows_auth(&self) -> bool {
+        matches!(self.auth, Auth::Windows { .. } | Auth::Integrated)
+    }
+
     /// Whether the server's certificate goes unverified (`-C`).
     pub fn trusts_server_certificate(&self) -> bool {
         self.trust_server_certificate && self.encrypt != Encrypt::Disable
