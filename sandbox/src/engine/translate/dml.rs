@@ -11,6 +11,14 @@ use sqlparser::ast::{
 };
 
 impl Tr<'_, '_> {
+    /// ` WHERE <predicate>` for UPDATE and DELETE, or nothing.
+    fn where_clause(&mut self, selection: Option<&ast::Expr>) -> Result<String, SqlError> {
+        Ok(match selection {
+            Some(w) => format!(" WHERE {}", self.pred(w)?),
+            None => String::new(),
+        })
+    }
+
     // ----- DML --------------------------------------------------------------
 
     pub(super) fn assign_sql(&self, v: &Typed, table: &TableInfo, col: &ColumnInfo) -> String {
@@ -200,16 +208,7 @@ impl Tr<'_, '_> {
                 format!("{}.{sl}.{tl}", self.env.db_name.to_lowercase()),
             ],
         };
-        let cols = t
-            .columns
-            .iter()
-            .map(|c| SrcCol {
-                name: c.name.clone(),
-                sql: c.name.clone(),
-                ty: c.decl.ty,
-                nullable: c.nullable,
-            })
-            .collect();
+        let cols = SrcCol::of_table(&t);
         self.scopes.push(vec![Source {
             qualifiers,
             sql_alias: sql_alias.clone(),
@@ -252,10 +251,7 @@ impl Tr<'_, '_> {
         }
         let (t, alias) = self.dml_target(table)?;
         let (sets, new_values) = self.update_sets(&t, assignments)?;
-        let where_sql = match selection {
-            Some(w) => format!(" WHERE {}", self.pred(w)?),
-            None => String::new(),
-        };
+        let where_sql = self.where_clause(selection.as_ref())?;
         self.scopes.pop();
         let with = self.with_prefix(&[]);
         let text = format!(
@@ -370,10 +366,7 @@ impl Tr<'_, '_> {
             return Err(errors::syntax(","));
         }
         let (t, alias) = self.dml_target(&list[0])?;
-        let where_sql = match selection {
-            Some(w) => format!(" WHERE {}", self.pred(w)?),
-            None => String::new(),
-        };
+        let where_sql = self.where_clause(selection.as_ref())?;
         self.scopes.pop();
         let with = self.with_prefix(&[]);
         let text = format!(

@@ -177,16 +177,7 @@ impl Tr<'_, '_> {
         if db.is_none() && schema.is_none() && tname.starts_with('@') {
             let t = self.table_var(tname)?;
             qualifiers.push(tname.to_lowercase());
-            let cols = t
-                .columns
-                .iter()
-                .map(|c| SrcCol {
-                    name: c.name.clone(),
-                    sql: c.name.clone(),
-                    ty: c.decl.ty,
-                    nullable: c.nullable,
-                })
-                .collect();
+            let cols = SrcCol::of_table(&t);
             return Ok((t.sqlite, cols));
         }
         if db.is_none() && schema.is_none() {
@@ -237,16 +228,7 @@ impl Tr<'_, '_> {
         qualifiers.push(tl.clone());
         qualifiers.push(format!("{sl}.{tl}"));
         qualifiers.push(format!("{}.{sl}.{tl}", self.env.db_name.to_lowercase()));
-        let cols = t
-            .columns
-            .iter()
-            .map(|c| SrcCol {
-                name: c.name.clone(),
-                sql: c.name.clone(),
-                ty: c.decl.ty,
-                nullable: c.nullable,
-            })
-            .collect();
+        let cols = SrcCol::of_table(&t);
         Ok((t.sqlite.clone(), cols))
     }
 

@@ -378,6 +378,22 @@ struct SrcCol {
     nullable: bool,
 }
 
+impl SrcCol {
+    /// The columns of a stored table (or table variable), under their own
+    /// names.
+    fn of_table(t: &TableInfo) -> Vec<SrcCol> {
+        t.columns
+            .iter()
+            .map(|c| SrcCol {
+                name: c.name.clone(),
+                sql: c.name.clone(),
+                ty: c.decl.ty,
+                nullable: c.nullable,
+            })
+            .collect()
+    }
+}
+
 /// A table, view, derived table or CTE in a FROM clause.
 #[derive(Debug, Clone)]
 struct Source {
