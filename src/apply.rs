@@ -249,12 +249,20 @@ async fn settle(
 
 fn explain_failure(e: &anyhow::Error, attempts: u32, lost: bool, what: &str) -> String {
     let code = e.downcast_ref::<DbError>().and_then(DbError::code);
-    let reason = match code {
+    let reason = match (code, e.downcast_ref::<DbError>()) {
+        (_, Some(DbError::Blocked { holders })) => format!("a lock timeout (SQL Server error 1222): another session holds locks on rows the {what} needs ({holders}); retry at a quiet time or raise --lock-timeout"),
+        _ => String::new(),
+    };
+    let reason = if !reason.is_empty() {
+        reason
+    } else {
+        match code {
         Some(1222) => format!("a lock timeout (SQL Server error 1222): another session, perhaps the Response Group service, holds locks on rows the {what} needs; retry at a quiet time or raise --lock-timeout"),
         Some(DEADLOCK_VICTIM) => format!("deadlocks (SQL Server error 1205) on all {attempts} attempts; retry at a quiet time"),
         Some(229) => "permission denied (SQL Server error 229): the login may not change these tables".to_string(),
         Some(9002) => "the transaction log is full (SQL Server error 9002): ask for log space or a log backup, then retry".to_string(),
         _ => format!("{e:#}"),
+    }
     };
     let timed_out = matches!(e.downcast_ref::<DbError>(), Some(DbError::TimedOut));
     if timed_out {
@@ -284,12 +292,50 @@ impl Transaction for FixTx<'_> {
     type Done = ();
     const WHAT: &'static str = "fix";
 
+    /// Three round trips whatever the number of tables: session settings,
+    /// BEGIN and every table's re-check under lock; then, once the tool has
+    /// compared the locked rows with the plan, every table's UPDATE with its
+    /// own row count and its verify; COMMIT is sent by [`run`].
     async fn attempt(&mut self, w: &mut Writer<'_>, opts: &WriteOptions) -> Result<(), Abort> {
         let c = &opts.cancel;
-        step(c, w.batch(&sql::session_setup(opts.lock_timeout_ms))).await?;
-        step(c, w.batch(&sql::begin())).await?;
-        for t in &self.plan.tables {
-            fix_table(w, t, &self.plan.pool.id, c).await?;
+        let statements: Vec<plan::TableSql> = self
+            .plan
+            .tables
+            .iter()
+            .map(|t| plan::table_sql(&t.table))
+            .collect();
+        let start = sql::session_setup(opts.lock_timeout_ms).then(
+            std::iter::once(sql::Statement::Write(sql::begin()))
+                .chain(statements.iter().map(|s| sql::Statement::Read(s.recheck.clone()))),
+        );
+        let locked = step(c, w.results(&start, &[])).await?;
+        if locked.len() != self.plan.tables.len() {
+            return Err(Abort::Failed(anyhow!(
+                "the server answered {} re-checks where the plan has {} tables",
+                locked.len(),
+                self.plan.tables.len()
+            )));
+        }
+        for (t, now) in self.plan.tables.iter().zip(locked) {
+            compare_with_plan(t, now)?;
+        }
+        let change = sql::Write::empty().then(statements.iter().flat_map(|s| {
+            [
+                sql::Statement::Write(s.update.clone()),
+                sql::Statement::Read(s.verify.clone()),
+            ]
+        }));
+        let pool: &dyn ToSql = &self.plan.pool.id;
+        let answers = step(c, w.results(&change, &[pool])).await?;
+        if answers.len() != 2 * self.plan.tables.len() {
+            return Err(Abort::Failed(anyhow!(
+                "the server answered {} result sets where the fix expects {}",
+                answers.len(),
+                2 * self.plan.tables.len()
+            )));
+        }
+        for (t, pair) in self.plan.tables.iter().zip(answers.chunks(2)) {
+            check_counts(t, first_int(&pair[0]), first_int(&pair[1]))?;
         }
         Ok(())
     }
@@ -302,43 +348,42 @@ impl Transaction for FixTx<'_> {
     }
 }
 
-/// One planned table inside the fix: re-check under lock, update, verify.
-async fn fix_table(
-    w: &mut Writer<'_>,
-    t: &plan::TablePlan,
-    pool: &DbValue,
-    c: &CancellationToken,
-) -> Result<(), Abort> {
-    let s = plan::table_sql(&t.table);
-    let name = t.table.full_name();
-    let now: BTreeSet<Vec<DbValue>> = step(c, w.reads().rows(&s.recheck, &[]))
-        .await?
-        .into_iter()
-        .map(|r| r.values)
-        .collect();
+/// The single number a counting statement selected; None when it selected
+/// nothing.
+fn first_int(rows: &[crate::connect::Row]) -> Option<i64> {
+    rows.first().and_then(|r| r.get(0).as_i64())
+}
+
+/// The rows locked inside the transaction must be exactly the planned ones.
+fn compare_with_plan(t: &plan::TablePlan, now: Vec<crate::connect::Row>) -> Result<(), Abort> {
+    let now: BTreeSet<Vec<DbValue>> = now.into_iter().map(|r| r.values).collect();
     let planned: BTreeSet<Vec<DbValue>> = t.rows.iter().map(|r| r.key.clone()).collect();
     if now != planned {
         let gone = planned.difference(&now).count();
         let new = now.difference(&planned).count();
         return Err(Abort::Moved(format!(
-            "the database changed after the plan was shown: in {name}, {gone} planned row(s) no longer lack an owner and {new} other row(s) now do. Nothing was changed; run the command again to see a new plan"
+            "the database changed after the plan was shown: in {}, {gone} planned row(s) no longer lack an owner and {new} other row(s) now do. Nothing was changed; run the command again to see a new plan",
+            t.table.full_name()
         )));
     }
-    let pool: &dyn ToSql = pool;
-    let n = step(c, w.execute(&s.update, &[pool])).await?;
-    if n != t.rows.len() as u64 {
+    Ok(())
+}
+
+/// The UPDATE changed exactly the planned rows (its own count, not its
+/// triggers'), and none of the table's rows lacks an owner after it.
+fn check_counts(t: &plan::TablePlan, changed: Option<i64>, left: Option<i64>) -> Result<(), Abort> {
+    let name = t.table.full_name();
+    let planned = t.rows.len() as i64;
+    if changed != Some(planned) {
         return Err(Abort::Failed(anyhow!(
-            "{name}: the UPDATE changed {n} row(s) where the plan has {}",
-            t.rows.len()
+            "{name}: the UPDATE changed {} row(s) where the plan has {planned}",
+            changed.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string())
         )));
     }
-    let left = step(c, w.reads().rows(&s.verify, &[]))
-        .await?
-        .first()
-        .map_or(-1, |r| r.int(0));
-    if left != 0 {
+    if left != Some(0) {
         return Err(Abort::Failed(anyhow!(
-            "{name}: {left} row(s) still lack an owner after the UPDATE"
+            "{name}: {} row(s) still lack an owner after the UPDATE",
+            left.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string())
         )));
     }
     Ok(())
@@ -377,7 +422,11 @@ impl Transaction for UndoTx<'_> {
         let mut now = Vec::new();
         let tables = self.fix.undo_tables()?;
         for (t, q) in &tables {
-            let current = step(c, inspect::current_owners(w.reads(), q, &t.keys())).await?;
+            let current = step(
+                c,
+                inspect::current_owners(w.reads(), q, &self.fix.pool.id, &t.keys()),
+            )
+            .await?;
             now.extend(t.undo_rows(&current));
         }
         let restorable_then: Vec<&UndoRow> =
@@ -424,7 +473,11 @@ async fn undo_chunk(
             .iter()
             .flat_map(|r| r.change.key.iter().map(|v| v as &dyn ToSql)),
     );
-    let n = step(c, w.execute(&sql::undo_update(q, chunk.len()), &params)).await?;
+    let n = step(
+        c,
+        w.execute_counted(&sql::undo_update(q, chunk.len()), &params),
+    )
+    .await?;
     if n != chunk.len() as u64 {
         return Err(Abort::Failed(anyhow!(
             "{name}: the undo UPDATE changed {n} row(s) where {} were expected",

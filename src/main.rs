@@ -42,6 +42,17 @@ struct Cli {
     command: Command,
 }
 
+/// sqlcmd's `-K`.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum Intent {
+    /// The default: the primary replica.
+    #[value(name = "ReadWrite", alias = "readwrite")]
+    ReadWrite,
+    /// A readable secondary, through the listener's read-only routing.
+    #[value(name = "ReadOnly", alias = "readonly")]
+    ReadOnly,
+}
+
 /// The connection flags, accepted before the command and after it (given in
 /// both places, the later one wins). They are not clap "global" arguments,
 /// so that `sandbox --help` shows only the sandbox's own flags.
@@ -92,6 +103,14 @@ struct ConnArgs {
     #[arg(long)]
     password_stdin: bool,
 
+    /// Multi-subnet failover (sqlcmd -M): try every address of an availability-group listener at once
+    #[arg(short = 'M', long)]
+    multi_subnet_failover: bool,
+
+    /// Application intent (sqlcmd -K): ReadOnly goes to a readable secondary (check and dry runs only)
+    #[arg(short = 'K', long, value_enum, value_name = "INTENT")]
+    application_intent: Option<Intent>,
+
     /// sqlcmd's -P: refused (a password on the command line is visible to other users)
     #[arg(short = 'P', value_name = "PASSWORD", hide = true)]
     sqlcmd_password: Option<String>,
@@ -115,6 +134,8 @@ impl ConnArgs {
                 .clone()
                 .or_else(|| self.connection_string.clone()),
             password_stdin: self.password_stdin || later.password_stdin,
+            multi_subnet_failover: self.multi_subnet_failover || later.multi_subnet_failover,
+            application_intent: later.application_intent.or(self.application_intent),
             sqlcmd_password: later
                 .sqlcmd_password
                 .clone()
@@ -211,6 +232,10 @@ enum Command {
 struct CheckCli {
     #[command(flatten)]
     common: Common,
+
+    /// Seconds a read waits for another session's lock before giving up (SET LOCK_TIMEOUT); -1 waits as long as it takes [default: 10]
+    #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
+    lock_timeout: Option<f64>,
 }
 
 impl Command {
@@ -476,6 +501,9 @@ fn connect_options(c: &ConnArgs) -> Result<ConnectOptions> {
         ),
         connection_string: c.connection_string.clone(),
         password_stdin: c.password_stdin,
+        multi_subnet_failover: c.multi_subnet_failover,
+        read_only_intent: c.application_intent.map(|i| i == Intent::ReadOnly),
+        lock_timeout_ms: ops::fix::lock_timeout_ms(None),
     })
 }
 
@@ -512,6 +540,9 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
     let ctx = |lock: Option<Duration>| -> Result<Context> {
         let mut options = connect_options(&common.conn)?;
         fit_command_timeout(&mut options, lock, common.conn.command_timeout.is_some())?;
+        // Reads wait for locks no longer than writes do (a Lync back end
+        // reads under locking READ COMMITTED, so a reader can be blocked).
+        options.lock_timeout_ms = ops::fix::lock_timeout_ms(lock);
         let mut ctx = Context::new(
             options,
             common.output.format.unwrap_or(Format::Human),
@@ -521,7 +552,7 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
         Ok(ctx)
     };
     match &cli.command {
-        Command::Check(_) => ops::check::run(&ctx(None)?).await,
+        Command::Check(c) => ops::check::run(&ctx(lock_timeout(c.lock_timeout)?)?).await,
         Command::Fix(f) => {
             let args = ops::fix::FixArgs {
                 pool: f.pool.clone(),

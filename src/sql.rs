@@ -28,6 +28,10 @@ const OWNER_POOLS: &str = include_str!("../sql/owner_pools.sql");
 const OWNER_COUNTS: &str = include_str!("../sql/owner_counts.sql");
 /// Rows of one table with a NULL or dangling owner.
 const FINDING_ROWS: &str = include_str!("../sql/finding_rows.sql");
+/// `SET LOCK_TIMEOUT {lock_timeout_ms};` ahead of a session's first read.
+const LOCK_TIMEOUT: &str = include_str!("../sql/lock_timeout.sql");
+/// Who holds locks in the database, after a read timed out on one.
+const LOCK_HOLDERS: &str = include_str!("../sql/lock_holders.sql");
 /// `BEGIN TRANSACTION`
 const BEGIN: &str = include_str!("../sql/begin.sql");
 /// `COMMIT TRANSACTION`
@@ -59,6 +63,18 @@ impl Read {
     pub fn text(&self) -> &str {
         &self.0
     }
+
+    /// Several reads sent as one batch, one round trip: the server answers
+    /// with their result sets in order.
+    pub fn batch(parts: impl IntoIterator<Item = Read>) -> Read {
+        Read(
+            parts
+                .into_iter()
+                .map(|r| r.0)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
 }
 
 impl Write {
@@ -66,6 +82,35 @@ impl Write {
     pub fn text(&self) -> &str {
         &self.0
     }
+
+    /// An empty batch, to build one with [`Write::then`].
+    pub fn empty() -> Write {
+        Write(String::new())
+    }
+
+    /// This statement followed, in the same batch (one round trip), by
+    /// `more`: writes and reads, answered with their result sets in order.
+    /// The batch as a whole writes.
+    pub fn then(self, more: impl IntoIterator<Item = Statement>) -> Write {
+        let mut text = self.0;
+        for s in more {
+            text.push('\n');
+            text.push_str(match &s {
+                Statement::Read(r) => r.text(),
+                Statement::Write(w) => w.text(),
+            });
+        }
+        Write(text)
+    }
+}
+
+/// Either kind of statement, for a batch that mixes them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Statement {
+    /// Reads only.
+    Read(Read),
+    /// Changes data, the session or the transaction.
+    Write(Write),
 }
 
 /// Server, database and whether the database can be written.
@@ -88,9 +133,32 @@ pub fn catalog_primary_keys() -> Read {
     Read(CATALOG_PRIMARY_KEYS.to_string())
 }
 
-/// Whether the login may update a table; `@P1` is its two-part quoted name.
-pub fn permissions() -> Read {
-    Read(PERMISSIONS.to_string())
+/// Whether the login may update a table and its owner column: parameter
+/// `@P{first}` holds the table's two-part quoted name, the next one the
+/// owner column's name, so that several tables go in one batch.
+pub fn permissions(first: usize) -> Read {
+    Read(render(
+        PERMISSIONS,
+        &[
+            ("table_param", &format!("@P{first}")),
+            ("column_param", &format!("@P{}", first + 1)),
+        ],
+    ))
+}
+
+/// `SET LOCK_TIMEOUT n;` for a session's reads (n milliseconds, -1 waits as
+/// long as it takes). It changes nothing but how long this session waits.
+pub fn lock_timeout(lock_timeout_ms: i32) -> Read {
+    Read(render(
+        LOCK_TIMEOUT,
+        &[("lock_timeout_ms", &lock_timeout_ms.to_string())],
+    ))
+}
+
+/// The other sessions holding locks in the database (needs VIEW SERVER
+/// STATE).
+pub fn lock_holders() -> Read {
+    Read(LOCK_HOLDERS.to_string())
 }
 
 /// The rows of `dbo.OwnerPool`: ID and name (a typed NULL without a name
@@ -110,11 +178,17 @@ pub fn owner_pools(pool: &QuotedPoolTable) -> Read {
     ))
 }
 
-/// Rows per owner value of one table.
-pub fn owner_counts(t: &QuotedTable) -> Read {
+/// Rows per owner value of one table, with the pool each owner names as
+/// the server matches them.
+pub fn owner_counts(t: &QuotedTable, pool: &QuotedPoolTable) -> Read {
     Read(render(
         OWNER_COUNTS,
-        &[("owner", &t.owner), ("table", &t.table)],
+        &[
+            ("owner", &t.owner),
+            ("table", &t.table),
+            ("pool_table", &pool.table),
+            ("pool_id", &pool.id),
+        ],
     ))
 }
 
@@ -196,8 +270,8 @@ pub fn fix_verify(t: &QuotedTable) -> Read {
     ))
 }
 
-/// Locks and reads the current owner of `rows` journalled rows, whose key
-/// values are `@P1`...
+/// Locks and reads the current owner of `rows` journalled rows, and
+/// whether it still is the fixed value `@P1`; their key values are `@P2`...
 pub fn undo_recheck(t: &QuotedTable, rows: usize) -> Read {
     Read(render(
         UNDO_RECHECK,
@@ -205,7 +279,7 @@ pub fn undo_recheck(t: &QuotedTable, rows: usize) -> Read {
             ("keys", &t.key_list()),
             ("owner", &t.owner),
             ("table", &t.table),
-            ("key_match", &key_match(t, rows, 1)),
+            ("key_match", &key_match(t, rows, 2)),
         ],
     ))
 }
@@ -310,7 +384,7 @@ mod tests {
         let sql = fix_update(&q);
         assert_eq!(
             strip_comments(sql.text()),
-            "UPDATE [dbo].[Queues]\nSET [OwnerPoolId] = @P1\nWHERE [OwnerPoolId] IS NULL;"
+            "UPDATE [dbo].[Queues]\nSET [OwnerPoolId] = @P1\nWHERE [OwnerPoolId] IS NULL;\nSELECT CAST(@@ROWCOUNT AS bigint) AS changed;"
         );
     }
 
@@ -361,6 +435,8 @@ mod tests {
             "name",
             "key_match",
             "lock_timeout_ms",
+            "table_param",
+            "column_param",
         ];
         for t in [
             SERVER_INFO,
@@ -369,6 +445,8 @@ mod tests {
             CATALOG_PRIMARY_KEYS,
             PERMISSIONS,
             SESSION_SETUP,
+            LOCK_TIMEOUT,
+            LOCK_HOLDERS,
             OWNER_POOLS,
             OWNER_COUNTS,
             FINDING_ROWS,

@@ -117,8 +117,10 @@ impl DbValue {
         }
     }
 
-    /// Equality as SQL Server compares these values under a case-insensitive
-    /// collation (pool IDs typed in by hand may differ in case).
+    /// Whether a value a person typed (`--pool`) means `other`: case and
+    /// trailing spaces aside, as people type IDs. Never used to compare
+    /// values from the database with each other: the server does that, with
+    /// the column's collation (a case-sensitive one tells `abc` from `ABC`).
     pub fn sql_eq(&self, other: &DbValue) -> bool {
         match (self, other) {
             (DbValue::Text(a), DbValue::Text(b)) => {
@@ -128,19 +130,6 @@ impl DbValue {
                 (Some(x), Some(y)) => x == y,
                 _ => a == b,
             },
-        }
-    }
-}
-
-impl DbValue {
-    /// A form in which values that [`DbValue::sql_eq`] calls equal are
-    /// equal (`==`, `Hash`), for looking rows up by key.
-    pub fn normalized(&self) -> DbValue {
-        match self {
-            DbValue::Text(s) => DbValue::Text(s.trim_end().to_lowercase()),
-            other => other
-                .as_i64()
-                .map_or_else(|| other.clone(), DbValue::BigInt),
         }
     }
 }
@@ -218,7 +207,6 @@ mod tests {
             (DbValue::SmallInt(3), DbValue::BigInt(3)),
         ] {
             assert!(a.sql_eq(&b));
-            assert_eq!(a.normalized(), b.normalized());
         }
     }
 }

@@ -16,6 +16,18 @@ pub(super) struct AdoSettings {
     pub(super) encrypt: Option<Encrypt>,
     pub(super) trust: Option<bool>,
     pub(super) timeout: Option<u64>,
+    /// `ApplicationIntent=ReadOnly`: a listener routes such a login to a
+    /// readable secondary.
+    pub(super) read_only_intent: Option<bool>,
+    /// `MultiSubnetFailover`: try every address of the name at once.
+    pub(super) multi_subnet_failover: Option<bool>,
+    pub(super) application_name: Option<String>,
+    pub(super) workstation_id: Option<String>,
+    pub(super) packet_size: Option<u32>,
+    pub(super) hostname_in_certificate: Option<String>,
+    pub(super) trust_cert_ca: Option<String>,
+    /// Keys accepted and not acted on, as the user wrote them, for a note.
+    pub(super) ignored: Vec<String>,
 }
 
 fn parse_bool(key: &str, v: &str) -> Result<bool> {
@@ -136,18 +148,46 @@ pub(super) fn parse_ado(s: &str) -> Result<AdoSettings> {
                     anyhow!("the connection string's '{key}' must be a number of seconds")
                 })?)
             }
-            // Accepted and not needed by this tool.
-            "application name"
-            | "app"
-            | "workstation id"
-            | "wsid"
-            | "persist security info"
+            "applicationintent" | "application intent" => {
+                a.read_only_intent = Some(match value.trim().to_ascii_lowercase().as_str() {
+                    "readonly" => true,
+                    "readwrite" => false,
+                    _ => bail!("the connection string's '{key}' must be ReadOnly or ReadWrite"),
+                })
+            }
+            "multisubnetfailover" | "multi subnet failover" => {
+                a.multi_subnet_failover = Some(parse_bool(&key, &value)?)
+            }
+            "application name" | "applicationname" | "app" => a.application_name = Some(value),
+            "workstation id" | "workstationid" | "wsid" => a.workstation_id = Some(value),
+            "packet size" | "packetsize" => a.packet_size = Some(
+                value
+                    .trim()
+                    .parse()
+                    .ok()
+                    .filter(|n| (512..=32767).contains(n))
+                    .ok_or_else(|| {
+                        anyhow!(
+                            "the connection string's '{key}' must be a number from 512 to 32767"
+                        )
+                    })?,
+            ),
+            "hostnameincertificate" | "hostname in certificate" => {
+                a.hostname_in_certificate = Some(value)
+            }
+            "trustservercertificateca" => a.trust_cert_ca = Some(value),
+            // Accepted so that a string copied from another program works,
+            // and named in a note, since the tool does not act on them: one
+            // connection, no pool, one result set at a time.
+            "persist security info"
+            | "persistsecurityinfo"
             | "pooling"
             | "multipleactiveresultsets"
-            | "multisubnetfailover"
-            | "packet size"
-            | "applicationintent"
-            | "application intent" => {}
+            | "mars_connection"
+            | "min pool size"
+            | "max pool size"
+            | "connection lifetime"
+            | "load balance timeout" => a.ignored.push(key.clone()),
             other => {
                 bail!("the connection string has a keyword this tool does not know: '{other}'")
             }
@@ -172,6 +212,25 @@ mod tests {
         let a = parse_ado("Data Source=sql01;Initial Catalog=x;Integrated Security=SSPI;").unwrap();
         assert!(a.integrated);
         assert_eq!(a.database.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn keys_tiberius_honours_are_kept_and_ignored_ones_named() {
+        let a = parse_ado("Server=l;ApplicationIntent=ReadOnly;MultiSubnetFailover=True;Application Name=ops;WSID=jump01;Packet Size=8000;HostNameInCertificate=sql.contoso.local;Pooling=false;MultipleActiveResultSets=true").unwrap();
+        assert_eq!(a.read_only_intent, Some(true));
+        assert_eq!(a.multi_subnet_failover, Some(true));
+        assert_eq!(a.application_name.as_deref(), Some("ops"));
+        assert_eq!(a.workstation_id.as_deref(), Some("jump01"));
+        assert_eq!(a.packet_size, Some(8000));
+        assert_eq!(
+            a.hostname_in_certificate.as_deref(),
+            Some("sql.contoso.local")
+        );
+        assert_eq!(a.ignored, vec!["pooling", "multipleactiveresultsets"]);
+        let a = parse_ado("Application Intent=ReadWrite").unwrap();
+        assert_eq!(a.read_only_intent, Some(false));
+        assert!(parse_ado("ApplicationIntent=Sideways").is_err());
+        assert!(parse_ado("Packet Size=12").is_err());
     }
 
     #[test]

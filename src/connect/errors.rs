@@ -142,6 +142,9 @@ pub(super) fn describe_login_error(e: &tiberius::error::Error, target: &Target) 
     }
 }
 
+/// SQL Server's "Lock request time out period exceeded".
+pub const LOCK_TIMEOUT: u32 = 1222;
+
 /// An error from the server while a command ran.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -160,6 +163,14 @@ pub enum DbError {
     /// closed the connection, so the server's state is unknown.
     #[error("no answer from the server within the command timeout (--command-timeout); the tool stopped waiting and closed the connection")]
     TimedOut,
+    /// A read waited for another session's lock past the lock timeout
+    /// (SQL Server error 1222): who holds it, as far as the login may see.
+    #[error("a read was blocked by another session's lock for longer than the lock timeout (SQL Server error 1222; {holders}). Nothing was changed; retry at a quiet time or give a longer --lock-timeout")]
+    Blocked {
+        /// The sessions holding locks in the database, or why they cannot
+        /// be named.
+        holders: String,
+    },
     /// Anything else tiberius reports.
     #[error("{0}")]
     Other(String),
@@ -170,6 +181,7 @@ impl DbError {
     pub fn code(&self) -> Option<u32> {
         match self {
             DbError::Server { code, .. } => Some(*code),
+            DbError::Blocked { .. } => Some(LOCK_TIMEOUT),
             _ => None,
         }
     }

@@ -46,6 +46,7 @@ pub async fn connect(target: &Target) -> Result<Connection> {
                 client,
                 target.server.to_string(),
                 target.database.clone(),
+                target.lock_timeout_ms(),
                 None,
             ));
         }
@@ -62,6 +63,7 @@ pub async fn connect(target: &Target) -> Result<Connection> {
                 client,
                 target.server.to_string(),
                 target.database.clone(),
+                target.lock_timeout_ms(),
                 Some(routed_to),
             ))
         }
@@ -97,7 +99,7 @@ async fn open_tcp(target: &Target) -> Result<TcpStream> {
             }
             None => {
                 let port = server.port.unwrap_or(1433);
-                TcpStream::connect((server.host.as_str(), port))
+                tcp_to(&server.host, port, target.multi_subnet_failover())
                     .await
                     .map_err(|e| describe_io_error(&e, target, &server.host, port))
             }
@@ -127,7 +129,7 @@ async fn connect_found(addr: SocketAddr, target: &Target) -> Result<TcpStream> {
 /// The TCP connection to where a listener routed the login.
 async fn connect_addr(host: &str, port: u16, target: &Target) -> Result<TcpStream> {
     let attempt = async {
-        TcpStream::connect((host, port)).await.map_err(|e| {
+        tcp_to(host, port, target.multi_subnet_failover()).await.map_err(|e| {
             anyhow!(
                 "the listener {} routed the connection to {host},{port}, which could not be reached ({e}): check that the primary replica is up and reachable from here",
                 target.server
@@ -135,6 +137,39 @@ async fn connect_addr(host: &str, port: u16, target: &Target) -> Result<TcpStrea
         })
     };
     with_timeout(target, &format!("{host},{port}"), attempt).await
+}
+
+/// TCP to `host`: one address after another, as the system resolver orders
+/// them; or, with multi-subnet failover (an availability-group listener with
+/// an address in each subnet, only one of which answers), all at once, the
+/// first to answer winning, as ADO.NET's `MultiSubnetFailover` does.
+async fn tcp_to(host: &str, port: u16, multi_subnet_failover: bool) -> std::io::Result<TcpStream> {
+    if !multi_subnet_failover {
+        return TcpStream::connect((host, port)).await;
+    }
+    let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host, port)).await?.collect();
+    first_to_answer(addrs).await
+}
+
+/// Connects to every address at once and keeps the first connection made;
+/// the error of the last to fail when none answers.
+async fn first_to_answer(addrs: Vec<SocketAddr>) -> std::io::Result<TcpStream> {
+    let mut attempts = tokio::task::JoinSet::new();
+    for a in addrs {
+        attempts.spawn(TcpStream::connect(a));
+    }
+    let mut last = std::io::Error::new(
+        std::io::ErrorKind::NotFound,
+        "the name resolved to no address",
+    );
+    while let Some(done) = attempts.join_next().await {
+        match done {
+            Ok(Ok(tcp)) => return Ok(tcp), // dropping the set aborts the rest
+            Ok(Err(e)) => last = e,
+            Err(e) => last = std::io::Error::other(e),
+        }
+    }
+    Err(last)
 }
 
 async fn with_timeout(
@@ -150,4 +185,32 @@ async fn with_timeout(
     })??;
     tcp.set_nodelay(true).ok();
     Ok(tcp)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_to_answer;
+
+    #[tokio::test]
+    async fn multi_subnet_failover_takes_the_address_that_answers() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let live = listener.local_addr().unwrap();
+        // A port nothing listens on: refused at once.
+        let dead = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        // A non-routable address: never answers (or is unreachable at once).
+        let silent: std::net::SocketAddr = "10.255.255.1:1433".parse().unwrap();
+        let tcp = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            first_to_answer(vec![silent, dead, live]),
+        )
+        .await
+        .expect("the live address answers without waiting for the others")
+        .unwrap();
+        assert_eq!(tcp.peer_addr().unwrap(), live);
+        assert!(first_to_answer(vec![dead]).await.is_err());
+        assert!(first_to_answer(vec![]).await.is_err());
+    }
 }

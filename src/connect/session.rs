@@ -9,7 +9,7 @@
 //! let key = rgs_repair::apply::WriteKey(());
 //! ```
 
-use super::errors::server_error;
+use super::errors::{server_error, DbError, LOCK_TIMEOUT};
 use super::TdsClient;
 use crate::apply::WriteKey;
 use crate::sql;
@@ -55,6 +55,9 @@ pub struct Connection {
     /// it did: where the connection really is.
     pub routed_to: Option<String>,
     requests: u64,
+    /// `SET LOCK_TIMEOUT n;`, sent ahead of the session's first request so
+    /// that reads, too, stop waiting for another session's lock.
+    setup: Option<String>,
 }
 
 impl Connection {
@@ -62,6 +65,7 @@ impl Connection {
         client: TdsClient,
         server: String,
         database: String,
+        lock_timeout_ms: i32,
         routed_to: Option<String>,
     ) -> Connection {
         Connection {
@@ -70,31 +74,94 @@ impl Connection {
             database,
             routed_to,
             requests: 0,
+            setup: Some(sql::lock_timeout(lock_timeout_ms).text().to_string()),
         }
     }
 
     /// Runs a read-only query (parameters as `@P1`...) and returns the rows
     /// of its first result set.
     pub async fn rows(&mut self, query: &sql::Read, params: &[&dyn ToSql]) -> Result<Vec<Row>> {
-        let text = query.text();
-        self.count(text);
+        Ok(self
+            .results(query, params)
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default())
+    }
+
+    /// Runs a read-only batch and returns every result set, in order (an
+    /// empty one where a SELECT found nothing). A read blocked past the lock
+    /// timeout comes back as [`DbError::Blocked`], naming who blocks it.
+    pub async fn results(
+        &mut self,
+        query: &sql::Read,
+        params: &[&dyn ToSql],
+    ) -> Result<Vec<Vec<Row>>> {
+        match self.send(query.text(), params).await {
+            Err(e) if code(&e) == Some(LOCK_TIMEOUT) => Err(self.blocked().await.into()),
+            r => r,
+        }
+    }
+
+    async fn send(&mut self, text: &str, params: &[&dyn ToSql]) -> Result<Vec<Vec<Row>>> {
+        let text = match self.setup.take() {
+            Some(setup) => format!("{setup}\n{text}"),
+            None => text.to_string(),
+        };
+        self.count(&text);
         let started = std::time::Instant::now();
         let stream = self
             .client
-            .query(text, params)
+            .query(&text, params)
             .await
             .map_err(server_error)?;
-        let rows = stream.into_first_result().await.map_err(server_error)?;
-        self.answered(started, rows.len());
-        rows.into_iter()
-            .map(|r| {
-                let values = r
-                    .into_iter()
-                    .map(DbValue::from_column)
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Row { values })
+        let sets = stream.into_results().await.map_err(server_error)?;
+        self.answered(started, sets.iter().map(Vec::len).sum());
+        sets.into_iter()
+            .map(|set| {
+                set.into_iter()
+                    .map(|r| {
+                        let values = r
+                            .into_iter()
+                            .map(DbValue::from_column)
+                            .collect::<Result<Vec<_>, _>>()?;
+                        Ok(Row { values })
+                    })
+                    .collect()
             })
             .collect()
+    }
+
+    /// After a read timed out on a lock: who holds locks in this database,
+    /// if the login may see it (VIEW SERVER STATE), else how to find out.
+    async fn blocked(&mut self) -> DbError {
+        let holders = match self.send(sql::lock_holders().text(), &[]).await {
+            Ok(sets) => {
+                let rows = sets.into_iter().next().unwrap_or_default();
+                if rows.is_empty() {
+                    "the session holding it had let go by the time the tool looked".to_string()
+                } else {
+                    let who: Vec<String> = rows
+                        .iter()
+                        .map(|r| {
+                            let mut s = format!("session {}", r.int(0));
+                            let details: Vec<String> = [(1, "login"), (2, "host"), (3, "program")]
+                                .iter()
+                                .filter(|(i, _)| !r.text(*i).is_empty())
+                                .map(|(i, what)| format!("{what} {}", r.text(*i)))
+                                .collect();
+                            if !details.is_empty() {
+                                s.push_str(&format!(" ({})", details.join(", ")));
+                            }
+                            s
+                        })
+                        .collect();
+                    format!("held by {}", who.join("; "))
+                }
+            }
+            Err(_) => "this login may not see other sessions (VIEW SERVER STATE); a DBA finds the blocking session in sys.dm_exec_requests.blocking_session_id".to_string(),
+        };
+        DbError::Blocked { holders }
     }
 
     /// How many requests this connection has sent.
@@ -124,6 +191,10 @@ impl Connection {
     }
 }
 
+fn code(e: &anyhow::Error) -> Option<u32> {
+    e.downcast_ref::<DbError>().and_then(DbError::code)
+}
+
 /// A connection lent to `apply` for one transaction: it may also write.
 pub struct Writer<'c> {
     conn: &'c mut Connection,
@@ -135,31 +206,51 @@ impl Writer<'_> {
         self.conn
     }
 
-    /// Runs a statement and returns the rows it affected.
-    pub async fn execute(&mut self, statement: &sql::Write, params: &[&dyn ToSql]) -> Result<u64> {
-        let text = statement.text();
-        self.conn.count(text);
-        let started = std::time::Instant::now();
-        let r = self
-            .conn
-            .client
-            .execute(text, params)
-            .await
-            .map_err(server_error)?;
-        let total = r.total();
-        self.conn.answered(started, total as usize);
-        Ok(total)
+    /// Runs a statement that reports its own row count as the single value
+    /// of its last result set (`SELECT ROWCOUNT_BIG()` right after the
+    /// change), and returns that count. The DONE tokens' counts are not
+    /// used: they include the statements of any trigger the change fires.
+    pub async fn execute_counted(
+        &mut self,
+        statement: &sql::Write,
+        params: &[&dyn ToSql],
+    ) -> Result<u64> {
+        let sets = self.results(statement, params).await?;
+        let count = sets
+            .last()
+            .and_then(|rows| rows.first())
+            .and_then(|r| r.values.first())
+            .and_then(DbValue::as_i64);
+        match count {
+            Some(n) if n >= 0 => Ok(n as u64),
+            _ => Err(anyhow::anyhow!(
+                "the server did not report how many rows the statement changed"
+            )),
+        }
+    }
+
+    /// Runs a batch that changes data and returns every result set it
+    /// selects, in order.
+    pub async fn results(
+        &mut self,
+        statement: &sql::Write,
+        params: &[&dyn ToSql],
+    ) -> Result<Vec<Vec<Row>>> {
+        self.conn.send(statement.text(), params).await
     }
 
     /// Runs a statement without parameters (SET, BEGIN, COMMIT, ROLLBACK).
     pub async fn batch(&mut self, statement: &sql::Write) -> Result<()> {
-        let text = statement.text();
-        self.conn.count(text);
+        let text = match self.conn.setup.take() {
+            Some(setup) => format!("{setup}\n{}", statement.text()),
+            None => statement.text().to_string(),
+        };
+        self.conn.count(&text);
         let started = std::time::Instant::now();
         let stream = self
             .conn
             .client
-            .simple_query(text)
+            .simple_query(&text)
             .await
             .map_err(server_error)?;
         stream.into_results().await.map_err(server_error)?;

@@ -59,6 +59,13 @@ pub struct ConnectOptions {
     pub connection_string: Option<String>,
     /// `--password-stdin`
     pub password_stdin: bool,
+    /// `-M`: connect to every address of the name at once, first answer wins.
+    pub multi_subnet_failover: bool,
+    /// `-K ReadOnly` (Some(true)) or `-K ReadWrite` (Some(false)).
+    pub read_only_intent: Option<bool>,
+    /// `SET LOCK_TIMEOUT` for every statement of the session, reads
+    /// included, milliseconds (-1: as long as it takes).
+    pub lock_timeout_ms: i32,
 }
 
 /// The database used when none is named.
@@ -177,6 +184,25 @@ pub struct Target {
     pub(super) trust_server_certificate: bool,
     pub(super) connect_timeout: Duration,
     pub(super) command_timeout: Duration,
+    pub(super) lock_timeout_ms: i32,
+    pub(super) extra: Extra,
+}
+
+/// The rest of what a connection string or sqlcmd flag may set, all of it
+/// passed on to tiberius.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Extra {
+    /// `ApplicationIntent=ReadOnly` / `-K ReadOnly`.
+    pub(super) read_only_intent: bool,
+    /// `MultiSubnetFailover=True` / `-M`.
+    pub(super) multi_subnet_failover: bool,
+    pub(super) application_name: Option<String>,
+    pub(super) workstation_id: Option<String>,
+    pub(super) packet_size: Option<u32>,
+    pub(super) hostname_in_certificate: Option<String>,
+    pub(super) trust_cert_ca: Option<String>,
+    /// Connection-string keys accepted and not acted on.
+    pub(super) ignored: Vec<String>,
 }
 
 impl Target {
@@ -191,6 +217,11 @@ impl Target {
         let mut trust = opts.trust_server_certificate;
         let mut connect_timeout = opts.connect_timeout;
         let mut password = None;
+        let mut extra = Extra {
+            read_only_intent: opts.read_only_intent.unwrap_or(false),
+            multi_subnet_failover: opts.multi_subnet_failover,
+            ..Extra::default()
+        };
         if let Some(cs) = &opts.connection_string {
             let a = parse_ado(cs).context("the connection string is malformed")?;
             if a.server.is_some() {
@@ -205,6 +236,18 @@ impl Target {
                 connect_timeout = Duration::from_secs(t);
             }
             password = a.password.map(Password::new);
+            // A flag given with the string wins, as for the other settings.
+            extra.read_only_intent = opts
+                .read_only_intent
+                .or(a.read_only_intent)
+                .unwrap_or(false);
+            extra.multi_subnet_failover |= a.multi_subnet_failover.unwrap_or(false);
+            extra.application_name = a.application_name;
+            extra.workstation_id = a.workstation_id;
+            extra.packet_size = a.packet_size;
+            extra.hostname_in_certificate = a.hostname_in_certificate;
+            extra.trust_cert_ca = a.trust_cert_ca;
+            extra.ignored = a.ignored;
         }
         let server = ServerSpec::parse(server.as_deref().ok_or_else(|| {
             anyhow!("no server given: use -S HOST[\\INSTANCE][,PORT], RGS_SERVER, or --connection-string")
@@ -234,7 +277,41 @@ impl Target {
             trust_server_certificate: trust,
             connect_timeout,
             command_timeout: opts.command_timeout,
+            lock_timeout_ms: opts.lock_timeout_ms,
+            extra,
         })
+    }
+
+    /// `SET LOCK_TIMEOUT` for the session, milliseconds.
+    pub fn lock_timeout_ms(&self) -> i32 {
+        self.lock_timeout_ms
+    }
+
+    /// Whether the login asks for a readable secondary (`ApplicationIntent=
+    /// ReadOnly`, `-K ReadOnly`): fine for reading, never for a write.
+    pub fn read_only_intent(&self) -> bool {
+        self.extra.read_only_intent
+    }
+
+    /// Whether every address of the server's name is tried at once.
+    pub fn multi_subnet_failover(&self) -> bool {
+        self.extra.multi_subnet_failover
+    }
+
+    /// Connection-string keys that were accepted and are not acted on.
+    pub fn ignored_keys(&self) -> &[String] {
+        &self.extra.ignored
+    }
+
+    /// Refuses, before connecting, a target that could only reach a
+    /// read-only copy of the database, for a command that writes (`what`).
+    pub fn check_writable_intent(&self, what: &str) -> Result<()> {
+        if self.extra.read_only_intent {
+            bail!(
+                "{what} writes, and ApplicationIntent=ReadOnly (-K ReadOnly) sends the login to a readable secondary replica, where nothing can be written: drop it (or give -K ReadWrite) and connect through the availability group's listener; nothing was changed"
+            );
+        }
+        Ok(())
     }
 
     /// The login name as the server will see it (`(integrated)` for the
@@ -275,6 +352,9 @@ impl Target {
         }
         if self.trust_server_certificate {
             f.push("-C".to_string());
+        }
+        if self.extra.multi_subnet_failover {
+            f.push("-M".to_string());
         }
         if self.connect_timeout != Duration::from_secs(DEFAULT_CONNECT_TIMEOUT) {
             f.extend([
@@ -330,7 +410,26 @@ impl Target {
     fn settings(&self) -> Result<Config> {
         let mut c = Config::new();
         c.database(&self.database);
-        c.application_name("rgs-repair");
+        c.application_name(
+            self.extra
+                .application_name
+                .as_deref()
+                .unwrap_or("rgs-repair"),
+        );
+        if let Some(w) = &self.extra.workstation_id {
+            c.client_name(w);
+        }
+        if let Some(n) = self.extra.packet_size {
+            c.packet_size(n);
+        }
+        if let Some(h) = &self.extra.hostname_in_certificate {
+            c.hostname_in_certificate(h);
+        }
+        if let Some(ca) = &self.extra.trust_cert_ca {
+            c.trust_cert_ca(ca);
+        }
+        c.readonly(self.extra.read_only_intent);
+        c.multi_subnet_failover(self.extra.multi_subnet_failover);
         c.encryption(self.encrypt.level());
         if self.trust_server_certificate {
             c.trust_cert();
@@ -418,6 +517,8 @@ mod tests {
             trust_server_certificate: false,
             connect_timeout: Duration::from_secs(1),
             command_timeout: Duration::from_secs(1),
+            lock_timeout_ms: 10_000,
+            extra: Extra::default(),
         };
         assert!(!format!("{t:?}").contains("hunter2"));
     }

@@ -3,10 +3,9 @@
 //! so that odd catalogs can be tested without a server; [`read`] runs the two
 //! catalog queries.
 
-use crate::connect::{Connection, Row};
+use crate::connect::Row;
 use crate::quote::{quote_name, quote_two_part, QuotedPoolTable, QuotedTable};
-use crate::sql;
-use anyhow::Result;
+
 use serde::{Deserialize, Serialize};
 
 /// Column names taken for an owner pool's FQDN or name, most specific first.
@@ -316,22 +315,19 @@ pub fn copy_of(original: &str, name: &str) -> bool {
         || words.iter().any(|w| rest.to_lowercase().starts_with(w))
 }
 
-/// Reads the catalog.
-pub async fn read(conn: &mut Connection) -> Result<Catalog> {
-    let columns: Vec<CatalogColumn> = conn
-        .rows(&sql::catalog_columns(), &[])
-        .await?
+/// The catalog from the answers to [`sql::catalog_columns`] and
+/// [`sql::catalog_primary_keys`].
+pub fn from_rows(columns: &[Row], keys: &[Row]) -> Catalog {
+    let columns: Vec<CatalogColumn> = columns
         .iter()
-        .map(|r: &Row| CatalogColumn {
+        .map(|r| CatalogColumn {
             schema: r.text(0),
             table: r.text(1),
             column: r.text(2),
             type_name: r.text(3),
         })
         .collect();
-    let keys: Vec<CatalogKey> = conn
-        .rows(&sql::catalog_primary_keys(), &[])
-        .await?
+    let keys: Vec<CatalogKey> = keys
         .iter()
         .map(|r| CatalogKey {
             schema: r.text(0),
@@ -339,7 +335,7 @@ pub async fn read(conn: &mut Connection) -> Result<Catalog> {
             column: r.text(2),
         })
         .collect();
-    Ok(discover(&columns, &keys))
+    discover(&columns, &keys)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ pub mod catalog;
 
 pub use catalog::{Catalog, ObjectTable, PoolTable, TypedColumn};
 
-use crate::connect::Connection;
+use crate::connect::{Connection, Row};
 use crate::quote::{QuotedPoolTable, QuotedTable};
 use crate::sql;
 use crate::value::DbValue;
@@ -105,6 +105,15 @@ impl ServerInfo {
     pub fn writable(&self) -> bool {
         self.updateability.eq_ignore_ascii_case("READ_WRITE")
     }
+
+    /// The major version: 10 for SQL Server 2008 R2, 16 for 2022.
+    pub fn major_version(&self) -> u32 {
+        self.product_version
+            .split('.')
+            .next()
+            .and_then(|m| m.parse().ok())
+            .unwrap_or(0)
+    }
 }
 
 /// A row of `dbo.OwnerPool`.
@@ -156,11 +165,27 @@ pub struct TableState {
     /// All rows.
     pub rows: u64,
     /// Rows per owner value (including NULL and dangling ones).
-    pub owners: Vec<(DbValue, u64)>,
+    pub owners: Vec<OwnerCount>,
     /// Rows with a NULL owner.
     pub null_owner: Vec<ObjectRow>,
     /// Rows whose owner matches no pool.
     pub dangling_owner: Vec<ObjectRow>,
+    /// `HAS_PERMS_BY_NAME(table, 'OBJECT', 'UPDATE')` is 1.
+    pub may_update: bool,
+    /// The same for the owner column (a column-level DENY says 0 here).
+    pub may_update_owner: bool,
+}
+
+/// How many rows of a table one owner value holds.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OwnerCount {
+    /// The owner value (NULL: none).
+    pub owner: DbValue,
+    /// The pool's ID as `dbo.OwnerPool` holds it, when the server matched
+    /// the owner to one; None for NULL and dangling owners.
+    pub pool: Option<DbValue>,
+    /// Rows.
+    pub rows: u64,
 }
 
 /// Everything `check` learned.
@@ -245,6 +270,20 @@ impl Inspection {
         out
     }
 
+    /// The permissions the inspection read for `tables` (`schema.table`).
+    pub fn permissions(&self, tables: &[String]) -> Vec<Permission> {
+        self.tables
+            .iter()
+            .filter(|t| tables.contains(&t.table.full_name()))
+            .map(|t| Permission {
+                table: t.table.full_name(),
+                owner_column: t.table.owner.name.clone(),
+                table_ok: t.may_update,
+                column_ok: t.may_update_owner,
+            })
+            .collect()
+    }
+
     /// The tables that look like a DBA's copy of an object table.
     pub fn copies(&self) -> impl Iterator<Item = &TableState> {
         self.tables.iter().filter(|t| t.table.copy_of.is_some())
@@ -255,12 +294,14 @@ impl Inspection {
         self.pools
             .iter()
             .map(|p| {
+                // The server matched owners to pools and returned the
+                // pool's own value, so plain equality is the server's answer.
                 let n = self
                     .tables
                     .iter()
                     .flat_map(|t| t.owners.iter())
-                    .filter(|(owner, _)| owner.sql_eq(&p.id))
-                    .map(|(_, n)| n)
+                    .filter(|o| o.pool.as_ref() == Some(&p.id))
+                    .map(|o| o.rows)
                     .sum();
                 (p.clone(), n)
             })
@@ -268,8 +309,24 @@ impl Inspection {
     }
 }
 
-/// Reads where the tool is connected.
+/// Reads where the tool is connected (with the availability-group database
+/// ID on SQL Server 2012 and later, a second request).
 pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
+    let mut info = server_info_only(conn).await?;
+    if info.major_version() >= 11 {
+        let rows = conn.rows(&sql::group_database_id(), &[]).await?;
+        info.identity.group_database_id = group_id(&rows);
+    }
+    Ok(info)
+}
+
+fn group_id(rows: &[Row]) -> Option<String> {
+    rows.first().map(|r| r.text(0)).filter(|id| !id.is_empty())
+}
+
+/// The server information query alone; [`inspect`] reads the group ID in
+/// the same round trip as the catalog.
+async fn server_info_only(conn: &mut Connection) -> Result<ServerInfo> {
     let rows = conn.rows(&sql::server_info(), &[]).await?;
     let r = rows
         .first()
@@ -283,7 +340,7 @@ pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
         "connected: SQL Server {}",
         r.text(2)
     );
-    let mut info = ServerInfo {
+    Ok(ServerInfo {
         routed_to: conn.routed_to.clone(),
         server: conn.server.clone(),
         database: r.text(0),
@@ -297,19 +354,7 @@ pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
             database_created: r.text(6),
             group_database_id: None,
         },
-    };
-    let major: u32 = info
-        .product_version
-        .split('.')
-        .next()
-        .and_then(|m| m.parse().ok())
-        .unwrap_or(0);
-    if major >= 11 {
-        let rows = conn.rows(&sql::group_database_id(), &[]).await?;
-        info.identity.group_database_id =
-            rows.first().map(|r| r.text(0)).filter(|id| !id.is_empty());
-    }
-    Ok(info)
+    })
 }
 
 /// The `dbo.OwnerPool` this database must have.
@@ -317,21 +362,34 @@ pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
 #[error("database '{0}' does not look like a Response Group configuration database: it has no dbo.OwnerPool table (is -d right? the default is rgsconfig)")]
 pub struct NotRgsConfig(pub String);
 
-/// Runs every read-only query `check` needs.
+/// Runs every read-only query `check` needs, in three round trips whatever
+/// the number of tables: where (server, database, identity); what (the
+/// catalog, with the group ID on 2012 and later); and what the tables hold
+/// (the pools, then per table its owners, its rows without a valid owner
+/// and whether the login may update it). Whether an owner names a pool is
+/// decided by the server, with the column's collation.
 pub async fn inspect(conn: &mut Connection) -> Result<Inspection> {
-    let server = server_info(conn).await?;
-    let catalog = catalog::read(conn).await?;
+    let mut server = server_info_only(conn).await?;
+    let mut reads = vec![sql::catalog_columns(), sql::catalog_primary_keys()];
+    let with_group = server.major_version() >= 11;
+    if with_group {
+        reads.push(sql::group_database_id());
+    }
+    let sets = conn.results(&sql::Read::batch(reads), &[]).await?;
+    let [columns, keys, rest @ ..] = sets.as_slice() else {
+        bail!("the server did not answer every catalog query");
+    };
+    if with_group {
+        server.identity.group_database_id = rest.first().and_then(|r| group_id(r));
+    }
+    let catalog = catalog::from_rows(columns, keys);
     let Some(pool_table) = catalog.pool_table else {
         return Err(NotRgsConfig(server.database).into());
     };
     let pool_q = pool_table
         .quoted()
         .ok_or_else(|| anyhow!("the owner pool table has a name longer than SQL Server allows"))?;
-    let pools = read_pools(conn, &pool_q).await?;
-    let mut tables = Vec::new();
-    for t in catalog.tables {
-        tables.push(read_table(conn, t, &pools, &pool_q).await?);
-    }
+    let (pools, tables) = read_tables(conn, catalog.tables, &pool_q).await?;
     Ok(Inspection {
         server,
         pool_table,
@@ -340,103 +398,127 @@ pub async fn inspect(conn: &mut Connection) -> Result<Inspection> {
     })
 }
 
-async fn read_pools(conn: &mut Connection, pool: &QuotedPoolTable) -> Result<Vec<Pool>> {
-    Ok(conn
-        .rows(&sql::owner_pools(pool), &[])
-        .await?
+/// The third round trip: the pools, then for each table its owner counts,
+/// its rows without a valid owner and the login's permissions.
+async fn read_tables(
+    conn: &mut Connection,
+    tables: Vec<ObjectTable>,
+    pool: &QuotedPoolTable,
+) -> Result<(Vec<Pool>, Vec<TableState>)> {
+    let mut quoted = Vec::new();
+    for t in &tables {
+        let q = t.quoted().ok_or_else(|| {
+            anyhow!(
+                "the table {} has a name longer than SQL Server allows; the catalog is inconsistent",
+                t.full_name()
+            )
+        })?;
+        let two_part = crate::quote::quote_two_part(&t.schema, &t.table)
+            .ok_or_else(|| anyhow!("the table name {} is too long", t.full_name()))?;
+        quoted.push((q, two_part));
+    }
+    let mut reads = vec![sql::owner_pools(pool)];
+    for (i, (q, _)) in quoted.iter().enumerate() {
+        reads.push(sql::owner_counts(q, pool));
+        reads.push(sql::finding_rows(q, pool));
+        reads.push(sql::permissions(2 * i + 1));
+    }
+    let mut params: Vec<&dyn ToSql> = Vec::new();
+    for ((_, two_part), t) in quoted.iter().zip(&tables) {
+        params.push(two_part);
+        params.push(&t.owner.name);
+    }
+    let sets = conn.results(&sql::Read::batch(reads), &params).await?;
+    if sets.len() != 1 + 3 * tables.len() {
+        bail!(
+            "the server answered {} result sets where {} were asked for",
+            sets.len(),
+            1 + 3 * tables.len()
+        );
+    }
+    let mut sets = sets.into_iter();
+    let pools = sets
+        .next()
+        .unwrap_or_default()
         .into_iter()
-        .map(|r| Pool {
-            name: match r.get(1) {
-                DbValue::Null => None,
-                v => Some(v.to_string()),
-            },
-            id: r.values.into_iter().next().unwrap_or(DbValue::Null),
-        })
-        .collect())
+        .map(pool_row)
+        .collect();
+    let mut states = Vec::new();
+    for (table, (q, _)) in tables.into_iter().zip(&quoted) {
+        let (counts, findings, perms) = (
+            sets.next().unwrap_or_default(),
+            sets.next().unwrap_or_default(),
+            sets.next().unwrap_or_default(),
+        );
+        states.push(table_state(table, q, counts, findings, perms));
+    }
+    Ok((pools, states))
 }
 
-/// One object table: rows per owner, then, only when some owner is NULL or
-/// dangling, those rows by key and name.
-async fn read_table(
-    conn: &mut Connection,
+fn pool_row(r: Row) -> Pool {
+    Pool {
+        name: match r.get(1) {
+            DbValue::Null => None,
+            v => Some(v.to_string()),
+        },
+        id: r.values.into_iter().next().unwrap_or(DbValue::Null),
+    }
+}
+
+fn table_state(
     table: ObjectTable,
-    pools: &[Pool],
-    pool: &QuotedPoolTable,
-) -> Result<TableState> {
-    let Some(q) = table.quoted() else {
-        bail!(
-            "the table {} has a name longer than SQL Server allows; the catalog is inconsistent",
-            table.full_name()
-        );
-    };
-    let owners: Vec<(DbValue, u64)> = conn
-        .rows(&sql::owner_counts(&q), &[])
-        .await?
+    q: &QuotedTable,
+    counts: Vec<Row>,
+    findings: Vec<Row>,
+    perms: Vec<Row>,
+) -> TableState {
+    let owners: Vec<OwnerCount> = counts
         .into_iter()
-        .map(|r| (r.get(0).clone(), r.int(1).max(0) as u64))
+        .map(|r| OwnerCount {
+            owner: r.get(0).clone(),
+            pool: Some(r.get(1).clone()).filter(|p| !p.is_null()),
+            rows: r.int(2).max(0) as u64,
+        })
         .collect();
-    let rows = owners.iter().map(|(_, n)| n).sum();
+    let rows = owners.iter().map(|o| o.rows).sum();
     let (mut null_owner, mut dangling_owner) = (Vec::new(), Vec::new());
-    if owners
-        .iter()
-        .any(|(o, _)| o.is_null() || !pools_contain(pools, o))
-    {
-        for row in read_finding_rows(conn, &q, pool).await? {
-            if row.owner.is_null() {
-                null_owner.push(row);
-            } else {
-                dangling_owner.push(row);
-            }
+    for row in findings.into_iter().map(|r| finding_row(q, r)) {
+        if row.owner.is_null() {
+            null_owner.push(row);
+        } else {
+            dangling_owner.push(row);
         }
     }
-    Ok(TableState {
+    let perm = |i: usize| perms.first().map(|r| r.get(i).as_i64() == Some(1));
+    TableState {
         table,
         rows,
         owners,
         null_owner,
         dangling_owner,
-    })
+        may_update: perm(0).unwrap_or(false),
+        may_update_owner: perm(1).unwrap_or(false),
+    }
 }
 
-async fn read_finding_rows(
-    conn: &mut Connection,
-    q: &QuotedTable,
-    pool: &QuotedPoolTable,
-) -> Result<Vec<ObjectRow>> {
-    let nkeys = q.keys.len().max(1);
-    Ok(conn
-        .rows(&sql::finding_rows(q, pool), &[])
-        .await?
-        .into_iter()
-        .map(|r| {
-            let mut values = r.values;
-            let owner = values.pop().unwrap_or(DbValue::Null);
-            let name = match values.pop() {
-                Some(DbValue::Null) | None => None,
-                Some(v) => Some(v.to_string()),
-            };
-            let key = if q.keys.is_empty() {
-                Vec::new()
-            } else {
-                values.into_iter().take(nkeys).collect()
-            };
-            ObjectRow { key, name, owner }
-        })
-        .collect())
+fn finding_row(q: &QuotedTable, r: Row) -> ObjectRow {
+    let mut values = r.values;
+    let owner = values.pop().unwrap_or(DbValue::Null);
+    let name = match values.pop() {
+        Some(DbValue::Null) | None => None,
+        Some(v) => Some(v.to_string()),
+    };
+    let key = if q.keys.is_empty() {
+        Vec::new()
+    } else {
+        values.into_iter().take(q.keys.len()).collect()
+    };
+    ObjectRow { key, name, owner }
 }
 
-fn pools_contain(pools: &[Pool], owner: &DbValue) -> bool {
-    pools.iter().any(|p| p.id.sql_eq(owner))
-}
-
-/// Checks, before any write, that the database takes writes and the login
-/// may update each table (`schema`, `table`); says what to do instead when
-/// not.
-pub async fn preflight(
-    conn: &mut Connection,
-    server: &ServerInfo,
-    tables: &[(String, String)],
-) -> Result<()> {
+/// Checks, before any write, that the database takes writes; says what to
+/// do instead when not.
+pub fn check_writable(server: &ServerInfo) -> Result<()> {
     if !server.writable() {
         bail!(
             "database {} on {} is {} (not READ_WRITE): it may be a readable secondary replica of an availability group, a snapshot, or set read-only. Connect to the primary replica (for an availability group, its listener) and run the command there; nothing was changed",
@@ -445,15 +527,40 @@ pub async fn preflight(
             server.updateability
         );
     }
-    let mut denied = Vec::new();
-    for (schema, table) in tables {
-        let name = crate::quote::quote_two_part(schema, table)
-            .ok_or_else(|| anyhow!("the table name {schema}.{table} is too long"))?;
-        let rows = conn.rows(&sql::permissions(), &[&name]).await?;
-        if rows.first().map(|r| r.int(0)) != Some(1) {
-            denied.push(format!("{schema}.{table}"));
-        }
-    }
+    Ok(())
+}
+
+/// What `HAS_PERMS_BY_NAME` says of one table: may the login update it,
+/// and its owner column (a column-level DENY forbids the column alone).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Permission {
+    /// `schema.table`
+    pub table: String,
+    /// The owner column's name.
+    pub owner_column: String,
+    /// UPDATE on the table.
+    pub table_ok: bool,
+    /// UPDATE on the owner column.
+    pub column_ok: bool,
+}
+
+/// Refuses a write when the login may not update one of `perms`' tables or
+/// owner columns, naming them.
+pub fn check_permissions(perms: &[Permission]) -> Result<()> {
+    let denied: Vec<String> = perms
+        .iter()
+        .filter(|p| !(p.table_ok && p.column_ok))
+        .map(|p| {
+            if p.table_ok {
+                format!(
+                    "the column {} of {} (a column-level DENY)",
+                    p.owner_column, p.table
+                )
+            } else {
+                p.table.clone()
+            }
+        })
+        .collect();
     if !denied.is_empty() {
         bail!(
             "the login may not UPDATE {} (HAS_PERMS_BY_NAME): connect as a member of RTCUniversalServerAdmins or db_owner of the database; nothing was changed",
@@ -463,35 +570,83 @@ pub async fn preflight(
     Ok(())
 }
 
-/// The current owner of each row of `table` named by `keys`, looked up by
-/// [`DbValue::normalized`] key; a row that no longer exists is absent. The
-/// statement carries `UPDLOCK, HOLDLOCK`, so inside a transaction the rows
-/// stay as read until it ends.
+/// Asks the server, in one round trip, whether the login may update each of
+/// `tables` (schema, table, owner column) and its owner column. For `undo`,
+/// which has no inspection; `fix` has the answers from [`inspect`].
+pub async fn permissions(
+    conn: &mut Connection,
+    tables: &[(String, String, String)],
+) -> Result<Vec<Permission>> {
+    let mut names = Vec::new();
+    for (schema, table, _) in tables {
+        names.push(
+            crate::quote::quote_two_part(schema, table)
+                .ok_or_else(|| anyhow!("the table name {schema}.{table} is too long"))?,
+        );
+    }
+    let mut params: Vec<&dyn ToSql> = Vec::new();
+    for (name, (_, _, column)) in names.iter().zip(tables) {
+        params.push(name);
+        params.push(column);
+    }
+    let reads = (0..tables.len()).map(|i| sql::permissions(2 * i + 1));
+    let sets = conn.results(&sql::Read::batch(reads), &params).await?;
+    Ok(tables
+        .iter()
+        .enumerate()
+        .map(|(i, (schema, table, column))| {
+            let row = sets.get(i).and_then(|s| s.first());
+            let ok = |c: usize| row.is_some_and(|r| r.get(c).as_i64() == Some(1));
+            Permission {
+                table: format!("{schema}.{table}"),
+                owner_column: column.clone(),
+                table_ok: ok(0),
+                column_ok: ok(1),
+            }
+        })
+        .collect())
+}
+
+/// The current owner of each row of `table` named by `keys`, and whether
+/// the server finds it equal to `fixed` (the value the fix wrote), with the
+/// column's collation; keyed by the key values exactly as the server
+/// returns them (as the journal recorded them). A row that no longer exists
+/// is absent. The statement carries `UPDLOCK, HOLDLOCK`, so inside a
+/// transaction the rows stay as read until it ends.
 pub async fn current_owners(
     conn: &mut Connection,
     table: &QuotedTable,
+    fixed: &DbValue,
     keys: &[&[DbValue]],
-) -> Result<HashMap<Vec<DbValue>, DbValue>> {
+) -> Result<HashMap<Vec<DbValue>, CurrentOwner>> {
     let nkeys = table.keys.len();
     let mut found = HashMap::new();
     for chunk in keys.chunks(table.rows_per_statement()) {
-        let params: Vec<&dyn ToSql> = chunk
-            .iter()
-            .flat_map(|k| k.iter().map(|v| v as &dyn ToSql))
-            .collect();
+        let mut params: Vec<&dyn ToSql> = vec![fixed];
+        params.extend(chunk.iter().flat_map(|k| k.iter().map(|v| v as &dyn ToSql)));
         let rows = conn
             .rows(&sql::undo_recheck(table, chunk.len()), &params)
             .await?;
         found.extend(
             rows.into_iter()
-                .filter(|f| f.values.len() == nkeys + 1)
+                .filter(|f| f.values.len() == nkeys + 2)
                 .map(|mut f| {
+                    let holds_fixed = f.values.pop().and_then(|v| v.as_i64()) == Some(1);
                     let owner = f.values.pop().unwrap_or(DbValue::Null);
-                    (f.values.iter().map(DbValue::normalized).collect(), owner)
+                    (f.values, CurrentOwner { owner, holds_fixed })
                 }),
         );
     }
     Ok(found)
+}
+
+/// What a journalled row holds now.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CurrentOwner {
+    /// Its owner.
+    pub owner: DbValue,
+    /// Whether the server finds the owner equal to the value the fix wrote.
+    pub holds_fixed: bool,
 }
 
 #[cfg(test)]

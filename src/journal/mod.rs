@@ -12,6 +12,7 @@
 mod audit;
 mod files;
 
+use crate::inspect::CurrentOwner;
 pub use audit::{command_line, Audit};
 use files::sync_dir;
 pub use files::{check_new_path, default_path, find_undo, undo_path};
@@ -136,19 +137,20 @@ impl TableChanges {
         self.rows.iter().map(|r| r.key.as_slice()).collect()
     }
 
-    /// Each journalled row with the owner it holds now, from
-    /// `current` (keys [`DbValue::normalized`]; a row missing from it no
-    /// longer exists).
-    pub fn undo_rows(&self, current: &HashMap<Vec<DbValue>, DbValue>) -> Vec<UndoRow> {
+    /// Each journalled row with the owner it holds now, from `current`
+    /// (keyed by the key values as the server returns them, which are the
+    /// values the journal recorded; a row missing from it no longer exists).
+    pub fn undo_rows(&self, current: &HashMap<Vec<DbValue>, CurrentOwner>) -> Vec<UndoRow> {
         let name = self.full_name();
         self.rows
             .iter()
             .map(|r| {
-                let key: Vec<DbValue> = r.key.iter().map(DbValue::normalized).collect();
+                let now = current.get(&r.key);
                 UndoRow {
                     table: name.clone(),
                     change: r.clone(),
-                    current: current.get(&key).cloned(),
+                    current: now.map(|c| c.owner.clone()),
+                    holds_fixed: now.is_some_and(|c| c.holds_fixed),
                 }
             })
             .collect()
@@ -165,14 +167,15 @@ pub struct UndoRow {
     pub change: RowChange,
     /// The owner now (None: the row no longer exists).
     pub current: Option<DbValue>,
+    /// Whether the server finds that owner equal to what the fix wrote
+    /// (the owner column's collation decides, not this tool).
+    pub holds_fixed: bool,
 }
 
 impl UndoRow {
     /// Whether undo puts it back: it still holds what the fix wrote.
     pub fn restorable(&self) -> bool {
-        self.current
-            .as_ref()
-            .is_some_and(|c| c.sql_eq(&self.change.new))
+        self.holds_fixed
     }
 }
 

@@ -59,6 +59,9 @@ fn context(sandbox: &Sandbox, interrupt: Interrupt) -> Result<Context> {
         command_timeout: Duration::from_secs(60),
         connection_string: Some(sandbox.ado_connection_string()),
         password_stdin: false,
+        multi_subnet_failover: false,
+        read_only_intent: None,
+        lock_timeout_ms: 10_000,
     };
     let mut ctx = Context::new(options, Format::Human, interrupt);
     ctx.interactive = false;

@@ -121,6 +121,7 @@ pub async fn run(ctx: &Context, args: &FixArgs) -> Result<u8> {
     let journal_path = if args.dry_run {
         None
     } else {
+        ctx.refuse_read_only_intent("fix")?;
         Some(journal_path(ctx, args)?)
     };
     for f in [&args.save_plan, &args.emit_sql].into_iter().flatten() {
@@ -188,12 +189,9 @@ pub(super) async fn apply(
     identity_override: Option<String>,
 ) -> Result<u8> {
     print_plan(ctx, plan, ctx.format == Format::Human);
-    let tables: Vec<(String, String)> = plan
-        .tables
-        .iter()
-        .map(|t| (t.table.schema.clone(), t.table.table.clone()))
-        .collect();
-    inspect::preflight(conn, &inspection.server, &tables).await?;
+    let tables: Vec<String> = plan.tables.iter().map(|t| t.table.full_name()).collect();
+    inspect::check_writable(&inspection.server)?;
+    inspect::check_permissions(&inspection.permissions(&tables))?;
     confirm(
         ctx,
         args.yes,

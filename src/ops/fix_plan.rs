@@ -25,6 +25,7 @@ pub async fn run(ctx: &Context, args: &FixArgs, file: &Path) -> Result<u8> {
     let journal_path = if args.dry_run {
         None
     } else {
+        ctx.refuse_read_only_intent("fix")?;
         Some(fix::journal_path(ctx, args)?)
     };
     let mut conn = ctx.connect().await?;
@@ -42,7 +43,9 @@ pub async fn run(ctx: &Context, args: &FixArgs, file: &Path) -> Result<u8> {
         ))
         .into());
     }
-    if !inspection.pools.iter().any(|p| p.id.sql_eq(&saved.pool.id)) {
+    // The plan's pool ID was read from dbo.OwnerPool; it is the same value
+    // exactly, or the pool is gone.
+    if !inspection.pools.iter().any(|p| p.id == saved.pool.id) {
         return Err(Stop::NotDone(format!(
             "the plan's owner pool {} is no longer in dbo.OwnerPool; nothing was changed",
             saved.pool.label()
@@ -119,7 +122,8 @@ fn differences(saved: &Plan, now: &Plan) -> Vec<String> {
                 let keys = t
                     .rows
                     .iter()
-                    .map(|r| r.key.iter().map(DbValue::normalized).collect())
+                    // Keys as the server returned them, both times.
+                    .map(|r| r.key.clone())
                     .collect();
                 (t.table.full_name(), keys)
             })

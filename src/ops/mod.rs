@@ -96,10 +96,23 @@ impl Context {
     pub async fn connect(&self) -> Result<Connection> {
         static WARNED: std::sync::Once = std::sync::Once::new();
         let target = self.target()?;
-        if target.trusts_server_certificate() {
-            WARNED.call_once(|| self.note("warning: -C: the server's certificate is not verified, so the server's identity is not either"));
-        }
+        WARNED.call_once(|| {
+            if target.trusts_server_certificate() {
+                self.note("warning: -C: the server's certificate is not verified, so the server's identity is not either");
+            }
+            for key in target.ignored_keys() {
+                self.note(&format!("note: the connection string's '{key}' is accepted and ignored: the tool uses one connection at a time"));
+            }
+        });
         connect(target).await
+    }
+
+    /// A write (`what`) refuses, before connecting, a login that asks for a
+    /// readable secondary (usage error, exit 2).
+    pub fn refuse_read_only_intent(&self, what: &str) -> Result<()> {
+        self.target()?
+            .check_writable_intent(what)
+            .map_err(|e| crate::error::Stop::Usage(e.to_string()).into())
     }
 }
 

@@ -40,6 +40,7 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     check_journal(ctx, args, &fix)?;
     let undo_path = journal::undo_path(&args.journal, chrono::Utc::now());
     if !args.dry_run {
+        ctx.refuse_read_only_intent("undo")?;
         journal::check_new_path(&undo_path)?;
     }
     let mut conn = ctx.connect().await?;
@@ -53,12 +54,13 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     if restorable.is_empty() || args.dry_run {
         return not_applied(ctx, args, &preview, restorable.is_empty());
     }
-    let tables: Vec<(String, String)> = fix
+    let tables: Vec<(String, String, String)> = fix
         .tables
         .iter()
-        .map(|t| (t.schema.clone(), t.table.clone()))
+        .map(|t| (t.schema.clone(), t.table.clone(), t.owner_column.clone()))
         .collect();
-    inspect::preflight(&mut conn, &server, &tables).await?;
+    inspect::check_writable(&server)?;
+    inspect::check_permissions(&inspect::permissions(&mut conn, &tables).await?)?;
     confirm(
         ctx,
         args.yes,
@@ -171,7 +173,7 @@ fn check_identity(args: &UndoArgs, fix: &Journal, now: &Identity) -> Result<Opti
 async fn preview(conn: &mut Connection, j: &Journal) -> Result<Vec<UndoRow>> {
     let mut rows = Vec::new();
     for (t, q) in j.undo_tables()? {
-        let current = inspect::current_owners(conn, &q, &t.keys()).await?;
+        let current = inspect::current_owners(conn, &q, &j.pool.id, &t.keys()).await?;
         rows.extend(t.undo_rows(&current));
     }
     Ok(rows)

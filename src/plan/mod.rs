@@ -109,6 +109,18 @@ pub fn choose_pool(pools: &[Pool], requested: Option<&str>) -> Result<PoolChoice
                     .is_some_and(|n| n.eq_ignore_ascii_case(req.trim()))
         })
         .collect();
+    // On a case-sensitive collation two pool IDs may differ only in case:
+    // then the one typed exactly is meant, unless a name matches too.
+    let by_name = pools
+        .iter()
+        .any(|p| p.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(req.trim())));
+    let exact: Vec<&&Pool> = matches
+        .iter()
+        .filter(|p| p.id.to_string() == req.trim())
+        .collect();
+    if let ([_, _, ..], [one], false) = (matches.as_slice(), exact.as_slice(), by_name) {
+        return Ok(PoolChoice::Chosen((**one).clone()));
+    }
     match matches.as_slice() {
         [one] => Ok(PoolChoice::Chosen((*one).clone())),
         [] => Err(Stop::Usage(format!("--pool '{req}' matches no row of dbo.OwnerPool. The pools are:\n{}", list()))),
@@ -354,6 +366,8 @@ mod tests {
             owners: vec![],
             null_owner: rows,
             dangling_owner: vec![],
+            may_update: true,
+            may_update_owner: true,
         }
     }
 
@@ -414,6 +428,20 @@ mod tests {
         let e = choose_pool(&pools, Some("nope")).unwrap_err();
         assert!(matches!(&e, Stop::Usage(m) if m.contains("lyncpool02.contoso.local")));
         assert_eq!(e.exit_code(), 2);
+    }
+
+    #[test]
+    fn ids_that_differ_only_in_case_are_told_apart_by_the_exact_spelling() {
+        let p = |id: &str| Pool {
+            id: DbValue::Text(id.into()),
+            name: None,
+        };
+        let pools = [p("pool-a"), p("POOL-A")];
+        assert_eq!(
+            choose_pool(&pools, Some("POOL-A")).unwrap(),
+            PoolChoice::Chosen(pools[1].clone())
+        );
+        assert!(matches!(choose_pool(&pools, Some("Pool-A")), Err(Stop::Usage(m)) if m.contains("more than one")));
     }
 
     #[test]
