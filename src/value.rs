@@ -152,8 +152,9 @@ impl fmt::Display for DbValue {
 impl ToSql for DbValue {
     fn to_sql(&self) -> ColumnData<'_> {
         match self {
-            // An untyped NULL parameter: SQL Server converts it to the
-            // column's type.
+            // Values from the database are never NULL here (keys and pool
+            // IDs); a NULL goes as an int NULL, which SQL Server converts to
+            // the column's type on assignment.
             DbValue::Null => ColumnData::I32(None),
             DbValue::Guid(g) => ColumnData::Guid(Some(*g)),
             DbValue::Bit(b) => ColumnData::Bit(Some(*b)),

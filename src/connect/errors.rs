@@ -165,7 +165,7 @@ pub enum DbError {
     TimedOut,
     /// A read waited for another session's lock past the lock timeout
     /// (SQL Server error 1222): who holds it, as far as the login may see.
-    #[error("a read was blocked by another session's lock for longer than the lock timeout (SQL Server error 1222; {holders}). Nothing was changed; retry at a quiet time or give a longer --lock-timeout")]
+    #[error("a read was blocked by another session's lock for longer than the lock timeout (SQL Server error 1222; {holders}); nothing was changed: retry at a quiet time or give a longer --lock-timeout")]
     Blocked {
         /// The sessions holding locks in the database, or why they cannot
         /// be named.

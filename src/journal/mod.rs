@@ -11,6 +11,7 @@
 
 mod audit;
 mod files;
+mod format;
 
 use crate::inspect::CurrentOwner;
 pub use audit::{command_line, Audit};
@@ -25,14 +26,14 @@ use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Marks a file as this tool's journal.
 pub const FORMAT: &str = "rgs-repair-journal";
 /// The journal layout version this build reads and writes.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// What the journal records.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -95,8 +96,9 @@ pub struct RowChange {
     pub new: DbValue,
 }
 
-/// One table's changes.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+/// One table's changes. On disk in the compact form of [`format`].
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(try_from = "format::CompactTable")]
 pub struct TableChanges {
     /// Schema.
     pub schema: String,
@@ -108,6 +110,14 @@ pub struct TableChanges {
     pub key_columns: Vec<TypedColumn>,
     /// The rows.
     pub rows: Vec<RowChange>,
+}
+
+impl Serialize for TableChanges {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        format::CompactTable::try_from(self.clone())
+            .map_err(serde::ser::Error::custom)?
+            .serialize(s)
+    }
 }
 
 impl TableChanges {
@@ -229,19 +239,28 @@ pub struct Journal {
     pub pool: Pool,
     /// When the change was prepared.
     pub created_at: DateTime<Utc>,
-    /// Where the change stands.
+    /// Where the change stands: the last attempt's outcome, read from the
+    /// lines appended after the record (see [`format`]).
+    #[serde(skip, default = "pending")]
     pub status: Status,
     /// When the status last changed.
+    #[serde(skip, default = "Utc::now")]
     pub status_at: DateTime<Utc>,
     /// What went wrong, when it did.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
+    #[serde(skip)]
     pub error: Option<String>,
     /// Every attempt, in order.
+    #[serde(skip)]
     pub attempts: Vec<Attempt>,
     /// Every changed row, per table.
     pub tables: Vec<TableChanges>,
-    /// [`crate::digest`] of everything above, refreshed at every write.
+    /// [`crate::digest`] of the record (everything above but the status
+    /// and attempts), written once: what an undo's journal links to.
     pub digest: String,
+}
+
+fn pending() -> Status {
+    Status::Pending
 }
 
 impl Journal {
@@ -357,7 +376,7 @@ impl Journal {
         self.status = outcome;
         self.status_at = now;
         self.error = reason;
-        self.replace(path)
+        self.append_attempt(path)
     }
 
     /// The tables undo works on, quoted; refuses a journal whose rows had an
@@ -386,36 +405,36 @@ impl Journal {
     pub fn read(path: &Path, accept_edited: bool) -> Result<Journal> {
         let text = fs::read_to_string(path)
             .with_context(|| format!("cannot read the journal {}", path.display()))?;
-        let j = Journal::parse(&text)
+        let (j, intact) = Journal::parse_checked(&text)
             .with_context(|| format!("{} is not a usable rgs-repair journal", path.display()))?;
-        if !accept_edited && j.digest != j.computed_digest() {
+        if !accept_edited && !intact {
             return Err(Edited(path.to_path_buf()).into());
         }
         Ok(j)
     }
 
-    /// Parses and validates journal text (not its digest).
+    /// Parses and validates journal text (not its digests).
     pub fn parse(text: &str) -> Result<Journal> {
-        let probe: serde_json::Value = serde_json::from_str(text)
+        Journal::parse_checked(text).map(|(j, _)| j)
+    }
+
+    /// Parses journal text; also says whether every digest matches.
+    fn parse_checked(text: &str) -> Result<(Journal, bool)> {
+        let (record, lines) = format::split(text)?;
+        let probe: serde_json::Value = serde_json::from_str(record)
             .context("it is not complete JSON (truncated or corrupted?)")?;
         if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
             bail!("it is JSON, but not written by rgs-repair (no \"format\": \"{FORMAT}\")");
         }
         let version = probe.get("version").and_then(|v| v.as_u64());
         if version != Some(u64::from(VERSION)) {
-            bail!("it has journal version {version:?}; this build reads version {VERSION}");
+            bail!("it has journal version {version:?}; this build reads version {VERSION} (a journal of version 2 is undone by the build that wrote it)");
         }
-        let j: Journal = serde_json::from_value(probe)
-            .context("its content does not match the journal layout")?;
+        let mut j: Journal = serde_json::from_value(probe)
+            .map_err(|e| anyhow!("its content does not match the journal layout: {e}"))?;
         for t in &j.tables {
-            if t.key_columns.is_empty() {
-                bail!("table {}.{} has no key columns", t.schema, t.table);
-            }
-            if let Some(r) = t
-                .rows
-                .iter()
-                .find(|r| r.key.len() != t.key_columns.len() || r.key.iter().any(DbValue::is_null))
-            {
+            format::refuse_empty_keys(t)?;
+            if let Some(r) = t.rows.iter().find(|r| r.key.iter().any(DbValue::is_null)) {
                 bail!(
                     "a row of {}.{} has a key that does not match its key columns ({:?})",
                     t.schema,
@@ -435,7 +454,16 @@ impl Journal {
                 );
             }
         }
-        Ok(j)
+        let attempts = format::attempts(&lines)?;
+        let intact = j.digest == j.computed_digest() && format::check_chain(&j.digest, &attempts);
+        j.status_at = j.created_at;
+        for a in attempts.iter().map(format::AttemptLine::attempt) {
+            j.status = a.outcome;
+            j.status_at = a.at;
+            j.error = a.reason.clone();
+            j.attempts.push(a);
+        }
+        Ok((j, intact))
     }
 
     fn computed_digest(&self) -> String {
@@ -444,8 +472,8 @@ impl Journal {
         crate::digest::of(&unsigned)
     }
 
-    /// Writes the journal to a new file and flushes it to disk. Never
-    /// overwrites: an existing file is somebody's record.
+    /// Writes the journal's record to a new file and flushes it to disk.
+    /// Never overwrites: an existing file is somebody's record.
     pub fn create(&mut self, path: &Path) -> Result<()> {
         self.digest = self.computed_digest();
         let mut f = OpenOptions::new()
@@ -460,29 +488,62 @@ impl Journal {
         Ok(())
     }
 
-    /// Replaces the journal file atomically (write, flush, rename), so a
-    /// crash leaves either the old or the new content, never half.
-    pub fn replace(&mut self, path: &Path) -> Result<()> {
-        self.digest = self.computed_digest();
-        let tmp = path.with_extension("json.tmp");
-        {
-            let mut f =
-                File::create(&tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-            f.write_all(&self.to_bytes()?)?;
-            f.sync_all()?;
-        }
-        fs::rename(&tmp, path)
+    /// Appends the last attempt's line and flushes it to disk: one short
+    /// line, whatever the number of rows.
+    fn append_attempt(&self, path: &Path) -> Result<()> {
+        let n = self.attempts.len();
+        let previous = if n <= 1 {
+            self.digest.clone()
+        } else {
+            self.attempt_digest(n - 1)
+        };
+        let line = format::AttemptLine::new(n, &self.attempts[n - 1], &previous);
+        let mut bytes = serde_json::to_vec(&line)?;
+        bytes.push(b'\n');
+        let mut f = OpenOptions::new()
+            .append(true)
+            .open(path)
             .with_context(|| format!("cannot update the journal {}", path.display()))?;
-        sync_dir(path);
+        f.write_all(&bytes)?;
+        f.sync_all()
+            .with_context(|| format!("cannot flush the journal {} to disk", path.display()))?;
         Ok(())
+    }
+
+    /// The digest of attempt line `n` (from 1), as written.
+    fn attempt_digest(&self, n: usize) -> String {
+        let mut previous = self.digest.clone();
+        for (i, a) in self.attempts.iter().take(n).enumerate() {
+            previous = format::AttemptLine::new(i + 1, a, &previous)
+                .digest()
+                .to_string();
+        }
+        previous
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
         let mut signed = self.clone();
         signed.digest = self.computed_digest();
-        let mut v = serde_json::to_vec_pretty(&signed)?;
+        let mut v = serde_json::to_vec(&signed)?;
         v.push(b'\n');
         Ok(v)
+    }
+
+    /// The whole file as [`Journal::create`] and each [`Journal::record`]
+    /// would have written it (for tests and tools that write a journal in
+    /// one go).
+    pub fn to_file_text(&self) -> Result<String> {
+        let mut signed = self.clone();
+        signed.digest = self.computed_digest();
+        let mut text = String::from_utf8(signed.to_bytes()?)?;
+        let mut previous = signed.digest.clone();
+        for (i, a) in signed.attempts.iter().enumerate() {
+            let line = format::AttemptLine::new(i + 1, a, &previous);
+            previous = line.digest().to_string();
+            text.push_str(&serde_json::to_string(&line)?);
+            text.push('\n');
+        }
+        Ok(text)
     }
 }
 
@@ -572,15 +633,51 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not written by rgs-repair"));
-        assert!(Journal::parse(&text.replace("\"version\": 2", "\"version\": 9")).is_err());
+        assert!(text.contains("\"version\":3"));
+        assert!(Journal::parse(&text.replace("\"version\":3", "\"version\":9")).is_err());
         let mut j = sample();
         j.tables[0].rows[0].key.push(DbValue::Int(1));
         let t = String::from_utf8(j.to_bytes().unwrap()).unwrap();
-        assert!(Journal::parse(&t)
-            .unwrap_err()
-            .to_string()
-            .contains("does not match its key columns"));
+        let e = Journal::parse(&t).unwrap_err().to_string();
+        assert!(e.contains("key column"), "{e}");
         assert!(Journal::parse("").is_err());
+    }
+
+    #[test]
+    fn outcomes_are_appended_never_rewriting_the_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let mut j = sample();
+        j.create(&path).unwrap();
+        let record = std::fs::read(&path).unwrap();
+        j.record(&path, Status::RolledBack, Some("deadlock".into()))
+            .unwrap();
+        j.record(&path, Status::Committed, None).unwrap();
+        let after = std::fs::read(&path).unwrap();
+        assert_eq!(&after[..record.len()], &record[..], "the record was rewritten");
+        let text = String::from_utf8(after).unwrap();
+        assert_eq!(text.lines().count(), 3);
+        assert_eq!(text, j.to_file_text().unwrap());
+        let back = Journal::read(&path, false).unwrap();
+        assert_eq!(back.status, Status::Committed);
+        assert_eq!(back.attempts.len(), 2);
+        assert_eq!(back.digest, j.digest);
+        // An attempt line changed by hand breaks the chain.
+        std::fs::write(&path, text.replace("rolled_back", "committed")).unwrap();
+        assert!(Journal::read(&path, false)
+            .unwrap_err()
+            .downcast_ref::<Edited>()
+            .is_some());
+        // One row is a short line: the key and the name.
+        let mut two = sample();
+        let extra = RowChange {
+            key: vec![DbValue::Guid(Uuid::from_u128(3))],
+            ..two.tables[0].rows[0].clone()
+        };
+        two.tables[0].rows.push(extra);
+        let row_bytes =
+            serde_json::to_string(&two).unwrap().len() - serde_json::to_string(&sample()).unwrap().len();
+        assert!(row_bytes < 80, "{row_bytes} bytes for one row");
     }
 
     #[test]

@@ -34,13 +34,15 @@ pub struct UndoArgs {
 
 /// Runs `undo`; exit 0 done, 4 not done, 2 wrong journal, 1 error.
 pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
+    if !args.dry_run {
+        ctx.refuse_read_only_intent("undo")?;
+    }
     // The journal is read and checked once, before any password prompt or
     // connection.
     let fix = read_journal(args)?;
     check_journal(ctx, args, &fix)?;
     let undo_path = journal::undo_path(&args.journal, chrono::Utc::now());
     if !args.dry_run {
-        ctx.refuse_read_only_intent("undo")?;
         journal::check_new_path(&undo_path)?;
     }
     let mut conn = ctx.connect().await?;

@@ -1,0 +1,302 @@
+//! The journal on disk (version 3): JSON Lines. The first line is the
+//! record of the change, written and flushed before the transaction starts
+//! and never rewritten; each later line is one attempt's outcome, appended
+//! and flushed as it happens, so COMMIT's outcome costs one short line, not
+//! a rewrite of every row. Each line carries a digest: the first its own,
+//! each later one chained to the line before, so an edit anywhere shows.
+//!
+//! Rows are compact: a table states its owner before and after once, and a
+//! row is a JSON array of its key values (typed by the table's key columns)
+//! followed by the object's name.
+
+use super::{Attempt, RowChange, Status, TableChanges};
+use crate::inspect::TypedColumn;
+use crate::value::DbValue;
+use anyhow::{anyhow, bail, Result};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A table as the journal file holds it.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct CompactTable {
+    schema: String,
+    table: String,
+    owner_column: String,
+    key_columns: Vec<TypedColumn>,
+    /// Every row's owner before the change.
+    old: DbValue,
+    /// Every row's owner after the change.
+    new: DbValue,
+    /// `[key values..., name]` per row.
+    rows: Vec<Vec<Value>>,
+}
+
+impl TryFrom<TableChanges> for CompactTable {
+    type Error = String;
+
+    fn try_from(t: TableChanges) -> Result<Self, String> {
+        let (old, new) = t
+            .rows
+            .first()
+            .map(|r| (r.old.clone(), r.new.clone()))
+            .unwrap_or((DbValue::Null, DbValue::Null));
+        if t.rows.iter().any(|r| r.old != old || r.new != new) {
+            return Err(format!(
+                "{}.{}: rows with different owners cannot share one journal table",
+                t.schema, t.table
+            ));
+        }
+        let rows = t
+            .rows
+            .into_iter()
+            .map(|r| {
+                let mut v: Vec<Value> = r.key.iter().map(plain).collect();
+                v.push(r.name.map_or(Value::Null, Value::String));
+                v
+            })
+            .collect();
+        Ok(CompactTable {
+            schema: t.schema,
+            table: t.table,
+            owner_column: t.owner_column,
+            key_columns: t.key_columns,
+            old,
+            new,
+            rows,
+        })
+    }
+}
+
+impl TryFrom<CompactTable> for TableChanges {
+    type Error = String;
+
+    fn try_from(c: CompactTable) -> Result<Self, String> {
+        let n = c.key_columns.len();
+        let rows = c
+            .rows
+            .into_iter()
+            .map(|mut v| {
+                if v.len() != n + 1 {
+                    return Err(format!(
+                        "a row of {}.{} has {} values where its {n} key column(s) and a name make {}",
+                        c.schema,
+                        c.table,
+                        v.len(),
+                        n + 1
+                    ));
+                }
+                let name = match v.pop() {
+                    Some(Value::String(s)) => Some(s),
+                    Some(Value::Null) | None => None,
+                    Some(_) => return Err("an object name that is not text".to_string()),
+                };
+                let key = v
+                    .iter()
+                    .zip(&c.key_columns)
+                    .map(|(v, col)| typed(&col.type_name, v))
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(RowChange {
+                    key,
+                    name,
+                    old: c.old.clone(),
+                    new: c.new.clone(),
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(TableChanges {
+            schema: c.schema,
+            table: c.table,
+            owner_column: c.owner_column,
+            key_columns: c.key_columns,
+            rows,
+        })
+    }
+}
+
+/// A key value as plain JSON: its type is the key column's.
+fn plain(v: &DbValue) -> Value {
+    match v {
+        DbValue::Null => Value::Null,
+        DbValue::Guid(_) | DbValue::Text(_) => Value::String(v.to_string()),
+        DbValue::Bit(b) => Value::from(u8::from(*b)),
+        other => other.as_i64().map_or(Value::Null, Value::from),
+    }
+}
+
+/// A plain JSON key value read back as the SQL type `type_name`.
+fn typed(type_name: &str, v: &Value) -> Result<DbValue, String> {
+    let bad = || format!("a key value {v} that is not a {type_name}");
+    let int = || v.as_i64().ok_or_else(bad);
+    Ok(match type_name.to_ascii_lowercase().as_str() {
+        "uniqueidentifier" => DbValue::Guid(
+            v.as_str()
+                .and_then(|s| uuid::Uuid::parse_str(s).ok())
+                .ok_or_else(bad)?,
+        ),
+        "bit" => DbValue::Bit(match int()? {
+            0 => false,
+            1 => true,
+            _ => return Err(bad()),
+        }),
+        "tinyint" => DbValue::TinyInt(u8::try_from(int()?).map_err(|_| bad())?),
+        "smallint" => DbValue::SmallInt(i16::try_from(int()?).map_err(|_| bad())?),
+        "int" => DbValue::Int(i32::try_from(int()?).map_err(|_| bad())?),
+        "bigint" => DbValue::BigInt(int()?),
+        "nvarchar" | "varchar" | "nchar" | "char" | "sysname" => {
+            DbValue::Text(v.as_str().ok_or_else(bad)?.to_string())
+        }
+        other => return Err(format!("a key column of type {other}, which no journal holds")),
+    })
+}
+
+/// One appended line: how an attempt ended, chained to the line before.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct AttemptLine {
+    /// 1 for the first attempt.
+    attempt: usize,
+    at: DateTime<Utc>,
+    outcome: Status,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    reason: Option<String>,
+    /// [`crate::digest`] of the previous line's digest and this line.
+    digest: String,
+}
+
+#[derive(Serialize)]
+struct Chained<'a> {
+    previous: &'a str,
+    attempt: usize,
+    at: &'a DateTime<Utc>,
+    outcome: &'a Status,
+    reason: &'a Option<String>,
+}
+
+impl AttemptLine {
+    /// The line for attempt number `n` (from 1), after the line whose digest
+    /// is `previous`.
+    pub(super) fn new(n: usize, a: &Attempt, previous: &str) -> AttemptLine {
+        let digest = crate::digest::of(&Chained {
+            previous,
+            attempt: n,
+            at: &a.at,
+            outcome: &a.outcome,
+            reason: &a.reason,
+        });
+        AttemptLine {
+            attempt: n,
+            at: a.at,
+            outcome: a.outcome,
+            reason: a.reason.clone(),
+            digest,
+        }
+    }
+
+    /// Its digest.
+    pub(super) fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Whether its digest matches its content after `previous`.
+    pub(super) fn intact(&self, n: usize, previous: &str) -> bool {
+        let a = self.attempt();
+        self.attempt == n && AttemptLine::new(n, &a, previous).digest == self.digest
+    }
+
+    /// The attempt it records.
+    pub(super) fn attempt(&self) -> Attempt {
+        Attempt {
+            at: self.at,
+            outcome: self.outcome,
+            reason: self.reason.clone(),
+        }
+    }
+}
+
+/// A journal file split into its record line and its attempt lines. A last
+/// line without its newline was being appended when the process died: it
+/// never recorded anything, and is left out (the status stays what the
+/// lines before say, which at worst is "pending": not confirmed).
+pub(super) fn split(text: &str) -> Result<(&str, Vec<&str>)> {
+    let mut lines: Vec<&str> = text.split_inclusive('\n').collect();
+    if lines.len() > 1 && lines.last().is_some_and(|l| !l.ends_with('\n')) {
+        lines.pop();
+    }
+    let mut lines = lines.into_iter().map(str::trim_end);
+    let first = lines
+        .next()
+        .filter(|l| !l.trim().is_empty())
+        .ok_or_else(|| anyhow!("it is empty"))?;
+    let rest: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
+    Ok((first, rest))
+}
+
+/// Parses the attempt lines.
+pub(super) fn attempts(lines: &[&str]) -> Result<Vec<AttemptLine>> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            serde_json::from_str(l).map_err(|e| {
+                anyhow!("its attempt line {} is not a journal attempt ({e})", i + 2)
+            })
+        })
+        .collect()
+}
+
+/// Checks the attempt lines' numbering (and, unless `lenient`, digests).
+pub(super) fn check_chain(body_digest: &str, lines: &[AttemptLine]) -> bool {
+    let mut previous = body_digest.to_string();
+    for (i, l) in lines.iter().enumerate() {
+        if !l.intact(i + 1, &previous) {
+            return false;
+        }
+        previous = l.digest().to_string();
+    }
+    true
+}
+
+/// Refuses an impossible journal table (rows of the wrong width are caught
+/// when it is read).
+pub(super) fn refuse_empty_keys(t: &TableChanges) -> Result<()> {
+    if t.key_columns.is_empty() {
+        bail!("table {}.{} has no key columns", t.schema, t.table);
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_type_round_trips_as_plain_json() {
+        for (ty, v) in [
+            ("uniqueidentifier", DbValue::Guid(uuid::Uuid::from_u128(7))),
+            ("bit", DbValue::Bit(true)),
+            ("tinyint", DbValue::TinyInt(255)),
+            ("smallint", DbValue::SmallInt(-3)),
+            ("int", DbValue::Int(42)),
+            ("bigint", DbValue::BigInt(1 << 40)),
+            ("nvarchar", DbValue::Text("Ünïcode ]'\"".into())),
+        ] {
+            assert_eq!(typed(ty, &plain(&v)).unwrap(), v, "{ty}");
+        }
+        assert!(typed("int", &Value::from(1i64 << 40)).is_err());
+        assert!(typed("uniqueidentifier", &Value::from("nope")).is_err());
+        assert!(typed("xml", &Value::from("x")).is_err());
+    }
+
+    #[test]
+    fn a_torn_last_line_is_left_out() {
+        let (first, rest) = split("{\"a\":1}\n{\"attempt\":1}\n{\"att").unwrap();
+        assert_eq!(first, "{\"a\":1}");
+        assert_eq!(rest, vec!["{\"attempt\":1}"]);
+        assert!(split("").is_err());
+        // A first line without its newline is still the record (a
+        // truncated one fails to parse as JSON later).
+        assert_eq!(split("{\"a\"").unwrap().0, "{\"a\"");
+    }
+}

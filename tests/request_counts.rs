@@ -1,0 +1,66 @@
+//! Round trips do not grow with the number of tables (issue 10): the
+//! sandbox counts every request (SQL batch, RPC, transaction manager
+//! request) after login, so a change that adds a round trip per table fails
+//! here. Counts, never times.
+
+mod common;
+use common::*;
+use rgs_sandbox::Sandbox;
+
+/// Requests `args` sends to `sb` (after login; all connections).
+fn requests(sb: &Sandbox, args: &[&str], code: i32) -> u64 {
+    let before = sb.requests();
+    tool(sb).args(args).assert().code(code);
+    sb.requests() - before
+}
+
+/// Adds `n` object tables with a few rows without an owner each, as a
+/// larger deployment (or a later product version) would have.
+fn add_tables(sb: &Sandbox, n: usize) {
+    for i in 0..n {
+        let t = format!("[dbo].[ExtraObjects{i:02}]");
+        sb.query(&format!(
+            "CREATE TABLE {t} ([ID] uniqueidentifier NOT NULL PRIMARY KEY, [Name] nvarchar(256) NOT NULL, [OwnerPoolId] int NULL)"
+        ))
+        .unwrap();
+        for j in 0..3 {
+            sb.query(&format!(
+                "INSERT INTO {t} ([ID], [Name], [OwnerPoolId]) VALUES (NEWID(), N'extra {i} {j}', NULL)"
+            ))
+            .unwrap();
+        }
+    }
+}
+
+fn story(sb: &Sandbox) -> [u64; 4] {
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    let j = j.to_str().unwrap();
+    let check = requests(sb, &["check"], 3);
+    let dry = requests(sb, &["fix", "--dry-run"], 0);
+    let fix = requests(sb, &["fix", "--yes", "--journal", j], 0);
+    let undo = requests(sb, &["undo", "--yes", "--journal", j], 0);
+    [check, dry, fix, undo]
+}
+
+#[test]
+fn the_migrated_scenario_takes_a_fixed_number_of_round_trips() {
+    let sb = sandbox("migrated");
+    let [check, dry, fix, undo] = story(&sb);
+    assert!(check <= 3, "check sent {check} requests");
+    assert!(dry <= 3, "fix --dry-run sent {dry} requests");
+    assert!(fix <= 6, "fix --yes sent {fix} requests");
+    // 30 rows: one chunk of keys.
+    assert!(undo <= 7, "undo --yes sent {undo} requests");
+}
+
+#[test]
+fn thirty_tables_take_as_many_round_trips_as_six() {
+    let sb = sandbox("migrated");
+    add_tables(&sb, 24);
+    let [check, dry, fix, undo] = story(&sb);
+    assert!(check <= 3, "check sent {check} requests");
+    assert!(dry <= 3, "fix --dry-run sent {dry} requests");
+    assert!(fix <= 6, "fix --yes sent {fix} requests");
+    assert!(undo <= 7, "undo --yes sent {undo} requests");
+}
