@@ -421,7 +421,8 @@ fn undo_leaves_rows_changed_since_the_fix_alone() {
         .iter()
         .find(|t| t["table"] == "AgentGroups")
         .unwrap();
-    let id = groups["rows"][0]["key"][0]["value"]
+    // A row is [key values..., name].
+    let id = groups["rows"][0][0]
         .as_str()
         .unwrap()
         .to_uppercase();

@@ -94,9 +94,24 @@ pub fn json(out: &[u8]) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(out)))
 }
 
-/// Reads a journal file as JSON.
+/// Reads a journal file (JSON Lines: the record, then one line per
+/// attempt) as one JSON document: the record with `attempts` and `status`
+/// (the last attempt's outcome, or `pending`) added.
 pub fn journal(path: &Path) -> serde_json::Value {
-    json(&std::fs::read(path).unwrap())
+    let text = std::fs::read_to_string(path).unwrap();
+    let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+    let mut doc = json(lines.next().unwrap_or_default().as_bytes());
+    let attempts: Vec<serde_json::Value> = lines.map(|l| json(l.as_bytes())).collect();
+    let status = attempts
+        .last()
+        .map_or(serde_json::json!("pending"), |a| a["outcome"].clone());
+    doc["status"] = status;
+    doc["error"] = attempts
+        .last()
+        .and_then(|a| a.get("reason").cloned())
+        .unwrap_or(serde_json::Value::Null);
+    doc["attempts"] = serde_json::Value::Array(attempts);
+    doc
 }
 
 /// Standard output as text, with the sandbox's port and times replaced so
