@@ -262,3 +262,177 @@ fn mssql_change_script_repairs_and_refuses_a_moved_database() {
     assert!(e.contains("not the 9 planned ones"), "{e}");
     assert_eq!(nulls(), 29, "nothing changed by the refused script");
 }
+
+// ----- issue 9: what a real back end does -----------------------------------
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_an_audit_trigger_does_not_count_as_the_fixs_rows() {
+    load("triggers");
+    let planned = scalar("SELECT COUNT(*) FROM [dbo].[AgentGroups] WHERE [OwnerPoolId] IS NULL");
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    tool()
+        .args(["fix", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    assert_eq!(nulls(), 0);
+    assert_eq!(scalar("SELECT COUNT(*) FROM [dbo].[AgentGroupsAudit]"), planned);
+    tool()
+        .args(["undo", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    assert_eq!(nulls(), 30);
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_a_blocked_reader_stops_after_the_lock_timeout_naming_the_session() {
+    load("migrated");
+    block(async {
+        let mut holder = client().await;
+        let spid = holder
+            .simple_query("SELECT CAST(@@SPID AS int)")
+            .await
+            .unwrap()
+            .into_row()
+            .await
+            .unwrap()
+            .unwrap()
+            .get::<i32, _>(0)
+            .unwrap();
+        holder
+            .simple_query("BEGIN TRANSACTION; UPDATE [dbo].[Queues] SET [Name] = [Name];")
+            .await
+            .unwrap()
+            .into_results()
+            .await
+            .unwrap();
+        let out = tokio::task::spawn_blocking(|| {
+            tool()
+                .args(["check", "--lock-timeout", "1"])
+                .output()
+                .unwrap()
+        })
+        .await
+        .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("1222"), "{stderr}");
+        // The test login (sa) may see other sessions.
+        assert!(stderr.contains(&format!("session {spid}")), "{stderr}");
+        holder
+            .simple_query("ROLLBACK TRANSACTION;")
+            .await
+            .unwrap()
+            .into_results()
+            .await
+            .unwrap();
+    });
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_a_case_sensitive_collation_decides_what_is_dangling() {
+    load("case-sensitive");
+    let out = tool()
+        .args(["check", "--format", "json"])
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let dangling = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["kind"] == "dangling_owner")
+        .count();
+    assert_eq!(dangling, 1, "{doc:#}");
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    tool()
+        .args(["fix", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    tool()
+        .args(["undo", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+}
+
+/// The test's connection string with another login.
+fn as_login(user: &str, password: &str) -> String {
+    let cs = conn_string();
+    let kept: Vec<&str> = cs
+        .split(';')
+        .filter(|kv| {
+            let k = kv.split('=').next().unwrap_or_default().trim().to_ascii_lowercase();
+            !matches!(k.as_str(), "user id" | "uid" | "user" | "password" | "pwd")
+        })
+        .collect();
+    format!("{};User Id={user};Password={password}", kept.join(";"))
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_a_column_level_deny_is_refused_before_the_transaction() {
+    load("migrated");
+    let pw = "Rgs-Test-Deny-1!";
+    run_script(&format!(
+        "IF SUSER_ID(N'rgs_test_deny') IS NULL CREATE LOGIN [rgs_test_deny] WITH PASSWORD = N'{pw}', CHECK_POLICY = OFF;
+         IF USER_ID(N'rgs_test_deny') IS NULL CREATE USER [rgs_test_deny] FOR LOGIN [rgs_test_deny];
+         EXEC sp_addrolemember N'db_datareader', N'rgs_test_deny';
+         EXEC sp_addrolemember N'db_datawriter', N'rgs_test_deny';
+         DENY UPDATE ([OwnerPoolId]) ON [dbo].[Queues] TO [rgs_test_deny];"
+    ))
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    Command::cargo_bin("rgs-repair")
+        .unwrap()
+        .env_clear()
+        .env("RGS_CONNECTION_STRING", as_login("rgs_test_deny", pw))
+        .current_dir(dir.path())
+        .args(["fix", "--yes", "--journal", "j.json"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("column OwnerPoolId of dbo.Queues"));
+    assert_eq!(nulls(), 30);
+    assert!(!dir.path().join("j.json").exists());
+    run_script("DROP USER [rgs_test_deny];").unwrap();
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_connection_string_keys_and_read_only_intent() {
+    load("migrated");
+    let cs = format!("{};MultiSubnetFailover=True;Application Name=rgs-test", conn_string());
+    Command::cargo_bin("rgs-repair")
+        .unwrap()
+        .env_clear()
+        .env("RGS_CONNECTION_STRING", &cs)
+        .arg("check")
+        .assert()
+        .code(3);
+    // Reading with ReadOnly intent works on a primary too (no listener).
+    Command::cargo_bin("rgs-repair")
+        .unwrap()
+        .env_clear()
+        .env("RGS_CONNECTION_STRING", format!("{cs};ApplicationIntent=ReadOnly"))
+        .arg("check")
+        .assert()
+        .code(3);
+    Command::cargo_bin("rgs-repair")
+        .unwrap()
+        .env_clear()
+        .env("RGS_CONNECTION_STRING", format!("{cs};ApplicationIntent=ReadOnly"))
+        .args(["fix", "--yes"])
+        .assert()
+        .code(2);
+    assert_eq!(nulls(), 30);
+}
