@@ -132,7 +132,13 @@ fn tool(sb: &Sandbox, dir: &Path, args: &[&str]) -> Command {
     c.current_dir(dir)
         .env_clear()
         .env("RGS_PASSWORD", sb.password())
-        .args(["-S", &format!("127.0.0.1,{}", sb.addr().port()), "-U", "sa", "-C"])
+        .args([
+            "-S",
+            &format!("127.0.0.1,{}", sb.addr().port()),
+            "-U",
+            "sa",
+            "-C",
+        ])
         .args(args);
     c
 }
@@ -141,7 +147,11 @@ fn bsqldb(sb: &Sandbox, dir: &Path, script: &str) -> Command {
     let file = dir.join(format!("script-{}.sql", script.len()));
     std::fs::write(&file, script).unwrap();
     let conf = dir.join("freetds.conf");
-    std::fs::write(&conf, "[global]\n\ttds version = 7.4\n\tencryption = request\n").unwrap();
+    std::fs::write(
+        &conf,
+        "[global]\n\ttds version = 7.4\n\tencryption = request\n",
+    )
+    .unwrap();
     let mut c = Command::new("bsqldb");
     c.args(["-S", &format!("127.0.0.1:{}", sb.addr().port())])
         .args(["-U", "sa", "-P", sb.password(), "-D", sb.database(), "-i"])
@@ -187,7 +197,9 @@ fn row_by_row_script(sb: &Sandbox, tables: &[String]) -> String {
     let mut s = String::from("SET XACT_ABORT ON;\nBEGIN TRANSACTION;\n");
     for t in tables {
         let rs = sb
-            .query(&format!("SELECT [ID] FROM [dbo].[{t}] WHERE [OwnerPoolId] IS NULL"))
+            .query(&format!(
+                "SELECT [ID] FROM [dbo].[{t}] WHERE [OwnerPoolId] IS NULL"
+            ))
             .unwrap();
         for r in rs.rows {
             let id = match &r[0] {
@@ -245,13 +257,23 @@ fn main() {
                 let j: PathBuf = d.join("j.json");
                 let js = j.to_str().unwrap();
                 row.check.push(measure(&sb, tool(&sb, d, &["check"]), &[3]));
-                row.check_json
-                    .push(measure(&sb, tool(&sb, d, &["check", "--format", "json"]), &[3]));
-                row.dry.push(measure(&sb, tool(&sb, d, &["fix", "--dry-run"]), &[0]));
-                row.fix
-                    .push(measure(&sb, tool(&sb, d, &["fix", "--yes", "--journal", js]), &[0]));
-                row.undo
-                    .push(measure(&sb, tool(&sb, d, &["undo", "--yes", "--journal", js]), &[0]));
+                row.check_json.push(measure(
+                    &sb,
+                    tool(&sb, d, &["check", "--format", "json"]),
+                    &[3],
+                ));
+                row.dry
+                    .push(measure(&sb, tool(&sb, d, &["fix", "--dry-run"]), &[0]));
+                row.fix.push(measure(
+                    &sb,
+                    tool(&sb, d, &["fix", "--yes", "--journal", js]),
+                    &[0],
+                ));
+                row.undo.push(measure(
+                    &sb,
+                    tool(&sb, d, &["undo", "--yes", "--journal", js]),
+                    &[0],
+                ));
                 drop(sb);
                 // The same data, by hand.
                 let sb = start(size, latency, o.tables);
@@ -261,7 +283,8 @@ fn main() {
                 if size <= 1_000 {
                     let script = row_by_row_script(&sb, &tables);
                     let sb2 = start(size, latency, o.tables);
-                    row.row_by_row.push(measure(&sb2, bsqldb(&sb2, d, &script), &[0]));
+                    row.row_by_row
+                        .push(measure(&sb2, bsqldb(&sb2, d, &script), &[0]));
                 }
                 row.script
                     .push(measure(&sb, bsqldb(&sb, d, &dba_script(&tables)), &[0]));
@@ -276,7 +299,11 @@ fn main() {
                 ("undo --yes", &row.undo, Some(("the fix", fix))),
                 ("DBA's script (bsqldb)", &row.script, None),
                 ("COUNT(*) per table (bsqldb)", &row.count, None),
-                ("row by row (bsqldb)", &row.row_by_row, Some(("the script", script))),
+                (
+                    "row by row (bsqldb)",
+                    &row.row_by_row,
+                    Some(("the script", script)),
+                ),
             ];
             for (what, runs, against) in lines {
                 let Some(r) = best(runs) else { continue };

@@ -305,8 +305,11 @@ impl Transaction for FixTx<'_> {
             .map(|t| plan::table_sql(&t.table))
             .collect();
         let start = sql::session_setup(opts.lock_timeout_ms).then(
-            std::iter::once(sql::Statement::Write(sql::begin()))
-                .chain(statements.iter().map(|s| sql::Statement::Read(s.recheck.clone()))),
+            std::iter::once(sql::Statement::Write(sql::begin())).chain(
+                statements
+                    .iter()
+                    .map(|s| sql::Statement::Read(s.recheck.clone())),
+            ),
         );
         let locked = step(c, w.results(&start, &[])).await?;
         if locked.len() != self.plan.tables.len() {

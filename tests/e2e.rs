@@ -422,10 +422,7 @@ fn undo_leaves_rows_changed_since_the_fix_alone() {
         .find(|t| t["table"] == "AgentGroups")
         .unwrap();
     // A row is [key values..., name].
-    let id = groups["rows"][0][0]
-        .as_str()
-        .unwrap()
-        .to_uppercase();
+    let id = groups["rows"][0][0].as_str().unwrap().to_uppercase();
     sb.query(&format!(
         "UPDATE [dbo].[AgentGroups] SET [OwnerPoolId] = '{POOL02}' WHERE [ID] = '{id}'"
     ))

@@ -165,7 +165,9 @@ fn fix_is_all_or_nothing_under_every_fault_at_every_request() {
     }
     // judge() fails the test unless each run left the database as it was
     // or fully fixed; reaching here means every one did.
-    eprintln!("fix: {injected} faults injected over {requests} requests; each run ended all-or-nothing");
+    eprintln!(
+        "fix: {injected} faults injected over {requests} requests; each run ended all-or-nothing"
+    );
 }
 
 #[test]
@@ -242,5 +244,7 @@ fn undo_is_all_or_nothing_under_every_fault_at_every_request() {
             );
         }
     }
-    eprintln!("undo: {injected} faults injected over {requests} requests; each run ended all-or-nothing");
+    eprintln!(
+        "undo: {injected} faults injected over {requests} requests; each run ended all-or-nothing"
+    );
 }

@@ -278,7 +278,10 @@ fn mssql_an_audit_trigger_does_not_count_as_the_fixs_rows() {
         .assert()
         .code(0);
     assert_eq!(nulls(), 0);
-    assert_eq!(scalar("SELECT COUNT(*) FROM [dbo].[AgentGroupsAudit]"), planned);
+    assert_eq!(
+        scalar("SELECT COUNT(*) FROM [dbo].[AgentGroupsAudit]"),
+        planned
+    );
     tool()
         .args(["undo", "--yes", "--journal"])
         .arg(&j)
@@ -372,7 +375,12 @@ fn as_login(user: &str, password: &str) -> String {
     let kept: Vec<&str> = cs
         .split(';')
         .filter(|kv| {
-            let k = kv.split('=').next().unwrap_or_default().trim().to_ascii_lowercase();
+            let k = kv
+                .split('=')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .to_ascii_lowercase();
             !matches!(k.as_str(), "user id" | "uid" | "user" | "password" | "pwd")
         })
         .collect();
@@ -411,7 +419,10 @@ fn mssql_a_column_level_deny_is_refused_before_the_transaction() {
 #[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
 fn mssql_connection_string_keys_and_read_only_intent() {
     load("migrated");
-    let cs = format!("{};MultiSubnetFailover=True;Application Name=rgs-test", conn_string());
+    let cs = format!(
+        "{};MultiSubnetFailover=True;Application Name=rgs-test",
+        conn_string()
+    );
     Command::cargo_bin("rgs-repair")
         .unwrap()
         .env_clear()
@@ -423,14 +434,20 @@ fn mssql_connection_string_keys_and_read_only_intent() {
     Command::cargo_bin("rgs-repair")
         .unwrap()
         .env_clear()
-        .env("RGS_CONNECTION_STRING", format!("{cs};ApplicationIntent=ReadOnly"))
+        .env(
+            "RGS_CONNECTION_STRING",
+            format!("{cs};ApplicationIntent=ReadOnly"),
+        )
         .arg("check")
         .assert()
         .code(3);
     Command::cargo_bin("rgs-repair")
         .unwrap()
         .env_clear()
-        .env("RGS_CONNECTION_STRING", format!("{cs};ApplicationIntent=ReadOnly"))
+        .env(
+            "RGS_CONNECTION_STRING",
+            format!("{cs};ApplicationIntent=ReadOnly"),
+        )
         .args(["fix", "--yes"])
         .assert()
         .code(2);

@@ -33,7 +33,10 @@ fn a_read_only_intent_is_refused_for_writes_before_connecting() {
         }
         let out = c.assert().code(2).get_output().clone();
         let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(stderr.contains("ApplicationIntent=ReadOnly"), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("ApplicationIntent=ReadOnly"),
+            "{args:?}: {stderr}"
+        );
         assert!(!stderr.contains("could not connect"), "{stderr}");
     }
     let mut c = assert_cmd::Command::cargo_bin("rgs-repair").unwrap();
@@ -54,7 +57,10 @@ fn a_read_only_intent_is_refused_for_writes_before_connecting() {
 fn a_read_only_intent_still_reads() {
     let sb = sandbox("migrated");
     tool(&sb).args(["-K", "ReadOnly", "check"]).assert().code(3);
-    tool(&sb).args(["-K", "ReadOnly", "fix", "--dry-run"]).assert().code(0);
+    tool(&sb)
+        .args(["-K", "ReadOnly", "fix", "--dry-run"])
+        .assert()
+        .code(0);
 }
 
 #[test]
@@ -73,7 +79,10 @@ fn connection_string_keys_are_honoured_or_named() {
         .get_output()
         .clone();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("'pooling' is accepted and ignored"), "{stderr}");
+    assert!(
+        stderr.contains("'pooling' is accepted and ignored"),
+        "{stderr}"
+    );
     assert!(
         stderr.contains("'multipleactiveresultsets' is accepted and ignored"),
         "{stderr}"
@@ -110,7 +119,10 @@ fn a_trigger_on_an_object_table_does_not_count_as_the_fixs_rows() {
         .code(0);
     assert_eq!(all_nulls(&sb), 0);
     // The audit trigger ran once per changed row, in the same transaction.
-    assert_eq!(scalar(&sb, "SELECT COUNT(*) FROM [dbo].[AgentGroupsAudit]"), planned);
+    assert_eq!(
+        scalar(&sb, "SELECT COUNT(*) FROM [dbo].[AgentGroupsAudit]"),
+        planned
+    );
     tool(&sb)
         .args(["undo", "--yes", "--journal"])
         .arg(&j)
@@ -198,20 +210,29 @@ fn an_owner_that_differs_only_in_case_is_dangling_on_a_case_sensitive_collation(
     // Fix and undo still work, matching keys and owners as the server does.
     let dir = tempfile::tempdir().unwrap();
     let j = dir.path().join("j.json");
-    tool(&sb).args(["fix", "--yes", "--journal"]).arg(&j).assert().code(0);
+    tool(&sb)
+        .args(["fix", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
     let doc = check_json(&sb, 3);
     assert!(doc["findings"]
         .as_array()
         .unwrap()
         .iter()
         .all(|f| f["kind"] != "null_owner"));
-    tool(&sb).args(["undo", "--yes", "--journal"]).arg(&j).assert().code(0);
+    tool(&sb)
+        .args(["undo", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
 }
 
 #[test]
 fn a_column_level_deny_is_refused_before_the_transaction() {
     let sb = sandbox("migrated");
-    sb.deny_column("dbo.Queues", "OwnerPoolId", "UPDATE").unwrap();
+    sb.deny_column("dbo.Queues", "OwnerPoolId", "UPDATE")
+        .unwrap();
     let before = snapshot(&sb);
     let dir = tempfile::tempdir().unwrap();
     let begun = sb.requests();
@@ -269,7 +290,9 @@ fn the_verify_guard_fires() {
         .args(["fix", "--yes", "--journal", "j.json"])
         .assert()
         .code(1)
-        .stderr(predicate::str::contains("still lack an owner after the UPDATE"));
+        .stderr(predicate::str::contains(
+            "still lack an owner after the UPDATE",
+        ));
     assert_eq!(snapshot(&sb), before);
 }
 

@@ -330,3 +330,37 @@ fn a_saved_plan_still_asks_before_it_applies() {
     assert!(t.contains("EXIT=4"), "{t}");
     assert_eq!(snapshot(&sb), before);
 }
+
+#[test]
+fn a_slow_step_shows_what_it_is_doing_and_clears_it() {
+    // The second request after login (the catalog) answers after 4 s.
+    let sb = rgs_sandbox::Sandbox::start(rgs_sandbox::SandboxOptions {
+        scenario: Some("migrated".into()),
+        faults: vec![rgs_sandbox::fault::Fault::parse("delay@2:4000").unwrap()],
+        ..Default::default()
+    })
+    .unwrap();
+    let Some(p) = Pane::start(&command_line(&sb, true, "check")) else {
+        return;
+    };
+    let t = p.wait_for("Reading rgsconfig (");
+    assert!(!t.contains("EXIT="), "{t}");
+    let t = p.wait_for("EXIT=");
+    assert!(t.contains("EXIT=3"), "{t}");
+    assert!(
+        !t.contains("Reading rgsconfig"),
+        "the spinner was left on screen:\n{t}"
+    );
+}
+
+#[test]
+fn no_progress_is_printed_off_a_terminal() {
+    let sb = rgs_sandbox::Sandbox::start(rgs_sandbox::SandboxOptions {
+        scenario: Some("migrated".into()),
+        faults: vec![rgs_sandbox::fault::Fault::parse("delay@2:2500").unwrap()],
+        ..Default::default()
+    })
+    .unwrap();
+    let out = tool(&sb).arg("check").assert().code(3).get_output().clone();
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("Reading"));
+}

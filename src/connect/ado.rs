@@ -160,18 +160,20 @@ pub(super) fn parse_ado(s: &str) -> Result<AdoSettings> {
             }
             "application name" | "applicationname" | "app" => a.application_name = Some(value),
             "workstation id" | "workstationid" | "wsid" => a.workstation_id = Some(value),
-            "packet size" | "packetsize" => a.packet_size = Some(
-                value
-                    .trim()
-                    .parse()
-                    .ok()
-                    .filter(|n| (512..=32767).contains(n))
-                    .ok_or_else(|| {
-                        anyhow!(
+            "packet size" | "packetsize" => {
+                a.packet_size = Some(
+                    value
+                        .trim()
+                        .parse()
+                        .ok()
+                        .filter(|n| (512..=32767).contains(n))
+                        .ok_or_else(|| {
+                            anyhow!(
                             "the connection string's '{key}' must be a number from 512 to 32767"
                         )
-                    })?,
-            ),
+                        })?,
+                )
+            }
             "hostnameincertificate" | "hostname in certificate" => {
                 a.hostname_in_certificate = Some(value)
             }

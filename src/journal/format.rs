@@ -147,7 +147,11 @@ fn typed(type_name: &str, v: &Value) -> Result<DbValue, String> {
         "nvarchar" | "varchar" | "nchar" | "char" | "sysname" => {
             DbValue::Text(v.as_str().ok_or_else(bad)?.to_string())
         }
-        other => return Err(format!("a key column of type {other}, which no journal holds")),
+        other => {
+            return Err(format!(
+                "a key column of type {other}, which no journal holds"
+            ))
+        }
     })
 }
 
@@ -239,9 +243,8 @@ pub(super) fn attempts(lines: &[&str]) -> Result<Vec<AttemptLine>> {
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| {
-                anyhow!("its attempt line {} is not a journal attempt ({e})", i + 2)
-            })
+            serde_json::from_str(l)
+                .map_err(|e| anyhow!("its attempt line {} is not a journal attempt ({e})", i + 2))
         })
         .collect()
 }

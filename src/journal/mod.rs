@@ -654,7 +654,11 @@ mod tests {
             .unwrap();
         j.record(&path, Status::Committed, None).unwrap();
         let after = std::fs::read(&path).unwrap();
-        assert_eq!(&after[..record.len()], &record[..], "the record was rewritten");
+        assert_eq!(
+            &after[..record.len()],
+            &record[..],
+            "the record was rewritten"
+        );
         let text = String::from_utf8(after).unwrap();
         assert_eq!(text.lines().count(), 3);
         assert_eq!(text, j.to_file_text().unwrap());
@@ -675,8 +679,8 @@ mod tests {
             ..two.tables[0].rows[0].clone()
         };
         two.tables[0].rows.push(extra);
-        let row_bytes =
-            serde_json::to_string(&two).unwrap().len() - serde_json::to_string(&sample()).unwrap().len();
+        let row_bytes = serde_json::to_string(&two).unwrap().len()
+            - serde_json::to_string(&sample()).unwrap().len();
         assert!(row_bytes < 80, "{row_bytes} bytes for one row");
     }
 

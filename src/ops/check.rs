@@ -9,7 +9,9 @@ use anyhow::Result;
 /// Runs `check`; exit 0 when healthy, 3 with findings.
 pub async fn run(ctx: &Context) -> Result<u8> {
     let mut conn = ctx.connect().await?;
+    let progress = ctx.progress(&format!("Reading {}", conn.database));
     let i = inspect(&mut conn).await?;
+    drop(progress);
     match ctx.format {
         Format::Human => print!(
             "{}",

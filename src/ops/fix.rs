@@ -128,7 +128,9 @@ pub async fn run(ctx: &Context, args: &FixArgs) -> Result<u8> {
         check_new_file(f)?;
     }
     let mut conn = ctx.connect().await?;
+    let progress = ctx.progress(&format!("Reading {}", conn.database));
     let inspection = inspect::inspect(&mut conn).await?;
+    drop(progress);
     let selection = plan::select(&inspection, &args.scope)?;
     if selection.is_empty() {
         return nothing_to_do(ctx, &inspection, selection.copies());
@@ -209,7 +211,12 @@ pub(super) async fn apply(
     let mut j = Journal::for_plan(plan, Audit::here(&ctx.target()?.login()));
     j.identity_override = identity_override;
     let opts = args.write_options(ctx, plan.lock_timeout_ms);
+    let progress = ctx.progress(&format!(
+        "Giving {} row(s) their owner pool in one transaction",
+        plan.row_count()
+    ));
     let result = apply::fix(conn, plan, &mut j, path, &opts).await;
+    drop(progress);
     ctx.interrupt.end_write();
     let done = result.inspect_err(|_| {
         if path.exists() {

@@ -29,7 +29,9 @@ pub async fn run(ctx: &Context, args: &FixArgs, file: &Path) -> Result<u8> {
         Some(fix::journal_path(ctx, args)?)
     };
     let mut conn = ctx.connect().await?;
+    let progress = ctx.progress(&format!("Reading {}", conn.database));
     let inspection = inspect::inspect(&mut conn).await?;
+    drop(progress);
     let identity_override = check_identity(args, &saved, &inspection)?;
     let now = plan::select(&inspection, &saved.scope)?
         .with_pool(saved.pool.clone(), saved.lock_timeout_ms);

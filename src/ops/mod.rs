@@ -6,6 +6,7 @@ pub mod check;
 pub mod demo;
 pub mod fix;
 mod fix_plan;
+pub mod progress;
 pub mod prompt;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
@@ -86,6 +87,12 @@ impl Context {
         }
     }
 
+    /// A spinner for a step that may take a while (on a terminal, not
+    /// with `-q`); keep it until the step ends.
+    pub fn progress(&self, message: &str) -> progress::Progress {
+        progress::Progress::start(!self.quiet, message)
+    }
+
     /// Whether questions can be asked here: a terminal the tool can read
     /// from, with standard error on it (see [`prompt::Terminal::open`]).
     pub fn detect_interactive() -> bool {
@@ -104,6 +111,8 @@ impl Context {
                 self.note(&format!("note: the connection string's '{key}' is accepted and ignored: the tool uses one connection at a time"));
             }
         });
+        // The target (and any password prompt) first: no spinner over it.
+        let _progress = self.progress(&format!("Connecting to {}", target.server));
         connect(target).await
     }
 

@@ -48,7 +48,12 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     let mut conn = ctx.connect().await?;
     let server = server_info(&mut conn).await?;
     let identity_override = check_identity(args, &fix, &server.identity)?;
+    let progress = ctx.progress(&format!(
+        "Reading the {} journalled row(s)",
+        fix.row_count()
+    ));
     let preview = preview(&mut conn, &fix).await?;
+    drop(progress);
     let restorable: Vec<&UndoRow> = preview.iter().filter(|r| r.restorable()).collect();
     if ctx.format == Format::Human {
         print!("{}", report::undo_human(&fix, &preview));
@@ -87,7 +92,9 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
         backoff: Duration::from_millis(200),
         cancel: ctx.interrupt.begin_write(),
     };
+    let progress = ctx.progress("Putting the rows back in one transaction");
     let result = apply::undo(&mut conn, &fix, &preview, &mut uj, &undo_path, &opts).await;
+    drop(progress);
     ctx.interrupt.end_write();
     let rec = result?;
     report_done(ctx, args, &rec, &undo_path, &preview);

@@ -111,9 +111,11 @@ pub fn choose_pool(pools: &[Pool], requested: Option<&str>) -> Result<PoolChoice
         .collect();
     // On a case-sensitive collation two pool IDs may differ only in case:
     // then the one typed exactly is meant, unless a name matches too.
-    let by_name = pools
-        .iter()
-        .any(|p| p.name.as_deref().is_some_and(|n| n.eq_ignore_ascii_case(req.trim())));
+    let by_name = pools.iter().any(|p| {
+        p.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(req.trim()))
+    });
     let exact: Vec<&&Pool> = matches
         .iter()
         .filter(|p| p.id.to_string() == req.trim())
@@ -441,7 +443,9 @@ mod tests {
             choose_pool(&pools, Some("POOL-A")).unwrap(),
             PoolChoice::Chosen(pools[1].clone())
         );
-        assert!(matches!(choose_pool(&pools, Some("Pool-A")), Err(Stop::Usage(m)) if m.contains("more than one")));
+        assert!(
+            matches!(choose_pool(&pools, Some("Pool-A")), Err(Stop::Usage(m)) if m.contains("more than one"))
+        );
     }
 
     #[test]
