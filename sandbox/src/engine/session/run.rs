@@ -94,13 +94,8 @@ impl SessionState {
                 self.check_perm(s, n, "SELECT")?;
             }
         }
-        self.write(p.nowait, |s| {
-            let r = Self::prepare(&s.conn, &p.sql).and_then(|mut st| st.raw_execute());
-            match r {
-                Ok(n) => Ok(n as u64),
-                Err(e) => Err(s.dml_error(e, p)),
-            }
-        })
+        self.trigger_failed = false;
+        self.write(p.nowait, |s| s.dml_fired(p, 0))
     }
 
     /// SQL Server's error for a failed INSERT/UPDATE/DELETE.
