@@ -247,6 +247,23 @@ impl Engine {
         Ok(())
     }
 
+    /// Denies (`allowed` false) or grants again a permission on one column
+    /// of a table, as `DENY UPDATE (OwnerPoolId) ON dbo.AgentGroups TO ...`
+    /// would: an UPDATE that sets the column fails with 230, and
+    /// `HAS_PERMS_BY_NAME(table, 'OBJECT', perm, column, 'COLUMN')` gives 0
+    /// while the table-level form still gives 1.
+    pub fn set_column_permission(
+        &self,
+        database: &str,
+        table: &str,
+        column: &str,
+        permission: &str,
+        allowed: bool,
+    ) -> anyhow::Result<()> {
+        let perm = functions::column_permission(permission, column);
+        self.set_permission(database, table, &perm, allowed)
+    }
+
     /// Makes `database` a member of an availability group: its
     /// `sys.databases.group_database_id`, the same on every replica, is `id`.
     pub fn set_group_database_id(&self, database: &str, id: uuid::Uuid) -> anyhow::Result<()> {

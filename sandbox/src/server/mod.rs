@@ -468,6 +468,16 @@ impl Sandbox {
             .set_permission(&self.database, table, permission, false)
     }
 
+    /// Denies `permission` (e.g. `UPDATE`) on one column of `table` in the
+    /// scenario database, as `DENY UPDATE (OwnerPoolId) ON dbo.AgentGroups
+    /// TO ...` would: an UPDATE setting the column fails with 230 while the
+    /// table-level HAS_PERMS_BY_NAME still answers 1.
+    pub fn deny_column(&self, table: &str, column: &str, permission: &str) -> anyhow::Result<()> {
+        self.shared
+            .engine
+            .set_column_permission(&self.database, table, column, permission, false)
+    }
+
     /// Serves until Ctrl-C, then stops.
     pub fn wait(&mut self) -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -75,6 +75,7 @@ impl Tr<'_, '_> {
                 probe: None,
                 nowait: self.nowait,
                 tables: self.tables.clone(),
+                set_columns: Vec::new(),
             });
         };
         let (src_sql, src_types) = self.insert_source(q, targets.len())?;
@@ -132,6 +133,7 @@ impl Tr<'_, '_> {
             probe: Some(Sql { text: probe, binds }),
             nowait: self.nowait,
             tables: self.tables.clone(),
+            set_columns: Vec::new(),
         })
     }
 
@@ -300,6 +302,12 @@ impl Tr<'_, '_> {
             qi(&alias)
         );
         let binds = std::mem::take(&mut self.binds);
+        let set_columns = new_values
+            .iter()
+            .zip(t.columns.iter())
+            .filter(|(v, _)| v.is_some())
+            .map(|(_, c)| c.name.clone())
+            .collect();
         Ok(DmlPlan {
             sql: Sql {
                 text,
@@ -310,6 +318,7 @@ impl Tr<'_, '_> {
             probe: Some(Sql { text: probe, binds }),
             nowait: self.nowait,
             tables: self.tables.clone(),
+            set_columns,
         })
     }
 
@@ -417,6 +426,7 @@ impl Tr<'_, '_> {
             probe: None,
             nowait: self.nowait,
             tables: self.tables.clone(),
+            set_columns: Vec::new(),
         })
     }
 }

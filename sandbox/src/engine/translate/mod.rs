@@ -139,6 +139,8 @@ pub(crate) struct DmlPlan {
     pub probe: Option<Sql>,
     pub nowait: bool,
     pub tables: Vec<(String, String)>,
+    /// The columns an UPDATE sets, for column-level permissions.
+    pub set_columns: Vec<String>,
 }
 
 /// CREATE TABLE.
