@@ -478,6 +478,15 @@ impl Sandbox {
             .set_column_permission(&self.database, table, column, permission, false)
     }
 
+    /// The next time any session is about to run a statement whose text
+    /// contains `pattern` (case-insensitive, per statement of a batch or
+    /// RPC), it first runs `sql` in that session's transaction, once: a
+    /// concurrent writer landing between two statements. See
+    /// [`Engine::inject_before`].
+    pub fn inject_before(&self, pattern: &str, sql: &str) {
+        self.shared.engine.inject_before(pattern, sql)
+    }
+
     /// Serves until Ctrl-C, then stops.
     pub fn wait(&mut self) -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -315,6 +315,9 @@ impl SessionState {
         params: &[Param],
         items: &mut Vec<Item>,
     ) -> Flow {
+        if let Some(sql) = self.shared.take_injection(&stmt.to_string()) {
+            self.run_injection(&sql);
+        }
         let cat = match self.catalog() {
             Ok(c) => c,
             Err(e) => return self.fail(e, line, ErrKind::Runtime, items),
@@ -342,6 +345,19 @@ impl SessionState {
             }
             Err(e) => self.fail(e, line, ErrKind::Runtime, items),
         }
+    }
+
+    /// An injected "concurrent" write (`Engine::inject_before`): runs in
+    /// this session's transaction; its answer is dropped and the
+    /// session's @@ROWCOUNT and @@ERROR are left as they were.
+    fn run_injection(&mut self, sql: &str) {
+        let (rowcount, last_error) = (self.rowcount, self.last_error);
+        if let Ok(stmts) = parse_batch(sql) {
+            let mut ignored = Vec::new();
+            self.run_list(&stmts, &[], &mut ignored);
+        }
+        self.rowcount = rowcount;
+        self.last_error = last_error;
     }
 
     /// Reports an error and applies SQL Server's rules for what it aborts.
