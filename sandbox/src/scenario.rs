@@ -13,6 +13,7 @@ const SCENARIOS: &[(&str, &str)] = &[
         include_str!("../../sql/fixtures/multi-pool.sql"),
     ),
     ("dangling", include_str!("../../sql/fixtures/dangling.sql")),
+    ("triggers", include_str!("../../sql/fixtures/triggers.sql")),
     (
         "empty-pool",
         include_str!("../../sql/fixtures/empty-pool.sql"),
@@ -25,6 +26,7 @@ const NAMES: &[&str] = &[
     "multi-pool",
     "dangling",
     "empty-pool",
+    "triggers",
 ];
 
 /// The scenario names, in the order they are documented.

@@ -178,6 +178,13 @@ pub enum Item {
         /// Rows affected, when the statement has a count to report.
         rows_affected: Option<u64>,
     },
+    /// A statement inside a trigger finished: DONEINPROC (with MORE), sent
+    /// before the DONE of the statement that fired the trigger, even in a
+    /// SQLBatch, as SQL Server does.
+    DoneInProc {
+        /// Rows affected, unless the trigger SET NOCOUNT ON.
+        rows_affected: Option<u64>,
+    },
     /// An INFO token (e.g. PRINT output, message 5701 on database change).
     Info {
         /// Message number.

@@ -105,6 +105,7 @@ fn xact_abort_rolls_back_and_aborts_the_batch() {
             Item::Tx(TxChange::Commit(_)) => "commit",
             Item::Rows(_) => "rows",
             Item::Done { .. } => "done",
+            Item::DoneInProc { .. } => "doneinproc",
             Item::Info { .. } => "info",
         })
         .collect();

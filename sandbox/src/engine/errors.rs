@@ -197,6 +197,22 @@ pub(crate) fn permission_denied(
     )
 }
 
+/// Msg 230: a column-level DENY.
+pub(crate) fn column_permission_denied(
+    perm: &str,
+    column: &str,
+    object: &str,
+    database: &str,
+    schema: &str,
+) -> SqlError {
+    err(
+        230,
+        14,
+        1,
+        format!("The {perm} permission was denied on the column '{column}' of the object '{object}', database '{database}', schema '{schema}'."),
+    )
+}
+
 /// Msg 3906.
 pub(crate) fn read_only_database(database: &str) -> SqlError {
     err(

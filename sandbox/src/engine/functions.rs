@@ -269,14 +269,39 @@ fn register_metadata(conn: &Connection, shared: &Arc<FnShared>) -> rusqlite::Res
 
     // HAS_PERMS_BY_NAME(securable, class, permission)
     let s = Arc::clone(shared);
-    conn.create_scalar_function("sbx_has_perms", 3, volatile, move |ctx| {
+    conn.create_scalar_function("sbx_has_perms", 5, volatile, move |ctx| {
         let name = text_arg(ctx, 0);
         let class = text_arg(ctx, 1).unwrap_or_default().trim().to_uppercase();
         let perm = text_arg(ctx, 2).unwrap_or_default().trim().to_uppercase();
+        let sub = text_arg(ctx, 3);
+        let sub_class = text_arg(ctx, 4).map(|c| c.trim().to_uppercase());
         let c = s.ctx.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(has_perms(&c, name.as_deref(), &class, &perm))
+        let table = has_perms(&c, name.as_deref(), &class, &perm);
+        match (sub, sub_class.as_deref()) {
+            (None, None) => Ok(table),
+            (Some(col), Some("COLUMN")) if class == "OBJECT" => Ok(table.and_then(|v| {
+                let (key, _, _) = resolve(&c, name.as_deref()?)?;
+                let denied = c.denied.contains(&(key, column_permission(&perm, &col)));
+                Some(if denied { 0 } else { v })
+            })),
+            _ => Ok(None),
+        }
     })?;
     Ok(())
+}
+
+/// How a column-level permission is kept among the denied permissions:
+/// `UPDATE(COLUMN)`, all uppercase as table permissions are kept.
+pub(crate) fn column_permission(perm: &str, column: &str) -> String {
+    format!(
+        "{}({})",
+        perm.trim().to_uppercase(),
+        column
+            .trim()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_uppercase()
+    )
 }
 
 /// Resolves a T-SQL object name string against the function context.

@@ -53,9 +53,23 @@ pub(crate) struct Shared {
     next_tx: AtomicU64,
     next_spid: AtomicU64,
     server_name: Mutex<String>,
+    /// Pending `inject_before` statements: (lowercase pattern, SQL).
+    injections: Mutex<Vec<(String, String)>>,
 }
 
 impl Shared {
+    /// The SQL to run before a statement whose text contains a pending
+    /// pattern, taken (each injection runs once).
+    pub(crate) fn take_injection(&self, statement: &str) -> Option<String> {
+        let mut list = self.injections.lock().unwrap_or_else(|p| p.into_inner());
+        if list.is_empty() {
+            return None;
+        }
+        let text = statement.to_lowercase();
+        let i = list.iter().position(|(p, _)| text.contains(p.as_str()))?;
+        Some(list.remove(i).1)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<DbEntry>> {
         self.dbs.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -149,6 +163,7 @@ impl Engine {
             next_tx: AtomicU64::new(1),
             next_spid: AtomicU64::new(0),
             server_name: Mutex::new("RGS-SANDBOX".into()),
+            injections: Mutex::new(Vec::new()),
         };
         Ok(Engine {
             shared: Arc::new(shared),
@@ -247,6 +262,23 @@ impl Engine {
         Ok(())
     }
 
+    /// Denies (`allowed` false) or grants again a permission on one column
+    /// of a table, as `DENY UPDATE (OwnerPoolId) ON dbo.AgentGroups TO ...`
+    /// would: an UPDATE that sets the column fails with 230, and
+    /// `HAS_PERMS_BY_NAME(table, 'OBJECT', perm, column, 'COLUMN')` gives 0
+    /// while the table-level form still gives 1.
+    pub fn set_column_permission(
+        &self,
+        database: &str,
+        table: &str,
+        column: &str,
+        permission: &str,
+        allowed: bool,
+    ) -> anyhow::Result<()> {
+        let perm = functions::column_permission(permission, column);
+        self.set_permission(database, table, &perm, allowed)
+    }
+
     /// Makes `database` a member of an availability group: its
     /// `sys.databases.group_database_id`, the same on every replica, is `id`.
     pub fn set_group_database_id(&self, database: &str, id: uuid::Uuid) -> anyhow::Result<()> {
@@ -267,6 +299,21 @@ impl Engine {
             .server_name
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = name.to_string();
+    }
+
+    /// The next time any session is about to run a statement whose text
+    /// contains `pattern` (case-insensitive; matched against each
+    /// statement of a batch or RPC as the sandbox prints it: keywords
+    /// uppercase, names as written), that session first runs `sql`, once,
+    /// inside its own transaction: as if another writer had landed just
+    /// before the statement. Errors of `sql` are not reported; the
+    /// statement's @@ROWCOUNT and @@ERROR are not disturbed.
+    pub fn inject_before(&self, pattern: &str, sql: &str) {
+        self.shared
+            .injections
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push((pattern.to_lowercase(), sql.to_string()));
     }
 
     /// Runs a script as sqlcmd would: batches separated by `GO` lines, each

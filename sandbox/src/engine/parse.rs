@@ -153,6 +153,73 @@ pub(crate) const NONCLUSTERED: &str = "NONCLUSTERED";
 
 /// Parses a batch into statements, nothing executed.
 pub(crate) fn parse_batch(sql: &str) -> Result<Vec<Parsed>, SqlError> {
+    if let Some(parsed) = parse_create_trigger(sql)? {
+        return Ok(vec![parsed]);
+    }
+    parse_statements(sql)
+}
+
+/// A batch starting with CREATE TRIGGER: the whole batch is the trigger
+/// (as in SQL Server), its body statements separated as T-SQL separates
+/// them (semicolons optional), which sqlparser's trigger body does not do.
+/// The header is parsed with an empty body, the body as a batch of its
+/// own without its outer BEGIN ... END.
+fn parse_create_trigger(sql: &str) -> Result<Option<Parsed>, SqlError> {
+    let dialect = Tsql::default();
+    let Ok(tokens) = Tokenizer::new(&dialect, sql).tokenize_with_location() else {
+        return Ok(None);
+    };
+    let significant: Vec<usize> = (0..tokens.len())
+        .filter(|&i| {
+            !is_trivia(&tokens[i].token)
+                && !matches!(tokens[i].token, Token::SemiColon | Token::EOF)
+        })
+        .collect();
+    let word_at = |k: usize, kw: &str| {
+        significant
+            .get(k)
+            .is_some_and(|&i| is_word(&tokens[i].token, kw))
+    };
+    if !(word_at(0, "CREATE") && word_at(1, "TRIGGER")) {
+        if (1..significant.len()).any(|k| word_at(k, "CREATE") && word_at(k + 1, "TRIGGER")) {
+            return Err(errors::other(
+                111,
+                15,
+                1,
+                "'CREATE TRIGGER' must be the first statement in a query batch.",
+            ));
+        }
+        return Ok(None);
+    }
+    let Some(as_pos) = (2..significant.len()).find(|&k| word_at(k, "AS")) else {
+        return Ok(None);
+    };
+    let text = |range: std::ops::Range<usize>| -> String {
+        tokens[range].iter().map(|t| t.token.to_string()).collect()
+    };
+    let line = tokens[significant[0]].span.start.line.max(1) as u32;
+    let header = format!("{} BEGIN END", text(0..significant[as_pos] + 1));
+    let mut body_range = significant[as_pos] + 1..tokens.len();
+    let rest = &significant[as_pos + 1..];
+    if let (Some(&first), Some(&last)) = (rest.first(), rest.last()) {
+        if is_word(&tokens[first].token, "BEGIN") && is_word(&tokens[last].token, "END") {
+            body_range = first + 1..last;
+        }
+    }
+    let mut header = parse_statements(&header)?;
+    let body = parse_statements(&text(body_range))?;
+    match header.pop() {
+        Some((Statement::CreateTrigger(mut ct), _)) if header.is_empty() => {
+            ct.statements = Some(ConditionalStatements::Sequence {
+                statements: body.into_iter().map(|(s, _)| s).collect(),
+            });
+            Ok(Some((Statement::CreateTrigger(ct), line)))
+        }
+        _ => Err(errors::syntax("TRIGGER")),
+    }
+}
+
+fn parse_statements(sql: &str) -> Result<Vec<Parsed>, SqlError> {
     let dialect = Tsql::default();
     let tokens = Tokenizer::new(&dialect, sql)
         .with_unescape(true)
@@ -319,7 +386,9 @@ fn rewrite(tokens: Vec<TokenWithSpan>, flags: &mut Vec<Option<bool>>) -> Vec<Tok
             }
         } else if is_word(t, "DELETE") {
             if let Some(next) = tok(k + 1) {
-                if !is_word(next, "FROM") && !is_word(next, "TOP") && matches!(next, Token::Word(_))
+                // `DELETE AS` / `DELETE ON` end a trigger's event list.
+                if !["FROM", "TOP", "AS", "ON"].iter().any(|w| is_word(next, w))
+                    && matches!(next, Token::Word(_))
                 {
                     insert_after.insert(i, word("FROM", Keyword::FROM));
                 }

@@ -468,6 +468,25 @@ impl Sandbox {
             .set_permission(&self.database, table, permission, false)
     }
 
+    /// Denies `permission` (e.g. `UPDATE`) on one column of `table` in the
+    /// scenario database, as `DENY UPDATE (OwnerPoolId) ON dbo.AgentGroups
+    /// TO ...` would: an UPDATE setting the column fails with 230 while the
+    /// table-level HAS_PERMS_BY_NAME still answers 1.
+    pub fn deny_column(&self, table: &str, column: &str, permission: &str) -> anyhow::Result<()> {
+        self.shared
+            .engine
+            .set_column_permission(&self.database, table, column, permission, false)
+    }
+
+    /// The next time any session is about to run a statement whose text
+    /// contains `pattern` (case-insensitive, per statement of a batch or
+    /// RPC), it first runs `sql` in that session's transaction, once: a
+    /// concurrent writer landing between two statements. See
+    /// [`Engine::inject_before`].
+    pub fn inject_before(&self, pattern: &str, sql: &str) {
+        self.shared.engine.inject_before(pattern, sql)
+    }
+
     /// Serves until Ctrl-C, then stops.
     pub fn wait(&mut self) -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()

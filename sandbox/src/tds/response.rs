@@ -83,6 +83,18 @@ fn pieces_of(items: &[Item], framing: Framing<'_>) -> (Vec<Piece>, bool) {
                 close_error(&mut pieces, &mut error_pending);
                 any_error |= rows_pieces(rs, framing, procedure, &mut pieces);
             }
+            Item::DoneInProc { rows_affected } => {
+                let mut b = Vec::new();
+                let status = done_status::MORE
+                    | if rows_affected.is_some() {
+                        done_status::COUNT
+                    } else {
+                        0
+                    };
+                let rows = rows_affected.unwrap_or(0);
+                tokens::done(&mut b, token::DONEINPROC, status, cur_cmd::OTHER, rows);
+                pieces.push(Piece::Bytes(b));
+            }
             Item::Done { rows_affected } => {
                 let mut status = 0;
                 if error_pending {
@@ -323,6 +335,22 @@ mod tests {
         assert_eq!(dones(&encode(&items, BATCH)), vec![(token::DONE, 0x02, 0)]);
         let items = vec![Item::Error(SqlError::syntax("x"))];
         assert_eq!(dones(&encode(&items, BATCH)), vec![(token::DONE, 0x02, 0)]);
+    }
+
+    #[test]
+    fn trigger_statements_send_doneinproc_before_the_done() {
+        let items = vec![
+            Item::DoneInProc {
+                rows_affected: Some(2),
+            },
+            Item::Done {
+                rows_affected: Some(2),
+            },
+        ];
+        assert_eq!(
+            dones(&encode(&items, BATCH)),
+            vec![(token::DONEINPROC, 0x11, 2), (token::DONE, 0x10, 2)]
+        );
     }
 
     #[test]

@@ -15,7 +15,10 @@ use chrono::NaiveDateTime;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
+mod triggers;
 mod views;
+
+pub(crate) use triggers::{TriggerInfo, TRIGGER_PREFIX};
 
 pub(crate) use views::{find_view, view_cte, DbSummary, ViewDef, ViewEnv};
 
@@ -146,6 +149,7 @@ pub(crate) fn object_id_of(schema: &str, name: &str) -> i64 {
 pub(crate) struct Catalog {
     pub schemas: Vec<SchemaInfo>,
     pub tables: Vec<TableInfo>,
+    pub triggers: Vec<TriggerInfo>,
 }
 
 impl Catalog {
@@ -182,7 +186,7 @@ impl Catalog {
 
     /// Reads the catalog of the database `conn` is connected to.
     pub fn load(conn: &Connection) -> rusqlite::Result<Catalog> {
-        let (schemas, mut tables, index_rows, has_meta) = Self::read_master(conn)?;
+        let (schemas, mut tables, index_rows, has_meta, markers) = Self::read_master(conn)?;
         let created = if has_meta {
             Self::created_times(conn)?
         } else {
@@ -200,7 +204,15 @@ impl Catalog {
         for t in &mut tables {
             t.number_indexes();
         }
-        Ok(Catalog { schemas, tables })
+        let mut triggers = Vec::new();
+        for m in markers {
+            triggers.extend(triggers::read_trigger(conn, &m)?);
+        }
+        Ok(Catalog {
+            schemas,
+            tables,
+            triggers,
+        })
     }
 
     /// The schemas, tables (without columns or indexes) and indexes (name,
@@ -216,6 +228,7 @@ impl Catalog {
         let mut tables: Vec<TableInfo> = Vec::new();
         let mut index_rows: Vec<(String, String)> = Vec::new();
         let mut has_meta = false;
+        let mut markers = Vec::new();
         let mut st =
             conn.prepare_cached("SELECT type, name, tbl_name FROM sqlite_master ORDER BY rowid")?;
         let mut rows = st.query([])?;
@@ -231,6 +244,8 @@ impl Catalog {
                             id,
                             name: s.to_string(),
                         });
+                    } else if name.starts_with(TRIGGER_PREFIX) {
+                        markers.push(name);
                     } else if name == META_TABLE {
                         has_meta = true;
                     } else if let Some((schema, table)) = name.split_once('.') {
@@ -252,7 +267,7 @@ impl Catalog {
                 _ => {}
             }
         }
-        Ok((schemas, tables, index_rows, has_meta))
+        Ok((schemas, tables, index_rows, has_meta, markers))
     }
 
     /// Creation times by SQLite table name (`sbx_meta`).
@@ -340,9 +355,15 @@ impl Catalog {
     }
 }
 
-/// What sqlite_master lists: schemas, tables, (index, table) names, and
-/// whether `sbx_meta` exists.
-type Master = (Vec<SchemaInfo>, Vec<TableInfo>, Vec<(String, String)>, bool);
+/// What sqlite_master lists: schemas, tables, (index, table) names,
+/// whether `sbx_meta` exists, and the trigger marker tables.
+type Master = (
+    Vec<SchemaInfo>,
+    Vec<TableInfo>,
+    Vec<(String, String)>,
+    bool,
+    Vec<String>,
+);
 
 /// Reads a delimited identifier up to its closing `close`, where a doubled
 /// `close` stands for one; None when it never closes.

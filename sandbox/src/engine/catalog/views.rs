@@ -157,6 +157,24 @@ pub(crate) static VIEWS: &[ViewDef] = &[
         ],
     },
     ViewDef {
+        name: "sys.triggers",
+        columns: &[
+            ("name", SYSNAME, false),
+            ("object_id", T_INT, false),
+            ("parent_class", T_TINY, false),
+            ("parent_class_desc", T_DESC, true),
+            ("parent_id", T_INT, false),
+            ("type", T_CHAR2, false),
+            ("type_desc", T_DESC, true),
+            ("create_date", T_DT, false),
+            ("modify_date", T_DT, false),
+            ("is_ms_shipped", T_BIT, false),
+            ("is_disabled", T_BIT, false),
+            ("is_not_for_replication", T_BIT, false),
+            ("is_instead_of_trigger", T_BIT, false),
+        ],
+    },
+    ViewDef {
         name: "INFORMATION_SCHEMA.TABLES",
         columns: &[
             ("TABLE_CATALOG", SYSNAME, true),
@@ -220,6 +238,32 @@ pub(crate) static VIEWS: &[ViewDef] = &[
     },
 ];
 
+/// sys.triggers: the DML triggers (all AFTER triggers on tables).
+fn triggers_rows(_view: &ViewDef, cat: &Catalog, _env: &ViewEnv<'_>) -> Vec<Vec<Value>> {
+    let mut rows = Vec::new();
+    for tr in &cat.triggers {
+        let Some(t) = cat.tables.iter().find(|t| t.sqlite == tr.parent) else {
+            continue;
+        };
+        rows.push(vec![
+            text(&tr.name),
+            Value::Int(tr.object_id),
+            Value::Int(1),
+            text("OBJECT_OR_COLUMN"),
+            Value::Int(t.object_id),
+            text("TR"),
+            text("SQL_TRIGGER"),
+            Value::DateTime(t.created),
+            Value::DateTime(t.created),
+            Value::Bit(false),
+            Value::Bit(tr.disabled),
+            Value::Bit(false),
+            Value::Bit(false),
+        ]);
+    }
+    rows
+}
+
 /// The catalog view a two-part name (schema, name) refers to.
 pub(crate) fn find_view(schema: &str, name: &str) -> Option<&'static ViewDef> {
     let full = format!("{}.{}", schema.to_lowercase(), name.to_lowercase());
@@ -246,6 +290,7 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
         "sys.index_columns" => index_columns_rows,
         "sys.key_constraints" => key_constraints_rows,
         "sys.databases" => databases_rows,
+        "sys.triggers" => triggers_rows,
         "INFORMATION_SCHEMA.TABLES" => is_tables_rows,
         "INFORMATION_SCHEMA.COLUMNS" => is_columns_rows,
         "INFORMATION_SCHEMA.TABLE_CONSTRAINTS" => is_constraints_rows,

@@ -55,6 +55,13 @@ impl SessionState {
                 ctx.names.insert(id, i.name.clone());
             }
         }
+        for tr in &cat.triggers {
+            ctx.constraints.insert(
+                format!("{}.{}", tr.schema.to_lowercase(), tr.name.to_lowercase()),
+                (tr.object_id, "TR"),
+            );
+            ctx.names.insert(tr.object_id, tr.name.clone());
+        }
         *self.fns.ctx.lock().unwrap_or_else(|p| p.into_inner()) = ctx;
     }
 
@@ -154,6 +161,14 @@ impl SessionState {
         for (display, t) in tables {
             match t {
                 Some(t) => {
+                    let triggers: Vec<_> = self
+                        .catalog()?
+                        .triggers
+                        .iter()
+                        .filter(|x| x.parent == t.sqlite)
+                        .cloned()
+                        .collect();
+                    self.drop_trigger_markers(&triggers)?;
                     self.write(false, |s| {
                         s.conn
                             .execute_batch(&format!("DROP TABLE {}", quote_ident(&t.sqlite)))

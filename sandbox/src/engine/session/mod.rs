@@ -15,6 +15,7 @@ mod ddl;
 mod raise;
 mod run;
 mod tablevar;
+mod trigger;
 mod tx;
 
 use super::catalog::{Catalog, DbSummary, SchemaInfo};
@@ -94,6 +95,10 @@ pub(crate) struct SessionState {
     /// transaction).
     savepoints: Vec<(String, Option<String>)>,
     cat_cache: Option<(i64, Arc<Catalog>)>,
+    /// DONEINPROCs of the trigger statements the current statement fired.
+    trigger_items: Vec<Item>,
+    /// Whether the current statement's error came from inside a trigger.
+    trigger_failed: bool,
 }
 
 impl SessionState {
@@ -130,6 +135,8 @@ impl SessionState {
             table_vars: Vec::new(),
             savepoints: Vec::new(),
             cat_cache: None,
+            trigger_items: Vec::new(),
+            trigger_failed: false,
         })
     }
 
@@ -308,6 +315,9 @@ impl SessionState {
         params: &[Param],
         items: &mut Vec<Item>,
     ) -> Flow {
+        if let Some(sql) = self.shared.take_injection(&stmt.to_string()) {
+            self.run_injection(&sql);
+        }
         let cat = match self.catalog() {
             Ok(c) => c,
             Err(e) => return self.fail(e, line, ErrKind::Runtime, items),
@@ -335,6 +345,19 @@ impl SessionState {
             }
             Err(e) => self.fail(e, line, ErrKind::Runtime, items),
         }
+    }
+
+    /// An injected "concurrent" write (`Engine::inject_before`): runs in
+    /// this session's transaction; its answer is dropped and the
+    /// session's @@ROWCOUNT and @@ERROR are left as they were.
+    fn run_injection(&mut self, sql: &str) {
+        let (rowcount, last_error) = (self.rowcount, self.last_error);
+        if let Ok(stmts) = parse_batch(sql) {
+            let mut ignored = Vec::new();
+            self.run_list(&stmts, &[], &mut ignored);
+        }
+        self.rowcount = rowcount;
+        self.last_error = last_error;
     }
 
     /// Reports an error and applies SQL Server's rules for what it aborts.
@@ -366,6 +389,16 @@ impl SessionState {
         Flow::Continue
     }
 
+    /// An error inside a trigger: the transaction rolls back and the
+    /// batch ends, whatever XACT_ABORT says.
+    fn trigger_abort(&mut self, mut e: SqlError, line: u32, items: &mut Vec<Item>) -> Flow {
+        e.line = line;
+        self.last_error = e.number;
+        items.push(Item::Error(e));
+        self.rollback_all(items);
+        Flow::Abort
+    }
+
     fn done(&self, items: &mut Vec<Item>) {
         items.push(Item::Done {
             rows_affected: None,
@@ -382,10 +415,18 @@ impl SessionState {
         match action {
             Action::Query(p) => self.exec_query(p, items)?,
             Action::Dml(p) => {
-                let n = if tablevar::is_table_var(&p) {
-                    self.table_var_dml(&p)?
+                let r = if tablevar::is_table_var(&p) {
+                    self.table_var_dml(&p)
                 } else {
-                    self.run_dml(&p)?
+                    self.run_dml(&p)
+                };
+                items.append(&mut self.trigger_items);
+                let n = match r {
+                    Ok(n) => n,
+                    Err(e) if std::mem::take(&mut self.trigger_failed) => {
+                        return Ok(self.trigger_abort(e, line, items));
+                    }
+                    Err(e) => return Err(e),
                 };
                 self.rowcount = n as i64;
                 items.push(Item::Done {
@@ -443,6 +484,8 @@ impl SessionState {
                 return Ok(Flow::Abort);
             }
             Action::WaitFor(d) => self.wait_for(d, items)?,
+            Action::CreateTrigger(tp) => self.create_trigger(tp, items)?,
+            Action::DropTrigger(t) => self.drop_trigger(t, items)?,
             Action::Use(name) => {
                 self.use_database(&name)?;
                 items.push(Item::Info {

@@ -89,18 +89,34 @@ impl SessionState {
 
     pub(super) fn run_dml(&mut self, p: &DmlPlan) -> Result<u64, SqlError> {
         self.check_perm(&p.table.schema, &p.table.name, p.kind.verb())?;
+        self.check_column_perms(p)?;
         for (s, n) in &p.tables {
             if !(s == &p.table.schema && n == &p.table.name) {
                 self.check_perm(s, n, "SELECT")?;
             }
         }
-        self.write(p.nowait, |s| {
-            let r = Self::prepare(&s.conn, &p.sql).and_then(|mut st| st.raw_execute());
-            match r {
-                Ok(n) => Ok(n as u64),
-                Err(e) => Err(s.dml_error(e, p)),
+        self.trigger_failed = false;
+        self.write(p.nowait, |s| s.dml_fired(p, 0))
+    }
+
+    /// Column-level DENY UPDATE on a column the UPDATE sets: Msg 230.
+    fn check_column_perms(&self, p: &DmlPlan) -> Result<(), SqlError> {
+        let (_, denied) = self.shared.flags(&self.db);
+        let t = &p.table;
+        let key = format!("{}.{}", t.schema.to_lowercase(), t.name.to_lowercase());
+        for c in &p.set_columns {
+            let perm = crate::engine::functions::column_permission(p.kind.verb(), c);
+            if denied.contains(&(key.clone(), perm)) {
+                return Err(errors::column_permission_denied(
+                    p.kind.verb(),
+                    c,
+                    &t.name,
+                    &self.db,
+                    &t.schema,
+                ));
             }
-        })
+        }
+        Ok(())
     }
 
     /// SQL Server's error for a failed INSERT/UPDATE/DELETE.

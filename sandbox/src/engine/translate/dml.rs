@@ -11,6 +11,30 @@ use sqlparser::ast::{
 };
 
 impl Tr<'_, '_> {
+    /// OUTPUT without INTO on a table with an enabled trigger: Msg 334
+    /// (the sandbox has no OUTPUT otherwise; the caller refuses it).
+    fn output_check(
+        &mut self,
+        o: &ast::OutputClause,
+        name: &ObjectName,
+        kind: DmlKind,
+    ) -> Result<(), SqlError> {
+        let ast::OutputClause::Output {
+            into_table: None, ..
+        } = o
+        else {
+            return Ok(());
+        };
+        let Ok(t) = self.user_table(name) else {
+            return Ok(());
+        };
+        if self.has_trigger(&t, kind) {
+            let shown = name_parts(name)?.join(".");
+            return Err(super::trigger::output_with_trigger(&shown));
+        }
+        Ok(())
+    }
+
     /// ` WHERE <predicate>` for UPDATE and DELETE, or nothing.
     fn where_clause(&mut self, selection: Option<&ast::Expr>) -> Result<String, SqlError> {
         Ok(match selection {
@@ -51,6 +75,7 @@ impl Tr<'_, '_> {
                 probe: None,
                 nowait: self.nowait,
                 tables: self.tables.clone(),
+                set_columns: Vec::new(),
             });
         };
         let (src_sql, src_types) = self.insert_source(q, targets.len())?;
@@ -108,6 +133,7 @@ impl Tr<'_, '_> {
             probe: Some(Sql { text: probe, binds }),
             nowait: self.nowait,
             tables: self.tables.clone(),
+            set_columns: Vec::new(),
         })
     }
 
@@ -233,7 +259,10 @@ impl Tr<'_, '_> {
             limit,
             settings,
         } = u;
-        if output.is_some() {
+        if let Some(o) = output {
+            if let TableFactor::Table { name, .. } = &table.relation {
+                self.output_check(o, name, DmlKind::Update)?;
+            }
             return Err(errors::syntax("OUTPUT"));
         }
         if from.is_some() {
@@ -273,6 +302,12 @@ impl Tr<'_, '_> {
             qi(&alias)
         );
         let binds = std::mem::take(&mut self.binds);
+        let set_columns = new_values
+            .iter()
+            .zip(t.columns.iter())
+            .filter(|(v, _)| v.is_some())
+            .map(|(_, c)| c.name.clone())
+            .collect();
         Ok(DmlPlan {
             sql: Sql {
                 text,
@@ -283,6 +318,7 @@ impl Tr<'_, '_> {
             probe: Some(Sql { text: probe, binds }),
             nowait: self.nowait,
             tables: self.tables.clone(),
+            set_columns,
         })
     }
 
@@ -345,7 +381,13 @@ impl Tr<'_, '_> {
             limit,
             settings,
         } = d;
-        if output.is_some() {
+        if let Some(o) = output {
+            let target = match from {
+                FromTable::WithFromKeyword(t) | FromTable::WithoutKeyword(t) => t.first(),
+            };
+            if let Some(TableFactor::Table { name, .. }) = target.map(|t| &t.relation) {
+                self.output_check(o, name, DmlKind::Delete)?;
+            }
             return Err(errors::syntax("OUTPUT"));
         }
         if !optimizer_hints.is_empty()
@@ -384,6 +426,7 @@ impl Tr<'_, '_> {
             probe: None,
             nowait: self.nowait,
             tables: self.tables.clone(),
+            set_columns: Vec::new(),
         })
     }
 }

@@ -174,7 +174,10 @@ impl Tr<'_, '_> {
         display: &str,
         qualifiers: &mut Vec<String>,
     ) -> Result<(String, Vec<SrcCol>), SqlError> {
-        if db.is_none() && schema.is_none() && tname.starts_with('@') {
+        if db.is_none()
+            && schema.is_none()
+            && (tname.starts_with('@') || self.is_pseudo_table(tname))
+        {
             let t = self.table_var(tname)?;
             qualifiers.push(tname.to_lowercase());
             let cols = SrcCol::of_table(&t);

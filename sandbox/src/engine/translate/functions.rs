@@ -572,15 +572,22 @@ impl Tr<'_, '_> {
                 ))
             }
             "has_perms_by_name" => {
-                c.need(3)?;
+                // (securable, class, permission [, sub-securable, its class])
+                if c.exprs.len() != 3 && c.exprs.len() != 5 {
+                    return Err(errors::arg_count(&c.fname, c.exprs.len()));
+                }
                 let args = c
                     .exprs
                     .iter()
                     .map(|e| self.expr(e))
                     .collect::<Result<Vec<_>, _>>()?;
+                let (sub, sub_class) = match args.get(3..5) {
+                    Some([a, b]) => (a.sql.clone(), b.sql.clone()),
+                    _ => ("NULL".into(), "NULL".into()),
+                };
                 Ok(Typed::new(
                     format!(
-                        "sbx_has_perms({}, {}, {})",
+                        "sbx_has_perms({}, {}, {}, {sub}, {sub_class})",
                         args[0].sql, args[1].sql, args[2].sql
                     ),
                     SqlType::Int,

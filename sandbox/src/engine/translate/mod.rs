@@ -29,11 +29,15 @@ mod raise;
 mod tablevar;
 #[cfg(test)]
 mod tests;
+mod trigger;
 
 use control::use_database;
 use ddl::create_schema;
+pub(crate) use trigger::{check_body_action, pseudo_tables, trigger_body, TriggerPlan};
 
-use super::catalog::{view_cte, Catalog, DbSummary, IndexInfo, TableInfo, ViewDef, ViewEnv};
+use super::catalog::{
+    view_cte, Catalog, DbSummary, IndexInfo, TableInfo, TriggerInfo, ViewDef, ViewEnv,
+};
 use super::datatype::{family, quote_ident, DeclType, Family};
 use super::errors;
 use crate::types::{Column, Param, SqlError, SqlType, Value};
@@ -63,6 +67,7 @@ impl Var {
 }
 
 /// Everything translation depends on besides the statement.
+#[derive(Clone, Copy)]
 pub(crate) struct Env<'a> {
     pub catalog: &'a Catalog,
     pub db_name: &'a str,
@@ -134,6 +139,8 @@ pub(crate) struct DmlPlan {
     pub probe: Option<Sql>,
     pub nowait: bool,
     pub tables: Vec<(String, String)>,
+    /// The columns an UPDATE sets, for column-level permissions.
+    pub set_columns: Vec<String>,
 }
 
 /// CREATE TABLE.
@@ -210,6 +217,9 @@ pub(crate) enum Action {
     },
     WaitFor(Duration),
     Use(String),
+    CreateTrigger(TriggerPlan),
+    /// DROP TRIGGER: the trigger (None: IF EXISTS and there is none).
+    DropTrigger(Option<TriggerInfo>),
 }
 
 /// Translates one statement.
@@ -271,6 +281,8 @@ pub(crate) fn plan(env: &Env<'_>, stmt: &Statement) -> Result<Action, SqlError> 
         Statement::Use(ast::Use::Object(n)) | Statement::Use(ast::Use::Database(n)) => {
             use_database(n)
         }
+        Statement::CreateTrigger(ct) => t.create_trigger(ct),
+        Statement::DropTrigger(d) => t.drop_trigger(d),
         _ => Err(refuse(stmt)),
     }
 }

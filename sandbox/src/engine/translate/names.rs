@@ -32,6 +32,9 @@ impl Tr<'_, '_> {
         if db.is_none() && schema.is_none() && name.starts_with('@') {
             return self.table_var(&name);
         }
+        if db.is_none() && schema.is_none() && self.is_pseudo_table(&name) {
+            return Err(super::trigger::pseudo_table_target());
+        }
         if let Some(db) = &db {
             if db.to_lowercase() != self.env.db_name.to_lowercase() {
                 return Err(errors::invalid_object(&ident_path(n)));

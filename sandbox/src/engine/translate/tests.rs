@@ -75,6 +75,7 @@ fn catalog() -> Catalog {
                 &[],
             ),
         ],
+        triggers: Vec::new(),
     }
 }
 
