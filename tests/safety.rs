@@ -86,9 +86,10 @@ fn inspection_requests() -> u64 {
 
 #[test]
 fn a_planned_row_changed_by_another_session_aborts_with_4() {
-    // fix = inspection, 4 permission checks, session setup, BEGIN, ...:
-    // hold the session setup back while another session moves a row.
-    let setup = inspection_requests() + 4 + 1;
+    // fix = the inspection (permissions included), then the transaction's
+    // first request (session setup, BEGIN, every re-check): hold it back
+    // while another session moves a row.
+    let setup = inspection_requests() + 1;
     let sb = sandbox("migrated");
     sb.arm(Fault::parse(&format!("delay@{setup}:1500")).unwrap());
     let dir = tempfile::tempdir().unwrap();
@@ -177,9 +178,11 @@ fn spawn_fix(
 #[test]
 fn ctrl_c_during_fix_rolls_back_and_exits_4() {
     // Hold the first UPDATE back so the signal lands inside the transaction.
-    let begin = inspection_requests() + 4 + 2;
+    // The transaction is open after its first request (setup, BEGIN,
+    // re-checks); hold back the second (the UPDATEs) and press Ctrl-C.
+    let begin = inspection_requests() + 1;
     let sb = sandbox("migrated");
-    sb.arm(Fault::parse(&format!("delay@{}:3000", begin + 2)).unwrap());
+    sb.arm(Fault::parse(&format!("delay@{}:3000", begin + 1)).unwrap());
     let before = snapshot(&sb);
     let dir = tempfile::tempdir().unwrap();
     let child = spawn_fix(&sb, dir.path(), &[]);
@@ -202,11 +205,12 @@ fn ctrl_c_during_fix_rolls_back_and_exits_4() {
 
 #[test]
 fn a_deadlock_victim_is_rerun_then_given_up_cleanly() {
-    // Each attempt sends session setup and BEGIN; a failed one adds a
-    // ROLLBACK. Make BEGIN the deadlock victim on every attempt.
-    let begin = inspection_requests() + 4 + 2;
+    // Each attempt starts with one request (session setup, BEGIN, the
+    // re-checks); a failed one adds a ROLLBACK. Make that first request
+    // the deadlock victim on every attempt.
+    let begin = inspection_requests() + 1;
     let sb = sandbox("migrated");
-    for n in [begin, begin + 3, begin + 6] {
+    for n in [begin, begin + 2, begin + 4] {
         sb.arm(Fault::parse(&format!("error@{n}:1205")).unwrap());
     }
     let before = snapshot(&sb);

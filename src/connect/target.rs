@@ -68,6 +68,25 @@ pub struct ConnectOptions {
     pub lock_timeout_ms: i32,
 }
 
+impl ConnectOptions {
+    /// Whether these options ask for a readable secondary (`-K ReadOnly`, or
+    /// `ApplicationIntent=ReadOnly` in the connection string, unless `-K`
+    /// says otherwise); known without resolving the target or asking for a
+    /// password.
+    pub fn read_only_intent(&self) -> Result<bool> {
+        if let Some(flag) = self.read_only_intent {
+            return Ok(flag);
+        }
+        Ok(match &self.connection_string {
+            Some(cs) => parse_ado(cs)
+                .context("the connection string is malformed")?
+                .read_only_intent
+                .unwrap_or(false),
+            None => false,
+        })
+    }
+}
+
 /// The database used when none is named.
 pub const DEFAULT_DATABASE: &str = "rgsconfig";
 /// `--connect-timeout` when none is given, seconds.
@@ -303,16 +322,6 @@ impl Target {
         &self.extra.ignored
     }
 
-    /// Refuses, before connecting, a target that could only reach a
-    /// read-only copy of the database, for a command that writes (`what`).
-    pub fn check_writable_intent(&self, what: &str) -> Result<()> {
-        if self.extra.read_only_intent {
-            bail!(
-                "{what} writes, and ApplicationIntent=ReadOnly (-K ReadOnly) sends the login to a readable secondary replica, where nothing can be written: drop it (or give -K ReadWrite) and connect through the availability group's listener; nothing was changed"
-            );
-        }
-        Ok(())
-    }
 
     /// The login name as the server will see it (`(integrated)` for the
     /// current Windows user).

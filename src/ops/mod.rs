@@ -119,9 +119,13 @@ impl Context {
     /// A write (`what`) refuses, before connecting, a login that asks for a
     /// readable secondary (usage error, exit 2).
     pub fn refuse_read_only_intent(&self, what: &str) -> Result<()> {
-        self.target()?
-            .check_writable_intent(what)
-            .map_err(|e| crate::error::Stop::Usage(e.to_string()).into())
+        if self.options.read_only_intent()? {
+            return Err(crate::error::Stop::Usage(format!(
+                "{what} writes, and ApplicationIntent=ReadOnly (-K ReadOnly) sends the login to a readable secondary replica, where nothing can be written: drop it (or give -K ReadWrite) and connect through the availability group's listener; nothing was changed"
+            ))
+            .into());
+        }
+        Ok(())
     }
 }
 

@@ -99,6 +99,12 @@ pub fn json(out: &[u8]) -> serde_json::Value {
 /// (the last attempt's outcome, or `pending`) added.
 pub fn journal(path: &Path) -> serde_json::Value {
     let text = std::fs::read_to_string(path).unwrap();
+    // A saved plan is one (pretty) JSON document.
+    if let Ok(doc) = serde_json::from_str::<serde_json::Value>(&text) {
+        if doc.get("format").and_then(|f| f.as_str()) != Some("rgs-repair-journal") {
+            return doc;
+        }
+    }
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let mut doc = json(lines.next().unwrap_or_default().as_bytes());
     let attempts: Vec<serde_json::Value> = lines.map(|l| json(l.as_bytes())).collect();
