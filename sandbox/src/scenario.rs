@@ -17,6 +17,7 @@ const SCENARIOS: &[(&str, &str)] = &[
         "empty-pool",
         include_str!("../../sql/fixtures/empty-pool.sql"),
     ),
+    ("unlinked", include_str!("../../sql/fixtures/unlinked.sql")),
 ];
 
 const NAMES: &[&str] = &[
@@ -25,6 +26,7 @@ const NAMES: &[&str] = &[
     "multi-pool",
     "dangling",
     "empty-pool",
+    "unlinked",
 ];
 
 /// The scenario names, in the order they are documented.
