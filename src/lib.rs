@@ -12,6 +12,7 @@ pub mod apply;
 pub mod connect;
 pub mod digest;
 pub mod error;
+pub mod findings;
 pub mod inspect;
 pub mod journal;
 pub mod ops;

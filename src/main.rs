@@ -236,6 +236,19 @@ struct CheckCli {
     /// Seconds a read waits for another session's lock before giving up (SET LOCK_TIMEOUT); -1 waits as long as it takes [default: 10]
     #[arg(long, value_name = "SECS", allow_negative_numbers = true)]
     lock_timeout: Option<f64>,
+
+    /// Exit 3 when a finding of this code (RGS005) or severity (error,
+    /// warning, info: that or worse) is present; repeatable or
+    /// comma-separated, replaces the default (error). Codes: docs/findings.md
+    #[arg(long = "fail-on", value_name = "CODE|SEVERITY", value_delimiter = ',', value_parser = parse_fail_on)]
+    fail_on: Vec<rgs_repair::findings::FailOn>,
+}
+
+/// A `--fail-on` word: a known code or a severity.
+fn parse_fail_on(s: &str) -> Result<rgs_repair::findings::FailOn, String> {
+    rgs_repair::findings::FailOn::parse(s).ok_or_else(|| {
+        format!("'{s}' is neither a finding code (RGS001...: see docs/findings.md) nor a severity (error, warning, info)")
+    })
 }
 
 impl Command {
@@ -343,7 +356,7 @@ struct SandboxCli {
     #[arg(long, default_value = "127.0.0.1:1433")]
     listen: std::net::SocketAddr,
 
-    /// Scenario from sql/fixtures to load into a new database: migrated, healthy, multi-pool, dangling, empty-pool
+    /// Scenario from sql/fixtures to load into a new database: migrated, healthy, multi-pool, dangling, empty-pool, unlinked
     #[arg(long)]
     scenario: Option<String>,
 
@@ -552,7 +565,9 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
         Ok(ctx)
     };
     match &cli.command {
-        Command::Check(c) => ops::check::run(&ctx(lock_timeout(c.lock_timeout)?)?).await,
+        Command::Check(c) => {
+            ops::check::run(&ctx(lock_timeout(c.lock_timeout)?)?, &c.fail_on).await
+        }
         Command::Fix(f) => {
             let args = ops::fix::FixArgs {
                 pool: f.pool.clone(),

@@ -49,6 +49,15 @@ const UNDO_RECHECK: &str = include_str!("../sql/undo_recheck.sql");
 /// Puts journalled rows back to NULL.
 const UNDO_UPDATE: &str = include_str!("../sql/undo_update.sql");
 
+/// Declared foreign keys, one row per column.
+const CATALOG_FOREIGN_KEYS: &str = include_str!("../sql/catalog_foreign_keys.sql");
+/// Columns named LineUri or TelUri.
+const CATALOG_LINE_URI_COLUMNS: &str = include_str!("../sql/catalog_line_uri_columns.sql");
+/// Rows of one table without a line URI.
+const FINDING_NO_LINE_URI: &str = include_str!("../sql/finding_no_line_uri.sql");
+/// Rows of one table no row of a linking table names.
+const FINDING_UNUSED: &str = include_str!("../sql/finding_unused.sql");
+
 /// A statement that only reads, as it is sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Read(String);
@@ -330,6 +339,67 @@ pub fn key_match(t: &QuotedTable, rows: usize, first: usize) -> String {
 /// a placeholder without a value, or a value without a placeholder, is a bug
 /// and panics rather than sending half-filled SQL (the second check only in
 /// debug builds, where the tests run).
+/// Declared, enabled foreign keys, one row per key column.
+pub fn catalog_foreign_keys() -> Read {
+    Read(CATALOG_FOREIGN_KEYS.to_string())
+}
+
+/// Columns named `LineUri` or `TelUri` (any case), by table.
+pub fn catalog_line_uri_columns() -> Read {
+    Read(CATALOG_LINE_URI_COLUMNS.to_string())
+}
+
+/// The key, display and order lists of a finding query on `t` (which has a
+/// key).
+fn finding_lists(t: &QuotedTable) -> (String, String) {
+    let display = match &t.display {
+        Some(d) => format!("CAST(t.{d} AS nvarchar(256))"),
+        None => "CAST(NULL AS nvarchar(256))".to_string(),
+    };
+    let keys = t
+        .keys
+        .iter()
+        .map(|k| format!("t.{k}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    (keys, display)
+}
+
+/// The rows of `t` whose line URI `column` (quoted) is NULL or blank: key
+/// columns, display name. `t` must have a key.
+pub fn finding_no_line_uri(t: &QuotedTable, column: &str) -> Read {
+    let (keys, display) = finding_lists(t);
+    Read(render(
+        FINDING_NO_LINE_URI,
+        &[
+            ("keys", &keys),
+            ("display", &display),
+            ("table", &t.table),
+            ("column", column),
+            ("order", &keys),
+        ],
+    ))
+}
+
+/// The rows of `t` that no row of `link_table` names: `link_column` (of
+/// the link table) refers to `column` (of `t`); all names quoted. `t` must
+/// have a key.
+pub fn finding_unused(t: &QuotedTable, column: &str, link_table: &str, link_column: &str) -> Read {
+    let (keys, display) = finding_lists(t);
+    Read(render(
+        FINDING_UNUSED,
+        &[
+            ("keys", &keys),
+            ("display", &display),
+            ("table", &t.table),
+            ("column", column),
+            ("link_table", link_table),
+            ("link_column", link_column),
+            ("order", &keys),
+        ],
+    ))
+}
+
 fn render(template: &str, values: &[(&str, &str)]) -> String {
     let mut out = String::with_capacity(template.len() + 64);
     let mut rest = template;

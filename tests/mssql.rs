@@ -139,6 +139,33 @@ fn mssql_healthy() {
 
 #[test]
 #[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_unlinked_findings_through_declared_foreign_keys() {
+    // sys.foreign_keys / sys.foreign_key_columns, the line URI columns and
+    // the NOT EXISTS finding queries on a real server (tests/findings.rs).
+    load("unlinked");
+    let out = tool()
+        .args(["check", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let j: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let codes: Vec<&str> = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    assert_eq!(codes, ["RGS005", "RGS006", "RGS007", "RGS008", "RGS009"]);
+    tool()
+        .args(["check", "--fail-on", "warning"])
+        .assert()
+        .code(3);
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
 fn mssql_multi_pool() {
     load("multi-pool");
     tool().arg("check").assert().code(3);

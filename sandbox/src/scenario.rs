@@ -18,6 +18,7 @@ const SCENARIOS: &[(&str, &str)] = &[
         "empty-pool",
         include_str!("../../sql/fixtures/empty-pool.sql"),
     ),
+    ("unlinked", include_str!("../../sql/fixtures/unlinked.sql")),
 ];
 
 const NAMES: &[&str] = &[
@@ -27,6 +28,7 @@ const NAMES: &[&str] = &[
     "dangling",
     "empty-pool",
     "triggers",
+    "unlinked",
 ];
 
 /// The scenario names, in the order they are documented.

@@ -7,6 +7,7 @@
 //! write: it only ever gets a [`Connection`], which runs [`sql::Read`]s.
 
 pub mod catalog;
+pub mod more;
 
 pub use catalog::{Catalog, ObjectTable, PoolTable, TypedColumn};
 
@@ -230,6 +231,37 @@ pub enum Finding {
         table: String,
         /// Why.
         reason: String,
+    },
+    /// Contact objects without a line URI ([`more`]).
+    NoLineUri {
+        /// `schema.table`
+        table: String,
+        /// The line URI column.
+        column: String,
+        /// Which.
+        objects: Vec<ObjectRow>,
+    },
+    /// Objects nothing uses along the declared links ([`more`]).
+    Unused {
+        /// RGS006, RGS007 or RGS008.
+        code: &'static str,
+        /// `schema.table` of the objects.
+        table: String,
+        /// `schema.table` of the objects that would use them.
+        by: String,
+        /// Which.
+        objects: Vec<ObjectRow>,
+    },
+    /// Owner pools that own no object ([`more`]).
+    IdlePools {
+        /// Which.
+        pools: Vec<Pool>,
+    },
+    /// Links the use checks need that the catalog does not declare
+    /// ([`more`]): `user -> used` each.
+    LinksNotDeclared {
+        /// `schema.table -> schema.table` each.
+        links: Vec<String>,
     },
 }
 

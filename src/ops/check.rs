@@ -2,26 +2,31 @@
 
 use super::{Context, Format};
 use crate::error::{EXIT_FINDINGS, EXIT_OK};
+use crate::findings::{fails, FailOn};
 use crate::inspect::inspect;
 use crate::report::{self, print_json};
 use anyhow::Result;
 
-/// Runs `check`; exit 0 when healthy, 3 with findings.
-pub async fn run(ctx: &Context) -> Result<u8> {
+/// Runs `check`; exit 0 when healthy, 3 when a finding `fail_on` selects
+/// is present (empty: every error, as before codes existed).
+pub async fn run(ctx: &Context, fail_on: &[FailOn]) -> Result<u8> {
     let mut conn = ctx.connect().await?;
     let progress = ctx.progress(&format!("Reading {}", conn.database));
     let i = inspect(&mut conn).await?;
+    let mut findings = i.findings();
+    findings.extend(crate::inspect::more::read(&mut conn, &i).await?);
     drop(progress);
     match ctx.format {
         Format::Human => print!(
             "{}",
-            report::check_human(&i, &ctx.command(std::iter::empty::<String>())?)
+            report::check_human(&i, &findings, &ctx.command(std::iter::empty::<String>())?)
         ),
-        Format::Json => print_json(&report::check_json(&i)),
+        Format::Json => print_json(&report::check_json(&i, &findings)),
     }
-    Ok(if i.findings().is_empty() {
-        EXIT_OK
-    } else {
+    let codes: Vec<&str> = findings.iter().map(|f| f.code()).collect();
+    Ok(if fails(fail_on, &codes) {
         EXIT_FINDINGS
+    } else {
+        EXIT_OK
     })
 }

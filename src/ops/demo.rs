@@ -82,7 +82,7 @@ async fn steps(ctx: &Context, journal: &std::path::Path) -> Result<()> {
         "check",
         "read-only: owner pools, tables with an OwnerPoolId column, objects without an owner",
     );
-    expect("check", check::run(ctx).await?, EXIT_FINDINGS)?;
+    expect("check", check::run(ctx, &[]).await?, EXIT_FINDINGS)?;
 
     banner(
         "2. Plan",
@@ -111,7 +111,7 @@ async fn steps(ctx: &Context, journal: &std::path::Path) -> Result<()> {
         "check",
         "every object should now have its owner pool",
     );
-    expect("check", check::run(ctx).await?, EXIT_OK)?;
+    expect("check", check::run(ctx, &[]).await?, EXIT_OK)?;
 
     banner(
         "5. Undo",

@@ -38,10 +38,28 @@ pub struct CheckJson {
     pub owner_pools: Vec<PoolJson>,
     /// Every table with an owner column.
     pub tables: Vec<TableJson>,
-    /// What is wrong.
-    pub findings: Vec<FindingJson>,
-    /// Whether `findings` is empty.
+    /// What is wrong, each with its code, severity and remedy
+    /// (`docs/findings.md`).
+    pub findings: Vec<CodedFindingJson>,
+    /// Whether no finding is an error (RGS001-RGS004); warnings and
+    /// informational findings may be present.
     pub healthy: bool,
+}
+
+/// One finding with its catalogue entry.
+#[derive(Serialize, JsonSchema)]
+pub struct CodedFindingJson {
+    /// `RGS001`...: stable, never reused.
+    pub code: String,
+    /// error, warning or info.
+    pub severity: crate::findings::Severity,
+    /// What the code means.
+    pub title: String,
+    /// What to do, naming the tool.
+    pub remedy: String,
+    /// The finding itself.
+    #[serde(flatten)]
+    pub finding: FindingJson,
 }
 
 /// `dbo.OwnerPool` as the catalog describes it.
@@ -129,6 +147,38 @@ pub enum FindingJson {
         /// Why.
         reason: String,
     },
+    /// Contact objects without a line URI.
+    NoLineUri {
+        /// `schema.table`
+        table: String,
+        /// The line URI column.
+        column: String,
+        /// How many.
+        count: usize,
+        /// Which (`owner_pool_id` is null: not read).
+        objects: Vec<ObjectJson>,
+    },
+    /// Objects nothing uses along the declared links.
+    Unused {
+        /// `schema.table` of the objects.
+        table: String,
+        /// `schema.table` of the objects that would use them.
+        used_by: String,
+        /// How many.
+        count: usize,
+        /// Which (`owner_pool_id` is null: not read).
+        objects: Vec<ObjectJson>,
+    },
+    /// Owner pools that own no object.
+    IdlePools {
+        /// Which (`objects` is 0).
+        pools: Vec<PoolJson>,
+    },
+    /// Links the use checks need that the catalog does not declare.
+    LinksNotDeclared {
+        /// `schema.table -> schema.table` each.
+        links: Vec<String>,
+    },
 }
 
 /// One object row.
@@ -153,9 +203,9 @@ fn objects_json(objects: &[ObjectRow]) -> Vec<ObjectJson> {
         .collect()
 }
 
-/// The `check` report as one JSON document.
-pub fn check_json(i: &Inspection) -> CheckJson {
-    let findings = i.findings();
+/// The `check` report as one JSON document; `findings` are the
+/// inspection's and the others `check` read ([`crate::inspect::more`]).
+pub fn check_json(i: &Inspection, findings: &[Finding]) -> CheckJson {
     CheckJson {
         schema_version: SCHEMA_VERSION,
         command: "check".to_string(),
@@ -197,13 +247,58 @@ pub fn check_json(i: &Inspection) -> CheckJson {
                 copy_of: t.table.copy_of.clone(),
             })
             .collect(),
-        healthy: findings.is_empty(),
-        findings: findings.iter().map(finding_json).collect(),
+        healthy: !findings
+            .iter()
+            .any(|f| f.entry().severity == crate::findings::Severity::Error),
+        findings: findings
+            .iter()
+            .map(|f| {
+                let e = f.entry();
+                CodedFindingJson {
+                    code: e.code.to_string(),
+                    severity: e.severity,
+                    title: e.title.to_string(),
+                    remedy: e.remedy.to_string(),
+                    finding: finding_json(f),
+                }
+            })
+            .collect(),
     }
 }
 
 fn finding_json(f: &Finding) -> FindingJson {
     match f {
+        Finding::NoLineUri {
+            table,
+            column,
+            objects,
+        } => FindingJson::NoLineUri {
+            table: table.clone(),
+            column: column.clone(),
+            count: objects.len(),
+            objects: objects_json(objects),
+        },
+        Finding::Unused {
+            table, by, objects, ..
+        } => FindingJson::Unused {
+            table: table.clone(),
+            used_by: by.clone(),
+            count: objects.len(),
+            objects: objects_json(objects),
+        },
+        Finding::IdlePools { pools } => FindingJson::IdlePools {
+            pools: pools
+                .iter()
+                .map(|p| PoolJson {
+                    id: p.id.to_string(),
+                    name: p.name.clone(),
+                    objects: Some(0),
+                })
+                .collect(),
+        },
+        Finding::LinksNotDeclared { links } => FindingJson::LinksNotDeclared {
+            links: links.clone(),
+        },
         Finding::NoOwnerPools => FindingJson::NoOwnerPools,
         Finding::NullOwner {
             table,

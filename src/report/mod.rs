@@ -80,7 +80,8 @@ fn object_lines(out: &mut String, objects: &[ObjectRow], show_owner: bool) {
 ///
 /// `base` is the command that reaches this database again; the next step
 /// is suggested with it.
-pub fn check_human(i: &Inspection, base: &Command) -> String {
+/// `findings` are the inspection's and the others `check` read.
+pub fn check_human(i: &Inspection, findings: &[Finding], base: &Command) -> String {
     let mut out = String::new();
     let s = &i.server;
     let _ = writeln!(
@@ -94,18 +95,37 @@ pub fn check_human(i: &Inspection, base: &Command) -> String {
     tables_human(&mut out, i);
     let _ = writeln!(out);
     copies_human(&mut out, i);
-    let findings = i.findings();
-    if findings.is_empty() {
+    let errors = findings
+        .iter()
+        .any(|f| f.entry().severity == crate::findings::Severity::Error);
+    if !errors {
         let _ = writeln!(out, "Healthy: every object has an owner pool that exists.");
-        return out;
+        if findings.is_empty() {
+            return out;
+        }
+        let _ = writeln!(out);
     }
     let _ = writeln!(out, "Findings:");
-    for f in &findings {
+    for f in findings {
         finding_human(&mut out, f);
+        let _ = writeln!(out, "      remedy: {}", f.entry().remedy);
     }
-    let _ = writeln!(out);
-    next_step_human(&mut out, i, &findings, base);
+    if errors {
+        let _ = writeln!(out);
+        next_step_human(&mut out, i, findings, base);
+    }
     out
+}
+
+/// The mark a finding's first line starts with: `!` error, `?` warning,
+/// `i` information; then its code.
+fn mark(f: &Finding) -> String {
+    let m = match f.entry().severity {
+        crate::findings::Severity::Error => "!",
+        crate::findings::Severity::Warning => "?",
+        crate::findings::Severity::Info => "i",
+    };
+    format!("{m} {}", f.code())
 }
 
 fn pools_human(out: &mut String, i: &Inspection) {
@@ -197,7 +217,8 @@ fn finding_human(out: &mut String, f: &Finding) {
         Finding::NoOwnerPools => {
             let _ = writeln!(
                 out,
-                "  ! dbo.OwnerPool is empty: no object can have a valid owner pool."
+                "  {} dbo.OwnerPool is empty: no object can have a valid owner pool.",
+                mark(f)
             );
         }
         Finding::NullOwner {
@@ -207,7 +228,8 @@ fn finding_human(out: &mut String, f: &Finding) {
         } => {
             let _ = writeln!(
                 out,
-                "  ! {table}: {count} object(s) without an owner pool (OwnerPoolId is NULL):"
+                "  {} {table}: {count} object(s) without an owner pool (OwnerPoolId is NULL):",
+                mark(f)
             );
             object_lines(out, objects, false);
         }
@@ -218,12 +240,55 @@ fn finding_human(out: &mut String, f: &Finding) {
         } => {
             let _ = writeln!(
                 out,
-                "  ? {table}: {count} object(s) owned by a pool that is not in dbo.OwnerPool:"
+                "  {} {table}: {count} object(s) owned by a pool that is not in dbo.OwnerPool:",
+                mark(f)
             );
             object_lines(out, objects, true);
         }
         Finding::Unfixable { table, reason } => {
-            let _ = writeln!(out, "  ! {table} {reason}; fix will leave it alone.");
+            let _ = writeln!(
+                out,
+                "  {} {table} {reason}; fix will leave it alone.",
+                mark(f)
+            );
+        }
+        Finding::NoLineUri {
+            table,
+            column,
+            objects,
+        } => {
+            let _ = writeln!(
+                out,
+                "  {} {table}: {} object(s) without a line URI ({column} is empty):",
+                mark(f),
+                objects.len()
+            );
+            object_lines(out, objects, false);
+        }
+        Finding::Unused {
+            table, by, objects, ..
+        } => {
+            let _ = writeln!(
+                out,
+                "  {} {table}: {} object(s) no row of {by} uses:",
+                mark(f),
+                objects.len()
+            );
+            object_lines(out, objects, false);
+        }
+        Finding::IdlePools { pools } => {
+            let _ = writeln!(out, "  {} owner pool(s) that own no object:", mark(f));
+            for p in pools {
+                let _ = writeln!(out, "      {}", p.label());
+            }
+        }
+        Finding::LinksNotDeclared { links } => {
+            let _ = writeln!(
+                out,
+                "  {} links not declared in sys.foreign_keys, so not checked: {}",
+                mark(f),
+                links.join(", ")
+            );
         }
     }
 }

@@ -15,9 +15,11 @@ use chrono::NaiveDateTime;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
+mod fk;
 mod triggers;
 mod views;
 
+pub(crate) use fk::{ForeignKeyInfo, FK_KIND};
 pub(crate) use triggers::{TriggerInfo, TRIGGER_PREFIX};
 
 pub(crate) use views::{find_view, view_cte, DbSummary, ViewDef, ViewEnv};
@@ -150,6 +152,8 @@ pub(crate) struct Catalog {
     pub schemas: Vec<SchemaInfo>,
     pub tables: Vec<TableInfo>,
     pub triggers: Vec<TriggerInfo>,
+    /// Declared foreign keys (`fk.rs`: kept, shown, not enforced).
+    pub foreign_keys: Vec<ForeignKeyInfo>,
 }
 
 impl Catalog {
@@ -182,6 +186,10 @@ impl Catalog {
                         .iter()
                         .any(|i| i.kind != IndexKind::Index && i.name.to_lowercase() == n)
             })
+            || self
+                .foreign_keys
+                .iter()
+                .any(|f| f.schema.to_lowercase() == s && f.name.to_lowercase() == n)
     }
 
     /// Reads the catalog of the database `conn` is connected to.
@@ -208,10 +216,16 @@ impl Catalog {
         for m in markers {
             triggers.extend(triggers::read_trigger(conn, &m)?);
         }
+        let foreign_keys = if has_meta {
+            fk::load(conn, &tables)?
+        } else {
+            Vec::new()
+        };
         Ok(Catalog {
             schemas,
             tables,
             triggers,
+            foreign_keys,
         })
     }
 
