@@ -97,6 +97,58 @@ impl Connection {
             .collect()
     }
 
+    /// Runs a read-only query and hands each row of its first result set
+    /// to `on_row` as it arrives, without collecting them: memory stays
+    /// bounded however many rows there are. Returns the number of rows.
+    pub async fn stream(
+        &mut self,
+        query: &sql::Read,
+        params: &[&dyn ToSql],
+        mut on_row: impl FnMut(tiberius::Row) -> Result<()>,
+    ) -> Result<u64> {
+        use futures_util::TryStreamExt;
+        let text = query.text();
+        self.count(text);
+        let started = std::time::Instant::now();
+        let stream = self
+            .client
+            .query(text, params)
+            .await
+            .map_err(server_error)?;
+        let mut rows = stream.into_row_stream();
+        let mut n = 0u64;
+        while let Some(row) = rows.try_next().await.map_err(server_error)? {
+            if row.result_index() > 0 {
+                continue;
+            }
+            on_row(row)?;
+            n += 1;
+        }
+        drop(rows);
+        self.answered(started, n as usize);
+        Ok(n)
+    }
+
+    /// Begins or ends the snapshot's read-only transaction
+    /// ([`sql::snapshot::ReadTransaction`]: isolation level, BEGIN, and a
+    /// rollback at the end; no data changes).
+    pub async fn read_transaction(
+        &mut self,
+        statement: &sql::snapshot::ReadTransaction,
+    ) -> Result<()> {
+        let text = statement.text();
+        self.count(text);
+        let started = std::time::Instant::now();
+        let stream = self
+            .client
+            .simple_query(text)
+            .await
+            .map_err(server_error)?;
+        stream.into_results().await.map_err(server_error)?;
+        self.answered(started, 0);
+        Ok(())
+    }
+
     /// How many requests this connection has sent.
     pub fn requests(&self) -> u64 {
         self.requests
