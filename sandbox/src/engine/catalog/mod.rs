@@ -15,7 +15,10 @@ use chrono::NaiveDateTime;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
+mod fk;
 mod views;
+
+pub(crate) use fk::{ForeignKeyInfo, FK_KIND};
 
 pub(crate) use views::{find_view, view_cte, DbSummary, ViewDef, ViewEnv};
 
@@ -146,6 +149,8 @@ pub(crate) fn object_id_of(schema: &str, name: &str) -> i64 {
 pub(crate) struct Catalog {
     pub schemas: Vec<SchemaInfo>,
     pub tables: Vec<TableInfo>,
+    /// Declared foreign keys (`fk.rs`: kept, shown, not enforced).
+    pub foreign_keys: Vec<ForeignKeyInfo>,
 }
 
 impl Catalog {
@@ -178,6 +183,10 @@ impl Catalog {
                         .iter()
                         .any(|i| i.kind != IndexKind::Index && i.name.to_lowercase() == n)
             })
+            || self
+                .foreign_keys
+                .iter()
+                .any(|f| f.schema.to_lowercase() == s && f.name.to_lowercase() == n)
     }
 
     /// Reads the catalog of the database `conn` is connected to.
@@ -200,7 +209,16 @@ impl Catalog {
         for t in &mut tables {
             t.number_indexes();
         }
-        Ok(Catalog { schemas, tables })
+        let foreign_keys = if has_meta {
+            fk::load(conn, &tables)?
+        } else {
+            Vec::new()
+        };
+        Ok(Catalog {
+            schemas,
+            tables,
+            foreign_keys,
+        })
     }
 
     /// The schemas, tables (without columns or indexes) and indexes (name,

@@ -142,6 +142,41 @@ pub(crate) static VIEWS: &[ViewDef] = &[
         ],
     },
     ViewDef {
+        name: "sys.foreign_keys",
+        columns: &[
+            ("name", SYSNAME, false),
+            ("object_id", T_INT, false),
+            ("principal_id", T_INT, true),
+            ("schema_id", T_INT, false),
+            ("parent_object_id", T_INT, false),
+            ("type", T_CHAR2, true),
+            ("type_desc", T_DESC, true),
+            ("create_date", T_DT, false),
+            ("modify_date", T_DT, false),
+            ("is_ms_shipped", T_BIT, false),
+            ("referenced_object_id", T_INT, true),
+            ("key_index_id", T_INT, true),
+            ("is_disabled", T_BIT, false),
+            ("is_not_trusted", T_BIT, false),
+            ("delete_referential_action", T_TINY, true),
+            ("delete_referential_action_desc", T_DESC, true),
+            ("update_referential_action", T_TINY, true),
+            ("update_referential_action_desc", T_DESC, true),
+            ("is_system_named", T_BIT, false),
+        ],
+    },
+    ViewDef {
+        name: "sys.foreign_key_columns",
+        columns: &[
+            ("constraint_object_id", T_INT, false),
+            ("constraint_column_id", T_INT, false),
+            ("parent_object_id", T_INT, false),
+            ("parent_column_id", T_INT, false),
+            ("referenced_object_id", T_INT, false),
+            ("referenced_column_id", T_INT, false),
+        ],
+    },
+    ViewDef {
         name: "sys.databases",
         columns: &[
             ("name", SYSNAME, false),
@@ -228,7 +263,7 @@ pub(crate) fn find_view(schema: &str, name: &str) -> Option<&'static ViewDef> {
     VIEWS.iter().find(|v| v.name.to_lowercase() == full)
 }
 
-fn text(s: &str) -> Value {
+pub(super) fn text(s: &str) -> Value {
     Value::Text(s.to_string())
 }
 
@@ -247,6 +282,8 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
         "sys.indexes" => indexes_rows,
         "sys.index_columns" => index_columns_rows,
         "sys.key_constraints" => key_constraints_rows,
+        "sys.foreign_keys" => super::fk::foreign_keys_rows,
+        "sys.foreign_key_columns" => super::fk::foreign_key_columns_rows,
         "sys.databases" => databases_rows,
         "INFORMATION_SCHEMA.TABLES" => is_tables_rows,
         "INFORMATION_SCHEMA.COLUMNS" => is_columns_rows,
@@ -295,6 +332,7 @@ fn objects_rows(view: &ViewDef, cat: &Catalog, _env: &ViewEnv<'_>) -> Vec<Vec<Va
                     Value::Bit(false),
                 ]);
             }
+            rows.extend(super::fk::object_rows(cat, t));
         }
     }
     rows

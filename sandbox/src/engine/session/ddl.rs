@@ -3,7 +3,7 @@
 
 use super::SessionState;
 use crate::engine::catalog::TableInfo;
-use crate::engine::catalog::{Catalog, IndexKind, META_TABLE, SCHEMA_PREFIX};
+use crate::engine::catalog::{Catalog, IndexKind, FK_KIND, META_TABLE, SCHEMA_PREFIX};
 use crate::engine::datatype::{self, quote_ident};
 use crate::engine::errors;
 use crate::engine::functions::FnCtx;
@@ -55,6 +55,13 @@ impl SessionState {
                 ctx.names.insert(id, i.name.clone());
             }
         }
+        for f in &cat.foreign_keys {
+            ctx.constraints.insert(
+                format!("{}.{}", f.schema.to_lowercase(), f.name.to_lowercase()),
+                (f.object_id(), "F"),
+            );
+            ctx.names.insert(f.object_id(), f.name.clone());
+        }
         *self.fns.ctx.lock().unwrap_or_else(|p| p.into_inner()) = ctx;
     }
 
@@ -78,9 +85,27 @@ impl SessionState {
         }
         let created = datatype::format_datetime(&chrono::Local::now().naive_local());
         let sqlite = tp.table.sqlite.clone();
+        let fks: Vec<String> = tp
+            .foreign_keys
+            .iter()
+            .map(|f| {
+                let target = cat.by_sqlite(&f.referenced_sqlite).unwrap_or(&tp.table);
+                f.encode(&tp.table, target)
+            })
+            .collect();
         self.write(false, |s| {
             for d in &tp.ddl {
                 s.conn.execute_batch(d).map_err(|e| s.map_err(e))?;
+            }
+            for f in &fks {
+                s.conn
+                    .execute(
+                        &format!(
+                            "INSERT INTO {META_TABLE} (kind, name, value) VALUES (?1, ?2, ?3)"
+                        ),
+                        [FK_KIND, &sqlite, f],
+                    )
+                    .map_err(|e| s.map_err(e))?;
             }
             s.conn
                 .execute(
@@ -154,6 +179,18 @@ impl SessionState {
         for (display, t) in tables {
             match t {
                 Some(t) => {
+                    if let Some(fk) = self.catalog()?.referenced_by(&t) {
+                        return Err(errors::other(
+                            3726,
+                            16,
+                            1,
+                            format!(
+                                "Could not drop object '{}.{}' because it is referenced by a FOREIGN KEY constraint.",
+                                t.schema, t.name
+                            ),
+                        ))
+                        .inspect_err(|_| tracing::debug!(fk = %fk.name, "drop refused"));
+                    }
                     self.write(false, |s| {
                         s.conn
                             .execute_batch(&format!("DROP TABLE {}", quote_ident(&t.sqlite)))

@@ -19,12 +19,15 @@ impl Tr<'_, '_> {
     pub(super) fn create_table(&mut self, ct: &CreateTable) -> Result<TablePlan, SqlError> {
         let (schema, name) = self.new_table_name(ct)?;
         let sqlite = format!("{schema}.{name}");
-        let keys = ct
-            .constraints
+        let (columns, constraints, fks) =
+            super::fk::split_foreign_keys(&ct.columns, &ct.constraints)?;
+        let keys = constraints
             .iter()
             .map(table_key)
             .collect::<Result<Vec<_>, _>>()?;
-        self.table_plan(&schema, &name, &sqlite, &ct.columns, keys)
+        let mut plan = self.table_plan(&schema, &name, &sqlite, &columns, keys)?;
+        plan.foreign_keys = self.foreign_keys(&plan.table, fks)?;
+        Ok(plan)
     }
 
     /// A table's SQLite DDL and catalog entry from its column definitions
@@ -76,7 +79,11 @@ impl Tr<'_, '_> {
             created: self.env.now_utc,
         };
         table.number_indexes();
-        Ok(TablePlan { table, ddl })
+        Ok(TablePlan {
+            table,
+            ddl,
+            foreign_keys: Vec::new(),
+        })
     }
 
     /// The (schema, name) of the table CREATE TABLE makes, the schema

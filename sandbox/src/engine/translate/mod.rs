@@ -20,6 +20,7 @@ mod control;
 mod ddl;
 mod dml;
 mod expr;
+mod fk;
 mod from;
 mod functions;
 mod names;
@@ -141,6 +142,8 @@ pub(crate) struct DmlPlan {
 pub(crate) struct TablePlan {
     pub table: TableInfo,
     pub ddl: Vec<String>,
+    /// Its FOREIGN KEY constraints (kept in `sbx_meta`, not enforced).
+    pub foreign_keys: Vec<super::catalog::ForeignKeyInfo>,
 }
 
 /// CREATE INDEX.

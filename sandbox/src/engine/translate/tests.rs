@@ -34,6 +34,7 @@ fn table(schema: &str, name: &str, cols: &[(&str, SqlType, bool)], pk: &[usize])
 
 fn catalog() -> Catalog {
     Catalog {
+        foreign_keys: Vec::new(),
         schemas: vec![
             SchemaInfo {
                 id: 1,
@@ -374,8 +375,17 @@ fn ddl_keeps_types_and_constraint_names() {
         refused("CREATE TABLE dbo.Y (A int NULL PRIMARY KEY)").number,
         8111
     );
+    // Foreign keys are kept (engine_foreign_keys.rs); one to a missing
+    // table is SQL Server's 1767, an action the sandbox cannot honour 102.
     assert_eq!(
         refused("CREATE TABLE dbo.Y (A int, B int REFERENCES dbo.X (ID))").number,
+        1767
+    );
+    assert_eq!(
+        refused(
+            "CREATE TABLE dbo.Y (A uniqueidentifier REFERENCES dbo.Queues (ID) ON UPDATE SET NULL)"
+        )
+        .number,
         102
     );
     assert_eq!(
