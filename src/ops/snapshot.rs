@@ -34,14 +34,14 @@ pub async fn run(ctx: &Context, args: &SnapshotArgs) -> Result<u8> {
             s.dir.display(),
             s.tables,
             s.rows,
-            s.isolation.level()
+            snapshot::note(s.isolation).level
         ),
         Format::Json => crate::report::print_json(&serde_json::json!({
             "command": "snapshot",
             "dir": s.dir.display().to_string(),
             "tables": s.tables,
             "rows": s.rows,
-            "isolation": s.isolation.level(),
+            "isolation": snapshot::note(s.isolation).level,
         })),
     }
     Ok(EXIT_OK)

@@ -121,110 +121,57 @@ pub fn write(schema: &Schema, dir: &Path) -> Result<String> {
     writeln!(
         md,
         "Snapshot of database `{}` on `{}` (SQL Server {}), taken {} ({}).\n",
-        id.database, id.server_name, schema.server.product_version, schema.taken_at, schema.isolation.level
+        id.database,
+        id.server_name,
+        schema.server.product_version,
+        schema.taken_at,
+        schema.isolation.level
     )?;
-    let pool = find(schema, &["OwnerPool"]);
     let kinds: Vec<(&str, Loaded<'_>)> = KINDS
         .iter()
         .filter_map(|(h, names)| find(schema, names).map(|t| (*h, t)))
         .map(|(h, t)| load(dir, t).map(|l| (h, l)))
         .collect::<Result<_>>()?;
-    if !schema.foreign_keys_declared {
-        writeln!(md, "The catalog declares no foreign keys, so this file does not link objects to owner pools or agents to groups: it would have to guess from column names. The tables are listed flat, with their owner column as stored.\n")?;
-        if let Some(p) = pool {
-            flat(&mut md, "Owner pools", &load(dir, p)?)?;
-        }
-        for (h, l) in &kinds {
-            flat(&mut md, h, l)?;
+    let pools = find(schema, &["OwnerPool"]).map(|p| load(dir, p)).transpose()?;
+    writeln!(md, "Objects are grouped by their OwnerPoolId, read as dbo.OwnerPool's ID as `check` reads it.")?;
+    if schema.foreign_keys_declared {
+        writeln!(md, "Other links (a workflow's queue, a group's agents...) follow only the foreign keys the catalog declares; they are listed in the last table.\n")?;
+    } else {
+        writeln!(md, "The catalog declares no foreign keys, so this file links nothing else (which queue a workflow uses, which agents a group has): it would have to guess from column names. The objects are listed without links.\n")?;
+    }
+    let links = Links::build(schema, dir, &kinds)?;
+    let mut sections: Vec<(String, Option<String>)> = Vec::new();
+    if let Some(p) = &pools {
+        for r in &p.rows {
+            let id = pool_id(p, r);
+            sections.push((format!("Pool {} ({})", p.label(r), id.clone().unwrap_or_default()), id));
         }
     } else {
-        linked(&mut md, schema, dir, pool, &kinds)?;
+        writeln!(md, "The database has no dbo.OwnerPool table.\n")?;
     }
-    other_tables(&mut md, schema, pool, &kinds)?;
-    Ok(md)
-}
-
-/// A table as a Markdown table: label, key, owner and URI columns.
-fn flat(md: &mut String, heading: &str, l: &Loaded<'_>) -> Result<()> {
-    let t = l.table;
-    writeln!(md, "## {heading} ({}, {} rows)\n", t.full_name(), t.rows)?;
-    let mut cols: Vec<String> = t.primary_key.clone();
-    for c in ["Name", "DisplayName", "Fqdn", "OwnerPoolId"] {
-        if let Some(i) = t.column_index(c) {
-            cols.push(t.columns[i].name.clone());
-        }
-    }
-    cols.extend(uri_columns(t));
-    cols.dedup();
-    rows_table(md, l, &cols, l.rows.iter().collect())
-}
-
-fn rows_table(md: &mut String, l: &Loaded<'_>, cols: &[String], rows: Vec<&Vec<Option<String>>>) -> Result<()> {
-    writeln!(md, "| {} |", cols.join(" | "))?;
-    writeln!(md, "|{}", " --- |".repeat(cols.len()))?;
-    for r in &rows {
-        let cells: Vec<String> = cols.iter().map(|c| cell(l.value(r, c))).collect();
-        writeln!(md, "| {} |", cells.join(" | "))?;
-    }
-    if l.table.rows as usize > l.rows.len() {
-        writeln!(md, "\n(first {} of {} rows; the CSV has them all)", l.rows.len(), l.table.rows)?;
-    }
-    writeln!(md)?;
-    Ok(())
-}
-
-/// Objects per owner pool, along the declared foreign keys.
-fn linked(
-    md: &mut String,
-    schema: &Schema,
-    dir: &Path,
-    pool: Option<&Table>,
-    kinds: &[(&str, Loaded<'_>)],
-) -> Result<()> {
-    writeln!(md, "Objects are grouped by owner pool and agents by group along the foreign keys the catalog declares; a table without such a key is listed under \"Not linked\".\n")?;
-    let pools = match pool {
-        Some(p) => load(dir, p)?,
-        None => {
-            writeln!(md, "The database has no dbo.OwnerPool table.\n")?;
-            Loaded { table: &schema.tables[0], rows: Vec::new() }
-        }
-    };
-    // For each kind: the owner column that references the pool table.
-    let owner_of = |t: &Table| -> Option<(String, String)> {
-        let p = pool?;
-        t.foreign_keys
-            .iter()
-            .find(|f| f.references.eq_ignore_ascii_case(&p.full_name()) && f.columns.len() == 1)
-            .map(|f| (f.columns[0].clone(), f.referenced_columns[0].clone()))
-    };
-    let members = membership(schema, dir, kinds)?;
-    let mut sections: Vec<(String, Option<String>)> = pools
-        .rows
-        .iter()
-        .map(|r| (format!("Pool {} ({})", pools.label(r), pools.key_text(r)), Some(pools.key_text(r))))
-        .collect();
-    sections.push(("No owner".into(), None));
+    sections.push(("No owner (OwnerPoolId NULL or naming no pool)".into(), None));
+    let known: Vec<String> = sections.iter().filter_map(|(_, k)| k.clone()).collect();
     for (title, pool_key) in &sections {
         writeln!(md, "## {title}\n")?;
-        for (heading, l) in kinds {
-            let Some((owner_col, pool_col)) = owner_of(l.table) else { continue };
+        let mut any = false;
+        for (heading, l) in &kinds {
+            let owner_col = l.table.column_index(OWNER).map(|i| l.table.columns[i].name.clone());
             let rows: Vec<&Vec<Option<String>>> = l
                 .rows
                 .iter()
                 .filter(|r| {
-                    let owner = l.value(r, &owner_col);
-                    let owned_by = |k: &str| pools.rows.iter().any(|p| pools.value(p, &pool_col).is_some_and(|v| v.eq_ignore_ascii_case(k)) && Some(pools.key_text(p)) == *pool_key);
-                    match (pool_key, owner) {
-                        (Some(_), Some(o)) => owned_by(o),
-                        (None, Some(o)) => !pools.rows.iter().any(|p| pools.value(p, &pool_col).is_some_and(|v| v.eq_ignore_ascii_case(o))),
-                        (None, None) => true,
-                        (Some(_), None) => false,
+                    let owner = owner_col.as_deref().and_then(|c| l.value(r, c));
+                    let owner = owner.map(str::to_ascii_uppercase);
+                    match pool_key {
+                        Some(k) => owner.as_deref() == Some(k.as_str()),
+                        None => owner.is_none_or(|o| !known.contains(&o)),
                     }
                 })
                 .collect();
             if rows.is_empty() {
                 continue;
             }
+            any = true;
             writeln!(md, "### {heading} ({})\n", l.table.full_name())?;
             for r in rows {
                 let mut line = format!("- **{}**", cell(Some(&l.label(r))));
@@ -234,73 +181,136 @@ fn linked(
                     }
                 }
                 if pool_key.is_none() {
-                    let _ = write!(line, " (owner {})", cell(l.value(r, &owner_col)));
+                    let owner = owner_col.as_deref().and_then(|c| l.value(r, c));
+                    let _ = write!(line, " (OwnerPoolId {})", cell(owner));
                 }
-                if let Some(agents) = members.get(&(l.table.full_name(), l.key_text(r))) {
-                    let _ = write!(line, ": agents {}", agents.join(", "));
+                for (what, names) in links.of(l.table, &l.key_text(r)) {
+                    let _ = write!(line, "; {what}: {}", names.join(", "));
                 }
                 writeln!(md, "{line}")?;
             }
             writeln!(md)?;
         }
-    }
-    let unlinked: Vec<&str> = kinds
-        .iter()
-        .filter(|(_, l)| owner_of(l.table).is_none())
-        .map(|(h, _)| *h)
-        .collect();
-    if !unlinked.is_empty() {
-        writeln!(md, "## Not linked\n\nNo declared foreign key links these to dbo.OwnerPool: {}.\n", unlinked.join(", "))?;
-        for (h, l) in kinds.iter().filter(|(_, l)| owner_of(l.table).is_none()) {
-            flat(md, h, l)?;
+        if !any {
+            writeln!(md, "(nothing)\n")?;
         }
     }
-    Ok(())
+    every_table(&mut md, schema)?;
+    Ok(md)
 }
 
-/// Agents per group, along a membership table with declared foreign keys
-/// to the groups and to the agents: (group table, group key) -> agents.
-fn membership(schema: &Schema, dir: &Path, kinds: &[(&str, Loaded<'_>)]) -> Result<HashMap<(String, String), Vec<String>>> {
-    let mut out = HashMap::new();
-    let get = |h: &str| kinds.iter().find(|(k, _)| *k == h).map(|(_, l)| l);
-    let (Some(groups), Some(agents)) = (get("Agent groups"), get("Agents")) else {
-        return Ok(out);
-    };
-    for m in &schema.tables {
-        let to = |t: &Table| {
-            m.foreign_keys
-                .iter()
-                .find(|f| f.references.eq_ignore_ascii_case(&t.full_name()) && f.referenced_columns == t.primary_key)
+/// The owner column, in any case.
+const OWNER: &str = "OwnerPoolId";
+
+/// A pool row's ID (its `ID` column, else its one key column), upper case
+/// so that GUIDs compare as SQL Server compares them.
+fn pool_id(p: &Loaded<'_>, r: &[Option<String>]) -> Option<String> {
+    let col = p
+        .table
+        .column_index("ID")
+        .map(|i| p.table.columns[i].name.clone())
+        .or_else(|| (p.table.primary_key.len() == 1).then(|| p.table.primary_key[0].clone()))?;
+    p.value(r, &col).map(str::to_ascii_uppercase)
+}
+
+/// Links along declared foreign keys: (table, row key) -> (what, labels).
+struct Links(HashMap<(String, String), Vec<(String, Vec<String>)>>);
+
+impl Links {
+    /// From each object table's own foreign keys to another object table
+    /// (a workflow's queue), and from link tables with keys to two object
+    /// tables (a group's agents: the kind listed first gets the other).
+    fn build(schema: &Schema, dir: &Path, kinds: &[(&str, Loaded<'_>)]) -> Result<Links> {
+        let mut map: HashMap<(String, String), Vec<(String, Vec<String>)>> = HashMap::new();
+        let kind_of = |name: &str| kinds.iter().position(|(_, l)| l.table.full_name().eq_ignore_ascii_case(name));
+        let mut add = |table: &Table, key: String, what: &str, label: String| {
+            let entry = map.entry((table.full_name(), key)).or_default();
+            match entry.iter_mut().find(|(w, _)| w == what) {
+                Some((_, v)) => v.push(label),
+                None => entry.push((what.to_string(), vec![label])),
+            }
         };
-        let (Some(fg), Some(fa)) = (to(groups.table), to(agents.table)) else { continue };
-        let ml = load(dir, m)?;
-        let agent_by_key: HashMap<Vec<Option<String>>, &Vec<Option<String>>> = agents
-            .rows
-            .iter()
-            .map(|r| (agents.values(r, &agents.table.primary_key), r))
-            .collect();
-        for r in &ml.rows {
-            let g = ml.values(r, &fg.columns);
-            let a = ml.values(r, &fa.columns);
-            let text = match agent_by_key.get(&a) {
-                Some(ar) => {
-                    let sip = uri_columns(agents.table).into_iter().find_map(|c| agents.value(ar, &c).map(str::to_string));
-                    match sip {
-                        Some(s) => format!("{} <{}>", agents.label(ar), s),
-                        None => agents.label(ar),
+        for (_, l) in kinds {
+            for fk in &l.table.foreign_keys {
+                let Some(k) = kind_of(&fk.references) else { continue };
+                let target = &kinds[k].1;
+                let by_key = target.index(&fk.referenced_columns);
+                for r in &l.rows {
+                    let v = l.values(r, &fk.columns);
+                    if v.iter().all(Option::is_none) {
+                        continue;
                     }
+                    let label = by_key.get(&v).map_or_else(|| format!("{} (not found)", show(&v)), |t| target.labelled(t));
+                    add(l.table, l.key_text(r), kinds[k].0, label);
                 }
-                None => format!("(agent {} not found)", a.iter().map(|v| v.as_deref().unwrap_or("NULL")).collect::<Vec<_>>().join(", ")),
-            };
-            let gkey = g.iter().map(|v| v.as_deref().unwrap_or("NULL")).collect::<Vec<_>>().join(", ");
-            out.entry((groups.table.full_name(), gkey)).or_insert_with(Vec::new).push(cell(Some(&text)));
+            }
         }
+        for m in &schema.tables {
+            if kind_of(&m.full_name()).is_some() {
+                continue;
+            }
+            let ends: Vec<(usize, &crate::snapshot::schema::ForeignKey)> = m
+                .foreign_keys
+                .iter()
+                .filter_map(|f| kind_of(&f.references).map(|k| (k, f)))
+                .collect();
+            let [(a, fa), (b, fb)] = ends.as_slice() else { continue };
+            let ((from, ff), (to, ft)) = if a <= b { ((*a, fa), (*b, fb)) } else { ((*b, fb), (*a, fa)) };
+            let (owner, target) = (&kinds[from].1, &kinds[to].1);
+            let by_key = target.index(&ft.referenced_columns);
+            let owner_key_cols = &ff.referenced_columns;
+            let ml = load(dir, m)?;
+            for r in &ml.rows {
+                let okey = ml.values(r, &ff.columns);
+                let tkey = ml.values(r, &ft.columns);
+                let label = by_key.get(&tkey).map_or_else(|| format!("{} (not found)", show(&tkey)), |t| target.labelled(t));
+                // The owner's row key as key_text shows it (key order).
+                let text = owner
+                    .table
+                    .primary_key
+                    .iter()
+                    .map(|k| {
+                        owner_key_cols
+                            .iter()
+                            .position(|c| c.eq_ignore_ascii_case(k))
+                            .and_then(|i| okey[i].clone())
+                            .unwrap_or_else(|| "NULL".into())
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                add(owner.table, text, kinds[to].0, label);
+            }
+        }
+        Ok(Links(map))
     }
-    Ok(out)
+
+    fn of(&self, t: &Table, key: &str) -> Vec<(String, Vec<String>)> {
+        self.0.get(&(t.full_name(), key.to_string())).cloned().unwrap_or_default()
+    }
 }
 
-/// Every table not shown above, with its row count and file.
-fn other_tables(md: &mut String, schema: &Schema, pool: Option<&Table>, kinds: &[(&str, Loaded<'_>)]) -> Result<()> {
+fn show(v: &[Option<String>]) -> String {
+    v.iter().map(|x| x.as_deref().unwrap_or("NULL")).collect::<Vec<_>>().join(", ")
+}
+
+impl Loaded<'_> {
+    /// Rows by the values of `columns` (a referenced key).
+    fn index(&self, columns: &[String]) -> HashMap<Vec<Option<String>>, &Vec<Option<String>>> {
+        self.rows.iter().map(|r| (self.values(r, columns), r)).collect()
+    }
+
+    /// The label and a SIP address when the table has one.
+    fn labelled(&self, r: &[Option<String>]) -> String {
+        let sip = uri_columns(self.table).into_iter().find_map(|c| self.value(r, &c).map(str::to_string));
+        match sip {
+            Some(s) => cell(Some(&format!("{} <{s}>", self.label(r)))),
+            None => cell(Some(&self.label(r))),
+        }
+    }
+}
+
+/// Every table, with its row count, file and declared foreign keys.
+fn every_table(md: &mut String, schema: &Schema) -> Result<()> {
     writeln!(md, "## Every table\n")?;
     writeln!(md, "| table | rows | file | foreign keys |")?;
     writeln!(md, "| --- | --- | --- | --- |")?;
@@ -308,10 +318,10 @@ fn other_tables(md: &mut String, schema: &Schema, pool: Option<&Table>, kinds: &
         let fks: Vec<String> = t
             .foreign_keys
             .iter()
-            .map(|f| format!("({}) → {}", f.columns.join(", "), f.references))
+            .map(|f| format!("({}) → {} ({})", f.columns.join(", "), f.references, f.referenced_columns.join(", ")))
             .collect();
-        writeln!(md, "| {} | {} | {} | {} |", cell(Some(&t.full_name())), t.rows, t.file, cell(Some(&fks.join("; "))))?;
+        let fks = if fks.is_empty() { "none declared".to_string() } else { fks.join("; ") };
+        writeln!(md, "| {} | {} | {} | {} |", cell(Some(&t.full_name())), t.rows, t.file, cell(Some(&fks)))?;
     }
-    let _ = (pool, kinds);
     Ok(())
 }

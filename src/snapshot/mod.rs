@@ -98,7 +98,7 @@ pub async fn take(conn: &mut Connection, out: &Path, options: &Options) -> Resul
 }
 
 /// schema.json's account of the isolation.
-fn note(isolation: Isolation) -> IsolationNote {
+pub fn note(isolation: Isolation) -> IsolationNote {
     match isolation {
         Isolation::Snapshot => IsolationNote {
             level: "SNAPSHOT".into(),
