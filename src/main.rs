@@ -262,7 +262,11 @@ struct DiffCli {
     a: PathBuf,
 
     /// Snapshot B (after)
-    #[arg(value_name = "SNAPSHOT_B", required_unless_present = "live", conflicts_with = "live")]
+    #[arg(
+        value_name = "SNAPSHOT_B",
+        required_unless_present = "live",
+        conflicts_with = "live"
+    )]
     b: Option<PathBuf>,
 
     /// Compare snapshot A with the database now

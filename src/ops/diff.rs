@@ -21,7 +21,11 @@ pub struct DiffArgs {
 
 /// Runs `diff`.
 pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<u8> {
-    Schema::load(&args.a)?;
+    // A folder that is not a snapshot is a usage error, found before
+    // connecting.
+    for dir in std::iter::once(&args.a).chain(args.b.as_ref()) {
+        Schema::load(dir).map_err(|e| Stop::Usage(format!("{e:#}")))?;
+    }
     let d = match (&args.b, args.live) {
         (Some(b), false) => diff::compare(&args.a, b)?,
         (None, true) => {
@@ -41,12 +45,19 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<u8> {
             d
         }
         _ => {
-            return Err(Stop::Usage("diff needs a second snapshot, or --live to compare with the database now".into()).into())
+            return Err(Stop::Usage(
+                "diff needs a second snapshot, or --live to compare with the database now".into(),
+            )
+            .into())
         }
     };
     match ctx.format {
         Format::Human => print!("{}", diff::human(&d)),
         Format::Json => crate::report::print_json(&d),
     }
-    Ok(if d.tables.is_empty() { EXIT_OK } else { EXIT_FINDINGS })
+    Ok(if d.tables.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    })
 }

@@ -114,7 +114,8 @@ pub fn compare(a: &Path, b: &Path) -> Result<Diff> {
 /// Reads every row of one table's CSV as column → value.
 fn each_row(dir: &Path, t: &Table, mut f: impl FnMut(RowMap)) -> Result<()> {
     let path = dir.join(&t.file);
-    let file = std::fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("cannot read {}", path.display()))?;
     let mut r = rfc4180::Reader::new(BufReader::new(file));
     let header: Vec<String> = r
         .next_record()?
@@ -122,7 +123,10 @@ fn each_row(dir: &Path, t: &Table, mut f: impl FnMut(RowMap)) -> Result<()> {
         .into_iter()
         .map(Option::unwrap_or_default)
         .collect();
-    while let Some(rec) = r.next_record().with_context(|| path.display().to_string())? {
+    while let Some(rec) = r
+        .next_record()
+        .with_context(|| path.display().to_string())?
+    {
         f(header.iter().cloned().zip(rec).collect());
     }
     Ok(())
@@ -162,13 +166,20 @@ fn table(a: &Path, ta: Option<&Table>, b: &Path, tb: Option<&Table>) -> Result<T
     d.columns_added = cb.iter().filter(|c| !ca.contains(c)).cloned().collect();
     let common: Vec<String> = ca.iter().filter(|c| cb.contains(c)).cloned().collect();
     let project = |r: &RowMap| -> RowMap {
-        common.iter().map(|c| (c.clone(), r.get(c).cloned().flatten())).collect()
+        common
+            .iter()
+            .map(|c| (c.clone(), r.get(c).cloned().flatten()))
+            .collect()
     };
     let key = ta.primary_key.clone();
     let keyed = !key.is_empty() && key == tb.primary_key && key.iter().all(|k| common.contains(k));
     if keyed {
         d.matched_by = format!("primary key ({})", key.join(", "));
-        let key_of = |r: &RowMap| -> RowMap { key.iter().map(|k| (k.clone(), r.get(k).cloned().flatten())).collect() };
+        let key_of = |r: &RowMap| -> RowMap {
+            key.iter()
+                .map(|k| (k.clone(), r.get(k).cloned().flatten()))
+                .collect()
+        };
         let mut before: HashMap<RowMap, RowMap> = HashMap::new();
         each_row(a, ta, |r| {
             before.insert(key_of(&r), project(&r));
@@ -205,7 +216,11 @@ fn table(a: &Path, ta: Option<&Table>, b: &Path, tb: Option<&Table>) -> Result<T
         rows.sort();
         for (r, n) in rows {
             for _ in 0..n.unsigned_abs() {
-                if n > 0 { d.removed.push(r.clone()) } else { d.added.push(r.clone()) }
+                if n > 0 {
+                    d.removed.push(r.clone())
+                } else {
+                    d.added.push(r.clone())
+                }
             }
         }
     }
@@ -229,7 +244,10 @@ fn row_text(r: &RowMap) -> String {
 
 /// The human report.
 pub fn human(d: &Diff) -> String {
-    let mut s = format!("Comparing {} (A) with {} (B): {} tables.\n", d.a, d.b, d.totals.tables_compared);
+    let mut s = format!(
+        "Comparing {} (A) with {} (B): {} tables.\n",
+        d.a, d.b, d.totals.tables_compared
+    );
     if d.tables.is_empty() {
         s.push_str("No differences.\n");
         return s;

@@ -84,15 +84,28 @@ impl Staging {
             fs::rename(&self.out, old)
                 .with_context(|| format!("cannot move the old {} aside", self.out.display()))?;
         }
-        fs::rename(&self.tmp, &self.out)
-            .with_context(|| format!("cannot rename {} to {}", self.tmp.display(), self.out.display()))?;
+        fs::rename(&self.tmp, &self.out).with_context(|| {
+            format!(
+                "cannot rename {} to {}",
+                self.tmp.display(),
+                self.out.display()
+            )
+        })?;
         self.done = true;
         if let Some(parent) = self.out.parent() {
-            sync_dir(if parent.as_os_str().is_empty() { Path::new(".") } else { parent });
+            sync_dir(if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            });
         }
         if let Some(old) = old {
-            fs::remove_dir_all(&old)
-                .with_context(|| format!("the snapshot is complete, but {} could not be removed", old.display()))?;
+            fs::remove_dir_all(&old).with_context(|| {
+                format!(
+                    "the snapshot is complete, but {} could not be removed",
+                    old.display()
+                )
+            })?;
         }
         Ok(self.out.clone())
     }

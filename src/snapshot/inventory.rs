@@ -88,7 +88,12 @@ fn find<'a>(schema: &'a Schema, names: &[&str]) -> Option<&'a Table> {
             .tables
             .iter()
             .find(|t| t.name.eq_ignore_ascii_case(n) && t.schema.eq_ignore_ascii_case("dbo"))
-            .or_else(|| schema.tables.iter().find(|t| t.name.eq_ignore_ascii_case(n)))
+            .or_else(|| {
+                schema
+                    .tables
+                    .iter()
+                    .find(|t| t.name.eq_ignore_ascii_case(n))
+            })
     })
 }
 
@@ -107,7 +112,9 @@ fn uri_columns(t: &Table) -> Vec<String> {
         .iter()
         .filter(|c| {
             let n = c.name.to_ascii_lowercase();
-            ["uri", "sip", "tel", "number"].iter().any(|w| n.contains(w))
+            ["uri", "sip", "tel", "number"]
+                .iter()
+                .any(|w| n.contains(w))
         })
         .map(|c| c.name.clone())
         .collect()
@@ -132,8 +139,13 @@ pub fn write(schema: &Schema, dir: &Path) -> Result<String> {
         .filter_map(|(h, names)| find(schema, names).map(|t| (*h, t)))
         .map(|(h, t)| load(dir, t).map(|l| (h, l)))
         .collect::<Result<_>>()?;
-    let pools = find(schema, &["OwnerPool"]).map(|p| load(dir, p)).transpose()?;
-    writeln!(md, "Objects are grouped by their OwnerPoolId, read as dbo.OwnerPool's ID as `check` reads it.")?;
+    let pools = find(schema, &["OwnerPool"])
+        .map(|p| load(dir, p))
+        .transpose()?;
+    writeln!(
+        md,
+        "Objects are grouped by their OwnerPoolId, read as dbo.OwnerPool's ID as `check` reads it."
+    )?;
     if schema.foreign_keys_declared {
         writeln!(md, "Other links (a workflow's queue, a group's agents...) follow only the foreign keys the catalog declares; they are listed in the last table.\n")?;
     } else {
@@ -144,7 +156,10 @@ pub fn write(schema: &Schema, dir: &Path) -> Result<String> {
     if let Some(p) = &pools {
         for r in &p.rows {
             let id = pool_id(p, r);
-            sections.push((format!("Pool {} ({})", p.label(r), id.clone().unwrap_or_default()), id));
+            sections.push((
+                format!("Pool {} ({})", p.label(r), id.clone().unwrap_or_default()),
+                id,
+            ));
         }
     } else {
         writeln!(md, "The database has no dbo.OwnerPool table.\n")?;
@@ -155,7 +170,10 @@ pub fn write(schema: &Schema, dir: &Path) -> Result<String> {
         writeln!(md, "## {title}\n")?;
         let mut any = false;
         for (heading, l) in &kinds {
-            let owner_col = l.table.column_index(OWNER).map(|i| l.table.columns[i].name.clone());
+            let owner_col = l
+                .table
+                .column_index(OWNER)
+                .map(|i| l.table.columns[i].name.clone());
             let rows: Vec<&Vec<Option<String>>> = l
                 .rows
                 .iter()
@@ -222,7 +240,11 @@ impl Links {
     /// tables (a group's agents: the kind listed first gets the other).
     fn build(schema: &Schema, dir: &Path, kinds: &[(&str, Loaded<'_>)]) -> Result<Links> {
         let mut map: HashMap<(String, String), Vec<(String, Vec<String>)>> = HashMap::new();
-        let kind_of = |name: &str| kinds.iter().position(|(_, l)| l.table.full_name().eq_ignore_ascii_case(name));
+        let kind_of = |name: &str| {
+            kinds
+                .iter()
+                .position(|(_, l)| l.table.full_name().eq_ignore_ascii_case(name))
+        };
         let mut add = |table: &Table, key: String, what: &str, label: String| {
             let entry = map.entry((table.full_name(), key)).or_default();
             match entry.iter_mut().find(|(w, _)| w == what) {
@@ -232,7 +254,9 @@ impl Links {
         };
         for (_, l) in kinds {
             for fk in &l.table.foreign_keys {
-                let Some(k) = kind_of(&fk.references) else { continue };
+                let Some(k) = kind_of(&fk.references) else {
+                    continue;
+                };
                 let target = &kinds[k].1;
                 let by_key = target.index(&fk.referenced_columns);
                 for r in &l.rows {
@@ -240,7 +264,10 @@ impl Links {
                     if v.iter().all(Option::is_none) {
                         continue;
                     }
-                    let label = by_key.get(&v).map_or_else(|| format!("{} (not found)", show(&v)), |t| target.labelled(t));
+                    let label = by_key.get(&v).map_or_else(
+                        || format!("{} (not found)", show(&v)),
+                        |t| target.labelled(t),
+                    );
                     add(l.table, l.key_text(r), kinds[k].0, label);
                 }
             }
@@ -254,8 +281,14 @@ impl Links {
                 .iter()
                 .filter_map(|f| kind_of(&f.references).map(|k| (k, f)))
                 .collect();
-            let [(a, fa), (b, fb)] = ends.as_slice() else { continue };
-            let ((from, ff), (to, ft)) = if a <= b { ((*a, fa), (*b, fb)) } else { ((*b, fb), (*a, fa)) };
+            let [(a, fa), (b, fb)] = ends.as_slice() else {
+                continue;
+            };
+            let ((from, ff), (to, ft)) = if a <= b {
+                ((*a, fa), (*b, fb))
+            } else {
+                ((*b, fb), (*a, fa))
+            };
             let (owner, target) = (&kinds[from].1, &kinds[to].1);
             let by_key = target.index(&ft.referenced_columns);
             let owner_key_cols = &ff.referenced_columns;
@@ -263,7 +296,10 @@ impl Links {
             for r in &ml.rows {
                 let okey = ml.values(r, &ff.columns);
                 let tkey = ml.values(r, &ft.columns);
-                let label = by_key.get(&tkey).map_or_else(|| format!("{} (not found)", show(&tkey)), |t| target.labelled(t));
+                let label = by_key.get(&tkey).map_or_else(
+                    || format!("{} (not found)", show(&tkey)),
+                    |t| target.labelled(t),
+                );
                 // The owner's row key as key_text shows it (key order).
                 let text = owner
                     .table
@@ -285,23 +321,34 @@ impl Links {
     }
 
     fn of(&self, t: &Table, key: &str) -> Vec<(String, Vec<String>)> {
-        self.0.get(&(t.full_name(), key.to_string())).cloned().unwrap_or_default()
+        self.0
+            .get(&(t.full_name(), key.to_string()))
+            .cloned()
+            .unwrap_or_default()
     }
 }
 
 fn show(v: &[Option<String>]) -> String {
-    v.iter().map(|x| x.as_deref().unwrap_or("NULL")).collect::<Vec<_>>().join(", ")
+    v.iter()
+        .map(|x| x.as_deref().unwrap_or("NULL"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 impl Loaded<'_> {
     /// Rows by the values of `columns` (a referenced key).
     fn index(&self, columns: &[String]) -> HashMap<Vec<Option<String>>, &Vec<Option<String>>> {
-        self.rows.iter().map(|r| (self.values(r, columns), r)).collect()
+        self.rows
+            .iter()
+            .map(|r| (self.values(r, columns), r))
+            .collect()
     }
 
     /// The label and a SIP address when the table has one.
     fn labelled(&self, r: &[Option<String>]) -> String {
-        let sip = uri_columns(self.table).into_iter().find_map(|c| self.value(r, &c).map(str::to_string));
+        let sip = uri_columns(self.table)
+            .into_iter()
+            .find_map(|c| self.value(r, &c).map(str::to_string));
         match sip {
             Some(s) => cell(Some(&format!("{} <{s}>", self.label(r)))),
             None => cell(Some(&self.label(r))),
@@ -318,10 +365,28 @@ fn every_table(md: &mut String, schema: &Schema) -> Result<()> {
         let fks: Vec<String> = t
             .foreign_keys
             .iter()
-            .map(|f| format!("({}) → {} ({})", f.columns.join(", "), f.references, f.referenced_columns.join(", ")))
+            .map(|f| {
+                format!(
+                    "({}) → {} ({})",
+                    f.columns.join(", "),
+                    f.references,
+                    f.referenced_columns.join(", ")
+                )
+            })
             .collect();
-        let fks = if fks.is_empty() { "none declared".to_string() } else { fks.join("; ") };
-        writeln!(md, "| {} | {} | {} | {} |", cell(Some(&t.full_name())), t.rows, t.file, cell(Some(&fks)))?;
+        let fks = if fks.is_empty() {
+            "none declared".to_string()
+        } else {
+            fks.join("; ")
+        };
+        writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            cell(Some(&t.full_name())),
+            t.rows,
+            t.file,
+            cell(Some(&fks))
+        )?;
     }
     Ok(())
 }

@@ -141,8 +141,11 @@ fn progress(show: bool) -> indicatif::ProgressBar {
     if !show {
         return indicatif::ProgressBar::hidden();
     }
-    let bar = indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) = indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec})") {
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec})")
+    {
         bar.set_style(style);
     }
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
@@ -163,7 +166,12 @@ async fn write_table(
         .iter()
         .map(schema::select_item)
         .collect::<Option<Vec<_>>>()
-        .ok_or_else(|| anyhow!("table {}: a column name longer than SQL Server allows", t.full_name()))?;
+        .ok_or_else(|| {
+            anyhow!(
+                "table {}: a column name longer than SQL Server allows",
+                t.full_name()
+            )
+        })?;
     let order = t
         .primary_key
         .iter()
@@ -179,20 +187,24 @@ async fn write_table(
     let width = t.columns.len();
     let mut fields: Vec<Option<String>> = Vec::with_capacity(width);
     let n = conn
-        .stream(&sql::snapshot::rows(&table, &columns, &order, isolation), &[], |row| {
-            fields.clear();
-            fields.extend(row.into_iter().map(|d| render::text(&d)));
-            if fields.len() != width {
-                return Err(anyhow!(
-                    "table {}: {} values in a row of {width} columns",
-                    t.full_name(),
-                    fields.len()
-                ));
-            }
-            rfc4180::write_record(&mut out, &fields)?;
-            bar.inc(1);
-            Ok(())
-        })
+        .stream(
+            &sql::snapshot::rows(&table, &columns, &order, isolation),
+            &[],
+            |row| {
+                fields.clear();
+                fields.extend(row.into_iter().map(|d| render::text(&d)));
+                if fields.len() != width {
+                    return Err(anyhow!(
+                        "table {}: {} values in a row of {width} columns",
+                        t.full_name(),
+                        fields.len()
+                    ));
+                }
+                rfc4180::write_record(&mut out, &fields)?;
+                bar.inc(1);
+                Ok(())
+            },
+        )
         .await
         .with_context(|| format!("reading {}", t.full_name()))?;
     out.flush()?;

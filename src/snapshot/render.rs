@@ -31,7 +31,11 @@ pub fn text(data: &ColumnData<'_>) -> Option<String> {
         }),
         ColumnData::SmallDateTime(v) => v.map(|d| {
             let day = day_from(1900, i64::from(d.days()));
-            format!("{} {}", day, clock(u64::from(d.seconds_fragments()) * 60, 0, 0))
+            format!(
+                "{} {}",
+                day,
+                clock(u64::from(d.seconds_fragments()) * 60, 0, 0)
+            )
         }),
         ColumnData::Date(v) => v.map(|d| day_from(1, i64::from(d.days())).to_string()),
         ColumnData::Time(v) => v.map(|t| time(t.increments(), t.scale())),
@@ -145,14 +149,23 @@ mod tests {
             "3F2504E0-4F89-11D3-9A0C-0305E82C3301"
         );
         assert_eq!(t(ColumnData::Bit(Some(true))), "1");
-        assert_eq!(t(ColumnData::Binary(Some(Cow::Borrowed(&[0, 0xab])))), "0x00AB");
+        assert_eq!(
+            t(ColumnData::Binary(Some(Cow::Borrowed(&[0, 0xab])))),
+            "0x00AB"
+        );
         assert_eq!(t(ColumnData::Binary(Some(Cow::Borrowed(&[])))), "0x");
-        assert_eq!(t(ColumnData::Numeric(Some(Numeric::new_with_scale(5, 2)))), "0.05");
+        assert_eq!(
+            t(ColumnData::Numeric(Some(Numeric::new_with_scale(5, 2)))),
+            "0.05"
+        );
         assert_eq!(decimal(-12345, 2), "-123.45");
         assert_eq!(decimal(7, 0), "7");
         assert_eq!(t(ColumnData::F64(Some(0.1))), "0.1");
         assert_eq!(t(ColumnData::F64(Some(1e300))), "1e300");
-        assert_eq!(t(ColumnData::String(Some(" a,\"b\"\r\n ".into()))), " a,\"b\"\r\n ");
+        assert_eq!(
+            t(ColumnData::String(Some(" a,\"b\"\r\n ".into()))),
+            " a,\"b\"\r\n "
+        );
         assert_eq!(text(&ColumnData::String(None)), None);
         assert_eq!(t(ColumnData::String(Some("".into()))), "");
     }
@@ -170,7 +183,10 @@ mod tests {
             "2024-02-29 13:45:30.007"
         );
         assert_eq!(
-            t(ColumnData::SmallDateTime(Some(SmallDateTime::new(days as u16, 61)))),
+            t(ColumnData::SmallDateTime(Some(SmallDateTime::new(
+                days as u16,
+                61
+            )))),
             "2024-02-29 01:01:00"
         );
         let d1 = (NaiveDate::from_ymd_opt(2024, 2, 29).unwrap()
@@ -180,7 +196,10 @@ mod tests {
         let tm = Time::new(12_345_678_901, 7);
         assert_eq!(t(ColumnData::Time(Some(tm))), "00:20:34.5678901");
         assert_eq!(
-            t(ColumnData::DateTime2(Some(DateTime2::new(Date::new(d1), tm)))),
+            t(ColumnData::DateTime2(Some(DateTime2::new(
+                Date::new(d1),
+                tm
+            )))),
             "2024-02-29 00:20:34.5678901"
         );
         // 23:30 UTC at +01:00 is 00:30 the next day.

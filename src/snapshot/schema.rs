@@ -278,16 +278,25 @@ pub fn select_item(c: &Column) -> Option<String> {
 
 /// The quoted two-part name of a table.
 pub fn quoted_table(t: &Table) -> Result<String> {
-    quote_two_part(&t.schema, &t.name)
-        .ok_or_else(|| anyhow!("table {}: a name longer than SQL Server allows", t.full_name()))
+    quote_two_part(&t.schema, &t.name).ok_or_else(|| {
+        anyhow!(
+            "table {}: a name longer than SQL Server allows",
+            t.full_name()
+        )
+    })
 }
 
 impl Schema {
     /// Reads `schema.json` of the snapshot in `dir`.
     pub fn load(dir: &Path) -> Result<Schema> {
         let path = dir.join("schema.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("{} is not a snapshot: cannot read {}", dir.display(), path.display()))?;
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{} is not a snapshot: cannot read {}",
+                dir.display(),
+                path.display()
+            )
+        })?;
         let s: Schema = serde_json::from_str(&text)
             .with_context(|| format!("{}: not a snapshot's schema.json", path.display()))?;
         if s.format != FORMAT {
@@ -328,8 +337,16 @@ mod tests {
         let s = |x: &str| x.to_string();
         let tables = assemble(
             vec![
-                (s("dbo"), s("AgentGroupAgents"), col("GroupId", "uniqueidentifier")),
-                (s("dbo"), s("AgentGroupAgents"), col("AgentId", "uniqueidentifier")),
+                (
+                    s("dbo"),
+                    s("AgentGroupAgents"),
+                    col("GroupId", "uniqueidentifier"),
+                ),
+                (
+                    s("dbo"),
+                    s("AgentGroupAgents"),
+                    col("AgentId", "uniqueidentifier"),
+                ),
                 (s("dbo"), s("AgentGroups"), col("ID", "uniqueidentifier")),
                 (s("x y"), s("a/b"), col("v", "money")),
             ],

@@ -68,10 +68,7 @@ pub fn isolation_state() -> Read {
 
 /// Sets the isolation level and begins the transaction.
 pub fn begin(isolation: Isolation) -> ReadTransaction {
-    ReadTransaction(render(
-        SNAPSHOT_BEGIN,
-        &[("isolation", isolation.level())],
-    ))
+    ReadTransaction(render(SNAPSHOT_BEGIN, &[("isolation", isolation.level())]))
 }
 
 /// Rolls the transaction back and restores READ COMMITTED.
