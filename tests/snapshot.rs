@@ -306,14 +306,12 @@ fn diff_names_exactly_the_rows_a_fix_changed() {
                 "{name} {id}"
             );
             // It was NULL before the fix, in the database as in A.
-            let was = csv(&a.join(format!(
-                "{}",
-                std::fs::read_dir(&a)
-                    .unwrap()
-                    .map(|e| e.unwrap().file_name().into_string().unwrap())
-                    .find(|f| f.ends_with(&format!("-dbo.{name}.csv")))
-                    .unwrap()
-            )));
+            let file = std::fs::read_dir(&a)
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .find(|f| f.ends_with(&format!("-dbo.{name}.csv")))
+                .unwrap();
+            let was = csv(&a.join(file));
             assert!(was
                 .1
                 .iter()

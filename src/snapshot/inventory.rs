@@ -232,14 +232,19 @@ fn pool_id(p: &Loaded<'_>, r: &[Option<String>]) -> Option<String> {
 }
 
 /// Links along declared foreign keys: (table, row key) -> (what, labels).
-struct Links(HashMap<(String, String), Vec<(String, Vec<String>)>>);
+struct Links(HashMap<RowRef, Vec<Linked>>);
+
+/// A row: its table's `schema.table` and its key as text.
+type RowRef = (String, String);
+/// What a row links to: the kind (`Queues`) and the rows' labels.
+type Linked = (String, Vec<String>);
 
 impl Links {
     /// From each object table's own foreign keys to another object table
     /// (a workflow's queue), and from link tables with keys to two object
     /// tables (a group's agents: the kind listed first gets the other).
     fn build(schema: &Schema, dir: &Path, kinds: &[(&str, Loaded<'_>)]) -> Result<Links> {
-        let mut map: HashMap<(String, String), Vec<(String, Vec<String>)>> = HashMap::new();
+        let mut map: HashMap<RowRef, Vec<Linked>> = HashMap::new();
         let kind_of = |name: &str| {
             kinds
                 .iter()
@@ -320,7 +325,7 @@ impl Links {
         Ok(Links(map))
     }
 
-    fn of(&self, t: &Table, key: &str) -> Vec<(String, Vec<String>)> {
+    fn of(&self, t: &Table, key: &str) -> Vec<Linked> {
         self.0
             .get(&(t.full_name(), key.to_string()))
             .cloned()

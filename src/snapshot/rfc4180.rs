@@ -21,7 +21,7 @@ pub fn write_record<W: Write, S: AsRef<str>>(out: &mut W, fields: &[Option<S>]) 
             let s = s.as_ref();
             let mut rest = s;
             while let Some(q) = rest.find('"') {
-                out.write_all(rest[..=q].as_bytes())?;
+                out.write_all(&rest.as_bytes()[..=q])?;
                 out.write_all(b"\"")?;
                 rest = &rest[q + 1..];
             }
