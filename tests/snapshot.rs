@@ -495,3 +495,25 @@ fn a_hundred_thousand_rows_round_trip_in_bounded_memory() {
     assert_eq!(want["7"][2], None);
     assert_eq!(want["8"][2].as_deref(), Some(""));
 }
+
+#[test]
+fn help_documents_the_exit_codes() {
+    for (sub, code) in [
+        ("snapshot", "2  usage error (DIR is not empty"),
+        ("diff", "3  differences found"),
+    ] {
+        let out = assert_cmd::Command::cargo_bin("rgs-repair")
+            .unwrap()
+            .args([sub, "--help"])
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout
+            .clone();
+        let out = String::from_utf8(out).unwrap();
+        assert!(
+            out.contains("Exit codes:") && out.contains(code) && out.contains("--server"),
+            "{out}"
+        );
+    }
+}
