@@ -20,5 +20,6 @@ pub mod plan;
 pub mod quote;
 pub mod report;
 pub mod shell;
+pub mod snapshot;
 pub mod sql;
 pub mod value;

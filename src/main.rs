@@ -208,6 +208,12 @@ enum Command {
     /// Put back the rows a fix changed, from its journal
     #[command(after_help = EXIT_CODES)]
     Undo(UndoCli),
+    /// Write every table (CSV), schema.json and inventory.md to a new folder, in one read-only transaction
+    #[command(after_help = SNAPSHOT_HELP)]
+    Snapshot(SnapshotCli),
+    /// Rows added, removed and changed per table between two snapshots, or a snapshot and the database now (exit 0 none, 3 differences)
+    #[command(after_help = DIFF_HELP)]
+    Diff(DiffCli),
     /// Run the sandbox: a TDS server on SQLite for tests and demos (not SQL Server)
     #[cfg(feature = "sandbox")]
     Sandbox(SandboxCli),
@@ -226,6 +232,67 @@ enum Command {
     },
     /// Print the manual page (roff), e.g. `rgs-repair man > rgs-repair.1`
     Man,
+}
+
+const SNAPSHOT_HELP: &str = "\
+The folder gets one CSV per user table (RFC 4180, UTF-8, header row; every
+value quoted, NULL an empty unquoted field, so \"\" is the empty string),
+schema.json (tables, columns, types, keys, foreign keys, row counts, server
+identity, time, isolation) and inventory.md (the configuration per owner
+pool). Everything is read in one transaction: SNAPSHOT isolation where the
+database allows it, else shared table locks held to the end (writers wait).
+The files are written to a temporary folder beside DIR and renamed when
+complete.
+
+Exit codes:
+  0  the snapshot is complete
+  1  error (no folder DIR was made)
+  2  usage error (DIR is not empty and no --force; DIR is a file)";
+
+const DIFF_HELP: &str = "\
+Rows are matched by the primary key schema.json records; a table without
+one is compared as a multiset of whole rows.
+
+Exit codes:
+  0  no differences
+  1  error
+  2  usage error (not a snapshot folder; neither B nor --live)
+  3  differences found";
+
+#[derive(Args, Debug)]
+struct SnapshotCli {
+    #[command(flatten)]
+    common: Common,
+
+    /// The folder to write (new or empty)
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    /// Replace DIR even if it is not empty
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Args, Debug)]
+struct DiffCli {
+    #[command(flatten)]
+    common: Common,
+
+    /// Snapshot A (before)
+    #[arg(value_name = "SNAPSHOT_A")]
+    a: PathBuf,
+
+    /// Snapshot B (after)
+    #[arg(
+        value_name = "SNAPSHOT_B",
+        required_unless_present = "live",
+        conflicts_with = "live"
+    )]
+    b: Option<PathBuf>,
+
+    /// Compare snapshot A with the database now
+    #[arg(long)]
+    live: bool,
 }
 
 #[derive(Args, Debug)]
@@ -258,6 +325,8 @@ impl Command {
             Command::Check(_) => "check",
             Command::Fix(_) => "fix",
             Command::Undo(_) => "undo",
+            Command::Snapshot(_) => "snapshot",
+            Command::Diff(_) => "diff",
             #[cfg(feature = "sandbox")]
             Command::Sandbox(_) => "sandbox",
             #[cfg(feature = "sandbox")]
@@ -527,6 +596,8 @@ impl Cli {
             Command::Check(c) => Some(&c.common),
             Command::Fix(f) => Some(&f.common),
             Command::Undo(u) => Some(&u.common),
+            Command::Snapshot(s) => Some(&s.common),
+            Command::Diff(d) => Some(&d.common),
             _ => None,
         };
         match later {
@@ -598,6 +669,21 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
                 retries: u.write.retries,
             };
             ops::undo::run(&ctx(args.lock_timeout)?, &args).await
+        }
+        Command::Snapshot(s) => {
+            let args = ops::snapshot::SnapshotArgs {
+                out: s.out.clone(),
+                force: s.force,
+            };
+            ops::snapshot::run(&ctx(None)?, &args).await
+        }
+        Command::Diff(d) => {
+            let args = ops::diff::DiffArgs {
+                a: d.a.clone(),
+                b: d.b.clone(),
+                live: d.live,
+            };
+            ops::diff::run(&ctx(None)?, &args).await
         }
         #[cfg(feature = "sandbox")]
         Command::Sandbox(s) => {

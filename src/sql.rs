@@ -10,6 +10,8 @@
 
 use crate::quote::{QuotedPoolTable, QuotedTable};
 
+pub mod snapshot;
+
 /// Server, database and whether the database can be written.
 const SERVER_INFO: &str = include_str!("../sql/server_info.sql");
 /// Every column of every user table.

@@ -480,3 +480,68 @@ fn mssql_connection_string_keys_and_read_only_intent() {
         .code(2);
     assert_eq!(nulls(), 30);
 }
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_snapshot_both_isolations_and_diff_after_fix() {
+    load("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b, c) = (
+        dir.path().join("a"),
+        dir.path().join("b"),
+        dir.path().join("c"),
+    );
+    // ALLOW_SNAPSHOT_ISOLATION OFF (the default): shared table locks.
+    run_script("ALTER DATABASE [rgsconfig] SET ALLOW_SNAPSHOT_ISOLATION OFF").unwrap();
+    tool().args(["snapshot", "--out"]).arg(&a).assert().code(0);
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(a.join("schema.json")).unwrap()).unwrap();
+    assert_eq!(
+        schema["isolation"]["level"],
+        "READ COMMITTED + TABLOCK, HOLDLOCK"
+    );
+    let rows: u64 = schema["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["rows"].as_u64().unwrap())
+        .sum();
+    assert_eq!(rows as i64, {
+        let mut n = 0;
+        for t in schema["tables"].as_array().unwrap() {
+            n += scalar(&format!(
+                "SELECT COUNT(*) FROM [{}].[{}]",
+                t["schema"].as_str().unwrap(),
+                t["name"].as_str().unwrap()
+            ));
+        }
+        n
+    });
+    // ON: SNAPSHOT isolation.
+    run_script("ALTER DATABASE [rgsconfig] SET ALLOW_SNAPSHOT_ISOLATION ON").unwrap();
+    tool().args(["snapshot", "--out"]).arg(&b).assert().code(0);
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.join("schema.json")).unwrap()).unwrap();
+    assert_eq!(schema["isolation"]["level"], "SNAPSHOT");
+    run_script("ALTER DATABASE [rgsconfig] SET ALLOW_SNAPSHOT_ISOLATION OFF").unwrap();
+    tool().arg("diff").arg(&a).arg(&b).assert().code(0);
+    let j = dir.path().join("j.json");
+    tool()
+        .args(["fix", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    tool().args(["snapshot", "--out"]).arg(&c).assert().code(0);
+    let out = tool()
+        .args(["diff", "--format", "json"])
+        .arg(&a)
+        .arg(&c)
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let d: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(d["totals"]["changed"], 30);
+    tool().arg("diff").arg(&c).arg("--live").assert().code(0);
+}

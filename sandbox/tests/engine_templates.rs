@@ -364,3 +364,57 @@ fn permissions_and_server_info_templates() {
         vec![vec![Value::Text("rgsconfig".into()), Value::Bit(true)]]
     );
 }
+
+#[test]
+fn snapshot_templates_read_in_one_locked_transaction() {
+    let e = engine_with(Some("migrated"));
+    let mut s = session(&e);
+    // ALLOW_SNAPSHOT_ISOLATION is OFF: the sandbox keeps no row versions.
+    let rs = one(&mut s, &read("sql/snapshot_isolation.sql"), &[]);
+    assert_eq!(rs.rows, vec![vec![Value::Int(0)]]);
+    ok(
+        &mut s,
+        &template("snapshot_begin.sql", &[("isolation", "READ COMMITTED")]),
+        &[],
+    );
+    let rs = one(&mut s, &read("sql/snapshot_columns.sql"), &[]);
+    let names: Vec<&str> = rs.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(&names[6..], ["max_length", "precision", "scale"]);
+    let fks = one(&mut s, &read("sql/snapshot_foreign_keys.sql"), &[]);
+    assert_eq!(fks.rows.len(), 7);
+    let rows = one(
+        &mut s,
+        &template(
+            "snapshot_rows.sql",
+            &[
+                ("columns", "[ID], [OwnerPoolId]"),
+                ("table", "[dbo].[AgentGroups]"),
+                ("hints", " WITH (TABLOCK, HOLDLOCK)"),
+                ("order_by", "\nORDER BY [ID]"),
+            ],
+        ),
+        &[],
+    );
+    assert_eq!(rows.rows.len(), 12);
+    // The lock is held: another session's write waits, and times out.
+    let mut other = session(&e);
+    ok(&mut other, "SET LOCK_TIMEOUT 0", &[]);
+    assert_eq!(
+        fails(
+            &mut other,
+            "UPDATE dbo.AgentGroups SET Name = N'x' WHERE 1 = 0"
+        )
+        .number,
+        1222
+    );
+    ok(&mut s, &read("sql/snapshot_end.sql"), &[]);
+    assert_eq!(
+        scalar(&e, "SELECT COUNT(*) FROM dbo.AgentGroups"),
+        Value::Int(12)
+    );
+    ok(
+        &mut other,
+        "UPDATE dbo.AgentGroups SET Name = N'x' WHERE 1 = 0",
+        &[],
+    );
+}

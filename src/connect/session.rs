@@ -103,11 +103,17 @@ impl Connection {
         }
     }
 
-    async fn send(&mut self, text: &str, params: &[&dyn ToSql]) -> Result<Vec<Vec<Row>>> {
-        let text = match self.setup.take() {
+    /// `text`, preceded by the session's settings when this is its first
+    /// request.
+    fn with_setup(&mut self, text: &str) -> String {
+        match self.setup.take() {
             Some(setup) => format!("{setup}\n{text}"),
             None => text.to_string(),
-        };
+        }
+    }
+
+    async fn send(&mut self, text: &str, params: &[&dyn ToSql]) -> Result<Vec<Vec<Row>>> {
+        let text = self.with_setup(text);
         self.count(&text);
         let started = std::time::Instant::now();
         let stream = self
@@ -162,6 +168,54 @@ impl Connection {
             Err(_) => "this login may not see other sessions (VIEW SERVER STATE); a DBA finds the blocking session in sys.dm_exec_requests.blocking_session_id".to_string(),
         };
         DbError::Blocked { holders }
+    }
+
+    /// Runs a read-only query and hands each row of its first result set
+    /// to `on_row` as it arrives, without collecting them: memory stays
+    /// bounded however many rows there are. Returns the number of rows.
+    pub async fn stream(
+        &mut self,
+        query: &sql::Read,
+        params: &[&dyn ToSql],
+        mut on_row: impl FnMut(tiberius::Row) -> Result<()>,
+    ) -> Result<u64> {
+        use futures_util::TryStreamExt;
+        let text = self.with_setup(query.text());
+        self.count(&text);
+        let started = std::time::Instant::now();
+        let stream = self
+            .client
+            .query(&text, params)
+            .await
+            .map_err(server_error)?;
+        let mut rows = stream.into_row_stream();
+        let mut n = 0u64;
+        while let Some(row) = rows.try_next().await.map_err(server_error)? {
+            if row.result_index() > 0 {
+                continue;
+            }
+            on_row(row)?;
+            n += 1;
+        }
+        drop(rows);
+        self.answered(started, n as usize);
+        Ok(n)
+    }
+
+    /// Begins or ends the snapshot's read-only transaction
+    /// ([`sql::snapshot::ReadTransaction`]: isolation level, BEGIN, and a
+    /// rollback at the end; no data changes).
+    pub async fn read_transaction(
+        &mut self,
+        statement: &sql::snapshot::ReadTransaction,
+    ) -> Result<()> {
+        let text = self.with_setup(statement.text());
+        self.count(&text);
+        let started = std::time::Instant::now();
+        let stream = self.client.simple_query(&text).await.map_err(server_error)?;
+        stream.into_results().await.map_err(server_error)?;
+        self.answered(started, 0);
+        Ok(())
     }
 
     /// How many requests this connection has sent.
@@ -241,10 +295,7 @@ impl Writer<'_> {
 
     /// Runs a statement without parameters (SET, BEGIN, COMMIT, ROLLBACK).
     pub async fn batch(&mut self, statement: &sql::Write) -> Result<()> {
-        let text = match self.conn.setup.take() {
-            Some(setup) => format!("{setup}\n{}", statement.text()),
-            None => statement.text().to_string(),
-        };
+        let text = self.conn.with_setup(statement.text());
         self.conn.count(&text);
         let started = std::time::Instant::now();
         let stream = self

@@ -4,12 +4,14 @@
 pub mod check;
 #[cfg(feature = "sandbox")]
 pub mod demo;
+pub mod diff;
 pub mod fix;
 mod fix_plan;
 pub mod progress;
 pub mod prompt;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
+pub mod snapshot;
 pub mod undo;
 
 use crate::connect::{connect, ConnectOptions, Connection, Target};

@@ -189,6 +189,8 @@ pub(crate) static VIEWS: &[ViewDef] = &[
             ("collation_name", SYSNAME, true),
             ("create_date", T_DT, false),
             ("group_database_id", SqlType::UniqueIdentifier, true),
+            ("snapshot_isolation_state", T_TINY, true),
+            ("snapshot_isolation_state_desc", T_DESC, true),
         ],
     },
     ViewDef {
@@ -542,6 +544,10 @@ fn databases_rows(_view: &ViewDef, _cat: &Catalog, env: &ViewEnv<'_>) -> Vec<Vec
             text("SQL_Latin1_General_CP1_CI_AS"),
             Value::DateTime(d.created),
             d.group_database_id.map_or(Value::Null, Value::Guid),
+            // The sandbox keeps no row versions: ALLOW_SNAPSHOT_ISOLATION
+            // is OFF, as it is by default on SQL Server.
+            Value::Int(0),
+            text("OFF"),
         ]);
     }
     rows
