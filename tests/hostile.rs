@@ -9,14 +9,16 @@ use common::*;
 use predicates::prelude::*;
 use rgs_sandbox::{Sandbox, SandboxOptions};
 
-/// The reconstructed schema's tables, which a new sandbox always has.
+/// The reconstructed schema's tables, which a new sandbox always has; a
+/// table before those its foreign keys refer to, the order they drop in.
 const SCHEMA_TABLES: &[&str] = &[
+    "Workflows",
+    "QueueAgentGroups",
+    "AgentGroupAgents",
     "OwnerPool",
     "Agents",
     "AgentGroups",
-    "AgentGroupAgents",
     "Queues",
-    "Workflows",
     "HolidaySets",
     "HoursOfBusiness",
     "DbConfigInt",

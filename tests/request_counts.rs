@@ -20,7 +20,7 @@ fn add_tables(sb: &Sandbox, n: usize) {
     for i in 0..n {
         let t = format!("[dbo].[ExtraObjects{i:02}]");
         sb.query(&format!(
-            "CREATE TABLE {t} ([ID] uniqueidentifier NOT NULL PRIMARY KEY, [Name] nvarchar(256) NOT NULL, [OwnerPoolId] int NULL)"
+            "CREATE TABLE {t} ([ID] uniqueidentifier NOT NULL PRIMARY KEY, [Name] nvarchar(256) NOT NULL, [OwnerPoolId] uniqueidentifier NULL)"
         ))
         .unwrap();
         for j in 0..3 {

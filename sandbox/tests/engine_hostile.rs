@@ -32,13 +32,15 @@ fn hostile_names_through_the_templates() {
     ];
     for (ty, p1, pty, pval) in types {
         let e = engine_with(None);
+        // Referencing tables first: the schema declares foreign keys.
         let drop: String = [
+            "Workflows",
+            "QueueAgentGroups",
+            "AgentGroupAgents",
             "OwnerPool",
             "Agents",
             "AgentGroups",
-            "AgentGroupAgents",
             "Queues",
-            "Workflows",
             "HolidaySets",
             "HoursOfBusiness",
             "DbConfigInt",
@@ -133,9 +135,10 @@ INSERT INTO [dbo].[NoKey] ([Name], [OwnerPoolId]) VALUES (N'n1', NULL), (N'n2', 
             &template("fix_update.sql", &subs),
             &[param("@P1", pty, pval.clone())],
         );
+        // The UPDATE's DONE, then its count as the template selects it.
         assert_eq!(
-            items,
-            vec![Item::Done {
+            items[..1],
+            [Item::Done {
                 rows_affected: Some(2)
             }],
             "{ty}"
@@ -158,16 +161,21 @@ INSERT INTO [dbo].[NoKey] ([Name], [OwnerPoolId]) VALUES (N'n1', NULL), (N'n2', 
             ),
         ];
         ok(&mut s, &read("sql/begin.sql"), &[]);
-        let rs = one(&mut s, &template("undo_recheck.sql", &subs), &params[1..]);
+        let rs = one(&mut s, &template("undo_recheck.sql", &subs), &params);
         assert_eq!(
             rs.rows,
-            vec![vec![Value::Int(1), Value::Text("a]b".into()), pval.clone()]],
+            vec![vec![
+                Value::Int(1),
+                Value::Text("a]b".into()),
+                pval.clone(),
+                Value::Int(1)
+            ]],
             "{ty}"
         );
         let items = ok(&mut s, &template("undo_update.sql", &subs), &params);
         assert_eq!(
-            items,
-            vec![Item::Done {
+            items[..1],
+            [Item::Done {
                 rows_affected: Some(1)
             }],
             "{ty}"
@@ -249,8 +257,8 @@ CREATE TABLE [dbo].[Queues] ([ID] int NOT NULL, [Name] nvarchar(50) NOT NULL, [O
         &[param("@P1", SqlType::Int, Value::Int(7))],
     );
     assert_eq!(
-        items,
-        vec![Item::Done {
+        items[..1],
+        [Item::Done {
             rows_affected: Some(90_000)
         }]
     );
@@ -281,7 +289,7 @@ CREATE TABLE [dbo].[Queues] ([ID] int NOT NULL, [Name] nvarchar(50) NOT NULL, [O
             ("key_match", key_match.as_str()),
         ];
         assert_eq!(
-            one(&mut s, &template("undo_recheck.sql", &subs), &params[1..])
+            one(&mut s, &template("undo_recheck.sql", &subs), &params)
                 .rows
                 .len(),
             ids.len()

@@ -94,7 +94,9 @@ fn catalog_columns_template_lists_every_column_with_sql_server_types() {
         .find(|r| r[1] == t("OwnerPool") && r[2] == t("Fqdn"))
         .unwrap();
     assert_eq!(fqdn[3..], [t("nvarchar"), Value::Int(2), Value::Bit(false)]);
-    assert_eq!(rs.rows.len(), 3 + 4 + 7 + 3 + 6 + 7 + 3 + 3 + 2);
+    // Per table, as schema.sql declares them (QueueAgentGroups and the
+    // Workflows' link columns came with the foreign keys).
+    assert_eq!(rs.rows.len(), 44);
     let tables: Vec<String> = rs
         .rows
         .iter()
@@ -118,7 +120,7 @@ fn catalog_primary_keys_template_gives_key_columns_in_order() {
     let rs = one(&mut s, &read("sql/catalog_primary_keys.sql"), &[]);
     assert_eq!(rs.columns[3].ty, SqlType::TinyInt);
     let t = |s: &str| Value::Text(s.into());
-    assert_eq!(rs.rows.len(), 10);
+    assert_eq!(rs.rows.len(), 12);
     assert_eq!(
         rs.rows[0],
         vec![t("dbo"), t("AgentGroupAgents"), t("GroupId"), Value::Int(1)]
@@ -210,22 +212,29 @@ fn finding_rows_owner_counts_and_pools_templates() {
 
     let sql = template(
         "owner_counts.sql",
-        &[("owner", "[OwnerPoolId]"), ("table", "[dbo].[Queues]")],
+        &[
+            ("owner", "[OwnerPoolId]"),
+            ("table", "[dbo].[Queues]"),
+            ("pool_table", "[dbo].[OwnerPool]"),
+            ("pool_id", "[ID]"),
+        ],
     );
     let rs = one(&mut s, &sql, &[]);
     assert_eq!(rs.columns[0].ty, SqlType::UniqueIdentifier);
-    assert_eq!(rs.columns[1].ty, SqlType::BigInt);
-    let mut counts: Vec<(Value, Value)> = rs
+    assert_eq!(rs.columns[1].ty, SqlType::UniqueIdentifier);
+    assert_eq!(rs.columns[2].ty, SqlType::BigInt);
+    let mut counts: Vec<(Value, Value, Value)> = rs
         .rows
         .iter()
-        .map(|r| (r[0].clone(), r[1].clone()))
+        .map(|r| (r[0].clone(), r[1].clone(), r[2].clone()))
         .collect();
-    counts.sort_by_key(|(k, _)| format!("{k:?}"));
+    counts.sort_by_key(|(k, _, _)| format!("{k:?}"));
+    // The server matched the owner to its pool; NULL matches none.
     assert_eq!(
         counts,
         vec![
-            (Value::Guid(guid(POOL1)), Value::Int(3)),
-            (Value::Null, Value::Int(9))
+            (Value::Guid(guid(POOL1)), Value::Guid(guid(POOL1)), Value::Int(3)),
+            (Value::Null, Value::Null, Value::Int(9))
         ]
     );
 
@@ -304,27 +313,38 @@ fn finding_rows_owner_counts_and_pools_templates() {
 fn permissions_and_server_info_templates() {
     let e = engine_with(None);
     let mut s = session(&e);
-    let perms = read("sql/permissions.sql");
+    let perms = template(
+        "permissions.sql",
+        &[("table_param", "@P1"), ("column_param", "@P2")],
+    );
     let p = |name: &str| {
-        vec![param(
-            "@P1",
-            SqlType::NVarChar(Some(4000)),
-            Value::Text(name.into()),
-        )]
+        vec![
+            param(
+                "@P1",
+                SqlType::NVarChar(Some(4000)),
+                Value::Text(name.into()),
+            ),
+            param(
+                "@P2",
+                SqlType::NVarChar(Some(4000)),
+                Value::Text("OwnerPoolId".into()),
+            ),
+        ]
     };
     let rs = one(&mut s, &perms, &p("[dbo].[Queues]"));
     assert_eq!(rs.columns[0].name, "can_update");
     assert_eq!(rs.columns[0].ty, SqlType::Int);
-    assert_eq!(rs.rows, vec![vec![Value::Int(1)]]);
+    assert_eq!(rs.columns[1].name, "can_update_owner");
+    assert_eq!(rs.rows, vec![vec![Value::Int(1), Value::Int(1)]]);
     assert_eq!(
         one(&mut s, &perms, &p("[dbo].[Nope]")).rows,
-        vec![vec![Value::Null]]
+        vec![vec![Value::Null, Value::Null]]
     );
     e.set_permission("rgsconfig", "[dbo].[Queues]", "UPDATE", false)
         .unwrap();
     assert_eq!(
         one(&mut s, &perms, &p("[dbo].[Queues]")).rows,
-        vec![vec![Value::Int(0)]]
+        vec![vec![Value::Int(0), Value::Int(0)]]
     );
     let err = fails(&mut s, "UPDATE dbo.Queues SET Name = N'x'");
     assert_eq!(err.number, 229);
@@ -333,7 +353,7 @@ fn permissions_and_server_info_templates() {
         .unwrap();
     assert_eq!(
         one(&mut s, &perms, &p("[dbo].[Queues]")).rows,
-        vec![vec![Value::Int(1)]]
+        vec![vec![Value::Int(1), Value::Int(1)]]
     );
 
     let info = read("sql/server_info.sql");
@@ -351,7 +371,7 @@ fn permissions_and_server_info_templates() {
     assert_eq!(rs.rows[0][3], Value::Text("READ_ONLY".into()));
     assert_eq!(
         one(&mut s, &perms, &p("[dbo].[Queues]")).rows,
-        vec![vec![Value::Int(0)]]
+        vec![vec![Value::Int(0), Value::Int(0)]]
     );
     assert_eq!(fails(&mut s, "DELETE FROM dbo.Queues").number, 3906);
     let rs = one(

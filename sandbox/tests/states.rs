@@ -291,7 +291,12 @@ async fn denied_update_is_229_and_has_perms_0() {
     let mut c = connect(&sb).await;
     for (table, want) in [("[dbo].[AgentGroups]", 0), ("[dbo].[Queues]", 1)] {
         let row = c
-            .query(include_str!("../../sql/permissions.sql"), &[&table])
+            .query(
+                include_str!("../../sql/permissions.sql")
+                    .replace("{table_param}", "@P1")
+                    .replace("{column_param}", "@P2"),
+                &[&table, &"OwnerPoolId"],
+            )
             .await
             .unwrap()
             .into_row()

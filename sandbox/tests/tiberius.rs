@@ -511,8 +511,10 @@ async fn product_catalog_queries_decode() {
         .is_some_and(|v| v.starts_with("16.")));
     let row = c
         .query(
-            include_str!("../../sql/permissions.sql"),
-            &[&"[dbo].[AgentGroups]"],
+            include_str!("../../sql/permissions.sql")
+                .replace("{table_param}", "@P1")
+                .replace("{column_param}", "@P2"),
+            &[&"[dbo].[AgentGroups]", &"OwnerPoolId"],
         )
         .await
         .unwrap()
