@@ -200,6 +200,9 @@ pub struct Inspection {
     pub pools: Vec<Pool>,
     /// Each object table.
     pub tables: Vec<TableState>,
+    /// The findings beyond ownership (RGS005-RGS010), when asked for
+    /// ([`inspect_for`]).
+    pub more: Vec<Finding>,
 }
 
 /// Something wrong that `check` reports.
@@ -401,42 +404,75 @@ pub struct NotRgsConfig(pub String);
 /// and whether the login may update it). Whether an owner names a pool is
 /// decided by the server, with the column's collation.
 pub async fn inspect(conn: &mut Connection) -> Result<Inspection> {
+    inspect_for(conn, false).await
+}
+
+/// [`inspect`], and with `more` also the findings beyond ownership
+/// (RGS005-RGS010, [`more`]), in the same three round trips.
+pub async fn inspect_for(conn: &mut Connection, more: bool) -> Result<Inspection> {
     let mut server = server_info_only(conn).await?;
     let mut reads = vec![sql::catalog_columns(), sql::catalog_primary_keys()];
+    if more {
+        reads.push(sql::catalog_line_uri_columns());
+        reads.push(sql::catalog_foreign_keys());
+    }
     let with_group = server.major_version() >= 11;
     if with_group {
         reads.push(sql::group_database_id());
     }
     let sets = conn.results(&sql::Read::batch(reads), &[]).await?;
-    let [columns, keys, rest @ ..] = sets.as_slice() else {
+    let mut sets = sets.into_iter();
+    let (Some(columns), Some(keys)) = (sets.next(), sets.next()) else {
         bail!("the server did not answer every catalog query");
     };
+    let more_catalog = if more {
+        let (uri, fks) = (sets.next().unwrap_or_default(), sets.next().unwrap_or_default());
+        Some(more::MoreCatalog::from_rows(&uri, &fks))
+    } else {
+        None
+    };
     if with_group {
-        server.identity.group_database_id = rest.first().and_then(|r| group_id(r));
+        server.identity.group_database_id = sets.next().and_then(|r| group_id(&r));
     }
-    let catalog = catalog::from_rows(columns, keys);
+    let catalog = catalog::from_rows(&columns, &keys);
     let Some(pool_table) = catalog.pool_table else {
         return Err(NotRgsConfig(server.database).into());
     };
     let pool_q = pool_table
         .quoted()
         .ok_or_else(|| anyhow!("the owner pool table has a name longer than SQL Server allows"))?;
-    let (pools, tables) = read_tables(conn, catalog.tables, &pool_q).await?;
-    Ok(Inspection {
+    let (queries, missing) = match &more_catalog {
+        Some(c) => more::queries(&catalog.tables, c),
+        None => (Vec::new(), Vec::new()),
+    };
+    let extra: Vec<sql::Read> = queries.iter().map(|q| q.read.clone()).collect();
+    let (pools, tables, answers) = read_tables(conn, catalog.tables, &pool_q, extra).await?;
+    let mut i = Inspection {
         server,
         pool_table,
         pools,
         tables,
-    })
+        more: Vec::new(),
+    };
+    if more_catalog.is_some() {
+        i.more = more::collect(&queries, answers);
+        i.more.extend(i.idle_pools());
+        if !missing.is_empty() {
+            i.more.push(Finding::LinksNotDeclared { links: missing });
+        }
+    }
+    Ok(i)
 }
 
 /// The third round trip: the pools, then for each table its owner counts,
-/// its rows without a valid owner and the login's permissions.
+/// its rows without a valid owner and the login's permissions; then the
+/// `extra` reads, whose answers come back as they are.
 async fn read_tables(
     conn: &mut Connection,
     tables: Vec<ObjectTable>,
     pool: &QuotedPoolTable,
-) -> Result<(Vec<Pool>, Vec<TableState>)> {
+    extra: Vec<sql::Read>,
+) -> Result<(Vec<Pool>, Vec<TableState>, Vec<Vec<Row>>)> {
     let mut quoted = Vec::new();
     for t in &tables {
         let q = t.quoted().ok_or_else(|| {
@@ -455,17 +491,19 @@ async fn read_tables(
         reads.push(sql::finding_rows(q, pool));
         reads.push(sql::permissions(2 * i + 1));
     }
+    let n_extra = extra.len();
+    reads.extend(extra);
     let mut params: Vec<&dyn ToSql> = Vec::new();
     for ((_, two_part), t) in quoted.iter().zip(&tables) {
         params.push(two_part);
         params.push(&t.owner.name);
     }
     let sets = conn.results(&sql::Read::batch(reads), &params).await?;
-    if sets.len() != 1 + 3 * tables.len() {
+    let asked = 1 + 3 * tables.len() + n_extra;
+    if sets.len() != asked {
         bail!(
-            "the server answered {} result sets where {} were asked for",
-            sets.len(),
-            1 + 3 * tables.len()
+            "the server answered {} result sets where {asked} were asked for",
+            sets.len()
         );
     }
     let mut sets = sets.into_iter();
@@ -484,7 +522,7 @@ async fn read_tables(
         );
         states.push(table_state(table, q, counts, findings, perms));
     }
-    Ok((pools, states))
+    Ok((pools, states, sets.collect()))
 }
 
 fn pool_row(r: Row) -> Pool {

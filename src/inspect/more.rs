@@ -3,13 +3,12 @@
 //! catalog declares), pools that own nothing. Read-only, like the rest of
 //! the room; reported, never changed.
 
-use super::{Finding, Inspection, ObjectRow, TableState};
-use crate::connect::Connection;
+use super::{Finding, Inspection, ObjectRow};
+use crate::connect::Row;
 use crate::findings as codes;
 use crate::quote::{quote_name, quote_two_part};
 use crate::sql;
 use crate::value::DbValue;
-use anyhow::Result;
 
 /// Who uses whom: (user table, used table, code), by table name. The
 /// tables are found among the object tables; the links between them only
@@ -63,76 +62,159 @@ impl Finding {
     }
 }
 
-/// RGS005-RGS010 for an inspected database.
-pub async fn read(conn: &mut Connection, i: &Inspection) -> Result<Vec<Finding>> {
-    let mut out = Vec::new();
-    let objects: Vec<&TableState> = i
-        .tables
+/// What the catalog says that these findings need: the line-URI columns
+/// and the declared single-column links. Read in [`super::inspect`]'s
+/// catalog round trip.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MoreCatalog {
+    /// `(schema, table, column)` of each column named like a line URI.
+    pub line_uri_columns: Vec<(String, String, String)>,
+    /// Declared single-column foreign keys.
+    pub links: Vec<Link>,
+}
+
+impl MoreCatalog {
+    /// From the answers to [`sql::catalog_line_uri_columns`] and
+    /// [`sql::catalog_foreign_keys`].
+    pub fn from_rows(line_uri: &[Row], foreign_keys: &[Row]) -> MoreCatalog {
+        MoreCatalog {
+            line_uri_columns: line_uri
+                .iter()
+                .map(|r| (r.text(0), r.text(1), r.text(2)))
+                .collect(),
+            links: links(foreign_keys),
+        }
+    }
+}
+
+/// One query of these findings, and what its rows mean.
+#[derive(Clone, Debug)]
+pub struct MoreQuery {
+    /// The statement.
+    pub read: sql::Read,
+    /// Key columns in its rows, before the display name.
+    nkeys: usize,
+    what: Kind,
+}
+
+#[derive(Clone, Debug)]
+enum Kind {
+    NoLineUri { table: String, column: String },
+    /// One of the paths by which `by` uses `table`'s rows.
+    Unused { code: &'static str, table: String, by: String },
+}
+
+/// The queries RGS005-RGS008 need for `tables` (object tables as the
+/// catalog found them), sent with the third round trip of
+/// [`super::inspect`]; and the links the catalog does not declare (RGS010).
+pub fn queries(tables: &[super::ObjectTable], cat: &MoreCatalog) -> (Vec<MoreQuery>, Vec<String>) {
+    let objects: Vec<&super::ObjectTable> = tables
         .iter()
-        .filter(|t| t.table.copy_of.is_none() && !t.table.key.is_empty())
+        .filter(|t| t.copy_of.is_none() && !t.key.is_empty())
         .collect();
-    for r in conn.rows(&sql::catalog_line_uri_columns(), &[]).await? {
-        let (schema, table, column) = (r.text(0), r.text(1), r.text(2));
+    let mut out = Vec::new();
+    for (schema, table, column) in &cat.line_uri_columns {
         let Some(t) = objects
             .iter()
-            .find(|t| same(&t.table.schema, &t.table.table, &schema, &table))
+            .find(|t| same(&t.schema, &t.table, schema, table))
         else {
             continue;
         };
-        let (Some(q), Some(col)) = (t.table.quoted(), quote_name(&column)) else {
+        let (Some(q), Some(col)) = (t.quoted(), quote_name(column)) else {
             continue;
         };
-        let rows = named_rows(conn, &sql::finding_no_line_uri(&q, &col), q.keys.len()).await?;
-        if !rows.is_empty() {
-            out.push(Finding::NoLineUri {
-                table: t.table.full_name(),
-                column,
-                objects: rows,
-            });
-        }
+        out.push(MoreQuery {
+            read: sql::finding_no_line_uri(&q, &col),
+            nkeys: q.keys.len(),
+            what: Kind::NoLineUri {
+                table: t.full_name(),
+                column: column.clone(),
+            },
+        });
     }
-    let links = read_links(conn).await?;
     let mut missing = Vec::new();
     for (user, used, code) in USES {
         let (Some(u), Some(x)) = (by_name(&objects, user), by_name(&objects, used)) else {
             continue;
         };
-        let paths = use_paths(&links, table_of(u), table_of(x));
+        let paths = use_paths(&cat.links, (&u.schema, &u.table), (&x.schema, &x.table));
         if paths.is_empty() {
-            missing.push(format!(
-                "{} -> {}",
-                u.table.full_name(),
-                x.table.full_name()
-            ));
+            missing.push(format!("{} -> {}", u.full_name(), x.full_name()));
             continue;
         }
-        let rows = unused_rows(conn, x, &paths).await?;
-        if !rows.is_empty() {
-            out.push(Finding::Unused {
-                code,
-                table: x.table.full_name(),
-                by: u.table.full_name(),
-                objects: rows,
+        let Some(q) = x.quoted() else { continue };
+        for p in &paths {
+            let (Some(lt), Some(lc), Some(c)) = (
+                quote_two_part(&p.table.0, &p.table.1),
+                quote_name(&p.column),
+                quote_name(&p.used_column),
+            ) else {
+                continue;
+            };
+            out.push(MoreQuery {
+                read: sql::finding_unused(&q, &c, &lt, &lc),
+                nkeys: q.keys.len(),
+                what: Kind::Unused {
+                    code,
+                    table: x.full_name(),
+                    by: u.full_name(),
+                },
             });
         }
     }
-    let idle: Vec<_> = i
-        .objects_per_pool()
-        .into_iter()
-        .filter(|(_, n)| *n == 0)
-        .map(|(p, _)| p)
-        .collect();
-    if !idle.is_empty() {
-        out.push(Finding::IdlePools { pools: idle });
-    }
-    if !missing.is_empty() {
-        out.push(Finding::LinksNotDeclared { links: missing });
-    }
-    Ok(out)
+    (out, missing)
 }
 
-fn table_of(t: &TableState) -> (&str, &str) {
-    (&t.table.schema, &t.table.table)
+/// RGS005-RGS008 from the answers to `queries` (in order). A row is unused
+/// only if no path uses it.
+pub fn collect(queries: &[MoreQuery], answers: Vec<Vec<Row>>) -> Vec<Finding> {
+    let mut out: Vec<Finding> = Vec::new();
+    for (q, rows) in queries.iter().zip(answers) {
+        let rows = named_rows(rows, q.nkeys);
+        match &q.what {
+            Kind::NoLineUri { table, column } => {
+                if !rows.is_empty() {
+                    out.push(Finding::NoLineUri {
+                        table: table.clone(),
+                        column: column.clone(),
+                        objects: rows,
+                    });
+                }
+            }
+            Kind::Unused { code, table, by } => {
+                // Paths of one table follow each other: keep what all miss.
+                match out.last_mut() {
+                    Some(Finding::Unused {
+                        table: t,
+                        by: b,
+                        objects,
+                        ..
+                    }) if t == table && b == by => objects.retain(|r| rows.contains(r)),
+                    _ => out.push(Finding::Unused {
+                        code,
+                        table: table.clone(),
+                        by: by.clone(),
+                        objects: rows,
+                    }),
+                }
+            }
+        }
+    }
+    out.retain(|f| !matches!(f, Finding::Unused { objects, .. } if objects.is_empty()));
+    out
+}
+
+impl Inspection {
+    /// Pools that own nothing (RGS009).
+    pub fn idle_pools(&self) -> Option<Finding> {
+        let idle: Vec<_> = self
+            .objects_per_pool()
+            .into_iter()
+            .filter(|(_, n)| *n == 0)
+            .map(|(p, _)| p)
+            .collect();
+        (!idle.is_empty()).then_some(Finding::IdlePools { pools: idle })
+    }
 }
 
 fn same(a_schema: &str, a_table: &str, b_schema: &str, b_table: &str) -> bool {
@@ -140,22 +222,20 @@ fn same(a_schema: &str, a_table: &str, b_schema: &str, b_table: &str) -> bool {
 }
 
 /// The object table of that name (dbo first, then any schema).
-fn by_name<'a>(objects: &[&'a TableState], name: &str) -> Option<&'a TableState> {
-    let named = || {
-        objects
-            .iter()
-            .filter(|t| t.table.table.eq_ignore_ascii_case(name))
-    };
+fn by_name<'a>(
+    objects: &[&'a super::ObjectTable],
+    name: &str,
+) -> Option<&'a super::ObjectTable> {
+    let named = || objects.iter().filter(|t| t.table.eq_ignore_ascii_case(name));
     named()
-        .find(|t| t.table.schema.eq_ignore_ascii_case("dbo"))
+        .find(|t| t.schema.eq_ignore_ascii_case("dbo"))
         .or_else(|| named().next())
         .copied()
 }
 
 /// The declared single-column foreign keys (composite keys are left out:
 /// no link between objects has one).
-async fn read_links(conn: &mut Connection) -> Result<Vec<Link>> {
-    let rows = conn.rows(&sql::catalog_foreign_keys(), &[]).await?;
+fn links(rows: &[Row]) -> Vec<Link> {
     let mut per_key: Vec<(i64, Vec<Link>)> = Vec::new();
     for r in rows {
         let link = Link {
@@ -167,11 +247,11 @@ async fn read_links(conn: &mut Connection) -> Result<Vec<Link>> {
             _ => per_key.push((r.int(0), vec![link])),
         }
     }
-    Ok(per_key
+    per_key
         .into_iter()
         .filter(|(_, v)| v.len() == 1)
         .flat_map(|(_, v)| v)
-        .collect())
+        .collect()
 }
 
 /// How `user` uses rows of `used`: a key from the user to the used table,
@@ -195,39 +275,9 @@ pub fn use_paths(links: &[Link], user: (&str, &str), used: (&str, &str)) -> Vec<
     out
 }
 
-/// Rows of `x` that no path uses.
-async fn unused_rows(
-    conn: &mut Connection,
-    x: &TableState,
-    paths: &[UsePath],
-) -> Result<Vec<ObjectRow>> {
-    let Some(q) = x.table.quoted() else {
-        return Ok(Vec::new());
-    };
-    let mut result: Option<Vec<ObjectRow>> = None;
-    for p in paths {
-        let (Some(lt), Some(lc), Some(c)) = (
-            quote_two_part(&p.table.0, &p.table.1),
-            quote_name(&p.column),
-            quote_name(&p.used_column),
-        ) else {
-            continue;
-        };
-        let rows = named_rows(conn, &sql::finding_unused(&q, &c, &lt, &lc), q.keys.len()).await?;
-        result = Some(match result {
-            None => rows,
-            Some(prev) => prev.into_iter().filter(|r| rows.contains(r)).collect(),
-        });
-    }
-    Ok(result.unwrap_or_default())
-}
-
 /// Rows of a finding query: `nkeys` key values, then the display name.
-async fn named_rows(conn: &mut Connection, q: &sql::Read, nkeys: usize) -> Result<Vec<ObjectRow>> {
-    Ok(conn
-        .rows(q, &[])
-        .await?
-        .into_iter()
+fn named_rows(rows: Vec<Row>, nkeys: usize) -> Vec<ObjectRow> {
+    rows.into_iter()
         .map(|r| {
             let mut values = r.values;
             let name = match values.get(nkeys) {
@@ -241,7 +291,7 @@ async fn named_rows(conn: &mut Connection, q: &sql::Read, nkeys: usize) -> Resul
                 owner: DbValue::Null,
             }
         })
-        .collect())
+        .collect()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 use super::{Context, Format};
 use crate::error::{EXIT_FINDINGS, EXIT_OK};
 use crate::findings::{fails, FailOn};
-use crate::inspect::inspect;
+use crate::inspect::inspect_for;
 use crate::report::{self, print_json};
 use anyhow::Result;
 
@@ -12,9 +12,9 @@ use anyhow::Result;
 pub async fn run(ctx: &Context, fail_on: &[FailOn]) -> Result<u8> {
     let mut conn = ctx.connect().await?;
     let progress = ctx.progress(&format!("Reading {}", conn.database));
-    let i = inspect(&mut conn).await?;
+    let i = inspect_for(&mut conn, true).await?;
     let mut findings = i.findings();
-    findings.extend(crate::inspect::more::read(&mut conn, &i).await?);
+    findings.extend(i.more.iter().cloned());
     drop(progress);
     match ctx.format {
         Format::Human => print!(

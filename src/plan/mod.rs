@@ -401,6 +401,7 @@ mod tests {
             },
             pools,
             tables,
+            more: Vec::new(),
         }
     }
 
