@@ -1,8 +1,9 @@
--- Put journalled rows back, only where they still hold the value the fix
--- wrote (@P1). {key_match} as in undo_recheck.sql, numbered from @P2. The
--- count is the UPDATE's own (see fix_update.sql).
+-- Put journalled rows (their keys in {temp}) back, only where they still
+-- hold the value the fix wrote (@P1). The count is the UPDATE's own, read
+-- right after it: the DONE counts of the reply also carry the statements of
+-- any trigger on the table.
 UPDATE {table}
 SET {owner} = NULL
 WHERE {owner} = @P1
-  AND ({key_match});
+  AND EXISTS (SELECT 1 FROM {temp} AS k WHERE {join});
 SELECT CAST(@@ROWCOUNT AS bigint) AS changed;

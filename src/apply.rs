@@ -418,20 +418,38 @@ impl Transaction for UndoTx<'_> {
     type Done = usize;
     const WHAT: &'static str = "undo";
 
+    /// Three round trips whatever the number of rows: session settings,
+    /// BEGIN and every journalled table's rows re-read under lock through
+    /// the keys sent once before (see [`inspect::upload_keys`]); then, once
+    /// the tool has compared them with the preview, every table's UPDATE
+    /// with its own row count; COMMIT is sent by [`run`].
     async fn attempt(&mut self, w: &mut Writer<'_>, opts: &WriteOptions) -> Result<usize, Abort> {
         let c = &opts.cancel;
-        step(c, w.batch(&sql::session_setup(opts.lock_timeout_ms))).await?;
-        step(c, w.batch(&sql::begin())).await?;
-        let mut now = Vec::new();
-        let tables = self.fix.undo_tables()?;
-        for (t, q) in &tables {
-            let current = step(
-                c,
-                inspect::current_owners(w.reads(), q, &self.fix.pool.id, &t.keys()),
-            )
-            .await?;
-            now.extend(t.undo_rows(&current));
+        let tables = self.fix.journalled_tables()?;
+        let jt: Vec<inspect::JournalledTable> = tables.iter().map(|(_, t)| t.clone()).collect();
+        let start = sql::session_setup(opts.lock_timeout_ms).then(
+            std::iter::once(sql::Statement::Write(sql::begin())).chain(
+                inspect::journalled_reads(&jt, true)
+                    .into_iter()
+                    .map(sql::Statement::Read),
+            ),
+        );
+        let fixed: &dyn ToSql = &self.fix.pool.id;
+        let sets = step(c, w.results(&start, &[fixed])).await?;
+        if sets.len() != tables.len() {
+            return Err(Abort::Failed(anyhow!(
+                "the server answered {} re-checks where the journal has {} tables",
+                sets.len(),
+                tables.len()
+            )));
         }
+        let now: Vec<UndoRow> = tables
+            .iter()
+            .zip(sets)
+            .flat_map(|((t, j), set)| {
+                t.undo_rows(&inspect::current_from_rows(set, j.quoted.keys.len()))
+            })
+            .collect();
         let restorable_then: Vec<&UndoRow> =
             self.preview.iter().filter(|r| r.restorable()).collect();
         let restorable_now: Vec<&UndoRow> = now.iter().filter(|r| r.restorable()).collect();
@@ -440,17 +458,24 @@ impl Transaction for UndoTx<'_> {
                 "the database changed after the undo plan was shown (some journalled rows changed owner meanwhile). Nothing was changed; run undo again to see the new list".into(),
             ));
         }
+        let change = sql::Write::empty().then(
+            jt.iter()
+                .enumerate()
+                .map(|(i, t)| sql::Statement::Write(sql::undo_update(&t.quoted, i + 1))),
+        );
+        let counts = step(c, w.results(&change, &[fixed])).await?;
         let mut total = 0;
-        for (t, q) in &tables {
+        for (n, (t, _)) in tables.iter().enumerate() {
             let name = t.full_name();
-            let rows: Vec<&UndoRow> = restorable_now
-                .iter()
-                .copied()
-                .filter(|r| r.table == name)
-                .collect();
-            for chunk in rows.chunks(q.rows_per_statement()) {
-                total += undo_chunk(w, q, &name, chunk, c).await?;
+            let expected = restorable_now.iter().filter(|r| r.table == name).count();
+            let changed = counts.get(n).and_then(|rows| first_int(rows));
+            if changed != Some(expected as i64) {
+                return Err(Abort::Failed(anyhow!(
+                    "{name}: the undo UPDATE changed {} row(s) where {expected} were expected",
+                    changed.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string())
+                )));
             }
+            total += expected;
         }
         Ok(total)
     }
@@ -458,36 +483,6 @@ impl Transaction for UndoTx<'_> {
     fn outcome_unknown(&self, path: &Path, error: &str) -> String {
         format!("the connection was lost while the undo's COMMIT was under way ({error}); the outcome is unknown (the undo's journal {} says so). Run `rgs-repair check`; running undo again is safe, since it only touches rows that still hold the fixed owner", path.display())
     }
-}
-
-/// Puts one chunk of rows back, checking the count.
-async fn undo_chunk(
-    w: &mut Writer<'_>,
-    q: &crate::quote::QuotedTable,
-    name: &str,
-    chunk: &[&UndoRow],
-    c: &CancellationToken,
-) -> Result<usize, Abort> {
-    // All rows of one journal share the new owner (the fix's pool).
-    let new: &dyn ToSql = &chunk[0].change.new;
-    let mut params: Vec<&dyn ToSql> = vec![new];
-    params.extend(
-        chunk
-            .iter()
-            .flat_map(|r| r.change.key.iter().map(|v| v as &dyn ToSql)),
-    );
-    let n = step(
-        c,
-        w.execute_counted(&sql::undo_update(q, chunk.len()), &params),
-    )
-    .await?;
-    if n != chunk.len() as u64 {
-        return Err(Abort::Failed(anyhow!(
-            "{name}: the undo UPDATE changed {n} row(s) where {} were expected",
-            chunk.len()
-        )));
-    }
-    Ok(chunk.len())
 }
 
 /// Runs the undo transaction: puts back exactly the rows `preview` showed as

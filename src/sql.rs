@@ -46,8 +46,12 @@ const FIX_RECHECK: &str = include_str!("../sql/fix_recheck.sql");
 const FIX_UPDATE: &str = include_str!("../sql/fix_update.sql");
 /// Counts rows still without owner.
 const FIX_VERIFY: &str = include_str!("../sql/fix_verify.sql");
-/// Locks and reads journalled rows.
-const UNDO_RECHECK: &str = include_str!("../sql/undo_recheck.sql");
+/// A session temporary table for undo's keys.
+const UNDO_KEYS_CREATE: &str = include_str!("../sql/undo_keys_create.sql");
+/// One chunk of undo's keys into it.
+const UNDO_KEYS_INSERT: &str = include_str!("../sql/undo_keys_insert.sql");
+/// The journalled rows and what they hold now, through the keys' table.
+const UNDO_CURRENT: &str = include_str!("../sql/undo_current.sql");
 /// Puts journalled rows back to NULL.
 const UNDO_UPDATE: &str = include_str!("../sql/undo_update.sql");
 
@@ -281,58 +285,127 @@ pub fn fix_verify(t: &QuotedTable) -> Read {
     ))
 }
 
-/// Locks and reads the current owner of `rows` journalled rows, and
-/// whether it still is the fixed value `@P1`; their key values are `@P2`...
-pub fn undo_recheck(t: &QuotedTable, rows: usize) -> Read {
-    Read(render(
-        UNDO_RECHECK,
+/// A statement that writes only the session's own temporary table (in
+/// tempdb, which no other session sees): never the database. undo keeps
+/// the journal's keys there, so that they travel once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scratch(String);
+
+impl Scratch {
+    /// The text sent to the server.
+    pub fn text(&self) -> &str {
+        &self.0
+    }
+
+    /// Several in one batch.
+    pub fn batch(parts: impl IntoIterator<Item = Scratch>) -> Scratch {
+        Scratch(
+            parts
+                .into_iter()
+                .map(|s| s.0)
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    }
+}
+
+/// The temporary table that holds the keys of the journal's table number
+/// `n` (from 1).
+pub fn undo_keys_table(n: usize) -> String {
+    format!("[#rgs_undo_{n}]")
+}
+
+/// The SQL type a temporary key column takes for a key column of
+/// `type_name` (as `sys.types` names it); None for a type no journal holds.
+fn key_type(type_name: &str) -> Option<&'static str> {
+    Some(match type_name.to_ascii_lowercase().as_str() {
+        "uniqueidentifier" => "uniqueidentifier",
+        "int" => "int",
+        "bigint" => "bigint",
+        "smallint" => "smallint",
+        "tinyint" => "tinyint",
+        "bit" => "bit",
+        // Key columns are at most 900 bytes.
+        "nvarchar" | "nchar" | "sysname" => "nvarchar(450) COLLATE DATABASE_DEFAULT",
+        "varchar" | "char" => "varchar(900) COLLATE DATABASE_DEFAULT",
+        _ => return None,
+    })
+}
+
+/// `CREATE TABLE #rgs_undo_n (...)` for `t`'s key columns, typed as
+/// `types` (`sys.types` names, in key order).
+pub fn undo_keys_create(t: &QuotedTable, n: usize, types: &[String]) -> Option<Scratch> {
+    let columns: Vec<String> = t
+        .keys
+        .iter()
+        .zip(types)
+        .map(|(k, ty)| key_type(ty).map(|ty| format!("{k} {ty} NOT NULL")))
+        .collect::<Option<_>>()?;
+    Some(Scratch(render(
+        UNDO_KEYS_CREATE,
+        &[("temp", &undo_keys_table(n)), ("columns", &columns.join(", "))],
+    )))
+}
+
+/// `rows` keys of `t` into `#rgs_undo_n`, their values as parameters from
+/// `@P{first}`.
+pub fn undo_keys_insert(t: &QuotedTable, n: usize, rows: usize, first: usize) -> Scratch {
+    let width = t.keys.len();
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (0..width)
+                .map(|c| format!("@P{}", first + r * width + c))
+                .collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    Scratch(render(
+        UNDO_KEYS_INSERT,
         &[
-            ("keys", &t.key_list()),
-            ("owner", &t.owner),
-            ("table", &t.table),
-            ("key_match", &key_match(t, rows, 2)),
+            ("temp", &undo_keys_table(n)),
+            ("key_list", &t.key_list()),
+            ("rows", &values.join(", ")),
         ],
     ))
 }
 
-/// Puts `rows` journalled rows back to NULL where they still hold `@P1`;
-/// their key values are `@P2`...
-pub fn undo_update(t: &QuotedTable, rows: usize) -> Write {
+/// The journalled rows of `t` (keys in `#rgs_undo_n`) with what they hold
+/// now, and whether that is the fixed value `@P1`; `locked` inside the
+/// undo transaction.
+pub fn undo_current(t: &QuotedTable, n: usize, locked: bool) -> Read {
+    let k_keys: Vec<String> = t.keys.iter().map(|k| format!("k.{k}")).collect();
+    let join: Vec<String> = t.keys.iter().map(|k| format!("t.{k} = k.{k}")).collect();
+    Read(render(
+        UNDO_CURRENT,
+        &[
+            ("k_keys", &k_keys.join(", ")),
+            ("first_key", &t.keys[0]),
+            ("owner", &t.owner),
+            ("temp", &undo_keys_table(n)),
+            ("table", &t.table),
+            ("lock", if locked { "WITH (UPDLOCK, HOLDLOCK)" } else { "" }),
+            ("join", &join.join(" AND ")),
+        ],
+    ))
+}
+
+/// Puts the journalled rows of `t` (keys in `#rgs_undo_n`) back to NULL
+/// where they still hold `@P1`, and selects its own row count.
+pub fn undo_update(t: &QuotedTable, n: usize) -> Write {
+    let join: Vec<String> = t
+        .keys
+        .iter()
+        .map(|k| format!("k.{k} = {}.{k}", t.table))
+        .collect();
     Write(render(
         UNDO_UPDATE,
         &[
             ("table", &t.table),
             ("owner", &t.owner),
-            ("key_match", &key_match(t, rows, 2)),
+            ("temp", &undo_keys_table(n)),
+            ("join", &join.join(" AND ")),
         ],
     ))
-}
-
-/// A predicate matching `rows` rows by key, numbering parameters from
-/// `first`: `[k] IN (@P2, @P3, ...)` for a one-column key (a flat list
-/// that SQL Server handles well), `([k1] = @P2 AND [k2] = @P3) OR (...)`
-/// for a composite key.
-pub fn key_match(t: &QuotedTable, rows: usize, first: usize) -> String {
-    if let [key] = t.keys.as_slice() {
-        let params: Vec<String> = (first..first + rows).map(|n| format!("@P{n}")).collect();
-        return format!("{key} IN ({})", params.join(", "));
-    }
-    let mut n = first;
-    (0..rows)
-        .map(|_| {
-            let parts: Vec<String> = t
-                .keys
-                .iter()
-                .map(|k| {
-                    let s = format!("{k} = @P{n}");
-                    n += 1;
-                    s
-                })
-                .collect();
-            format!("({})", parts.join(" AND "))
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ")
 }
 
 /// Fills a template's `{name}` placeholders.
@@ -473,24 +546,31 @@ mod tests {
     }
 
     #[test]
-    fn key_match_numbers_parameters_across_composite_keys() {
+    fn undo_sends_keys_once_and_joins_them() {
         let q = QuotedTable {
-            table: "[t]".into(),
+            table: "[dbo].[T]".into(),
             owner: "[o]".into(),
             keys: vec!["[a]".into(), "[b]".into()],
             display: None,
         };
-        assert_eq!(
-            key_match(&q, 2, 2),
-            "([a] = @P2 AND [b] = @P3) OR ([a] = @P4 AND [b] = @P5)"
-        );
-        assert!(q.rows_per_statement() * 2 < 2100);
-        let q = QuotedTable {
-            keys: vec!["[ID]".into()],
-            ..q
-        };
-        assert_eq!(key_match(&q, 3, 2), "[ID] IN (@P2, @P3, @P4)");
-        assert!(q.rows_per_statement() < 2100);
+        let ins = undo_keys_insert(&q, 2, 2, 1);
+        assert!(ins
+            .text()
+            .contains("INSERT INTO [#rgs_undo_2] ([a], [b]) VALUES (@P1, @P2), (@P3, @P4);"));
+        let create = undo_keys_create(&q, 2, &["int".into(), "nvarchar".into()]).unwrap();
+        assert!(create.text().contains(
+            "CREATE TABLE [#rgs_undo_2] ([a] int NOT NULL, [b] nvarchar(450) COLLATE DATABASE_DEFAULT NOT NULL);"
+        ));
+        assert!(undo_keys_create(&q, 1, &["int".into(), "xml".into()]).is_none());
+        let cur = undo_current(&q, 2, true);
+        assert!(cur
+            .text()
+            .contains("LEFT JOIN [dbo].[T] AS t WITH (UPDLOCK, HOLDLOCK) ON t.[a] = k.[a] AND t.[b] = k.[b]"));
+        assert!(!undo_current(&q, 2, false).text().contains("UPDLOCK"));
+        let upd = undo_update(&q, 2);
+        assert!(upd
+            .text()
+            .contains("EXISTS (SELECT 1 FROM [#rgs_undo_2] AS k WHERE k.[a] = [dbo].[T].[a] AND k.[b] = [dbo].[T].[b])"));
     }
 
     #[test]
@@ -505,7 +585,14 @@ mod tests {
             "pool_id",
             "id",
             "name",
-            "key_match",
+            "temp",
+            "columns",
+            "key_list",
+            "rows",
+            "k_keys",
+            "first_key",
+            "lock",
+            "join",
             "lock_timeout_ms",
             "table_param",
             "column_param",
@@ -528,7 +615,9 @@ mod tests {
             FIX_RECHECK,
             FIX_UPDATE,
             FIX_VERIFY,
-            UNDO_RECHECK,
+            UNDO_KEYS_CREATE,
+            UNDO_KEYS_INSERT,
+            UNDO_CURRENT,
             UNDO_UPDATE,
         ] {
             let mut rest = t;
@@ -552,7 +641,7 @@ mod tests {
             FIX_UPDATE,
             FIX_RECHECK,
             FIX_VERIFY,
-            UNDO_RECHECK,
+            UNDO_CURRENT,
             UNDO_UPDATE,
             OWNER_COUNTS,
             FINDING_ROWS,

@@ -218,6 +218,12 @@ impl Connection {
         Ok(())
     }
 
+    /// Runs statements that write only the session's own temporary tables
+    /// ([`sql::Scratch`]: tempdb, never the database).
+    pub async fn scratch(&mut self, statement: &sql::Scratch, params: &[&dyn ToSql]) -> Result<()> {
+        self.send(statement.text(), params).await.map(|_| ())
+    }
+
     /// How many requests this connection has sent.
     pub fn requests(&self) -> u64 {
         self.requests

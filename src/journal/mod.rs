@@ -13,7 +13,7 @@ mod audit;
 mod files;
 mod format;
 
-use crate::inspect::CurrentOwner;
+use crate::inspect::{CurrentOwner, JournalledTable};
 pub use audit::{command_line, Audit};
 use files::sync_dir;
 pub use files::{check_new_path, default_path, find_undo, undo_path};
@@ -391,6 +391,23 @@ impl Journal {
                 Ok((t, t.quoted()?))
             })
             .collect()
+    }
+
+    /// The tables undo works on as the reads take them: quoted, with their
+    /// key types and journalled keys (see [`Journal::undo_tables`]).
+    pub fn journalled_tables(&self) -> Result<Vec<(&TableChanges, JournalledTable<'_>)>> {
+        Ok(self
+            .undo_tables()?
+            .into_iter()
+            .map(|(t, quoted)| {
+                let j = JournalledTable {
+                    quoted,
+                    key_types: t.key_columns.iter().map(|k| k.type_name.clone()).collect(),
+                    keys: t.keys(),
+                };
+                (t, j)
+            })
+            .collect())
     }
 
     /// Rows in all.

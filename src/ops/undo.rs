@@ -52,7 +52,7 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
         "Reading the {} journalled row(s)",
         fix.row_count()
     ));
-    let preview = preview(&mut conn, &fix).await?;
+    let (preview, permissions) = preview(&mut conn, &fix).await?;
     drop(progress);
     let restorable: Vec<&UndoRow> = preview.iter().filter(|r| r.restorable()).collect();
     if ctx.format == Format::Human {
@@ -61,13 +61,8 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     if restorable.is_empty() || args.dry_run {
         return not_applied(ctx, args, &preview, restorable.is_empty());
     }
-    let tables: Vec<(String, String, String)> = fix
-        .tables
-        .iter()
-        .map(|t| (t.schema.clone(), t.table.clone(), t.owner_column.clone()))
-        .collect();
     inspect::check_writable(&server)?;
-    inspect::check_permissions(&inspect::permissions(&mut conn, &tables).await?)?;
+    inspect::check_permissions(&permissions)?;
     confirm(
         ctx,
         args.yes,
@@ -178,14 +173,27 @@ fn check_identity(args: &UndoArgs, fix: &Journal, now: &Identity) -> Result<Opti
 }
 
 /// What undo would do: every journalled row with its owner now, read
-/// without a transaction.
-async fn preview(conn: &mut Connection, j: &Journal) -> Result<Vec<UndoRow>> {
-    let mut rows = Vec::new();
-    for (t, q) in j.undo_tables()? {
-        let current = inspect::current_owners(conn, &q, &j.pool.id, &t.keys()).await?;
-        rows.extend(t.undo_rows(&current));
-    }
-    Ok(rows)
+/// without a transaction after the keys went to the server once; and the
+/// login's permissions on the journal's tables, in the same request.
+async fn preview(
+    conn: &mut Connection,
+    j: &Journal,
+) -> Result<(Vec<UndoRow>, Vec<inspect::Permission>)> {
+    let tables = j.journalled_tables()?;
+    let jt: Vec<inspect::JournalledTable> = tables.iter().map(|(_, t)| t.clone()).collect();
+    inspect::upload_keys(conn, &jt).await?;
+    let perms: Vec<(String, String, String)> = j
+        .tables
+        .iter()
+        .map(|t| (t.schema.clone(), t.table.clone(), t.owner_column.clone()))
+        .collect();
+    let (current, permissions) = inspect::journalled_rows(conn, &jt, &j.pool.id, &perms).await?;
+    let rows = tables
+        .iter()
+        .zip(current)
+        .flat_map(|((t, _), cur)| t.undo_rows(&cur))
+        .collect();
+    Ok((rows, permissions))
 }
 
 /// Nothing to put back, or a dry run: says so and changes nothing.
