@@ -1,6 +1,7 @@
 //! Transactions, SET options, variables and control flow (IF, WAITFOR, PRINT):
 //! statements that change the session rather than read or write tables.
 
+use crate::engine::collation::Label;
 use super::{name_parts, refuse, Action, OutCol, QueryOut, QueryPlan, SetOption, Tr};
 use crate::engine::datatype::{quote_str, DeclType};
 use crate::engine::errors;
@@ -34,6 +35,7 @@ impl Tr<'_, '_> {
                 ty,
                 nullable: true,
                 assign: None,
+                coll: Label::Default,
             }],
         };
         self.finish_query(out, None)

@@ -38,6 +38,7 @@ pub(crate) use trigger::{check_body_action, pseudo_tables, trigger_body, Trigger
 use super::catalog::{
     view_cte, Catalog, DbSummary, IndexInfo, TableInfo, TriggerInfo, ViewDef, ViewEnv,
 };
+use super::collation::{Collation, Label};
 use super::datatype::{family, quote_ident, DeclType, Family};
 use super::errors;
 use crate::types::{Column, Param, SqlError, SqlType, Value};
@@ -352,6 +353,10 @@ struct Typed {
     /// The value, when known before execution (literals, parameters,
     /// variables, constant functions).
     konst: Option<Value>,
+    /// Where a character value's collation comes from (SQL Server's
+    /// collation precedence); `Default` for everything but columns and
+    /// `COLLATE`.
+    coll: Label,
 }
 
 impl Typed {
@@ -362,7 +367,13 @@ impl Typed {
             nullable,
             null_lit: false,
             konst: None,
+            coll: Label::Default,
         }
+    }
+
+    /// The same value with the collation label `coll`.
+    fn with_coll(self, coll: Label) -> Typed {
+        Typed { coll, ..self }
     }
 }
 
@@ -372,6 +383,7 @@ struct OutCol {
     name: String,
     ty: SqlType,
     nullable: bool,
+    coll: Label,
     assign: Option<String>,
 }
 
@@ -388,6 +400,7 @@ struct SrcCol {
     sql: String,
     ty: SqlType,
     nullable: bool,
+    coll: Label,
 }
 
 impl SrcCol {
@@ -401,6 +414,7 @@ impl SrcCol {
                 sql: c.name.clone(),
                 ty: c.decl.ty,
                 nullable: c.nullable,
+                coll: c.collation.map_or(Label::Default, Label::Implicit),
             })
             .collect()
     }
@@ -548,9 +562,11 @@ fn check_wildcard(o: &ast::WildcardAdditionalOptions) -> Result<(), SqlError> {
     Ok(())
 }
 
-fn collation_for(ty: SqlType) -> Option<&'static str> {
+/// The SQLite collation comparisons of type `ty` use: the resolved
+/// collation for strings, SQL Server's GUID order for uniqueidentifier.
+fn collation_for(ty: SqlType, coll: Collation) -> Option<&'static str> {
     match family(ty) {
-        Family::Text => Some("CI"),
+        Family::Text => Some(coll.sqlite()),
         Family::Guid => Some("GUID"),
         _ => None,
     }

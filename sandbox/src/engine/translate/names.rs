@@ -1,6 +1,7 @@
 //! Name resolution: object names against the catalog, column references
 //! against the FROM scopes, parameters, variables and `@@` system variables.
 
+use crate::engine::collation::Label;
 use super::{ident_path, name_parts, qi, Source, SrcCol, Tr, Typed};
 use crate::engine::catalog::{find_view, TableInfo};
 use crate::engine::datatype::{self, param_storage};
@@ -88,7 +89,8 @@ impl Tr<'_, '_> {
                         format!("{}.{}", qi(&alias), qi(&c.sql)),
                         c.ty,
                         c.nullable,
-                    ));
+                    )
+                    .with_coll(c.coll));
                 }
             }
             return Err(errors::invalid_column(col));
@@ -106,7 +108,8 @@ impl Tr<'_, '_> {
                             format!("{}.{}", qi(&src.sql_alias), qi(&c.sql)),
                             c.ty,
                             c.nullable,
-                        )),
+                        )
+                        .with_coll(c.coll)),
                         None => Err(errors::invalid_column(col)),
                     };
                 }
@@ -135,6 +138,7 @@ impl Tr<'_, '_> {
                 nullable: true,
                 null_lit: false,
                 konst: Some(value),
+                coll: Label::Default,
             });
         }
         if let Some(v) = self.env.vars.get(&l).filter(|v| v.table.is_none()) {
@@ -147,6 +151,7 @@ impl Tr<'_, '_> {
                 nullable: true,
                 null_lit: false,
                 konst: Some(konst),
+                coll: Label::Default,
             });
         }
         Err(errors::undeclared(name))
@@ -160,6 +165,7 @@ impl Tr<'_, '_> {
             nullable: matches!(v, Value::Null),
             null_lit: false,
             konst: Some(v),
+            coll: Label::Default,
         }
     }
 

@@ -1,5 +1,6 @@
 //! Queries: WITH, set operations, SELECT cores, ORDER BY and TOP/OFFSET.
 
+use crate::engine::collation::Label;
 use super::{
     check_wildcard, ident_path, is_integer, name_parts, qi, refuse_expr, widen, CteDef, OutCol,
     QueryOut, Source, SrcCol, Tr,
@@ -274,6 +275,7 @@ impl Tr<'_, '_> {
                         },
                         nullable: l.nullable || r.nullable,
                         assign: None,
+                        coll: l.coll.combine(r.coll),
                     })
                     .collect();
                 Ok((format!("{ls} {opname} {rs}"), cols))
@@ -421,6 +423,7 @@ impl Tr<'_, '_> {
                     ty: v.ty,
                     nullable: v.nullable,
                     assign: None,
+                    coll: v.coll,
                 });
             }
             SelectItem::ExprWithAlias { expr, alias } => {
@@ -458,6 +461,7 @@ impl Tr<'_, '_> {
                 ty: decl.ty,
                 nullable: true,
                 assign: Some(alias.value.clone()),
+                coll: Label::Default,
             });
         } else {
             cols.push(OutCol {
@@ -465,6 +469,7 @@ impl Tr<'_, '_> {
                 ty: v.ty,
                 nullable: v.nullable,
                 assign: None,
+                coll: v.coll,
             });
         }
         Ok(())
@@ -529,6 +534,7 @@ pub(super) fn derived_cols(
             sql: format!("c{}", i + 1),
             ty: c.ty,
             nullable: c.nullable,
+            coll: c.coll,
         });
     }
     Ok(cols)
@@ -543,6 +549,7 @@ fn push_star(src: &Source, items: &mut Vec<String>, cols: &mut Vec<OutCol>) {
             ty: c.ty,
             nullable: c.nullable,
             assign: None,
+            coll: c.coll,
         });
     }
 }

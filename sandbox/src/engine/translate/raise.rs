@@ -1,6 +1,7 @@
 //! RAISERROR and RETURN: the statements a change script uses to stop and
 //! say why.
 
+use crate::engine::collation::Label;
 use super::{refuse_expr, Action, OutCol, QueryOut, RaisePlan, Tr};
 use crate::engine::errors;
 use crate::types::{SqlError, SqlType};
@@ -97,6 +98,7 @@ impl Tr<'_, '_> {
                     ty: *ty,
                     nullable: true,
                     assign: None,
+                    coll: Label::Default,
                 })
                 .collect(),
         };

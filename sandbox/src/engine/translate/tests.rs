@@ -14,6 +14,7 @@ fn table(schema: &str, name: &str, cols: &[(&str, SqlType, bool)], pk: &[usize])
                 name: n.to_string(),
                 decl: DeclType::new(*ty),
                 nullable: *nullable,
+                collation: super::ddl::column_collation(DeclType::new(*ty)),
             })
             .collect(),
         indexes: Vec::new(),
