@@ -64,6 +64,9 @@ impl Tr<'_, '_> {
                 expr,
                 trim_characters: None,
             } => {
+                if let Some(err) = self.env.version.missing_function("trim", "TRIM") {
+                    return Err(err);
+                }
                 let v = self.expr(expr)?;
                 Ok(Typed::new(
                     format!("trim({}, ' ')", v.sql),
@@ -160,6 +163,11 @@ impl Tr<'_, '_> {
             CastKind::TryCast | CastKind::SafeCast => true,
             CastKind::DoubleColon => return Err(refuse_expr(e)),
         };
+        if try_ && !self.env.version.has_2012_features() {
+            // 2008 R2 reads TRY_CAST as an unknown function, whose
+            // argument cannot hold `AS`.
+            return Err(errors::syntax_keyword("AS"));
+        }
         let v = self.expr(expr)?;
         let target = DeclType::from_ast(data_type, 30)?;
         Ok(self.cast(v, target, None, try_))
@@ -174,6 +182,9 @@ impl Tr<'_, '_> {
         dt: &ast::DataType,
         styles: &[Expr],
     ) -> Result<Typed, SqlError> {
+        if is_try && !self.env.version.has_2012_features() {
+            return Err(errors::unknown_function("TRY_CONVERT"));
+        }
         let v = self.expr(expr)?;
         let target = DeclType::from_ast(dt, 30)?;
         let style = match styles {

@@ -40,6 +40,7 @@ use super::catalog::{
 };
 use super::collation::{Collation, Label};
 use super::datatype::{family, quote_ident, DeclType, Family};
+use super::version::ProductVersion;
 use super::errors;
 use crate::types::{Column, Param, SqlError, SqlType, Value};
 use rusqlite::types::Value as SqlVal;
@@ -75,6 +76,8 @@ pub(crate) struct Env<'a> {
     pub db_id: i64,
     pub databases: &'a [DbSummary],
     pub server_name: &'a str,
+    /// The SQL Server version answered as.
+    pub version: ProductVersion,
     pub spid: u16,
     pub login: &'a str,
     pub trancount: u32,

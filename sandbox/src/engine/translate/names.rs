@@ -9,7 +9,6 @@ use crate::engine::errors;
 use crate::types::{SqlError, SqlType, Value};
 use sqlparser::ast::{Ident, ObjectName};
 
-use super::functions::version_string;
 
 impl Tr<'_, '_> {
     /// (database, schema, name) of a one- to three-part object name.
@@ -183,7 +182,7 @@ impl Tr<'_, '_> {
             "@@LOCK_TIMEOUT" => self.konst(Value::Int(env.lock_timeout), SqlType::Int),
             "@@DATEFIRST" => self.konst(Value::Int(7), SqlType::TinyInt),
             "@@VERSION" => {
-                let v = version_string(env.server_name);
+                let v = env.version.version_string(env.server_name);
                 self.text_konst(&v, 300)
             }
             "@@SERVERNAME" => self.text_konst(env.server_name, 128),

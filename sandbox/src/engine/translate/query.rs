@@ -158,7 +158,8 @@ impl Tr<'_, '_> {
                 offset: Some(o),
                 limit_by,
             }) if limit_by.is_empty() => {
-                if !ordered {
+                // OFFSET ... FETCH came with SQL Server 2012.
+                if !ordered || !self.env.version.has_2012_features() {
                     return Err(errors::syntax("OFFSET"));
                 }
                 offset = Some(self.expr(&o.value)?.sql);

@@ -96,6 +96,7 @@ fn translate(sql: &str, params: &[Param]) -> Result<Action, SqlError> {
         db_id: 5,
         databases: &dbs,
         server_name: "SRV",
+        version: Default::default(),
         spid: 51,
         login: "sa",
         trancount: 2,
