@@ -30,7 +30,10 @@ async fn setup() -> (Sandbox, Conn) {
 /// The K column of a query's rows.
 async fn keys(c: &mut Conn, sql: &str) -> Vec<i32> {
     let rows = run(c, sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
-    rows[0].iter().map(|r| r.get::<i32, _>(0).unwrap()).collect()
+    rows[0]
+        .iter()
+        .map(|r| r.get::<i32, _>(0).unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -116,12 +119,18 @@ async fn joins_exists_and_grouping_follow_the_column() {
         Some(2)
     );
     // The key of a CS column is case-sensitive: another case is another key.
-    run(&mut c, "INSERT INTO dbo.Pools (ID) VALUES (N'LYNCPOOL01-POOL')")
-        .await
-        .unwrap();
-    let e = run(&mut c, "INSERT INTO dbo.Pools (ID) VALUES (N'LYNCPOOL01-POOL')")
-        .await
-        .unwrap_err();
+    run(
+        &mut c,
+        "INSERT INTO dbo.Pools (ID) VALUES (N'LYNCPOOL01-POOL')",
+    )
+    .await
+    .unwrap();
+    let e = run(
+        &mut c,
+        "INSERT INTO dbo.Pools (ID) VALUES (N'LYNCPOOL01-POOL')",
+    )
+    .await
+    .unwrap_err();
     assert_eq!(code(&e), 2627);
 }
 
@@ -192,7 +201,10 @@ async fn unknown_collations_and_conflicts_are_refused() {
         .await
         .unwrap_err();
     assert_eq!(code(&e), 468);
-    assert!(e.to_string().contains("in the not equal to operation"), "{e}");
+    assert!(
+        e.to_string().contains("in the not equal to operation"),
+        "{e}"
+    );
     // COLLATE in the expression settles it, and decides the comparison.
     assert_eq!(
         keys(
@@ -210,8 +222,11 @@ async fn unknown_collations_and_conflicts_are_refused() {
         .await,
         vec![1, 2, 3]
     );
-    let e = run(&mut c, "SELECT K FROM dbo.Objs WHERE Owner COLLATE Nope = N'x'")
-        .await
-        .unwrap_err();
+    let e = run(
+        &mut c,
+        "SELECT K FROM dbo.Objs WHERE Owner COLLATE Nope = N'x'",
+    )
+    .await
+    .unwrap_err();
     assert_eq!(code(&e), 448);
 }

@@ -50,24 +50,76 @@ async fn sql_server_2008_r2_says_so() {
 
 /// 2012+ T-SQL, with what 2008 R2 answers: (statement, error, message).
 const LATER_SYNTAX: &[(&str, u32, &str)] = &[
-    ("SELECT IIF(1 = 1, 1, 0)", 195, "'IIF' is not a recognized built-in function name."),
-    ("SELECT CONCAT(N'a', N'b')", 195, "'CONCAT' is not a recognized built-in function name."),
-    ("SELECT TRY_CONVERT(int, N'1')", 195, "'TRY_CONVERT' is not a recognized built-in function name."),
-    ("SELECT TRY_CAST(N'1' AS int)", 156, "Incorrect syntax near the keyword 'AS'."),
-    ("SELECT FORMAT(1, N'N')", 195, "'FORMAT' is not a recognized built-in function name."),
-    ("SELECT CHOOSE(1, N'a')", 195, "'CHOOSE' is not a recognized built-in function name."),
-    ("SELECT EOMONTH(GETDATE())", 195, "'EOMONTH' is not a recognized built-in function name."),
-    ("SELECT DATEFROMPARTS(2020, 1, 1)", 195, "'DATEFROMPARTS' is not a recognized built-in function name."),
-    ("SELECT STRING_AGG(Name, N',') FROM dbo.Queues", 195, "'STRING_AGG' is not a recognized built-in function name."),
-    ("SELECT STRING_SPLIT(N'a,b', N',')", 195, "'STRING_SPLIT' is not a recognized built-in function name."),
-    ("SELECT * FROM STRING_SPLIT(N'a,b', N',')", 208, "Invalid object name 'STRING_SPLIT'."),
-    ("SELECT * FROM OPENJSON(N'[]')", 208, "Invalid object name 'OPENJSON'."),
+    (
+        "SELECT IIF(1 = 1, 1, 0)",
+        195,
+        "'IIF' is not a recognized built-in function name.",
+    ),
+    (
+        "SELECT CONCAT(N'a', N'b')",
+        195,
+        "'CONCAT' is not a recognized built-in function name.",
+    ),
+    (
+        "SELECT TRY_CONVERT(int, N'1')",
+        195,
+        "'TRY_CONVERT' is not a recognized built-in function name.",
+    ),
+    (
+        "SELECT TRY_CAST(N'1' AS int)",
+        156,
+        "Incorrect syntax near the keyword 'AS'.",
+    ),
+    (
+        "SELECT FORMAT(1, N'N')",
+        195,
+        "'FORMAT' is not a recognized built-in function name.",
+    ),
+    (
+        "SELECT CHOOSE(1, N'a')",
+        195,
+        "'CHOOSE' is not a recognized built-in function name.",
+    ),
+    (
+        "SELECT EOMONTH(GETDATE())",
+        195,
+        "'EOMONTH' is not a recognized built-in function name.",
+    ),
+    (
+        "SELECT DATEFROMPARTS(2020, 1, 1)",
+        195,
+        "'DATEFROMPARTS' is not a recognized built-in function name.",
+    ),
+    (
+        "SELECT STRING_AGG(Name, N',') FROM dbo.Queues",
+        195,
+        "'STRING_AGG' is not a recognized built-in function name.",
+    ),
+    (
+        "SELECT STRING_SPLIT(N'a,b', N',')",
+        195,
+        "'STRING_SPLIT' is not a recognized built-in function name.",
+    ),
+    (
+        "SELECT * FROM STRING_SPLIT(N'a,b', N',')",
+        208,
+        "Invalid object name 'STRING_SPLIT'.",
+    ),
+    (
+        "SELECT * FROM OPENJSON(N'[]')",
+        208,
+        "Invalid object name 'OPENJSON'.",
+    ),
     (
         "SELECT Name FROM dbo.Queues ORDER BY Name OFFSET 0 ROWS FETCH NEXT 1 ROWS ONLY",
         102,
         "Incorrect syntax near 'OFFSET'.",
     ),
-    ("SELECT 1; THROW 50000, N'x', 1;", 102, "Incorrect syntax near 'THROW'."),
+    (
+        "SELECT 1; THROW 50000, N'x', 1;",
+        102,
+        "Incorrect syntax near 'THROW'.",
+    ),
     (
         "SELECT group_database_id FROM sys.databases",
         207,

@@ -73,8 +73,15 @@ const KNOWN: &[(&str, &str, Rule)] = &[
 
 impl Collation {
     /// A collation by its SQL Server name (case-insensitively, as SQL
-    /// Server reads them); error 448 for a name it does not know.
+    /// Server reads them; `DATABASE_DEFAULT` and `CATALOG_DEFAULT` are the
+    /// database's); error 448 for a name it does not know.
     pub fn lookup(name: &str) -> Result<Collation, SqlError> {
+        if ["DATABASE_DEFAULT", "CATALOG_DEFAULT"]
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(name))
+        {
+            return Ok(DEFAULT);
+        }
         KNOWN
             .iter()
             .position(|(n, _, _)| n.eq_ignore_ascii_case(name))
@@ -215,6 +222,7 @@ mod tests {
         assert_eq!(c.name(), "Latin1_General_CS_AS");
         assert_eq!(c.rule(), Rule::CaseSensitive);
         assert_eq!(Collation::from_sqlite("CI"), Some(DEFAULT));
+        assert_eq!(Collation::lookup("database_default").unwrap(), DEFAULT);
         let e = Collation::lookup("Klingon_CI_AS").unwrap_err();
         assert_eq!(e.number, 448);
         assert_eq!(e.message, "Invalid collation 'Klingon_CI_AS'.");

@@ -39,12 +39,16 @@ impl ProductVersion {
     /// Parses `10.50.6000.34` (two to four parts; 9 to 16 as major).
     pub fn parse(text: &str) -> anyhow::Result<ProductVersion> {
         let parts: Vec<&str> = text.trim().split('.').collect();
-        let bad = || anyhow::anyhow!("product version {text:?} is not MAJOR.MINOR[.BUILD[.REVISION]] (e.g. 10.50.6000.34)");
+        let bad = || {
+            anyhow::anyhow!("product version {text:?} is not MAJOR.MINOR[.BUILD[.REVISION]] (e.g. 10.50.6000.34)")
+        };
         if !(2..=4).contains(&parts.len()) {
             return Err(bad());
         }
         let num = |i: usize| -> anyhow::Result<u16> {
-            parts.get(i).map_or(Ok(0), |p| p.parse::<u16>().map_err(|_| bad()))
+            parts
+                .get(i)
+                .map_or(Ok(0), |p| p.parse::<u16>().map_err(|_| bad()))
         };
         let (major, minor) = (num(0)?, num(1)?);
         if !(9..=16).contains(&major) || minor > 99 {
@@ -176,9 +180,9 @@ mod tests {
         assert_eq!(v.wire(), (10, 50, 6000));
         assert_eq!((v.release(), v.level()), ("2008 R2", "SP3"));
         assert!(!v.has_2012_features());
-        assert!(v.version_string("X").starts_with(
-            "Microsoft SQL Server 2008 R2 (SP3) - 10.50.6000.34 (X64)"
-        ));
+        assert!(v
+            .version_string("X")
+            .starts_with("Microsoft SQL Server 2008 R2 (SP3) - 10.50.6000.34 (X64)"));
         assert_eq!(v.missing_function("iif", "IIF").unwrap().number, 195);
         let d = ProductVersion::default();
         assert_eq!(d.text(), "16.0.1000.6");

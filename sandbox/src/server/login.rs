@@ -249,12 +249,7 @@ async fn log_in(
         0 => DEFAULT_PACKET_SIZE,
         n => n.clamp(MIN_PACKET_SIZE, MAX_PACKET_SIZE),
     };
-    let out = login_ack(
-        session.database(),
-        login,
-        packet_size,
-        wire_version(shared),
-    );
+    let out = login_ack(session.database(), login, packet_size, wire_version(shared));
     t.write_message(packet_type::REPLY, &out, DEFAULT_PACKET_SIZE)
         .await?;
     Ok(Some((session, packet_size)))

@@ -318,7 +318,11 @@ impl Catalog {
 
     /// A character column's collation, from the SQLite collation it was
     /// declared with (the default for one SQLite does not know as ours).
-    fn column_collation(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<Collation> {
+    fn column_collation(
+        conn: &Connection,
+        table: &str,
+        column: &str,
+    ) -> rusqlite::Result<Collation> {
         let (_, coll, _, _, _) = conn.column_metadata(None, table, column)?;
         Ok(coll
             .and_then(|c| c.to_str().ok())

@@ -1,8 +1,8 @@
 //! Transactions, SET options, variables and control flow (IF, WAITFOR, PRINT):
 //! statements that change the session rather than read or write tables.
 
-use crate::engine::collation::Label;
 use super::{name_parts, refuse, Action, OutCol, QueryOut, QueryPlan, SetOption, Tr};
+use crate::engine::collation::Label;
 use crate::engine::datatype::{quote_str, DeclType};
 use crate::engine::errors;
 use crate::types::{SqlError, SqlType, Value};

@@ -1,8 +1,8 @@
 //! FROM clauses: tables, catalog views, CTEs, derived tables, joins and hints.
 
-use crate::engine::collation::{self, Label};
 use super::{ident_path, qi, refuse_expr, Source, SrcCol, Tr};
 use crate::engine::catalog::find_view;
+use crate::engine::collation::{self, Label};
 use crate::engine::errors;
 use crate::types::SqlError;
 use sqlparser::ast::{
@@ -228,7 +228,11 @@ impl Tr<'_, '_> {
                         sql: n.to_string(),
                         ty: *ty,
                         nullable: *nullable,
-                        coll: if super::is_string(*ty) { Label::Implicit(collation::DEFAULT) } else { Label::Default },
+                        coll: if super::is_string(*ty) {
+                            Label::Implicit(collation::DEFAULT)
+                        } else {
+                            Label::Default
+                        },
                     })
                     .collect();
                 return Ok((v.name.to_string(), cols));

@@ -630,11 +630,13 @@ impl Tr<'_, '_> {
                     Some(Value::Text(s)) => s,
                     _ => return Err(refuse_expr(c.exprs[0])),
                 };
-                Ok(match server_property(env.server_name, &env.version, &prop) {
-                    Some(Value::Int(i)) => self.konst(Value::Int(i), SqlType::Int),
-                    Some(Value::Text(s)) => self.text_konst(&s, 128),
-                    _ => self.konst(Value::Null, SqlType::NVarChar(Some(128))),
-                })
+                Ok(
+                    match server_property(env.server_name, &env.version, &prop) {
+                        Some(Value::Int(i)) => self.konst(Value::Int(i), SqlType::Int),
+                        Some(Value::Text(s)) => self.text_konst(&s, 128),
+                        _ => self.konst(Value::Null, SqlType::NVarChar(Some(128))),
+                    },
+                )
             }
             "databasepropertyex" => {
                 c.need(2)?;
@@ -719,12 +721,8 @@ pub(super) fn server_property(server: &str, version: &ProductVersion, prop: &str
         "productversion" => t(&version.text()),
         "productlevel" => t(version.level()),
         // An unknown property (NULL) before SQL Server 2012.
-        "productmajorversion" if version.has_2012_features() => {
-            t(&version.major.to_string())
-        }
-        "productminorversion" if version.has_2012_features() => {
-            t(&version.minor.to_string())
-        }
+        "productmajorversion" if version.has_2012_features() => t(&version.major.to_string()),
+        "productminorversion" if version.has_2012_features() => t(&version.minor.to_string()),
         "edition" => t("Developer Edition (64-bit)"),
         "engineedition" => Some(Value::Int(3)),
         "collation" => t("SQL_Latin1_General_CP1_CI_AS"),

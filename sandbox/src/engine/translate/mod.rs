@@ -40,8 +40,8 @@ use super::catalog::{
 };
 use super::collation::{Collation, Label};
 use super::datatype::{family, quote_ident, DeclType, Family};
-use super::version::ProductVersion;
 use super::errors;
+use super::version::ProductVersion;
 use crate::types::{Column, Param, SqlError, SqlType, Value};
 use rusqlite::types::Value as SqlVal;
 use sqlparser::ast::{self, BinaryOperator, Expr, ObjectName, ObjectNamePart, Statement};

@@ -1,14 +1,13 @@
 //! Name resolution: object names against the catalog, column references
 //! against the FROM scopes, parameters, variables and `@@` system variables.
 
-use crate::engine::collation::Label;
 use super::{ident_path, name_parts, qi, Source, SrcCol, Tr, Typed};
 use crate::engine::catalog::{find_view, TableInfo};
+use crate::engine::collation::Label;
 use crate::engine::datatype::{self, param_storage};
 use crate::engine::errors;
 use crate::types::{SqlError, SqlType, Value};
 use sqlparser::ast::{Ident, ObjectName};
-
 
 impl Tr<'_, '_> {
     /// (database, schema, name) of a one- to three-part object name.

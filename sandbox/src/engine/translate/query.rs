@@ -1,10 +1,10 @@
 //! Queries: WITH, set operations, SELECT cores, ORDER BY and TOP/OFFSET.
 
-use crate::engine::collation::Label;
 use super::{
     check_wildcard, ident_path, is_integer, name_parts, qi, refuse_expr, widen, CteDef, OutCol,
     QueryOut, Source, SrcCol, Tr,
 };
+use crate::engine::collation::Label;
 use crate::engine::datatype::{precedence, quote_str};
 use crate::engine::errors;
 use crate::types::SqlError;

@@ -1,8 +1,8 @@
 //! RAISERROR and RETURN: the statements a change script uses to stop and
 //! say why.
 
-use crate::engine::collation::Label;
 use super::{refuse_expr, Action, OutCol, QueryOut, RaisePlan, Tr};
+use crate::engine::collation::Label;
 use crate::engine::errors;
 use crate::types::{SqlError, SqlType};
 use sqlparser::ast::{self, Expr, RaisErrorOption};
