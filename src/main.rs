@@ -425,7 +425,7 @@ struct SandboxCli {
     #[arg(long, default_value = "127.0.0.1:1433")]
     listen: std::net::SocketAddr,
 
-    /// Scenario from sql/fixtures to load into a new database: migrated, healthy, multi-pool, dangling, empty-pool, unlinked
+    /// Scenario from sql/fixtures to load into a new database: migrated, healthy, multi-pool, dangling, empty-pool, unlinked, triggers, case-sensitive
     #[arg(long)]
     scenario: Option<String>,
 
@@ -456,6 +456,10 @@ struct SandboxCli {
     /// Be an availability-group listener: route read-write logins to HOST,PORT (the primary)
     #[arg(long, value_name = "HOST,PORT")]
     route_to: Option<String>,
+
+    /// Answer as this SQL Server version, e.g. 10.50.6000.34 (2008 R2: TDS 7.3, 2012+ T-SQL refused) [default: 16.0.1000.6]
+    #[arg(long, value_name = "VERSION")]
+    product_version: Option<String>,
 }
 
 fn lock_timeout(secs: Option<f64>) -> Result<Option<Duration>> {
@@ -697,6 +701,7 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
                 browser: s.browser,
                 browser_mode: s.browser_mode.clone(),
                 route_to: s.route_to.clone(),
+                product_version: s.product_version.clone(),
             })
             .await
         }

@@ -15,6 +15,10 @@ const SCENARIOS: &[(&str, &str)] = &[
     ("dangling", include_str!("../../sql/fixtures/dangling.sql")),
     ("triggers", include_str!("../../sql/fixtures/triggers.sql")),
     (
+        "case-sensitive",
+        include_str!("../../sql/fixtures/case-sensitive.sql"),
+    ),
+    (
         "empty-pool",
         include_str!("../../sql/fixtures/empty-pool.sql"),
     ),
@@ -29,6 +33,7 @@ const NAMES: &[&str] = &[
     "empty-pool",
     "triggers",
     "unlinked",
+    "case-sensitive",
 ];
 
 /// The scenario names, in the order they are documented.

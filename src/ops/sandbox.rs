@@ -28,6 +28,8 @@ pub struct SandboxArgs {
     pub browser_mode: String,
     /// `--route-to HOST,PORT`
     pub route_to: Option<String>,
+    /// `--product-version`: the SQL Server version to answer as
+    pub product_version: Option<String>,
 }
 
 /// Starts the sandbox, prints where it listens, and serves until Ctrl-C.
@@ -54,6 +56,10 @@ pub async fn run(args: &SandboxArgs) -> Result<u8> {
         }
         None => None,
     };
+    if let Some(v) = &args.product_version {
+        rgs_sandbox::engine::ProductVersion::parse(v)
+            .map_err(|e| Stop::Usage(format!("--product-version: {e}")))?;
+    }
     let opts = rgs_sandbox::SandboxOptions {
         listen: args.listen,
         scenario: args.scenario.clone(),
@@ -64,6 +70,7 @@ pub async fn run(args: &SandboxArgs) -> Result<u8> {
         browser: args.browser,
         browser_mode,
         route_to,
+        product_version: args.product_version.clone(),
         ..rgs_sandbox::SandboxOptions::default()
     };
     let mut sandbox =

@@ -28,6 +28,16 @@ pub(crate) fn syntax(near: &str) -> SqlError {
     err(102, 15, 1, format!("Incorrect syntax near '{near}'."))
 }
 
+/// Msg 156: a keyword where it cannot stand.
+pub(crate) fn syntax_keyword(keyword: &str) -> SqlError {
+    err(
+        156,
+        15,
+        1,
+        format!("Incorrect syntax near the keyword '{keyword}'."),
+    )
+}
+
 /// Msg 208.
 pub(crate) fn invalid_object(name: &str) -> SqlError {
     err(208, 16, 1, format!("Invalid object name '{name}'."))

@@ -61,7 +61,9 @@ fn text_arg(ctx: &Context<'_>, i: usize) -> Option<String> {
 /// Registers the functions and collations on a new connection.
 pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Result<()> {
     conn.create_collation("GUID", datatype::guid_cmp)?;
-    conn.create_collation("CI", datatype::ci_cmp)?;
+    for (name, cmp) in super::collation::sqlite_collations() {
+        conn.create_collation(name, cmp)?;
+    }
     register_conversions(conn, &shared)?;
     register_clock(conn)?;
     register_strings(conn)?;
@@ -224,19 +226,28 @@ fn register_patterns(conn: &Connection) -> rusqlite::Result<()> {
     })?;
 
     // T-SQL LIKE (case-insensitive, with [set] classes): 1, 0 or NULL.
-    conn.create_scalar_function("sbx_like", -1, det, |ctx| {
-        let (Some(v), Some(p)) = (text_arg(ctx, 0), text_arg(ctx, 1)) else {
-            return Ok(None);
-        };
-        let esc = if ctx.len() > 2 {
-            text_arg(ctx, 2).and_then(|e| e.chars().next())
-        } else {
-            None
-        };
-        let v: Vec<char> = v.to_lowercase().chars().collect();
-        let p: Vec<char> = p.to_lowercase().chars().collect();
-        Ok(Some(like(&v, &p, esc) as i64))
-    })?;
+    // sbx_like folds case (case-insensitive collations), sbx_like_cs does
+    // not (case-sensitive and binary ones).
+    for (name, fold) in [("sbx_like", true), ("sbx_like_cs", false)] {
+        conn.create_scalar_function(name, -1, det, move |ctx| {
+            let (Some(v), Some(p)) = (text_arg(ctx, 0), text_arg(ctx, 1)) else {
+                return Ok(None);
+            };
+            let esc = if ctx.len() > 2 {
+                text_arg(ctx, 2).and_then(|e| e.chars().next())
+            } else {
+                None
+            };
+            let (v, p) = if fold {
+                (v.to_lowercase(), p.to_lowercase())
+            } else {
+                (v, p)
+            };
+            let v: Vec<char> = v.chars().collect();
+            let p: Vec<char> = p.chars().collect();
+            Ok(Some(like(&v, &p, esc) as i64))
+        })?;
+    }
     Ok(())
 }
 

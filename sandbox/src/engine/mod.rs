@@ -11,6 +11,7 @@
 //! `session` (execution, transactions, locking), `script` (GO batches).
 
 mod catalog;
+pub(crate) mod collation;
 mod created;
 mod datatype;
 mod errors;
@@ -19,8 +20,10 @@ pub(crate) mod parse;
 mod script;
 mod session;
 mod translate;
+mod version;
 
 pub use errors::CANCELLED;
+pub use version::{ProductVersion, DEFAULT_VERSION};
 
 use crate::types::{Item, Param, ResultSet, SqlError};
 use catalog::DbSummary;
@@ -53,6 +56,8 @@ pub(crate) struct Shared {
     next_tx: AtomicU64,
     next_spid: AtomicU64,
     server_name: Mutex<String>,
+    /// The version answered as; None: [`DEFAULT_VERSION`].
+    version: Mutex<Option<ProductVersion>>,
     /// Pending `inject_before` statements: (lowercase pattern, SQL).
     injections: Mutex<Vec<(String, String)>>,
 }
@@ -109,6 +114,11 @@ impl Shared {
         self.next_tx.fetch_add(1, Ordering::SeqCst)
     }
 
+    /// The version set with `set_product_version`, if any.
+    pub(crate) fn product_version(&self) -> Option<ProductVersion> {
+        *self.version.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     pub(crate) fn server_name(&self) -> String {
         self.server_name
             .lock()
@@ -163,6 +173,7 @@ impl Engine {
             next_tx: AtomicU64::new(1),
             next_spid: AtomicU64::new(0),
             server_name: Mutex::new("RGS-SANDBOX".into()),
+            version: Mutex::new(None),
             injections: Mutex::new(Vec::new()),
         };
         Ok(Engine {
@@ -299,6 +310,26 @@ impl Engine {
             .server_name
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = name.to_string();
+    }
+
+    /// Answers as SQL Server `version` (`10.50.6000.34` for 2008 R2 SP3):
+    /// `SERVERPROPERTY('ProductVersion')`, `@@VERSION`, the PRELOGIN and
+    /// LOGINACK versions and the TDS version (7.3 below 11); below 11 the
+    /// T-SQL and catalog columns of SQL Server 2012 and later are refused
+    /// with 2008 R2's errors (195, 102, 156, 207, 208).
+    pub fn set_product_version(&self, version: &str) -> anyhow::Result<()> {
+        let v = ProductVersion::parse(version)?;
+        *self
+            .shared
+            .version
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(v);
+        Ok(())
+    }
+
+    /// The version set with [`Engine::set_product_version`], if any.
+    pub fn product_version(&self) -> Option<ProductVersion> {
+        self.shared.product_version()
     }
 
     /// The next time any session is about to run a statement whose text

@@ -150,7 +150,7 @@ async fn prelogin(shared: &Shared, t: &mut Transport, conn: u64) -> io::Result<O
     let answer = prelogin::response(
         encryption,
         prelogin::instance_ok(&pre.instance, shared.instance.as_deref()),
-        PRODUCT_VERSION,
+        wire_version(shared).0,
     );
     t.write_message(packet_type::REPLY, &answer, DEFAULT_PACKET_SIZE)
         .await?;
@@ -215,7 +215,7 @@ async fn log_in(
     }
     if let Some((host, port)) = route(shared, login) {
         info!(conn, %host, port, "listener: routing the login to the primary");
-        let out = routing_ack(login, host, *port);
+        let out = routing_ack(login, host, *port, wire_version(shared));
         t.write_message(packet_type::REPLY, &out, DEFAULT_PACKET_SIZE)
             .await?;
         return Ok(None);
@@ -249,12 +249,7 @@ async fn log_in(
         0 => DEFAULT_PACKET_SIZE,
         n => n.clamp(MIN_PACKET_SIZE, MAX_PACKET_SIZE),
     };
-    let tds_version = if login.tds_version >= TDS_7_4 {
-        TDS_7_4
-    } else {
-        login.tds_version
-    };
-    let out = login_ack(session.database(), login, packet_size, tds_version);
+    let out = login_ack(session.database(), login, packet_size, wire_version(shared));
     t.write_message(packet_type::REPLY, &out, DEFAULT_PACKET_SIZE)
         .await?;
     Ok(Some((session, packet_size)))
@@ -297,11 +292,12 @@ fn route<'a>(shared: &'a Shared, login: &Login7) -> Option<&'a (String, u16)> {
 /// A login that is routed: LOGINACK, then (as [MS-TDS] 2.2.7.9 requires,
 /// after it) the routing ENVCHANGE, and DONE. The client logs in again at
 /// the new address; this connection is then closed.
-fn routing_ack(login: &Login7, host: &str, port: u16) -> Vec<u8> {
+fn routing_ack(login: &Login7, host: &str, port: u16, server: ServerVersion) -> Vec<u8> {
     let mut out = Vec::new();
-    let tds_version = login.tds_version.min(TDS_7_4);
-    tokens::login_ack(&mut out, tds_version, PROGRAM_NAME, PRODUCT_VERSION);
-    if login.has_feature_ext() {
+    let (version, max_tds) = server;
+    let tds_version = login.tds_version.min(max_tds);
+    tokens::login_ack(&mut out, tds_version, PROGRAM_NAME, version);
+    if login.has_feature_ext() && tds_version >= TDS_7_4 {
         tokens::feature_ext_ack_none(&mut out);
     }
     tokens::env_routing(&mut out, host, port);
@@ -310,7 +306,24 @@ fn routing_ack(login: &Login7, host: &str, port: u16) -> Vec<u8> {
 }
 
 /// LOGINACK and the environment changes SQL Server sends with it.
-fn login_ack(db: &str, login: &Login7, packet_size: usize, tds_version: u32) -> Vec<u8> {
+/// The product version PRELOGIN and LOGINACK carry, and the highest TDS
+/// version the server speaks: SQL Server 2008 R2 speaks TDS 7.3.
+type ServerVersion = ((u8, u8, u16), u32);
+
+fn wire_version(shared: &Shared) -> ServerVersion {
+    match shared.engine.product_version() {
+        Some(v) => (v.wire(), v.max_tds()),
+        None => (PRODUCT_VERSION, TDS_7_4),
+    }
+}
+
+fn login_ack(db: &str, login: &Login7, packet_size: usize, server: ServerVersion) -> Vec<u8> {
+    let (version, max_tds) = server;
+    let tds_version = if login.tds_version >= max_tds {
+        max_tds
+    } else {
+        login.tds_version
+    };
     let mut out = Vec::new();
     tokens::env_text(&mut out, env::DATABASE, db, "master");
     tokens::info(
@@ -333,8 +346,9 @@ fn login_ack(db: &str, login: &Login7, packet_size: usize, tds_version: u32) -> 
         "",
         1,
     );
-    tokens::login_ack(&mut out, tds_version, PROGRAM_NAME, PRODUCT_VERSION);
-    if login.has_feature_ext() {
+    tokens::login_ack(&mut out, tds_version, PROGRAM_NAME, version);
+    // FEATUREEXTACK is TDS 7.4's: a 7.3 server ignores the extension.
+    if login.has_feature_ext() && tds_version >= TDS_7_4 {
         tokens::feature_ext_ack_none(&mut out);
     }
     tokens::env_text(
@@ -350,6 +364,39 @@ fn login_ack(db: &str, login: &Login7, packet_size: usize, tds_version: u32) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The LOGINACK token's TDS version and product version in `out`.
+    fn login_ack_fields(out: &[u8]) -> (u32, [u8; 4], bool) {
+        let i = out
+            .iter()
+            .position(|b| *b == token::LOGINACK)
+            .expect("a LOGINACK");
+        let len = u16::from_le_bytes([out[i + 1], out[i + 2]]) as usize;
+        let body = &out[i + 3..i + 3 + len];
+        let tds = u32::from_be_bytes([body[1], body[2], body[3], body[4]]);
+        let ver = [body[len - 4], body[len - 3], body[len - 2], body[len - 1]];
+        let feature_ack = out[i + 3 + len..].contains(&token::FEATUREEXTACK);
+        (tds, ver, feature_ack)
+    }
+
+    #[test]
+    fn sql_server_2008_r2_acknowledges_tds_7_3_and_its_version() {
+        let bytes = login7::tests::build("sa", "pw", "rgsconfig", Some(&[0xFF]));
+        let login = login7::decode(&bytes).unwrap();
+        assert_eq!(login.tds_version, TDS_7_4);
+        let v = crate::engine::ProductVersion::parse("10.50.6000.34").unwrap();
+        let out = login_ack("rgsconfig", &login, 4096, (v.wire(), v.max_tds()));
+        let (tds, ver, feature_ack) = login_ack_fields(&out);
+        assert_eq!(tds, 0x730B_0003);
+        assert_eq!(ver, [10, 50, 0x17, 0x70]);
+        assert!(!feature_ack, "TDS 7.3 has no FEATUREEXTACK");
+        // The default: TDS 7.4, SQL Server 2022.
+        let out = login_ack("rgsconfig", &login, 4096, (PRODUCT_VERSION, TDS_7_4));
+        let (tds, ver, feature_ack) = login_ack_fields(&out);
+        assert_eq!(tds, TDS_7_4);
+        assert_eq!(ver[..2], [16, 0]);
+        assert!(feature_ack);
+    }
 
     #[test]
     fn spids_start_above_50() {

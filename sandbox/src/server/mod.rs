@@ -163,6 +163,10 @@ pub struct SandboxOptions {
     /// intent is routed (ENVCHANGE 20) to this `(host, port)`, the
     /// primary; a read-only intent login is served here.
     pub route_to: Option<(String, u16)>,
+    /// The SQL Server version to answer as (`10.50.6000.34`: SQL Server 2008
+    /// R2, TDS 7.3, 2012+ T-SQL refused); None: 16.0.1000.6. See
+    /// [`Engine::set_product_version`].
+    pub product_version: Option<String>,
 }
 
 impl Default for SandboxOptions {
@@ -180,6 +184,7 @@ impl Default for SandboxOptions {
             browser: None,
             browser_mode: BrowserMode::Answer,
             route_to: None,
+            product_version: None,
         }
     }
 }
@@ -199,6 +204,7 @@ impl fmt::Debug for SandboxOptions {
             .field("browser", &self.browser)
             .field("browser_mode", &self.browser_mode)
             .field("route_to", &self.route_to)
+            .field("product_version", &self.product_version)
             .finish()
     }
 }
@@ -271,6 +277,10 @@ impl Sandbox {
     pub fn start(opts: SandboxOptions) -> anyhow::Result<Sandbox> {
         let script = opts.scenario.as_deref().map(scenario::lookup).transpose()?;
         let engine = Engine::new()?;
+        // Before the scenario, which must load on that version too.
+        if let Some(v) = &opts.product_version {
+            engine.set_product_version(v)?;
+        }
         let fresh = engine.attach_database(&opts.database, opts.db_file.as_deref())?;
         if fresh {
             engine

@@ -9,6 +9,7 @@
 //! index; C clustered, N nonclustered), so constraint names survive and
 //! are found again without a side table. `sbx_meta` holds creation dates.
 
+use super::collation::{self, Collation};
 use super::datatype::DeclType;
 use crate::types::SqlType;
 use chrono::NaiveDateTime;
@@ -63,6 +64,8 @@ pub(crate) struct ColumnInfo {
     pub name: String,
     pub decl: DeclType,
     pub nullable: bool,
+    /// A character column's collation (None for other types).
+    pub collation: Option<Collation>,
 }
 
 /// What a SQLite index stands for.
@@ -311,13 +314,34 @@ impl Catalog {
             let decl: String = r.get::<_, Option<String>>(1)?.unwrap_or_default();
             let notnull: i64 = r.get(2)?;
             let decl = DeclType::parse(&decl).unwrap_or(DeclType::new(SqlType::NVarChar(None)));
+            let collation = match decl.ty {
+                SqlType::NVarChar(_) | SqlType::VarChar(_) => {
+                    Some(Self::column_collation(conn, &t.sqlite, &name)?)
+                }
+                _ => None,
+            };
             t.columns.push(ColumnInfo {
                 name,
                 decl,
                 nullable: notnull == 0,
+                collation,
             });
         }
         Ok(())
+    }
+
+    /// A character column's collation, from the SQLite collation it was
+    /// declared with (the default for one SQLite does not know as ours).
+    fn column_collation(
+        conn: &Connection,
+        table: &str,
+        column: &str,
+    ) -> rusqlite::Result<Collation> {
+        let (_, coll, _, _, _) = conn.column_metadata(None, table, column)?;
+        Ok(coll
+            .and_then(|c| c.to_str().ok())
+            .and_then(Collation::from_sqlite)
+            .unwrap_or(collation::DEFAULT))
     }
 
     /// One index, named `<table>|<kind>|<C or N>|<name>`, added to its table;

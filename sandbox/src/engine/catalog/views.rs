@@ -406,12 +406,7 @@ fn columns_rows(_view: &ViewDef, cat: &Catalog, _env: &ViewEnv<'_>) -> Vec<Vec<V
                 Value::Int(c.decl.max_length()),
                 Value::Int(c.decl.precision()),
                 Value::Int(c.decl.scale_value()),
-                match c.decl.ty {
-                    SqlType::NVarChar(_) | SqlType::VarChar(_) => {
-                        text("SQL_Latin1_General_CP1_CI_AS")
-                    }
-                    _ => Value::Null,
-                },
+                c.collation.map_or(Value::Null, |c| text(c.name())),
                 Value::Bit(c.nullable),
                 Value::Bit(false),
                 Value::Bit(false),

@@ -202,6 +202,7 @@ impl SessionState {
             db_id,
             databases: dbs,
             server_name: server,
+            version: self.shared.product_version().unwrap_or_default(),
             spid: self.spid,
             login: &self.login,
             trancount: self.trancount,

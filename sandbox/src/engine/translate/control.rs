@@ -2,6 +2,7 @@
 //! statements that change the session rather than read or write tables.
 
 use super::{name_parts, refuse, Action, OutCol, QueryOut, QueryPlan, SetOption, Tr};
+use crate::engine::collation::Label;
 use crate::engine::datatype::{quote_str, DeclType};
 use crate::engine::errors;
 use crate::types::{SqlError, SqlType, Value};
@@ -34,6 +35,7 @@ impl Tr<'_, '_> {
                 ty,
                 nullable: true,
                 assign: None,
+                coll: Label::Default,
             }],
         };
         self.finish_query(out, None)

@@ -3,6 +3,7 @@
 
 use super::{ident_path, name_parts, qi, refuse, refuse_expr, Action, IndexPlan, TablePlan, Tr};
 use crate::engine::catalog::{ColumnInfo, IndexInfo, IndexKind, TableInfo};
+use crate::engine::collation::{self, Collation};
 use crate::engine::datatype::{self, quote_str, DeclType};
 use crate::engine::errors;
 use crate::engine::parse::{CLUSTERED, NONCLUSTERED};
@@ -54,7 +55,7 @@ impl Tr<'_, '_> {
                 if !c.nullable {
                     s.push_str(" NOT NULL");
                 }
-                if let Some(coll) = c.decl.collation() {
+                if let Some(coll) = c.collation.map(Collation::sqlite).or(c.decl.collation()) {
                     s.push_str(&format!(" COLLATE {coll}"));
                 }
                 if let Some(d) = d {
@@ -144,11 +145,13 @@ impl Tr<'_, '_> {
             let decl = DeclType::from_ast(&c.data_type, 1)?;
             let mut nullable = None;
             let mut default = None;
+            let mut collation = column_collation(decl);
             for opt in &c.options {
                 match &opt.option {
                     ColumnOption::Null => nullable = Some(true),
                     ColumnOption::NotNull => nullable = Some(false),
                     ColumnOption::Default(e) => default = Some(e.clone()),
+                    ColumnOption::Collation(n) => collation = Some(declared_collation(n, decl)?),
                     _ => out.keys.extend(column_key(opt, &c.name)?),
                 }
             }
@@ -162,6 +165,7 @@ impl Tr<'_, '_> {
                 name: c.name.value.clone(),
                 decl,
                 nullable: nullable.unwrap_or(true),
+                collation,
             });
         }
         Ok(out)
@@ -500,7 +504,7 @@ struct ColumnDefs {
 }
 
 /// A column option other than NULL, NOT NULL and DEFAULT: a column-level
-/// PRIMARY KEY or UNIQUE, or COLLATE (accepted, the column's type decides).
+/// PRIMARY KEY or UNIQUE (COLLATE is read by the caller).
 fn column_key(opt: &ast::ColumnOptionDef, col: &Ident) -> Result<Option<KeyDef>, SqlError> {
     let key = |kind, index_name: Option<&Ident>, name: Option<&Ident>| {
         let clustered = clustered_word(index_name)?;
@@ -543,12 +547,37 @@ fn column_key(opt: &ast::ColumnOptionDef, col: &Ident) -> Result<Option<KeyDef>,
                 u.name.as_ref(),
             )
         }
-        ColumnOption::Collation(_) => Ok(None),
         ColumnOption::Identity(_) => Err(errors::syntax("IDENTITY")),
         other => Err(errors::syntax(
             other.to_string().split_whitespace().next().unwrap_or(""),
         )),
     }
+}
+
+/// The collation a character column has when its definition names none:
+/// the database default.
+pub(crate) fn column_collation(decl: DeclType) -> Option<Collation> {
+    super::is_string(decl.ty).then_some(collation::DEFAULT)
+}
+
+/// `COLLATE name` in a column definition: 448 for an unknown name, 447 on a
+/// column that holds no characters.
+fn declared_collation(n: &ast::ObjectName, decl: DeclType) -> Result<Collation, SqlError> {
+    let name = n.to_string();
+    let name = name.trim_matches(|c| c == '[' || c == ']');
+    let c = Collation::lookup(name)?;
+    if !super::is_string(decl.ty) {
+        return Err(errors::other(
+            447,
+            16,
+            1,
+            format!(
+                "Expression type {} is invalid for COLLATE clause.",
+                decl.ty.type_name()
+            ),
+        ));
+    }
+    Ok(c)
 }
 
 /// A table-level PRIMARY KEY or UNIQUE constraint (no other is supported).

@@ -2,6 +2,7 @@
 //! SQL Server's rules (precedence, implicit conversion).
 
 use super::{is_integer, is_string, op_name, refuse_expr, widen, Tr, Typed};
+use crate::engine::collation::{Collation, Label};
 use crate::engine::datatype::{family, precedence, quote_str, DeclType, Family};
 use crate::engine::errors;
 use crate::types::{SqlError, SqlType, Value};
@@ -63,6 +64,9 @@ impl Tr<'_, '_> {
                 expr,
                 trim_characters: None,
             } => {
+                if let Some(err) = self.env.version.missing_function("trim", "TRIM") {
+                    return Err(err);
+                }
                 let v = self.expr(expr)?;
                 Ok(Typed::new(
                     format!("trim({}, ' ')", v.sql),
@@ -159,6 +163,11 @@ impl Tr<'_, '_> {
             CastKind::TryCast | CastKind::SafeCast => true,
             CastKind::DoubleColon => return Err(refuse_expr(e)),
         };
+        if try_ && !self.env.version.has_2012_features() {
+            // 2008 R2 reads TRY_CAST as an unknown function, whose
+            // argument cannot hold `AS`.
+            return Err(errors::syntax_keyword("AS"));
+        }
         let v = self.expr(expr)?;
         let target = DeclType::from_ast(data_type, 30)?;
         Ok(self.cast(v, target, None, try_))
@@ -173,6 +182,9 @@ impl Tr<'_, '_> {
         dt: &ast::DataType,
         styles: &[Expr],
     ) -> Result<Typed, SqlError> {
+        if is_try && !self.env.version.has_2012_features() {
+            return Err(errors::unknown_function("TRY_CONVERT"));
+        }
         let v = self.expr(expr)?;
         let target = DeclType::from_ast(dt, 30)?;
         let style = match styles {
@@ -217,21 +229,30 @@ impl Tr<'_, '_> {
         ))
     }
 
-    /// `x COLLATE name`: case-sensitive and binary collations compare
-    /// byte for byte, every other as the default (case-insensitive).
+    /// `x COLLATE name`: the value compared, grouped and sorted with that
+    /// collation, which wins over any column's (448 for an unknown name,
+    /// 447 on a value that is not a string).
     fn collate(&mut self, expr: &Expr, collation: &ObjectName) -> Result<Typed, SqlError> {
         let v = self.expr(expr)?;
-        let c = collation.to_string().to_uppercase();
-        let coll = if c.contains("_CS") || c.ends_with("_BIN") || c.ends_with("_BIN2") {
-            "BINARY"
-        } else {
-            "CI"
-        };
+        let name = collation.to_string();
+        let c = Collation::lookup(name.trim_matches(|c| c == '[' || c == ']'))?;
+        if !is_string(v.ty) {
+            return Err(errors::other(
+                447,
+                16,
+                1,
+                format!(
+                    "Expression type {} is invalid for COLLATE clause.",
+                    v.ty.type_name()
+                ),
+            ));
+        }
         Ok(Typed::new(
-            format!("({} COLLATE {coll})", v.sql),
+            format!("({} COLLATE {})", v.sql, c.sqlite()),
             v.ty,
             v.nullable,
-        ))
+        )
+        .with_coll(Label::Explicit(c)))
     }
 
     pub(super) fn literal(&mut self, v: &ast::Value) -> Result<Typed, SqlError> {
@@ -246,6 +267,7 @@ impl Tr<'_, '_> {
                         nullable: false,
                         null_lit: false,
                         konst: Some(Value::Float(f)),
+                        coll: Label::Default,
                     }
                 } else {
                     match s.parse::<i64>() {
@@ -261,6 +283,7 @@ impl Tr<'_, '_> {
                                 nullable: false,
                                 null_lit: false,
                                 konst: Some(Value::Int(i)),
+                                coll: Label::Default,
                             }
                         }
                         Err(_) => Typed::new(s.clone(), SqlType::Float, false),
@@ -275,6 +298,7 @@ impl Tr<'_, '_> {
                     nullable: false,
                     null_lit: false,
                     konst: Some(Value::Text(s.clone())),
+                    coll: Label::Default,
                 }
             }
             V::NationalStringLiteral(s) => {
@@ -285,6 +309,7 @@ impl Tr<'_, '_> {
                     nullable: false,
                     null_lit: false,
                     konst: Some(Value::Text(s.clone())),
+                    coll: Label::Default,
                 }
             }
             V::HexStringLiteral(h) => {
@@ -302,6 +327,7 @@ impl Tr<'_, '_> {
                 nullable: true,
                 null_lit: true,
                 konst: Some(Value::Null),
+                coll: Label::Default,
             },
             other => return Err(errors::syntax(&other.to_string())),
         })
@@ -336,6 +362,7 @@ impl Tr<'_, '_> {
                 nullable: true,
                 null_lit: false,
                 konst: Some(Value::Null),
+                coll: Label::Default,
             };
         }
         let konst = match (&v.konst, target.ty) {
@@ -362,6 +389,12 @@ impl Tr<'_, '_> {
             nullable: v.nullable || try_,
             null_lit: false,
             konst,
+            // A string converted to a string keeps its collation.
+            coll: if is_string(v.ty) && is_string(target.ty) {
+                v.coll
+            } else {
+                Label::Default
+            },
         }
     }
 
@@ -424,6 +457,7 @@ impl Tr<'_, '_> {
             nullable,
             null_lit: false,
             konst: None,
+            coll: Label::Default,
         })
     }
 
@@ -459,6 +493,7 @@ impl Tr<'_, '_> {
             nullable,
             null_lit: false,
             konst,
+            coll: l.coll.combine(r.coll),
         }
     }
 
@@ -493,7 +528,7 @@ impl Tr<'_, '_> {
             let cond = match &op {
                 Some(o) => {
                     let w = self.expr(&c.condition)?;
-                    self.comparison(o, "=", &w)
+                    self.comparison(o, "=", &w)?
                 }
                 None => self.pred(&c.condition)?,
             };
@@ -520,7 +555,11 @@ impl Tr<'_, '_> {
             sql.push_str(&format!(" ELSE {e}"));
         }
         sql.push_str(" END");
-        Ok(Typed::new(sql, ty, nullable))
+        let coll = all
+            .iter()
+            .filter(|v| is_string(v.ty))
+            .fold(Label::Default, |a, v| a.combine(v.coll));
+        Ok(Typed::new(sql, ty, nullable).with_coll(coll))
     }
 
     // ----- predicates -----------------------------------------------------

@@ -2,6 +2,7 @@
 
 use super::{ident_path, qi, refuse_expr, Source, SrcCol, Tr};
 use crate::engine::catalog::find_view;
+use crate::engine::collation::{self, Label};
 use crate::engine::errors;
 use crate::types::SqlError;
 use sqlparser::ast::{
@@ -92,6 +93,11 @@ impl Tr<'_, '_> {
                 index_directives,
                 inheritance,
             } => {
+                if args.is_some() && !self.env.version.has_2012_features() {
+                    // A table-valued function 2008 R2 does not have
+                    // (OPENJSON, STRING_SPLIT): an unknown object there.
+                    return Err(errors::invalid_object(&ident_path(name)));
+                }
                 if args.is_some()
                     || version.is_some()
                     || *with_ordinality
@@ -120,6 +126,9 @@ impl Tr<'_, '_> {
                 table_with_joins,
                 alias: None,
             } => Ok(format!("({})", self.table_with_joins(table_with_joins)?)),
+            TableFactor::OpenJsonTable { .. } if !self.env.version.has_2012_features() => {
+                Err(errors::invalid_object("OPENJSON"))
+            }
             _ => Err(errors::syntax(&tf.to_string())),
         }
     }
@@ -208,14 +217,22 @@ impl Tr<'_, '_> {
                 qualifiers.push(tname.to_lowercase());
                 qualifiers.push(vl.clone());
                 qualifiers.push(format!("{}.{vl}", self.env.db_name.to_lowercase()));
+                // Columns SQL Server 2012 added do not exist before it.
+                let since_2012 = |n: &str| n == "group_database_id";
                 let cols = v
                     .columns
                     .iter()
+                    .filter(|(n, _, _)| self.env.version.has_2012_features() || !since_2012(n))
                     .map(|(n, ty, nullable)| SrcCol {
                         name: n.to_string(),
                         sql: n.to_string(),
                         ty: *ty,
                         nullable: *nullable,
+                        coll: if super::is_string(*ty) {
+                            Label::Implicit(collation::DEFAULT)
+                        } else {
+                            Label::Default
+                        },
                     })
                     .collect();
                 return Ok((v.name.to_string(), cols));

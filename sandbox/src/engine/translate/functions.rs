@@ -3,6 +3,7 @@
 
 use super::{is_string, name_parts, refuse_expr, string_result, Tr, Typed};
 use crate::engine::errors;
+use crate::engine::version::ProductVersion;
 use crate::types::{SqlError, SqlType, Value};
 use sqlparser::ast::{self, Expr, Function, FunctionArg, FunctionArgExpr, FunctionArguments};
 
@@ -158,6 +159,9 @@ impl Tr<'_, '_> {
     /// A built-in function call, dispatched by family.
     pub(super) fn function(&mut self, f: &Function) -> Result<Typed, SqlError> {
         let c = Call::parse(f)?;
+        if let Some(e) = self.env.version.missing_function(&c.lname, &c.fname) {
+            return Err(e);
+        }
         match c.lname.as_str() {
             "count" | "count_big" | "sum" | "avg" | "min" | "max" => self.aggregate(&c),
             "isnull" | "coalesce" | "nullif" | "iif" => self.null_function(&c),
@@ -626,11 +630,13 @@ impl Tr<'_, '_> {
                     Some(Value::Text(s)) => s,
                     _ => return Err(refuse_expr(c.exprs[0])),
                 };
-                Ok(match server_property(env.server_name, &prop) {
-                    Some(Value::Int(i)) => self.konst(Value::Int(i), SqlType::Int),
-                    Some(Value::Text(s)) => self.text_konst(&s, 128),
-                    _ => self.konst(Value::Null, SqlType::NVarChar(Some(128))),
-                })
+                Ok(
+                    match server_property(env.server_name, &env.version, &prop) {
+                        Some(Value::Int(i)) => self.konst(Value::Int(i), SqlType::Int),
+                        Some(Value::Text(s)) => self.text_konst(&s, 128),
+                        _ => self.konst(Value::Null, SqlType::NVarChar(Some(128))),
+                    },
+                )
             }
             "databasepropertyex" => {
                 c.need(2)?;
@@ -702,16 +708,8 @@ impl Tr<'_, '_> {
     }
 }
 
-/// `@@VERSION`.
-pub(super) fn version_string(server: &str) -> String {
-    format!(
-        "Microsoft SQL Server 2022 (RTM) - 16.0.1000.6 (X64) \n\tOct  8 2022 05:58:25 \n\tCopyright (C) 2022 Microsoft Corporation\n\tDeveloper Edition (64-bit) on rgs-sandbox {server} (SQLite {})\n",
-        rusqlite::version()
-    )
-}
-
 /// `SERVERPROPERTY(prop)`.
-pub(super) fn server_property(server: &str, prop: &str) -> Option<Value> {
+pub(super) fn server_property(server: &str, version: &ProductVersion, prop: &str) -> Option<Value> {
     let t = |s: &str| Some(Value::Text(s.to_string()));
     match prop.to_lowercase().as_str() {
         "servername" => t(server),
@@ -720,9 +718,11 @@ pub(super) fn server_property(server: &str, prop: &str) -> Option<Value> {
             t(server.split('\\').next().unwrap_or(server))
         }
         "instancename" => server.split_once('\\').and_then(|(_, i)| t(i)),
-        "productversion" => t("16.0.1000.6"),
-        "productlevel" => t("RTM"),
-        "productmajorversion" => t("16"),
+        "productversion" => t(&version.text()),
+        "productlevel" => t(version.level()),
+        // An unknown property (NULL) before SQL Server 2012.
+        "productmajorversion" if version.has_2012_features() => t(&version.major.to_string()),
+        "productminorversion" if version.has_2012_features() => t(&version.minor.to_string()),
         "edition" => t("Developer Edition (64-bit)"),
         "engineedition" => Some(Value::Int(3)),
         "collation" => t("SQL_Latin1_General_CP1_CI_AS"),

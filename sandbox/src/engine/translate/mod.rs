@@ -39,8 +39,10 @@ pub(crate) use trigger::{check_body_action, pseudo_tables, trigger_body, Trigger
 use super::catalog::{
     view_cte, Catalog, DbSummary, IndexInfo, TableInfo, TriggerInfo, ViewDef, ViewEnv,
 };
+use super::collation::{Collation, Label};
 use super::datatype::{family, quote_ident, DeclType, Family};
 use super::errors;
+use super::version::ProductVersion;
 use crate::types::{Column, Param, SqlError, SqlType, Value};
 use rusqlite::types::Value as SqlVal;
 use sqlparser::ast::{self, BinaryOperator, Expr, ObjectName, ObjectNamePart, Statement};
@@ -75,6 +77,8 @@ pub(crate) struct Env<'a> {
     pub db_id: i64,
     pub databases: &'a [DbSummary],
     pub server_name: &'a str,
+    /// The SQL Server version answered as.
+    pub version: ProductVersion,
     pub spid: u16,
     pub login: &'a str,
     pub trancount: u32,
@@ -355,6 +359,10 @@ struct Typed {
     /// The value, when known before execution (literals, parameters,
     /// variables, constant functions).
     konst: Option<Value>,
+    /// Where a character value's collation comes from (SQL Server's
+    /// collation precedence); `Default` for everything but columns and
+    /// `COLLATE`.
+    coll: Label,
 }
 
 impl Typed {
@@ -365,7 +373,13 @@ impl Typed {
             nullable,
             null_lit: false,
             konst: None,
+            coll: Label::Default,
         }
+    }
+
+    /// The same value with the collation label `coll`.
+    fn with_coll(self, coll: Label) -> Typed {
+        Typed { coll, ..self }
     }
 }
 
@@ -375,6 +389,7 @@ struct OutCol {
     name: String,
     ty: SqlType,
     nullable: bool,
+    coll: Label,
     assign: Option<String>,
 }
 
@@ -391,6 +406,7 @@ struct SrcCol {
     sql: String,
     ty: SqlType,
     nullable: bool,
+    coll: Label,
 }
 
 impl SrcCol {
@@ -404,6 +420,7 @@ impl SrcCol {
                 sql: c.name.clone(),
                 ty: c.decl.ty,
                 nullable: c.nullable,
+                coll: c.collation.map_or(Label::Default, Label::Implicit),
             })
             .collect()
     }
@@ -551,9 +568,11 @@ fn check_wildcard(o: &ast::WildcardAdditionalOptions) -> Result<(), SqlError> {
     Ok(())
 }
 
-fn collation_for(ty: SqlType) -> Option<&'static str> {
+/// The SQLite collation comparisons of type `ty` use: the resolved
+/// collation for strings, SQL Server's GUID order for uniqueidentifier.
+fn collation_for(ty: SqlType, coll: Collation) -> Option<&'static str> {
     match family(ty) {
-        Family::Text => Some("CI"),
+        Family::Text => Some(coll.sqlite()),
         Family::Guid => Some("GUID"),
         _ => None,
     }

@@ -3,12 +3,11 @@
 
 use super::{ident_path, name_parts, qi, Source, SrcCol, Tr, Typed};
 use crate::engine::catalog::{find_view, TableInfo};
+use crate::engine::collation::Label;
 use crate::engine::datatype::{self, param_storage};
 use crate::engine::errors;
 use crate::types::{SqlError, SqlType, Value};
 use sqlparser::ast::{Ident, ObjectName};
-
-use super::functions::version_string;
 
 impl Tr<'_, '_> {
     /// (database, schema, name) of a one- to three-part object name.
@@ -88,7 +87,8 @@ impl Tr<'_, '_> {
                         format!("{}.{}", qi(&alias), qi(&c.sql)),
                         c.ty,
                         c.nullable,
-                    ));
+                    )
+                    .with_coll(c.coll));
                 }
             }
             return Err(errors::invalid_column(col));
@@ -106,7 +106,8 @@ impl Tr<'_, '_> {
                             format!("{}.{}", qi(&src.sql_alias), qi(&c.sql)),
                             c.ty,
                             c.nullable,
-                        )),
+                        )
+                        .with_coll(c.coll)),
                         None => Err(errors::invalid_column(col)),
                     };
                 }
@@ -135,6 +136,7 @@ impl Tr<'_, '_> {
                 nullable: true,
                 null_lit: false,
                 konst: Some(value),
+                coll: Label::Default,
             });
         }
         if let Some(v) = self.env.vars.get(&l).filter(|v| v.table.is_none()) {
@@ -147,6 +149,7 @@ impl Tr<'_, '_> {
                 nullable: true,
                 null_lit: false,
                 konst: Some(konst),
+                coll: Label::Default,
             });
         }
         Err(errors::undeclared(name))
@@ -160,6 +163,7 @@ impl Tr<'_, '_> {
             nullable: matches!(v, Value::Null),
             null_lit: false,
             konst: Some(v),
+            coll: Label::Default,
         }
     }
 
@@ -177,7 +181,7 @@ impl Tr<'_, '_> {
             "@@LOCK_TIMEOUT" => self.konst(Value::Int(env.lock_timeout), SqlType::Int),
             "@@DATEFIRST" => self.konst(Value::Int(7), SqlType::TinyInt),
             "@@VERSION" => {
-                let v = version_string(env.server_name);
+                let v = env.version.version_string(env.server_name);
                 self.text_konst(&v, 300)
             }
             "@@SERVERNAME" => self.text_konst(env.server_name, 128),

@@ -1,31 +1,53 @@
 //! Predicates: comparisons with SQL Server's collation, AND/OR chains, IN,
 //! BETWEEN, LIKE, EXISTS.
 
-use super::{collation_for, Tr, Typed};
+use super::{collation_for, is_string, Tr, Typed};
+use crate::engine::collation::{self, Collation, Label, Rule};
 use crate::engine::datatype::precedence;
 use crate::engine::errors;
-use crate::types::SqlError;
+use crate::types::{SqlError, SqlType};
 use sqlparser::ast::{self, BinaryOperator, Expr, Query, UnaryOperator};
 
 impl Tr<'_, '_> {
     /// A comparison of two typed values with SQL Server's implicit
-    /// conversion and case-insensitive (or GUID-ordered) collation.
-    pub(super) fn comparison(&mut self, l: &Typed, op: &str, r: &Typed) -> String {
+    /// conversion and collation precedence (468 when two collations
+    /// conflict); GUIDs in SQL Server's order.
+    pub(super) fn comparison(
+        &mut self,
+        l: &Typed,
+        op: &str,
+        r: &Typed,
+    ) -> Result<String, SqlError> {
         if l.null_lit || r.null_lit {
-            return format!("{} {op} {}", l.sql, r.sql);
+            return Ok(format!("{} {op} {}", l.sql, r.sql));
         }
         let ty = Self::common_type(&[l, r]);
+        let coll = Self::collation(ty, &[l, r], operation(op))?;
         let ls = self.conv_to(l, ty);
         let rs = self.conv_to(r, ty);
-        // An explicit COLLATE of the query wins.
-        let explicit = |s: &str| s.contains(" COLLATE BINARY)") || s.contains(" COLLATE CI)");
-        if explicit(&ls) || explicit(&rs) {
-            return format!("{ls} {op} {rs}");
-        }
-        match collation_for(ty) {
+        Ok(match collation_for(ty, coll) {
             Some(c) => format!("({ls}) COLLATE {c} {op} {rs}"),
             None => format!("{ls} {op} {rs}"),
+        })
+    }
+
+    /// The collation values compared in type `ty` meet in: the first
+    /// operand's label against each other's (only strings have one).
+    fn collation(ty: SqlType, vals: &[&Typed], operation: &str) -> Result<Collation, SqlError> {
+        let strings: Vec<Label> = vals
+            .iter()
+            .filter(|v| !v.null_lit && is_string(v.ty))
+            .map(|v| v.coll)
+            .collect();
+        if !is_string(ty) || strings.is_empty() {
+            return Ok(collation::DEFAULT);
         }
+        let mut label = strings[0];
+        for l in &strings[1..] {
+            label.resolve(*l, operation)?;
+            label = label.combine(*l);
+        }
+        label.resolve(Label::Default, operation)
     }
 
     /// A run of one logical operator (`a OR b OR c ...`, left-nested by the
@@ -86,7 +108,7 @@ impl Tr<'_, '_> {
                 };
                 let l = self.expr(left)?;
                 let r = self.expr(right)?;
-                Ok(self.comparison(&l, cmp, &r))
+                self.comparison(&l, cmp, &r)
             }
             Expr::UnaryOp {
                 op: UnaryOperator::Not,
@@ -147,9 +169,11 @@ impl Tr<'_, '_> {
         let mut all: Vec<&Typed> = items.iter().collect();
         all.push(&x);
         let ty = Self::common_type(&all);
+        all.rotate_right(1);
+        let coll = Self::collation(ty, &all, "equal to")?;
         let xs = self.conv_to(&x, ty);
         let list: Vec<String> = items.iter().map(|i| self.conv_to(i, ty)).collect();
-        let xs = match collation_for(ty) {
+        let xs = match collation_for(ty, coll) {
             Some(c) => format!("({xs}) COLLATE {c}"),
             None => xs,
         };
@@ -177,14 +201,16 @@ impl Tr<'_, '_> {
                 "Only one expression can be specified in the select list when the subquery is not introduced with EXISTS.",
             ));
         }
+        let inner = Typed::new("", out.cols[0].ty, true).with_coll(out.cols[0].coll);
         let ty = out.cols[0].ty;
         let ty = if precedence(x.ty) >= precedence(ty) {
             x.ty
         } else {
             ty
         };
+        let coll = Self::collation(ty, &[&x, &inner], "equal to")?;
         let xs = self.conv_to(&x, ty);
-        let xs = match collation_for(ty) {
+        let xs = match collation_for(ty, coll) {
             Some(c) => format!("({xs}) COLLATE {c}"),
             None => xs,
         };
@@ -207,12 +233,13 @@ impl Tr<'_, '_> {
         let lo = self.expr(low)?;
         let hi = self.expr(high)?;
         let ty = Self::common_type(&[&x, &lo, &hi]);
+        let coll = Self::collation(ty, &[&x, &lo, &hi], "greater than or equal to")?;
         let (xs, ls, hs) = (
             self.conv_to(&x, ty),
             self.conv_to(&lo, ty),
             self.conv_to(&hi, ty),
         );
-        let xs = match collation_for(ty) {
+        let xs = match collation_for(ty, coll) {
             Some(c) => format!("({xs}) COLLATE {c}"),
             None => xs,
         };
@@ -236,11 +263,28 @@ impl Tr<'_, '_> {
             Some(c) => format!(", {}", self.expr(c)?.sql),
             None => String::new(),
         };
-        let test = format!("sbx_like({}, {}{esc}) = 1", x.sql, p.sql);
+        let coll = Self::collation(SqlType::NVarChar(None), &[&x, &p], "like")?;
+        let f = match coll.rule() {
+            Rule::CaseInsensitive => "sbx_like",
+            Rule::CaseSensitive | Rule::Binary => "sbx_like_cs",
+        };
+        let test = format!("{f}({}, {}{esc}) = 1", x.sql, p.sql);
         Ok(if negated {
             format!("NOT ({test})")
         } else {
             test
         })
+    }
+}
+
+/// How SQL Server names a comparison in error 468.
+fn operation(op: &str) -> &'static str {
+    match op {
+        "=" => "equal to",
+        "<>" => "not equal to",
+        "<" => "less than",
+        "<=" => "less than or equal to",
+        ">" => "greater than",
+        _ => "greater than or equal to",
     }
 }

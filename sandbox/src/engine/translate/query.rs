@@ -4,6 +4,7 @@ use super::{
     check_wildcard, ident_path, is_integer, name_parts, qi, refuse_expr, widen, CteDef, OutCol,
     QueryOut, Source, SrcCol, Tr,
 };
+use crate::engine::collation::Label;
 use crate::engine::datatype::{precedence, quote_str};
 use crate::engine::errors;
 use crate::types::SqlError;
@@ -157,7 +158,8 @@ impl Tr<'_, '_> {
                 offset: Some(o),
                 limit_by,
             }) if limit_by.is_empty() => {
-                if !ordered {
+                // OFFSET ... FETCH came with SQL Server 2012.
+                if !ordered || !self.env.version.has_2012_features() {
                     return Err(errors::syntax("OFFSET"));
                 }
                 offset = Some(self.expr(&o.value)?.sql);
@@ -274,6 +276,7 @@ impl Tr<'_, '_> {
                         },
                         nullable: l.nullable || r.nullable,
                         assign: None,
+                        coll: l.coll.combine(r.coll),
                     })
                     .collect();
                 Ok((format!("{ls} {opname} {rs}"), cols))
@@ -421,6 +424,7 @@ impl Tr<'_, '_> {
                     ty: v.ty,
                     nullable: v.nullable,
                     assign: None,
+                    coll: v.coll,
                 });
             }
             SelectItem::ExprWithAlias { expr, alias } => {
@@ -458,6 +462,7 @@ impl Tr<'_, '_> {
                 ty: decl.ty,
                 nullable: true,
                 assign: Some(alias.value.clone()),
+                coll: Label::Default,
             });
         } else {
             cols.push(OutCol {
@@ -465,6 +470,7 @@ impl Tr<'_, '_> {
                 ty: v.ty,
                 nullable: v.nullable,
                 assign: None,
+                coll: v.coll,
             });
         }
         Ok(())
@@ -529,6 +535,7 @@ pub(super) fn derived_cols(
             sql: format!("c{}", i + 1),
             ty: c.ty,
             nullable: c.nullable,
+            coll: c.coll,
         });
     }
     Ok(cols)
@@ -543,6 +550,7 @@ fn push_star(src: &Source, items: &mut Vec<String>, cols: &mut Vec<OutCol>) {
             ty: c.ty,
             nullable: c.nullable,
             assign: None,
+            coll: c.coll,
         });
     }
 }

@@ -2,6 +2,7 @@
 //! say why.
 
 use super::{refuse_expr, Action, OutCol, QueryOut, RaisePlan, Tr};
+use crate::engine::collation::Label;
 use crate::engine::errors;
 use crate::types::{SqlError, SqlType};
 use sqlparser::ast::{self, Expr, RaisErrorOption};
@@ -97,6 +98,7 @@ impl Tr<'_, '_> {
                     ty: *ty,
                     nullable: true,
                     assign: None,
+                    coll: Label::Default,
                 })
                 .collect(),
         };

@@ -14,6 +14,7 @@ fn table(schema: &str, name: &str, cols: &[(&str, SqlType, bool)], pk: &[usize])
                 name: n.to_string(),
                 decl: DeclType::new(*ty),
                 nullable: *nullable,
+                collation: super::ddl::column_collation(DeclType::new(*ty)),
             })
             .collect(),
         indexes: Vec::new(),
@@ -96,6 +97,7 @@ fn translate(sql: &str, params: &[Param]) -> Result<Action, SqlError> {
         db_id: 5,
         databases: &dbs,
         server_name: "SRV",
+        version: Default::default(),
         spid: 51,
         login: "sa",
         trancount: 2,
