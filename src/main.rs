@@ -309,6 +309,14 @@ struct CheckCli {
     /// comma-separated, replaces the default (error). Codes: docs/findings.md
     #[arg(long = "fail-on", value_name = "CODE|SEVERITY", value_delimiter = ',', value_parser = parse_fail_on)]
     fail_on: Vec<rgs_repair::findings::FailOn>,
+
+    /// Check every target in FILE at once: one server or connection string per line (# comments), or a TOML inventory ([[target]] name, server...); one table, exit code the worst
+    #[arg(long, value_name = "FILE")]
+    targets: Option<PathBuf>,
+
+    /// With --targets: how many targets to check at once [default: 4]
+    #[arg(long, value_name = "N", requires = "targets", value_parser = clap::value_parser!(u16).range(1..))]
+    parallel: Option<u16>,
 }
 
 /// A `--fail-on` word: a known code or a severity.
@@ -637,7 +645,20 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
     };
     match &cli.command {
         Command::Check(c) => {
-            ops::check::run(&ctx(lock_timeout(c.lock_timeout)?)?, &c.fail_on).await
+            let ctx = ctx(lock_timeout(c.lock_timeout)?)?;
+            match &c.targets {
+                Some(file) => {
+                    let args = ops::targets::TargetsArgs {
+                        file: file.clone(),
+                        parallel: c
+                            .parallel
+                            .map_or(ops::targets::DEFAULT_PARALLEL, usize::from),
+                        fail_on: c.fail_on.clone(),
+                    };
+                    ops::targets::run(&ctx, &args).await
+                }
+                None => ops::check::run(&ctx, &c.fail_on).await,
+            }
         }
         Command::Fix(f) => {
             let args = ops::fix::FixArgs {
