@@ -174,8 +174,9 @@ pub struct TargetJson {
     pub exit_code: u8,
     /// Why it was not checked (one sentence); null when it was.
     pub error: Option<String>,
-    /// SQL Server's error number, when the server sent one (18456: login
-    /// failed).
+    /// SQL Server's error number, when a statement of the check failed
+    /// with one (1222: a lock wait ended); a failed login names its
+    /// number in `error`.
     pub sql_server_error: Option<u32>,
     /// The `check --format json` document of this target; null when it
     /// was not checked.
