@@ -304,3 +304,99 @@ fn without_a_password_or_a_terminal_nothing_is_checked() {
         .assert()
         .code(0);
 }
+
+/// A tmux pane running `command` (as tests/terminal.rs does), for the
+/// hidden prompts; None (the test skipped) without tmux when
+/// RGS_SKIP_TMUX is set.
+struct Pane(String);
+
+impl Pane {
+    fn start(command: &str) -> Option<Pane> {
+        if std::process::Command::new("tmux").arg("-V").output().is_err() {
+            assert!(
+                std::env::var("RGS_SKIP_TMUX").is_ok(),
+                "tmux is not installed: apt-get install tmux (or set RGS_SKIP_TMUX=1)"
+            );
+            return None;
+        }
+        let name = format!("rgs-targets-{}", std::process::id());
+        let status = std::process::Command::new("tmux")
+            .args(["-L", &name, "new-session", "-d", "-s", &name])
+            .args(["-x", "250", "-y", "50"])
+            .arg(format!("{command}; echo EXIT=$?; sleep 60"))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        Some(Pane(name))
+    }
+
+    fn text(&self) -> String {
+        let out = std::process::Command::new("tmux")
+            .args(["-L", &self.0, "capture-pane", "-p", "-S", "-500", "-t", &self.0])
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, what: &str) -> String {
+        for _ in 0..300 {
+            let t = self.text();
+            if t.contains(what) {
+                return t;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        panic!("waited for {what:?}; screen:\n{}", self.text());
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let status = std::process::Command::new("tmux")
+            .args(["-L", &self.0, "send-keys", "-t", &self.0])
+            .args(keys)
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+}
+
+impl Drop for Pane {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("tmux")
+            .args(["-L", &self.0, "kill-server"])
+            .status();
+    }
+}
+
+#[test]
+fn the_password_is_asked_once_per_distinct_login_before_any_check() {
+    let (h, m) = (sandbox("healthy"), sandbox("migrated"));
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[[target]]\nname = \"east\"\nserver = \"{}\"\n\n[[target]]\nname = \"west\"\nserver = \"{}\"\n\n[[target]]\nname = \"north\"\nserver = \"{}\"\nuser = \"bob\"\n",
+        server(&h),
+        server(&m),
+        server(&h)
+    );
+    let path = file(dir.path(), "inventory.toml", &text);
+    let bin = assert_cmd::cargo::cargo_bin("rgs-repair");
+    let Some(p) = Pane::start(&format!(
+        "env -u RGS_PASSWORD {} -U sa -C check --targets {}",
+        bin.display(),
+        path.display()
+    )) else {
+        return;
+    };
+    p.wait_for("Password for sa");
+    p.keys(&["-l", h.password()]);
+    p.keys(&["Enter"]);
+    p.wait_for("Password for bob");
+    p.keys(&["-l", "Not-Bobs-2"]);
+    p.keys(&["Enter"]);
+    let t = p.wait_for("EXIT=");
+    assert!(t.contains("EXIT=1"), "{t}");
+    assert_eq!(t.matches("Password for sa").count(), 1, "{t}");
+    assert_eq!(t.matches("Password for bob").count(), 1, "{t}");
+    assert!(!t.contains(h.password()) && !t.contains("Not-Bobs-2"), "a password was echoed:\n{t}");
+    assert!(t.contains("3 targets: 1 healthy, 1 with findings, 1 not checked (exit 1)."), "{t}");
+    assert!(t.contains("login failed for 'bob'"), "{t}");
+}

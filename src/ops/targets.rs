@@ -77,8 +77,10 @@ fn notes(ctx: &Context, entries: &[inventory::Entry], targets: &[Target]) {
         .iter()
         .filter(|t| t.trusts_server_certificate())
         .count();
-    if trusting > 0 {
-        ctx.note(&format!("warning: -C: the certificate of {trusting} of the {} targets is not verified, so their identity is not either", targets.len()));
+    if trusting == targets.len() {
+        ctx.note("warning: -C: no target's certificate is verified, so neither is the server's identity");
+    } else if trusting > 0 {
+        ctx.note(&format!("warning: -C: the certificate of {trusting} of the {} targets is not verified, so neither is their identity", targets.len()));
     }
     for (e, t) in entries.iter().zip(targets) {
         for key in t.ignored_keys() {
@@ -93,34 +95,80 @@ fn notes(ctx: &Context, entries: &[inventory::Entry], targets: &[Target]) {
 /// Checks every target, at most `args.parallel` at a time; the results in
 /// the targets' order.
 async fn check_all(targets: &[Target], args: &TargetsArgs) -> Vec<Result<Checked>> {
-    let permits = Arc::new(Semaphore::new(args.parallel));
     let fail_on = Arc::new(args.fail_on.clone());
-    let mut running = tokio::task::JoinSet::new();
-    for (n, target) in targets.iter().cloned().enumerate() {
-        let permits = Arc::clone(&permits);
+    bounded(targets.to_vec(), args.parallel, move |target| {
         let fail_on = Arc::clone(&fail_on);
+        async move { check_one(&target, &fail_on).await }
+    })
+    .await
+    .into_iter()
+    .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("the check of this target ended abnormally"))))
+    .collect()
+}
+
+/// Runs `work` on every item, at most `parallel` at once, each on its own
+/// task; the results in the items' order (None for a task that panicked).
+async fn bounded<T, R, F, Fut>(items: Vec<T>, parallel: usize, work: F) -> Vec<Option<R>>
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = R> + Send + 'static,
+    R: Send + 'static,
+{
+    let permits = Arc::new(Semaphore::new(parallel.max(1)));
+    let mut running = tokio::task::JoinSet::new();
+    let mut results: Vec<Option<R>> = items.iter().map(|_| None).collect();
+    for (n, item) in items.into_iter().enumerate() {
+        let permits = Arc::clone(&permits);
+        let job = work(item);
         running.spawn(async move {
             // The semaphore is never closed, so a permit always comes.
             let _permit = permits.acquire_owned().await;
-            (n, check_one(&target, &fail_on).await)
+            (n, job.await)
         });
     }
-    let mut results: Vec<Option<Result<Checked>>> = targets.iter().map(|_| None).collect();
     while let Some(joined) = running.join_next().await {
         match joined {
             Ok((n, r)) => results[n] = Some(r),
-            // A panic in one target's task: reported below as its error.
             Err(e) => tracing::error!("a target's check ended abnormally: {e}"),
         }
     }
     results
-        .into_iter()
-        .map(|r| r.unwrap_or_else(|| Err(anyhow::anyhow!("the check of this target ended abnormally"))))
-        .collect()
 }
 
 /// One target: connect (with its own timeouts) and check.
 async fn check_one(target: &Target, fail_on: &[FailOn]) -> Result<Checked> {
     let mut conn = connect(target).await?;
     examine(&mut conn, fail_on).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn at_most_parallel_run_at_once_and_results_keep_their_order() {
+        for parallel in [1, 3] {
+            let now = Arc::new(AtomicUsize::new(0));
+            let most = Arc::new(AtomicUsize::new(0));
+            let (n, m) = (Arc::clone(&now), Arc::clone(&most));
+            let out = bounded((0..12u64).collect(), parallel, move |i| {
+                let (now, most) = (Arc::clone(&n), Arc::clone(&m));
+                async move {
+                    let running = now.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(running, Ordering::SeqCst);
+                    // Later items finish first, so order comes from the index.
+                    tokio::time::sleep(std::time::Duration::from_millis(12 - i)).await;
+                    now.fetch_sub(1, Ordering::SeqCst);
+                    i * 10
+                }
+            })
+            .await;
+            assert!(most.load(Ordering::SeqCst) <= parallel);
+            assert_eq!(
+                out,
+                (0..12u64).map(|i| Some(i * 10)).collect::<Vec<_>>()
+            );
+        }
+    }
 }
