@@ -18,6 +18,7 @@ Exit codes:
      --pool, --table and --exclude-table naming one table), or a plan or
      journal for another database, or a journal edited since it was written
   3  check: findings present (objects without a valid owner pool)
+     check --targets: the worst target's code, where 1 > 3 > 0
   4  not done: not confirmed (only the word yes confirms), no terminal and no
      --yes, interrupted (Ctrl-C, SIGTERM), or the database changed after the
      plan was shown or saved (nothing was changed)

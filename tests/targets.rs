@@ -75,9 +75,14 @@ fn healthy_migrated_and_unreachable_make_three_rows_and_exit_1() {
     let rows = rows(&out);
     assert_eq!(rows.len(), 3, "{out}");
     assert!(out.lines().next().unwrap().contains("TARGET"), "{out}");
-    assert!(rows[0].contains(&server(&h)) && rows[0].ends_with("healthy"), "{out}");
     assert!(
-        rows[1].contains(&server(&m)) && rows[1].ends_with("findings") && rows[1].contains("RGS001"),
+        rows[0].contains(&server(&h)) && rows[0].ends_with("healthy"),
+        "{out}"
+    );
+    assert!(
+        rows[1].contains(&server(&m))
+            && rows[1].ends_with("findings")
+            && rows[1].contains("RGS001"),
         "{out}"
     );
     assert!(
@@ -91,7 +96,10 @@ fn healthy_migrated_and_unreachable_make_three_rows_and_exit_1() {
     );
     // The migrated target's full report is one command away.
     assert!(
-        out.contains(&format!("rgs-repair -S {} -d rgsconfig -U sa -C", server(&m))),
+        out.contains(&format!(
+            "rgs-repair -S {} -d rgsconfig -U sa -C",
+            server(&m)
+        )),
         "{out}"
     );
 }
@@ -191,10 +199,15 @@ user = "nobody"
     assert!(rows[0].trim_start().starts_with("pool-east") && rows[0].ends_with("healthy"));
     assert!(rows[1].trim_start().starts_with("pool-west") && rows[1].ends_with("findings"));
     assert!(
-        rows[2].trim_start().starts_with("pool-north") && rows[2].contains("error: ") && rows[2].contains("nobody"),
+        rows[2].trim_start().starts_with("pool-north")
+            && rows[2].contains("error: ")
+            && rows[2].contains("nobody"),
         "{out}"
     );
-    assert!(!out.contains(m.password()), "a password was printed:\n{out}");
+    assert!(
+        !out.contains(m.password()),
+        "a password was printed:\n{out}"
+    );
     let doc = valid(
         "check-targets",
         json(run(h.password(), &path, &["--format", "json"], 1).as_bytes()),
@@ -262,8 +275,18 @@ fn the_result_does_not_depend_on_parallel() {
         "pools.txt",
         &format!("{}\n{down}\n{}\n{}\n", server(&m), server(&h), server(&m2)),
     );
-    let one = run(h.password(), &path, &["--parallel", "1", "--format", "json"], 1);
-    let three = run(h.password(), &path, &["--parallel", "3", "--format", "json"], 1);
+    let one = run(
+        h.password(),
+        &path,
+        &["--parallel", "1", "--format", "json"],
+        1,
+    );
+    let three = run(
+        h.password(),
+        &path,
+        &["--parallel", "3", "--format", "json"],
+        1,
+    );
     let default = run(h.password(), &path, &["--format", "json"], 1);
     assert_eq!(json(one.as_bytes()), json(three.as_bytes()));
     assert_eq!(json(one.as_bytes()), json(default.as_bytes()));
@@ -312,7 +335,11 @@ struct Pane(String);
 
 impl Pane {
     fn start(command: &str) -> Option<Pane> {
-        if std::process::Command::new("tmux").arg("-V").output().is_err() {
+        if std::process::Command::new("tmux")
+            .arg("-V")
+            .output()
+            .is_err()
+        {
             assert!(
                 std::env::var("RGS_SKIP_TMUX").is_ok(),
                 "tmux is not installed: apt-get install tmux (or set RGS_SKIP_TMUX=1)"
@@ -332,7 +359,16 @@ impl Pane {
 
     fn text(&self) -> String {
         let out = std::process::Command::new("tmux")
-            .args(["-L", &self.0, "capture-pane", "-p", "-S", "-500", "-t", &self.0])
+            .args([
+                "-L",
+                &self.0,
+                "capture-pane",
+                "-p",
+                "-S",
+                "-500",
+                "-t",
+                &self.0,
+            ])
             .output()
             .unwrap();
         String::from_utf8_lossy(&out.stdout).into_owned()
@@ -396,7 +432,13 @@ fn the_password_is_asked_once_per_distinct_login_before_any_check() {
     assert!(t.contains("EXIT=1"), "{t}");
     assert_eq!(t.matches("Password for sa").count(), 1, "{t}");
     assert_eq!(t.matches("Password for bob").count(), 1, "{t}");
-    assert!(!t.contains(h.password()) && !t.contains("Not-Bobs-2"), "a password was echoed:\n{t}");
-    assert!(t.contains("3 targets: 1 healthy, 1 with findings, 1 not checked (exit 1)."), "{t}");
+    assert!(
+        !t.contains(h.password()) && !t.contains("Not-Bobs-2"),
+        "a password was echoed:\n{t}"
+    );
+    assert!(
+        t.contains("3 targets: 1 healthy, 1 with findings, 1 not checked (exit 1)."),
+        "{t}"
+    );
     assert!(t.contains("login failed for 'bob'"), "{t}");
 }

@@ -125,9 +125,9 @@ const TOML_KEYS: [&str; 8] = [
 pub fn parse_toml(text: &str, defaults: &ConnectOptions) -> Result<Vec<Entry>, String> {
     let doc: toml::Table = text.parse().map_err(|e: toml::de::Error| {
         // toml's own text can quote the offending value: only its place.
-        let line = e
-            .span()
-            .map_or(1, |s| text[..s.start.min(text.len())].lines().count().max(1));
+        let line = e.span().map_or(1, |s| {
+            text[..s.start.min(text.len())].lines().count().max(1)
+        });
         format!("line {line} is not valid TOML (the text is not shown, as it may hold a password)")
     })?;
     if let Some(k) = doc.keys().find(|k| *k != "target") {
@@ -190,8 +190,11 @@ fn toml_entry(t: &toml::Table, n: usize, defaults: &ConnectOptions) -> Result<En
     let mut options = blank(defaults);
     let server = match (text("server")?, text("connection_string")?) {
         (Some(s), None) => {
-            check_server(&s, &origin)
-                .map_err(|_| format!("{origin}: 'server' is not a server as -S takes it (HOST[\\INSTANCE][,PORT])"))?;
+            check_server(&s, &origin).map_err(|_| {
+                format!(
+                    "{origin}: 'server' is not a server as -S takes it (HOST[\\INSTANCE][,PORT])"
+                )
+            })?;
             options.server = Some(s.clone());
             s
         }
@@ -398,7 +401,8 @@ integrated = true
 
     #[test]
     fn resolving_asks_nothing_when_the_file_holds_the_passwords() {
-        let text = "Server=a;User Id=x;Password=p1\nServer=b;Integrated Security=true;Password=p2\n";
+        let text =
+            "Server=a;User Id=x;Password=p1\nServer=b;Integrated Security=true;Password=p2\n";
         let e = parse_lines(text, &defaults()).unwrap();
         let t = resolve_all(&e, &defaults()).unwrap();
         assert_eq!(t[0].login(), "x");

@@ -78,7 +78,9 @@ fn notes(ctx: &Context, entries: &[inventory::Entry], targets: &[Target]) {
         .filter(|t| t.trusts_server_certificate())
         .count();
     if trusting == targets.len() {
-        ctx.note("warning: -C: no target's certificate is verified, so neither is the server's identity");
+        ctx.note(
+            "warning: -C: no target's certificate is verified, so neither is the server's identity",
+        );
     } else if trusting > 0 {
         ctx.note(&format!("warning: -C: the certificate of {trusting} of the {} targets is not verified, so neither is their identity", targets.len()));
     }
@@ -165,10 +167,7 @@ mod tests {
             })
             .await;
             assert!(most.load(Ordering::SeqCst) <= parallel);
-            assert_eq!(
-                out,
-                (0..12u64).map(|i| Some(i * 10)).collect::<Vec<_>>()
-            );
+            assert_eq!(out, (0..12u64).map(|i| Some(i * 10)).collect::<Vec<_>>());
         }
     }
 }

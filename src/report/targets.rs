@@ -67,7 +67,10 @@ pub fn worst_exit_code(outcomes: &[TargetOutcome]) -> u8 {
 
 /// The error as one line.
 fn sentence(e: &anyhow::Error) -> String {
-    format!("{e:#}").split_whitespace().collect::<Vec<_>>().join(" ")
+    format!("{e:#}")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// `2 errors (RGS001, RGS002), 1 warning (RGS006)`, or `none`.
@@ -132,7 +135,9 @@ pub fn targets_human(outcomes: &[TargetOutcome]) -> String {
         })
         .collect();
     let mut out = super::table(
-        &["TARGET", "DATABASE", "POOLS", "TABLES", "FINDINGS", "STATUS"],
+        &[
+            "TARGET", "DATABASE", "POOLS", "TABLES", "FINDINGS", "STATUS",
+        ],
         &rows,
     );
     let count = |s: TargetStatus| outcomes.iter().filter(|o| o.status() == s).count();
