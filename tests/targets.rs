@@ -442,3 +442,36 @@ fn the_password_is_asked_once_per_distinct_login_before_any_check() {
     );
     assert!(t.contains("login failed for 'bob'"), "{t}");
 }
+
+#[test]
+fn a_password_in_the_file_is_used_and_never_printed_or_logged() {
+    let h = sandbox("healthy");
+    let dir = tempfile::tempdir().unwrap();
+    let path = file(
+        dir.path(),
+        "pools.txt",
+        &format!(
+            "Server={};User Id=sa;Password={};TrustServerCertificate=true;Pooling=false\n",
+            server(&h),
+            h.password()
+        ),
+    );
+    for format in ["human", "json"] {
+        let out = assert_cmd::Command::cargo_bin("rgs-repair")
+            .unwrap()
+            .env_clear()
+            .args(["-vvv", "check", "--format", format, "--targets"])
+            .arg(&path)
+            .assert()
+            .code(0)
+            .get_output()
+            .clone();
+        let all = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!all.contains(h.password()), "{all}");
+        assert!(all.contains("'pooling' is accepted and ignored"), "{all}");
+    }
+}
