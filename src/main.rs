@@ -18,6 +18,7 @@ Exit codes:
      --pool, --table and --exclude-table naming one table), or a plan or
      journal for another database, or a journal edited since it was written
   3  check: findings present (objects without a valid owner pool)
+     check --targets: the worst target's code, where 1 > 3 > 0
   4  not done: not confirmed (only the word yes confirms), no terminal and no
      --yes, interrupted (Ctrl-C, SIGTERM), or the database changed after the
      plan was shown or saved (nothing was changed)
@@ -309,6 +310,14 @@ struct CheckCli {
     /// comma-separated, replaces the default (error). Codes: docs/findings.md
     #[arg(long = "fail-on", value_name = "CODE|SEVERITY", value_delimiter = ',', value_parser = parse_fail_on)]
     fail_on: Vec<rgs_repair::findings::FailOn>,
+
+    /// Check every target in FILE at once: one server or connection string per line (# comments), or a TOML inventory ([[target]] name, server...); one table, exit code the worst
+    #[arg(long, value_name = "FILE")]
+    targets: Option<PathBuf>,
+
+    /// With --targets: how many targets to check at once [default: 4]
+    #[arg(long, value_name = "N", requires = "targets", value_parser = clap::value_parser!(u16).range(1..))]
+    parallel: Option<u16>,
 }
 
 /// A `--fail-on` word: a known code or a severity.
@@ -641,7 +650,20 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
     };
     match &cli.command {
         Command::Check(c) => {
-            ops::check::run(&ctx(lock_timeout(c.lock_timeout)?)?, &c.fail_on).await
+            let ctx = ctx(lock_timeout(c.lock_timeout)?)?;
+            match &c.targets {
+                Some(file) => {
+                    let args = ops::targets::TargetsArgs {
+                        file: file.clone(),
+                        parallel: c
+                            .parallel
+                            .map_or(ops::targets::DEFAULT_PARALLEL, usize::from),
+                        fail_on: c.fail_on.clone(),
+                    };
+                    ops::targets::run(&ctx, &args).await
+                }
+                None => ops::check::run(&ctx, &c.fail_on).await,
+            }
         }
         Command::Fix(f) => {
             let args = ops::fix::FixArgs {

@@ -60,9 +60,11 @@ fn ado_pairs(s: &str) -> Result<Vec<(String, String)>> {
                     key.push('=');
                 }
                 Some('=') => break,
+                // Not quoted: such a part may be the rest of a password
+                // that held an unquoted ';'.
                 Some(';') | None => bail!(
-                    "the connection string has a part without '=' ('{}')",
-                    key.trim()
+                    "the connection string has a part without '=' (after {} key=value pairs)",
+                    pairs.len()
                 ),
                 Some(c) => key.push(c),
             }
@@ -239,6 +241,7 @@ mod tests {
     fn malformed_ado_strings_never_echo_values() {
         for bad in [
             "Server",
+            "Server=x;Password=a;secret",
             "Server=x;Password='secret",
             "Server=x;Bogus=secret",
             "Encrypt=secret",

@@ -10,6 +10,7 @@
 mod ado;
 mod browser;
 pub mod errors;
+pub mod inventory;
 pub mod password;
 pub mod session;
 pub mod target;

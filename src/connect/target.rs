@@ -228,6 +228,16 @@ impl Target {
     /// Resolves options, environment and connection string into a target,
     /// asking for the password when it is needed and not given.
     pub fn resolve(opts: &ConnectOptions) -> Result<Target> {
+        Target::resolve_with(opts, |user| get_password(None, opts, user))
+    }
+
+    /// [`Target::resolve`], with `password_for(login)` called for the
+    /// password when one is needed and the connection string holds none:
+    /// `check --targets` asks once per distinct login for many targets.
+    pub fn resolve_with(
+        opts: &ConnectOptions,
+        mut password_for: impl FnMut(&str) -> Result<Password>,
+    ) -> Result<Target> {
         let mut server = opts.server.clone();
         let mut database = opts.database.clone();
         let mut user = opts.user.clone();
@@ -274,7 +284,10 @@ impl Target {
         let auth = if integrated {
             match user {
                 Some(user) => Auth::Windows {
-                    password: get_password(password, opts, &user)?,
+                    password: match password {
+                        Some(p) => p,
+                        None => password_for(&user)?,
+                    },
                     user,
                 },
                 None => Auth::Integrated,
@@ -284,7 +297,10 @@ impl Target {
                 anyhow!("no login given: use -U LOGIN (SQL authentication) or -E (Windows authentication)")
             })?;
             Auth::Sql {
-                password: get_password(password, opts, &user)?,
+                password: match password {
+                    Some(p) => p,
+                    None => password_for(&user)?,
+                },
                 user,
             }
         };
@@ -321,7 +337,6 @@ impl Target {
     pub fn ignored_keys(&self) -> &[String] {
         &self.extra.ignored
     }
-
 
     /// The login name as the server will see it (`(integrated)` for the
     /// current Windows user).

@@ -12,6 +12,7 @@ pub mod prompt;
 #[cfg(feature = "sandbox")]
 pub mod sandbox;
 pub mod snapshot;
+pub mod targets;
 pub mod undo;
 
 use crate::connect::{connect, ConnectOptions, Connection, Target};

@@ -614,6 +614,10 @@ pub fn schemas() -> Vec<(&'static str, serde_json::Value)> {
         ("fix.schema.json", v(schemars::schema_for!(FixJson))),
         ("undo.schema.json", v(schemars::schema_for!(UndoJson))),
         ("error.schema.json", v(schemars::schema_for!(ErrorJson))),
+        (
+            "check-targets.schema.json",
+            v(schemars::schema_for!(super::targets::TargetsJson)),
+        ),
     ]
 }
 

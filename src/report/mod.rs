@@ -3,6 +3,7 @@
 //! so the output is snapshot-tested.
 
 pub mod json;
+pub mod targets;
 
 pub use json::{check_json, plan_json, print_json, FixJson, FixOutcome, UndoJson, UndoOutcome};
 
