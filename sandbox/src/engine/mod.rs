@@ -15,6 +15,7 @@ mod created;
 mod datatype;
 mod errors;
 mod functions;
+mod locks;
 pub(crate) mod parse;
 mod script;
 mod session;
@@ -53,6 +54,11 @@ pub(crate) struct Shared {
     next_tx: AtomicU64,
     next_spid: AtomicU64,
     server_name: Mutex<String>,
+    /// Table locks, waits and live sessions.
+    locks: locks::LockTable,
+    /// Server permissions denied to every login (uppercase, `VIEW SERVER
+    /// STATE`).
+    server_denied: Mutex<HashSet<String>>,
 }
 
 impl Shared {
@@ -89,6 +95,19 @@ impl Shared {
 
     pub(crate) fn path_of(&self, name: &str) -> Option<(String, PathBuf)> {
         self.find(name).map(|d| (d.name, d.path))
+    }
+
+    /// The id of a database (`DB_ID()`); 0 when there is none.
+    pub(crate) fn db_id(&self, name: &str) -> i64 {
+        self.find(name).map_or(0, |d| d.id)
+    }
+
+    /// Whether a server permission is denied to every login.
+    pub(crate) fn server_denied(&self, permission: &str) -> bool {
+        self.server_denied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(permission)
     }
 
     pub(crate) fn next_tx(&self) -> u64 {
@@ -149,6 +168,8 @@ impl Engine {
             next_tx: AtomicU64::new(1),
             next_spid: AtomicU64::new(0),
             server_name: Mutex::new("RGS-SANDBOX".into()),
+            locks: locks::LockTable::default(),
+            server_denied: Mutex::new(HashSet::new()),
         };
         Ok(Engine {
             shared: Arc::new(shared),
@@ -245,6 +266,29 @@ impl Engine {
             d.denied.insert(key);
         }
         Ok(())
+    }
+
+    /// Denies (`allowed` false) or grants again a server permission to
+    /// every login, as `DENY VIEW SERVER STATE TO ...` would. `VIEW SERVER
+    /// STATE` is the one the sandbox checks: without it, reading
+    /// `sys.dm_tran_locks`, `sys.dm_exec_requests` or
+    /// `sys.dm_exec_sessions` fails with error 297.
+    pub fn set_server_permission(&self, permission: &str, allowed: bool) {
+        let key = permission
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_uppercase();
+        let mut denied = self
+            .shared
+            .server_denied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if allowed {
+            denied.remove(&key);
+        } else {
+            denied.insert(key);
+        }
     }
 
     /// Makes `database` a member of an availability group: its
@@ -358,11 +402,26 @@ impl Session {
     /// Sets the login name `SUSER_SNAME()` reports (default `sa`).
     pub fn set_login(&mut self, login: &str) {
         self.state.login = login.to_string();
+        self.state.shared.locks.update(self.state.spid, |s| {
+            s.login = login.to_string();
+        });
+    }
+
+    /// Sets the client's host and program names (LOGIN7), which
+    /// `sys.dm_exec_sessions` shows.
+    pub fn set_client(&mut self, host: &str, program: &str) {
+        self.state.shared.locks.update(self.state.spid, |s| {
+            s.host = host.to_string();
+            s.program = program.to_string();
+        });
     }
 
     /// Runs a SQLBatch (no params) or an `sp_executesql` statement (params).
     pub fn execute(&mut self, sql: &str, params: &[Param]) -> Vec<Item> {
-        self.state.execute(sql, params)
+        self.state.running(true);
+        let items = self.state.execute(sql, params);
+        self.state.running(false);
+        items
     }
 
     /// Transaction manager request TM_BEGIN_XACT.

@@ -244,6 +244,7 @@ async fn log_in(
     };
 
     session.set_login(LOGIN);
+    session.set_client(&login.hostname, &login.app_name);
     t.set_spid(session.spid());
     let packet_size = match login.packet_size as usize {
         0 => DEFAULT_PACKET_SIZE,

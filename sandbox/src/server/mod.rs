@@ -468,6 +468,15 @@ impl Sandbox {
             .set_permission(&self.database, table, permission, false)
     }
 
+    /// Denies a server permission to every login, as `DENY VIEW SERVER
+    /// STATE TO ...` would. `VIEW SERVER STATE` is the one the sandbox
+    /// checks: without it `sys.dm_tran_locks`, `sys.dm_exec_requests` and
+    /// `sys.dm_exec_sessions` fail with error 297 ("The user does not have
+    /// permission to perform this action.", severity 16, state 1).
+    pub fn deny_server(&self, permission: &str) {
+        self.shared.engine.set_server_permission(permission, false);
+    }
+
     /// Serves until Ctrl-C, then stops.
     pub fn wait(&mut self) -> anyhow::Result<()> {
         let rt = tokio::runtime::Builder::new_current_thread()

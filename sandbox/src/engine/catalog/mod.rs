@@ -15,8 +15,10 @@ use chrono::NaiveDateTime;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
+mod dmv;
 mod views;
 
+pub(crate) use dmv::is_dmv;
 pub(crate) use views::{find_view, view_cte, DbSummary, ViewDef, ViewEnv};
 
 /// Marker-table prefix of schemas created with CREATE SCHEMA.

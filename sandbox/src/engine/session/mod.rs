@@ -6,14 +6,18 @@
 //!
 //! Locking model: the SQL-level BEGIN TRAN is lazy. Reads outside a write
 //! run in autocommit mode and see the latest committed data (READ
-//! COMMITTED, never blocked). The first write, or SELECT with UPDLOCK,
-//! HOLDLOCK or XLOCK, takes SQLite's database write lock (BEGIN IMMEDIATE)
-//! and keeps it until COMMIT/ROLLBACK, so a session that holds it always
-//! reads its own current snapshot. Locks are per database, not per row.
+//! COMMITTED). The first write, or SELECT with UPDLOCK, HOLDLOCK or XLOCK,
+//! takes SQLite's database write lock (BEGIN IMMEDIATE) and keeps it until
+//! COMMIT/ROLLBACK, so a session that holds it always reads its own
+//! current snapshot. On top, table locks (`tablelock`, `engine::locks`):
+//! within a transaction a written table is locked exclusively, so another
+//! session's plain read of it waits (READ_COMMITTED_SNAPSHOT off, SQL
+//! Server's default), as NOLOCK reads do not.
 
 mod ddl;
 mod raise;
 mod run;
+mod tablelock;
 mod tablevar;
 mod tx;
 
@@ -94,6 +98,8 @@ pub(crate) struct SessionState {
     /// transaction).
     savepoints: Vec<(String, Option<String>)>,
     cat_cache: Option<(i64, Arc<Catalog>)>,
+    /// The running statement's `sys.dm_exec_requests.command`.
+    command: &'static str,
 }
 
 impl SessionState {
@@ -109,7 +115,7 @@ impl SessionState {
             flag: AtomicBool::new(false),
             handle: Mutex::new(conn.get_interrupt_handle()),
         });
-        Ok(SessionState {
+        let state = SessionState {
             shared,
             initial_db: db.clone(),
             db,
@@ -130,7 +136,10 @@ impl SessionState {
             table_vars: Vec::new(),
             savepoints: Vec::new(),
             cat_cache: None,
-        })
+            command: "SELECT",
+        };
+        state.register();
+        Ok(state)
     }
 
     pub fn transaction(&self) -> Option<u64> {
@@ -205,6 +214,7 @@ impl SessionState {
             vars,
             now_utc: chrono::Utc::now().naive_utc(),
             now_local: chrono::Local::now().naive_local(),
+            locks: Some(&self.shared.locks),
         }
     }
 
@@ -379,13 +389,16 @@ impl SessionState {
         params: &[Param],
         items: &mut Vec<Item>,
     ) -> Result<Flow, SqlError> {
+        self.command = tablelock::command_of(&action);
         match action {
             Action::Query(p) => self.exec_query(p, items)?,
             Action::Dml(p) => {
                 let n = if tablevar::is_table_var(&p) {
                     self.table_var_dml(&p)?
                 } else {
-                    self.run_dml(&p)?
+                    let r = self.run_dml(&p);
+                    self.hold_written(&p.table);
+                    r?
                 };
                 self.rowcount = n as i64;
                 items.push(Item::Done {
@@ -554,6 +567,7 @@ impl Drop for SessionState {
         if self.sqlite_tx {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        self.shared.locks.close(self.spid);
     }
 }
 
