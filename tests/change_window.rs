@@ -229,8 +229,10 @@ fn a_rolled_back_attempt_is_recorded_with_its_reason() {
     let sb = sandbox("migrated");
     let before = snapshot(&sb);
     let mut other = sb.engine().open_session(sb.database()).unwrap();
+    // An update lock on one planned table: the inspection reads through
+    // it, the fix's writes wait for it.
     other.execute(
-        "BEGIN TRANSACTION; UPDATE [dbo].[Queues] SET [Name] = [Name] WHERE [Name] = N'Payroll Queue';",
+        "BEGIN TRANSACTION; SELECT [Name] FROM [dbo].[Queues] WITH (UPDLOCK, HOLDLOCK) WHERE [Name] = N'Payroll Queue';",
         &[],
     );
     let dir = tempfile::tempdir().unwrap();
