@@ -349,6 +349,18 @@ struct SandboxCli {
     /// Be an availability-group listener: route read-write logins to HOST,PORT (the primary)
     #[arg(long, value_name = "HOST,PORT")]
     route_to: Option<String>,
+
+    /// Delay every answer (login included) by MS milliseconds, as a remote link would
+    #[arg(long, value_name = "MS")]
+    latency: Option<u64>,
+
+    /// Add N more dbo.AgentGroups rows without an owner pool to a new database (a large repair)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    extra_objects: u64,
+
+    /// Add N more object tables (dbo.ExtraObjects01...) with OwnerPoolId, 3 rows without owner each
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    extra_tables: u64,
 }
 
 fn lock_timeout(secs: Option<f64>) -> Result<Option<Duration>> {
@@ -565,6 +577,9 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
                 browser: s.browser,
                 browser_mode: s.browser_mode.clone(),
                 route_to: s.route_to.clone(),
+                latency: s.latency,
+                extra_objects: s.extra_objects,
+                extra_tables: s.extra_tables,
             })
             .await
         }

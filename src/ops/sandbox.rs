@@ -28,6 +28,12 @@ pub struct SandboxArgs {
     pub browser_mode: String,
     /// `--route-to HOST,PORT`
     pub route_to: Option<String>,
+    /// `--latency MS`: delay before every answer
+    pub latency: Option<u64>,
+    /// `--extra-objects N`
+    pub extra_objects: u64,
+    /// `--extra-tables N`
+    pub extra_tables: u64,
 }
 
 /// Starts the sandbox, prints where it listens, and serves until Ctrl-C.
@@ -64,6 +70,9 @@ pub async fn run(args: &SandboxArgs) -> Result<u8> {
         browser: args.browser,
         browser_mode,
         route_to,
+        latency: args.latency.map(std::time::Duration::from_millis),
+        extra_objects: args.extra_objects,
+        extra_tables: args.extra_tables,
         ..rgs_sandbox::SandboxOptions::default()
     };
     let mut sandbox =

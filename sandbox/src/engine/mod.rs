@@ -215,6 +215,16 @@ impl Engine {
         Ok(fresh)
     }
 
+    /// A SQLite connection to a database, with the sandbox's collations
+    /// and functions, for bulk loads that bypass T-SQL.
+    pub(crate) fn raw_connection(&self, database: &str) -> anyhow::Result<rusqlite::Connection> {
+        let (_, path) = self
+            .shared
+            .path_of(database)
+            .ok_or_else(|| anyhow::anyhow!("no database {database:?}"))?;
+        Ok(session::open_connection(&path, Default::default())?)
+    }
+
     /// The names of the databases, master first.
     pub fn databases(&self) -> Vec<String> {
         self.shared.lock().iter().map(|d| d.name.clone()).collect()

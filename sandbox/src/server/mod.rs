@@ -163,6 +163,18 @@ pub struct SandboxOptions {
     /// intent is routed (ENVCHANGE 20) to this `(host, port)`, the
     /// primary; a read-only intent login is served here.
     pub route_to: Option<(String, u16)>,
+    /// Delay before every message the sandbox sends (the PRELOGIN answer,
+    /// the login answer, each request's answer, attention
+    /// acknowledgements), as a remote link would add; None: no delay.
+    pub latency: Option<Duration>,
+    /// Rows added to `dbo.AgentGroups` after the scenario, all without an
+    /// owner pool (`OwnerPoolId` NULL): a large repair (see
+    /// [`crate::scenario::add_extra_objects`]).
+    pub extra_objects: u64,
+    /// Object tables added after the scenario (`dbo.ExtraObjects01`...),
+    /// each with an `OwnerPoolId` column and three rows without an owner
+    /// (see [`crate::scenario::add_extra_tables`]).
+    pub extra_tables: u64,
 }
 
 impl Default for SandboxOptions {
@@ -180,6 +192,9 @@ impl Default for SandboxOptions {
             browser: None,
             browser_mode: BrowserMode::Answer,
             route_to: None,
+            latency: None,
+            extra_objects: 0,
+            extra_tables: 0,
         }
     }
 }
@@ -199,6 +214,9 @@ impl fmt::Debug for SandboxOptions {
             .field("browser", &self.browser)
             .field("browser_mode", &self.browser_mode)
             .field("route_to", &self.route_to)
+            .field("latency", &self.latency)
+            .field("extra_objects", &self.extra_objects)
+            .field("extra_tables", &self.extra_tables)
             .finish()
     }
 }
@@ -218,6 +236,8 @@ struct Shared {
     instance: Option<String>,
     /// Where read-write logins are routed, when this is a listener.
     route_to: Option<(String, u16)>,
+    /// Delay before every message sent.
+    latency: Option<Duration>,
 }
 
 impl Shared {
@@ -281,6 +301,8 @@ impl Sandbox {
                     anyhow::anyhow!("loading scenario {name} into {}: {e}", opts.database)
                 })?;
             }
+            scenario::add_extra_objects(&engine, &opts.database, opts.extra_objects)?;
+            scenario::add_extra_tables(&engine, &opts.database, opts.extra_tables)?;
         } else if let Some(name) = opts.scenario.as_deref() {
             info!(
                 scenario = name,
@@ -325,6 +347,7 @@ impl Sandbox {
             connections: AtomicU64::new(0),
             instance: opts.instance.clone(),
             route_to: opts.route_to.clone(),
+            latency: opts.latency,
         });
         let (tx, rx) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
@@ -410,10 +433,26 @@ impl Sandbox {
         )
     }
 
-    /// Requests (SQL batches, RPCs, transaction manager requests) received
-    /// since start, over all connections.
+    /// Requests received over all connections since start (or since the
+    /// last [`Sandbox::reset_requests`]). A request is one client message
+    /// after login: a SQL batch, an RPC (`sp_executesql`, which tiberius
+    /// sends for every parameterised query) or a transaction manager
+    /// request (BEGIN/COMMIT/ROLLBACK/SAVE). Not counted: PRELOGIN, the TLS
+    /// handshake, LOGIN7 (so connecting costs 0), attention (cancel)
+    /// messages, and [`Sandbox::query`] or [`Engine`] calls, which bypass
+    /// TDS. A request is counted when it arrives, before any fault
+    /// injected at it, so one answered by a fault counts too.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Sets the request count back to 0 and returns what it was: call it
+    /// after setting up, run the tool, then [`Sandbox::requests`] is the
+    /// number of requests the tool sent after login (over all its
+    /// connections). Per-connection numbering (what `--fault` and
+    /// [`Sandbox::arm`] count) is not affected.
+    pub fn reset_requests(&self) -> u64 {
+        self.shared.requests.swap(0, Ordering::SeqCst)
     }
 
     /// Connections accepted since start.
