@@ -98,6 +98,10 @@ async fn a_reader_of_a_written_table_waits_then_fails_with_1222() {
         .unwrap();
     assert!(n > 0);
 
+    // A test's inspection behind the clients' backs does not wait.
+    let committed = sb.query("SELECT COUNT_BIG(*) FROM dbo.Queues").unwrap();
+    assert_eq!(committed.rows[0][0], rgs_sandbox::types::Value::Int(n));
+
     // The holder, as the product would look for it.
     let rows = batch(
         &mut b,

@@ -355,9 +355,11 @@ impl Engine {
     }
 
     /// Runs one T-SQL query in a fresh session and returns its last result
-    /// set: for tests that inspect the data directly.
+    /// set: for tests that inspect the data directly. It sees the committed
+    /// data and never waits for another session's table locks.
     pub fn query(&self, database: &str, sql: &str) -> Result<ResultSet, SqlError> {
         let mut s = self.open_session(database)?;
+        s.state.set_lock_waits(false);
         let mut last = None;
         for item in s.execute(sql, &[]) {
             match item {

@@ -401,7 +401,8 @@ impl Sandbox {
         &self.database
     }
 
-    /// Runs one query on the scenario database in a fresh session.
+    /// Runs one query on the scenario database in a fresh session, which
+    /// sees the committed data without waiting for clients' locks.
     pub fn query(&self, sql: &str) -> Result<ResultSet, SqlError> {
         self.shared.engine.query(&self.database, sql)
     }

@@ -100,6 +100,8 @@ pub(crate) struct SessionState {
     cat_cache: Option<(i64, Arc<Catalog>)>,
     /// The running statement's `sys.dm_exec_requests.command`.
     command: &'static str,
+    /// Whether reads wait for other sessions' table locks.
+    lock_waits: bool,
 }
 
 impl SessionState {
@@ -137,6 +139,7 @@ impl SessionState {
             savepoints: Vec::new(),
             cat_cache: None,
             command: "SELECT",
+            lock_waits: true,
         };
         state.register();
         Ok(state)

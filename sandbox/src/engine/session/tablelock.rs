@@ -48,6 +48,13 @@ impl SessionState {
         );
     }
 
+    /// Makes the session's plain and locking reads ignore other sessions'
+    /// table locks (`false`): they see the committed data without waiting,
+    /// as an inspection behind the clients' backs should.
+    pub(crate) fn set_lock_waits(&mut self, waits: bool) {
+        self.lock_waits = waits;
+    }
+
     /// Marks a request as running (or ended), for `sys.dm_exec_requests`.
     pub(crate) fn running(&self, running: bool) {
         let db_id = self.db_id();
@@ -70,7 +77,7 @@ impl SessionState {
         if p.server_state && self.shared.server_denied("VIEW SERVER STATE") {
             return Err(errors::no_server_permission());
         }
-        if p.reads.is_empty() {
+        if p.reads.is_empty() || !self.lock_waits {
             return Ok(());
         }
         if p.lock {
