@@ -469,6 +469,18 @@ struct SandboxCli {
     /// Answer as this SQL Server version, e.g. 10.50.6000.34 (2008 R2: TDS 7.3, 2012+ T-SQL refused) [default: 16.0.1000.6]
     #[arg(long, value_name = "VERSION")]
     product_version: Option<String>,
+
+    /// Delay every answer (login included) by MS milliseconds, as a remote link would
+    #[arg(long, value_name = "MS")]
+    latency: Option<u64>,
+
+    /// Add N more dbo.AgentGroups rows without an owner pool to a new database (a large repair)
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    extra_objects: u64,
+
+    /// Add N more object tables (dbo.ExtraObjects01...) with OwnerPoolId, 3 rows without owner each
+    #[arg(long, value_name = "N", default_value_t = 0)]
+    extra_tables: u64,
 }
 
 fn lock_timeout(secs: Option<f64>) -> Result<Option<Duration>> {
@@ -724,6 +736,9 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
                 browser_mode: s.browser_mode.clone(),
                 route_to: s.route_to.clone(),
                 product_version: s.product_version.clone(),
+                latency: s.latency,
+                extra_objects: s.extra_objects,
+                extra_tables: s.extra_tables,
             })
             .await
         }

@@ -194,7 +194,7 @@ fn a_reader_blocked_by_another_session_stops_after_the_lock_timeout_and_names_it
 #[test]
 fn a_login_that_may_not_see_other_sessions_is_told_how_to_find_the_blocker() {
     let sb = sandbox("migrated");
-    // sb.deny_server("VIEW SERVER STATE").unwrap(); // TODO(sbx-server)
+    sb.deny_server("VIEW SERVER STATE");
     let mut other = hold_write(&sb, "AgentGroups");
     tool(&sb)
         .args(["check", "--lock-timeout", "0.5"])

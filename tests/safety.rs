@@ -124,8 +124,10 @@ fn a_lock_held_by_another_session_fails_after_the_lock_timeout() {
     let sb = sandbox("migrated");
     let before = snapshot(&sb);
     let mut other = sb.engine().open_session(sb.database()).unwrap();
-    // It holds a lock on a planned row, as it would on SQL Server too.
-    let items = other.execute("BEGIN TRANSACTION; UPDATE [dbo].[Queues] SET [Name] = [Name] WHERE [Name] = N'Payroll Queue';", &[]);
+    // It holds an update lock on one planned table, as a session that read
+    // it WITH (UPDLOCK, HOLDLOCK) would on SQL Server: the inspection reads
+    // through it, the fix's writes wait for it.
+    let items = other.execute("BEGIN TRANSACTION; SELECT [Name] FROM [dbo].[Queues] WITH (UPDLOCK, HOLDLOCK) WHERE [Name] = N'Payroll Queue';", &[]);
     assert!(
         !items
             .iter()
@@ -249,8 +251,9 @@ fn sigterm_during_a_lock_wait_rolls_back_and_exits_4() {
     let sb = sandbox("migrated");
     let before = snapshot(&sb);
     let mut other = sb.engine().open_session(sb.database()).unwrap();
+    // An update lock on one planned table: the fix waits at its first write.
     other.execute(
-        "BEGIN TRANSACTION; UPDATE [dbo].[Queues] SET [Name] = [Name] WHERE [Name] = N'Payroll Queue';",
+        "BEGIN TRANSACTION; SELECT [Name] FROM [dbo].[Queues] WITH (UPDLOCK, HOLDLOCK) WHERE [Name] = N'Payroll Queue';",
         &[],
     );
     let dir = tempfile::tempdir().unwrap();

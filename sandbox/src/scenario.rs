@@ -2,6 +2,8 @@
 //! binary is self-contained. They are the same files docker-compose loads
 //! into a real SQL Server with sqlcmd.
 
+use crate::engine::Engine;
+
 /// `sql/fixtures/schema.sql`: the tables, loaded before any scenario.
 pub const SCHEMA: &str = include_str!("../../sql/fixtures/schema.sql");
 
@@ -54,6 +56,59 @@ pub fn lookup(name: &str) -> anyhow::Result<&'static str> {
             names().join(", ")
         )
     })
+}
+
+/// Adds `n` rows to `dbo.AgentGroups` of `database`, all without an owner
+/// pool (`OwnerPoolId` NULL): unique IDs, names `Extra Group 0000001`...,
+/// valid routing settings. The table must exist (`schema.sql`).
+///
+/// One SQLite statement writes them all (T-SQL batches would take minutes
+/// for a million rows), and the IDs share a random prefix and end in a
+/// counter, so they ascend in uniqueidentifier order (whose most
+/// significant part is the last group): each goes at the end of the
+/// primary key's B-tree, found without a search.
+pub fn add_extra_objects(engine: &Engine, database: &str, n: u64) -> anyhow::Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let conn = engine.raw_connection(database)?;
+    let prefix = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
+    // `XXXXXXXX-XXXX-XXXX-XXXX-`: all but the last group.
+    let prefix = &prefix[..24];
+    conn.execute(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
+         INSERT INTO \"dbo.AgentGroups\" (ID, Name, Description, RoutingMethod, AgentAlertTime, ParticipationPolicy, OwnerPoolId) \
+         SELECT printf('%s%012X', ?2, ?3 + i), printf('Extra Group %07d', i), NULL, i % 4, 20, i % 2, NULL FROM n",
+        rusqlite::params![n as i64, prefix, 0xF000_0000_0000_i64],
+    )?;
+    Ok(())
+}
+
+/// Adds `n` object tables to `database`, `dbo.ExtraObjects01` and on (two
+/// digits or more), each with a GUID key `ID`, a `Name` and an
+/// `OwnerPoolId`, holding three rows without an owner pool: the "many
+/// tables" case.
+pub fn add_extra_tables(engine: &Engine, database: &str, n: u64) -> anyhow::Result<()> {
+    let width = n.to_string().len().max(2);
+    for t in 1..=n {
+        let table = format!("ExtraObjects{t:0width$}");
+        let rows: Vec<String> = (1..=3)
+            .map(|r| {
+                format!(
+                    "('{}', N'{table} {r}', NULL)",
+                    uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase()
+                )
+            })
+            .collect();
+        let script = format!(
+            "CREATE TABLE [dbo].[{table}] ([ID] uniqueidentifier NOT NULL, [Name] nvarchar(256) NOT NULL, [OwnerPoolId] uniqueidentifier NULL, CONSTRAINT [PK_{table}] PRIMARY KEY ([ID]));\nINSERT INTO [dbo].[{table}] ([ID], [Name], [OwnerPoolId]) VALUES {};\n",
+            rows.join(", ")
+        );
+        engine
+            .run_script(database, &script)
+            .map_err(|e| anyhow::anyhow!("adding dbo.{table}: {e}"))?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -30,6 +30,12 @@ pub struct SandboxArgs {
     pub route_to: Option<String>,
     /// `--product-version`: the SQL Server version to answer as
     pub product_version: Option<String>,
+    /// `--latency MS`: delay before every answer
+    pub latency: Option<u64>,
+    /// `--extra-objects N`
+    pub extra_objects: u64,
+    /// `--extra-tables N`
+    pub extra_tables: u64,
 }
 
 /// Starts the sandbox, prints where it listens, and serves until Ctrl-C.
@@ -71,6 +77,9 @@ pub async fn run(args: &SandboxArgs) -> Result<u8> {
         browser_mode,
         route_to,
         product_version: args.product_version.clone(),
+        latency: args.latency.map(std::time::Duration::from_millis),
+        extra_objects: args.extra_objects,
+        extra_tables: args.extra_tables,
         ..rgs_sandbox::SandboxOptions::default()
     };
     let mut sandbox =

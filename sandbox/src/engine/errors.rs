@@ -160,6 +160,16 @@ pub(crate) fn lock_timeout() -> SqlError {
     err(1222, 16, 51, "Lock request time out period exceeded.")
 }
 
+/// Msg 297: a login without VIEW SERVER STATE reads a `sys.dm_*` view.
+pub(crate) fn no_server_permission() -> SqlError {
+    err(
+        297,
+        16,
+        1,
+        "The user does not have permission to perform this action.",
+    )
+}
+
 /// Msg 1205.
 pub(crate) fn deadlock(spid: u16) -> SqlError {
     err(

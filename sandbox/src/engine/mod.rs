@@ -16,6 +16,7 @@ mod created;
 mod datatype;
 mod errors;
 mod functions;
+mod locks;
 pub(crate) mod parse;
 mod script;
 mod session;
@@ -60,6 +61,11 @@ pub(crate) struct Shared {
     version: Mutex<Option<ProductVersion>>,
     /// Pending `inject_before` statements: (lowercase pattern, SQL).
     injections: Mutex<Vec<(String, String)>>,
+    /// Table locks, waits and live sessions.
+    locks: locks::LockTable,
+    /// Server permissions denied to every login (uppercase, `VIEW SERVER
+    /// STATE`).
+    server_denied: Mutex<HashSet<String>>,
 }
 
 impl Shared {
@@ -108,6 +114,19 @@ impl Shared {
 
     pub(crate) fn path_of(&self, name: &str) -> Option<(String, PathBuf)> {
         self.find(name).map(|d| (d.name, d.path))
+    }
+
+    /// The id of a database (`DB_ID()`); 0 when there is none.
+    pub(crate) fn db_id(&self, name: &str) -> i64 {
+        self.find(name).map_or(0, |d| d.id)
+    }
+
+    /// Whether a server permission is denied to every login.
+    pub(crate) fn server_denied(&self, permission: &str) -> bool {
+        self.server_denied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(permission)
     }
 
     pub(crate) fn next_tx(&self) -> u64 {
@@ -175,6 +194,8 @@ impl Engine {
             server_name: Mutex::new("RGS-SANDBOX".into()),
             version: Mutex::new(None),
             injections: Mutex::new(Vec::new()),
+            locks: locks::LockTable::default(),
+            server_denied: Mutex::new(HashSet::new()),
         };
         Ok(Engine {
             shared: Arc::new(shared),
@@ -218,6 +239,16 @@ impl Engine {
             denied: HashSet::new(),
         });
         Ok(fresh)
+    }
+
+    /// A SQLite connection to a database, with the sandbox's collations
+    /// and functions, for bulk loads that bypass T-SQL.
+    pub(crate) fn raw_connection(&self, database: &str) -> anyhow::Result<rusqlite::Connection> {
+        let (_, path) = self
+            .shared
+            .path_of(database)
+            .ok_or_else(|| anyhow::anyhow!("no database {database:?}"))?;
+        Ok(session::open_connection(&path, Default::default())?)
     }
 
     /// The names of the databases, master first.
@@ -288,6 +319,29 @@ impl Engine {
     ) -> anyhow::Result<()> {
         let perm = functions::column_permission(permission, column);
         self.set_permission(database, table, &perm, allowed)
+    }
+
+    /// Denies (`allowed` false) or grants again a server permission to
+    /// every login, as `DENY VIEW SERVER STATE TO ...` would. `VIEW SERVER
+    /// STATE` is the one the sandbox checks: without it, reading
+    /// `sys.dm_tran_locks`, `sys.dm_exec_requests` or
+    /// `sys.dm_exec_sessions` fails with error 297.
+    pub fn set_server_permission(&self, permission: &str, allowed: bool) {
+        let key = permission
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ")
+            .to_uppercase();
+        let mut denied = self
+            .shared
+            .server_denied
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        if allowed {
+            denied.remove(&key);
+        } else {
+            denied.insert(key);
+        }
     }
 
     /// Makes `database` a member of an availability group: its
@@ -379,9 +433,11 @@ impl Engine {
     }
 
     /// Runs one T-SQL query in a fresh session and returns its last result
-    /// set: for tests that inspect the data directly.
+    /// set: for tests that inspect the data directly. It sees the committed
+    /// data and never waits for another session's table locks.
     pub fn query(&self, database: &str, sql: &str) -> Result<ResultSet, SqlError> {
         let mut s = self.open_session(database)?;
+        s.state.set_lock_waits(false);
         let mut last = None;
         for item in s.execute(sql, &[]) {
             match item {
@@ -436,11 +492,26 @@ impl Session {
     /// Sets the login name `SUSER_SNAME()` reports (default `sa`).
     pub fn set_login(&mut self, login: &str) {
         self.state.login = login.to_string();
+        self.state.shared.locks.update(self.state.spid, |s| {
+            s.login = login.to_string();
+        });
+    }
+
+    /// Sets the client's host and program names (LOGIN7), which
+    /// `sys.dm_exec_sessions` shows.
+    pub fn set_client(&mut self, host: &str, program: &str) {
+        self.state.shared.locks.update(self.state.spid, |s| {
+            s.host = host.to_string();
+            s.program = program.to_string();
+        });
     }
 
     /// Runs a SQLBatch (no params) or an `sp_executesql` statement (params).
     pub fn execute(&mut self, sql: &str, params: &[Param]) -> Vec<Item> {
-        self.state.execute(sql, params)
+        self.state.running(true);
+        let items = self.state.execute(sql, params);
+        self.state.running(false);
+        items
     }
 
     /// Transaction manager request TM_BEGIN_XACT.

@@ -71,6 +71,7 @@ fn spid_for(conn: u64) -> u16 {
 async fn serve(shared: Arc<Shared>, tcp: TcpStream, conn: u64) -> io::Result<()> {
     let spid = spid_for(conn);
     let mut t = Transport::new(tcp, spid);
+    t.set_latency(shared.latency);
 
     let Some(login_only_tls) = prelogin(&shared, &mut t, conn).await? else {
         return Ok(());
@@ -244,6 +245,7 @@ async fn log_in(
     };
 
     session.set_login(LOGIN);
+    session.set_client(&login.hostname, &login.app_name);
     t.set_spid(session.spid());
     let packet_size = match login.packet_size as usize {
         0 => DEFAULT_PACKET_SIZE,

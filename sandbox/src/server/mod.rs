@@ -167,6 +167,18 @@ pub struct SandboxOptions {
     /// R2, TDS 7.3, 2012+ T-SQL refused); None: 16.0.1000.6. See
     /// [`Engine::set_product_version`].
     pub product_version: Option<String>,
+    /// Delay before every message the sandbox sends (the PRELOGIN answer,
+    /// the login answer, each request's answer, attention
+    /// acknowledgements), as a remote link would add; None: no delay.
+    pub latency: Option<Duration>,
+    /// Rows added to `dbo.AgentGroups` after the scenario, all without an
+    /// owner pool (`OwnerPoolId` NULL): a large repair (see
+    /// [`crate::scenario::add_extra_objects`]).
+    pub extra_objects: u64,
+    /// Object tables added after the scenario (`dbo.ExtraObjects01`...),
+    /// each with an `OwnerPoolId` column and three rows without an owner
+    /// (see [`crate::scenario::add_extra_tables`]).
+    pub extra_tables: u64,
 }
 
 impl Default for SandboxOptions {
@@ -185,6 +197,9 @@ impl Default for SandboxOptions {
             browser_mode: BrowserMode::Answer,
             route_to: None,
             product_version: None,
+            latency: None,
+            extra_objects: 0,
+            extra_tables: 0,
         }
     }
 }
@@ -205,6 +220,9 @@ impl fmt::Debug for SandboxOptions {
             .field("browser_mode", &self.browser_mode)
             .field("route_to", &self.route_to)
             .field("product_version", &self.product_version)
+            .field("latency", &self.latency)
+            .field("extra_objects", &self.extra_objects)
+            .field("extra_tables", &self.extra_tables)
             .finish()
     }
 }
@@ -224,6 +242,8 @@ struct Shared {
     instance: Option<String>,
     /// Where read-write logins are routed, when this is a listener.
     route_to: Option<(String, u16)>,
+    /// Delay before every message sent.
+    latency: Option<Duration>,
 }
 
 impl Shared {
@@ -291,6 +311,8 @@ impl Sandbox {
                     anyhow::anyhow!("loading scenario {name} into {}: {e}", opts.database)
                 })?;
             }
+            scenario::add_extra_objects(&engine, &opts.database, opts.extra_objects)?;
+            scenario::add_extra_tables(&engine, &opts.database, opts.extra_tables)?;
         } else if let Some(name) = opts.scenario.as_deref() {
             info!(
                 scenario = name,
@@ -335,6 +357,7 @@ impl Sandbox {
             connections: AtomicU64::new(0),
             instance: opts.instance.clone(),
             route_to: opts.route_to.clone(),
+            latency: opts.latency,
         });
         let (tx, rx) = tokio::sync::watch::channel(false);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<io::Result<()>>();
@@ -388,7 +411,8 @@ impl Sandbox {
         &self.database
     }
 
-    /// Runs one query on the scenario database in a fresh session.
+    /// Runs one query on the scenario database in a fresh session, which
+    /// sees the committed data without waiting for clients' locks.
     pub fn query(&self, sql: &str) -> Result<ResultSet, SqlError> {
         self.shared.engine.query(&self.database, sql)
     }
@@ -420,10 +444,26 @@ impl Sandbox {
         )
     }
 
-    /// Requests (SQL batches, RPCs, transaction manager requests) received
-    /// since start, over all connections.
+    /// Requests received over all connections since start (or since the
+    /// last [`Sandbox::reset_requests`]). A request is one client message
+    /// after login: a SQL batch, an RPC (`sp_executesql`, which tiberius
+    /// sends for every parameterised query) or a transaction manager
+    /// request (BEGIN/COMMIT/ROLLBACK/SAVE). Not counted: PRELOGIN, the TLS
+    /// handshake, LOGIN7 (so connecting costs 0), attention (cancel)
+    /// messages, and [`Sandbox::query`] or [`Engine`] calls, which bypass
+    /// TDS. A request is counted when it arrives, before any fault
+    /// injected at it, so one answered by a fault counts too.
     pub fn requests(&self) -> u64 {
         self.shared.requests.load(Ordering::SeqCst)
+    }
+
+    /// Sets the request count back to 0 and returns what it was: call it
+    /// after setting up, run the tool, then [`Sandbox::requests`] is the
+    /// number of requests the tool sent after login (over all its
+    /// connections). Per-connection numbering (what `--fault` and
+    /// [`Sandbox::arm`] count) is not affected.
+    pub fn reset_requests(&self) -> u64 {
+        self.shared.requests.swap(0, Ordering::SeqCst)
     }
 
     /// Connections accepted since start.
@@ -495,6 +535,15 @@ impl Sandbox {
     /// [`Engine::inject_before`].
     pub fn inject_before(&self, pattern: &str, sql: &str) {
         self.shared.engine.inject_before(pattern, sql)
+    }
+
+    /// Denies a server permission to every login, as `DENY VIEW SERVER
+    /// STATE TO ...` would. `VIEW SERVER STATE` is the one the sandbox
+    /// checks: without it `sys.dm_tran_locks`, `sys.dm_exec_requests` and
+    /// `sys.dm_exec_sessions` fail with error 297 ("The user does not have
+    /// permission to perform this action.", severity 16, state 1).
+    pub fn deny_server(&self, permission: &str) {
+        self.shared.engine.set_server_permission(permission, false);
     }
 
     /// Serves until Ctrl-C, then stops.

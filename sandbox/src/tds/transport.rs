@@ -25,6 +25,8 @@ pub struct Transport {
     assembler: Assembler,
     eof: bool,
     spid: u16,
+    /// Delay before each message is sent, as a remote link adds.
+    latency: Option<std::time::Duration>,
 }
 
 fn invalid(msg: impl std::fmt::Display) -> io::Error {
@@ -42,7 +44,15 @@ impl Transport {
             assembler: Assembler::default(),
             eof: false,
             spid,
+            latency: None,
         }
+    }
+
+    /// Delays every message written from now on (PRELOGIN and login
+    /// answers, each request's answer, attention acknowledgements; not the
+    /// TLS handshake) by `latency`, as a link to a remote server would.
+    pub fn set_latency(&mut self, latency: Option<std::time::Duration>) {
+        self.latency = latency;
     }
 
     /// Changes the SPID put in response headers (the session's, once logged
@@ -143,6 +153,9 @@ impl Transport {
         payload: &[u8],
         packet_size: usize,
     ) -> io::Result<()> {
+        if let Some(d) = self.latency {
+            tokio::time::sleep(d).await;
+        }
         let mut framed = Vec::with_capacity(payload.len() + 64);
         frame_message(&mut framed, ty, payload, packet_size, self.spid);
         match &mut self.tls {

@@ -16,10 +16,12 @@ use chrono::NaiveDateTime;
 use rusqlite::Connection;
 use std::collections::HashMap;
 
+mod dmv;
 mod fk;
 mod triggers;
 mod views;
 
+pub(crate) use dmv::is_dmv;
 pub(crate) use fk::{ForeignKeyInfo, FK_KIND};
 pub(crate) use triggers::{TriggerInfo, TRIGGER_PREFIX};
 

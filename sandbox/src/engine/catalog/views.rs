@@ -3,6 +3,7 @@
 
 use super::{Catalog, IndexKind};
 use crate::engine::datatype::{sys_type_id, SYS_TYPES};
+use crate::engine::locks::LockSnapshot;
 use crate::types::{SqlType, Value};
 
 /// One database as `sys.databases` and the database functions see it.
@@ -19,6 +20,8 @@ pub(crate) struct DbSummary {
 pub(crate) struct ViewEnv<'a> {
     pub db_name: &'a str,
     pub databases: &'a [DbSummary],
+    /// Locks and sessions, when a `sys.dm_*` view is read.
+    pub live: Option<&'a LockSnapshot>,
 }
 
 /// A catalog view: its canonical name and columns (name, type, nullable).
@@ -304,7 +307,10 @@ fn triggers_rows(_view: &ViewDef, cat: &Catalog, _env: &ViewEnv<'_>) -> Vec<Vec<
 /// The catalog view a two-part name (schema, name) refers to.
 pub(crate) fn find_view(schema: &str, name: &str) -> Option<&'static ViewDef> {
     let full = format!("{}.{}", schema.to_lowercase(), name.to_lowercase());
-    VIEWS.iter().find(|v| v.name.to_lowercase() == full)
+    VIEWS
+        .iter()
+        .chain(super::dmv::DMVS.iter())
+        .find(|v| v.name.to_lowercase() == full)
 }
 
 pub(super) fn text(s: &str) -> Value {
@@ -335,6 +341,7 @@ pub(crate) fn view_rows(view: &ViewDef, cat: &Catalog, env: &ViewEnv<'_>) -> Vec
         "INFORMATION_SCHEMA.TABLE_CONSTRAINTS" => is_constraints_rows,
         "INFORMATION_SCHEMA.KEY_COLUMN_USAGE" => is_key_columns_rows,
         "INFORMATION_SCHEMA.SCHEMATA" => is_schemata_rows,
+        _ if super::dmv::is_dmv(view) => return super::dmv::rows(view, env),
         _ => return Vec::new(),
     };
     rows(view, cat, env)

@@ -6,14 +6,18 @@
 //!
 //! Locking model: the SQL-level BEGIN TRAN is lazy. Reads outside a write
 //! run in autocommit mode and see the latest committed data (READ
-//! COMMITTED, never blocked). The first write, or SELECT with UPDLOCK,
-//! HOLDLOCK or XLOCK, takes SQLite's database write lock (BEGIN IMMEDIATE)
-//! and keeps it until COMMIT/ROLLBACK, so a session that holds it always
-//! reads its own current snapshot. Locks are per database, not per row.
+//! COMMITTED). The first write, or SELECT with UPDLOCK, HOLDLOCK or XLOCK,
+//! takes SQLite's database write lock (BEGIN IMMEDIATE) and keeps it until
+//! COMMIT/ROLLBACK, so a session that holds it always reads its own
+//! current snapshot. On top, table locks (`tablelock`, `engine::locks`):
+//! within a transaction a written table is locked exclusively, so another
+//! session's plain read of it waits (READ_COMMITTED_SNAPSHOT off, SQL
+//! Server's default), as NOLOCK reads do not.
 
 mod ddl;
 mod raise;
 mod run;
+mod tablelock;
 mod tablevar;
 mod trigger;
 mod tx;
@@ -99,6 +103,10 @@ pub(crate) struct SessionState {
     trigger_items: Vec<Item>,
     /// Whether the current statement's error came from inside a trigger.
     trigger_failed: bool,
+    /// The running statement's `sys.dm_exec_requests.command`.
+    command: &'static str,
+    /// Whether reads wait for other sessions' table locks.
+    lock_waits: bool,
 }
 
 impl SessionState {
@@ -114,7 +122,7 @@ impl SessionState {
             flag: AtomicBool::new(false),
             handle: Mutex::new(conn.get_interrupt_handle()),
         });
-        Ok(SessionState {
+        let state = SessionState {
             shared,
             initial_db: db.clone(),
             db,
@@ -137,7 +145,11 @@ impl SessionState {
             cat_cache: None,
             trigger_items: Vec::new(),
             trigger_failed: false,
-        })
+            command: "SELECT",
+            lock_waits: true,
+        };
+        state.register();
+        Ok(state)
     }
 
     pub fn transaction(&self) -> Option<u64> {
@@ -213,6 +225,7 @@ impl SessionState {
             vars,
             now_utc: chrono::Utc::now().naive_utc(),
             now_local: chrono::Local::now().naive_local(),
+            locks: Some(&self.shared.locks),
         }
     }
 
@@ -413,13 +426,16 @@ impl SessionState {
         params: &[Param],
         items: &mut Vec<Item>,
     ) -> Result<Flow, SqlError> {
+        self.command = tablelock::command_of(&action);
         match action {
             Action::Query(p) => self.exec_query(p, items)?,
             Action::Dml(p) => {
                 let r = if tablevar::is_table_var(&p) {
                     self.table_var_dml(&p)
                 } else {
-                    self.run_dml(&p)
+                    let r = self.run_dml(&p);
+                    self.hold_written(&p.table);
+                    r
                 };
                 items.append(&mut self.trigger_items);
                 let n = match r {
@@ -598,6 +614,7 @@ impl Drop for SessionState {
         if self.sqlite_tx {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
+        self.shared.locks.close(self.spid);
     }
 }
 

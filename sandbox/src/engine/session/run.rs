@@ -46,6 +46,7 @@ impl SessionState {
     }
 
     pub(super) fn run_query_raw(&mut self, p: &QueryPlan) -> Result<Vec<Vec<SqlVal>>, SqlError> {
+        self.lock_reads(p)?;
         if p.lock {
             self.acquire(p.nowait)?;
             let r = self.raw_rows(&p.sql);

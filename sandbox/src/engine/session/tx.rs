@@ -67,6 +67,7 @@ impl SessionState {
 
     pub(super) fn end_transaction(&mut self, committed: bool, items: &mut Vec<Item>) {
         self.savepoints.clear();
+        self.release_locks();
         if self.trancount > 0 {
             self.trancount = 0;
             if let Some(id) = self.tx.take() {
@@ -88,18 +89,27 @@ impl SessionState {
     }
 
     /// Takes the database write lock (BEGIN IMMEDIATE), waiting up to the
-    /// lock timeout for another session's write transaction.
+    /// lock timeout for another session's write transaction: every write
+    /// waits here, whatever table another session has locked.
     pub(super) fn acquire(&mut self, nowait: bool) -> Result<(), SqlError> {
         if self.sqlite_tx {
             return Ok(());
         }
         let timeout = if nowait { 0 } else { self.lock_timeout };
         let start = Instant::now();
+        let db = self.db_id();
         let _ = self.conn.busy_timeout(Duration::ZERO);
         let result = loop {
             match self.conn.execute_batch("BEGIN IMMEDIATE") {
                 Ok(()) => break Ok(()),
                 Err(e) if is_busy(&e) => {
+                    // Shown in sys.dm_exec_requests while it waits.
+                    self.shared.locks.waiting_for_database(
+                        self.spid,
+                        db,
+                        self.command,
+                        Some(start),
+                    );
                     if self.interrupted() {
                         break Err(errors::cancelled());
                     }
@@ -119,6 +129,9 @@ impl SessionState {
                 Err(e) => break Err(self.map_err(e)),
             }
         };
+        self.shared
+            .locks
+            .waiting_for_database(self.spid, db, self.command, None);
         let _ = self.conn.busy_timeout(Duration::from_secs(10));
         if result.is_ok() {
             self.sqlite_tx = true;
@@ -212,6 +225,8 @@ impl SessionState {
                     None if self.sqlite_tx => {
                         let _ = self.conn.execute_batch("ROLLBACK");
                         self.sqlite_tx = false;
+                        // Table locks are held only with the write lock.
+                        self.release_locks();
                     }
                     None => {}
                 }

@@ -1,9 +1,10 @@
 //! FROM clauses: tables, catalog views, CTEs, derived tables, joins and hints.
 
-use super::{ident_path, qi, refuse_expr, Source, SrcCol, Tr};
+use super::{ident_path, qi, refuse_expr, Source, SrcCol, TableRead, Tr};
 use crate::engine::catalog::find_view;
 use crate::engine::collation::{self, Label};
 use crate::engine::errors;
+use crate::engine::locks::Mode;
 use crate::types::SqlError;
 use sqlparser::ast::{
     self, Expr, JoinConstraint, JoinOperator, ObjectName, Query, TableFactor, TableWithJoins,
@@ -61,21 +62,39 @@ impl Tr<'_, '_> {
         Ok(sql)
     }
 
-    pub(super) fn hints(&mut self, hints: &[Expr]) -> Result<(), SqlError> {
+    /// A table's hints: how the statement reads it.
+    pub(super) fn hints(&mut self, hints: &[Expr]) -> Result<TableRead, SqlError> {
+        let mut read = TableRead::Committed;
+        // The strongest locking hint wins.
+        let keep = |m: Mode, read: &mut TableRead| {
+            *read = match *read {
+                TableRead::Locking(k) => TableRead::Locking(k.max(m)),
+                _ => TableRead::Locking(m),
+            }
+        };
         for h in hints {
             let Expr::Identifier(i) = h else {
                 return Err(refuse_expr(h));
             };
             match i.value.to_uppercase().as_str() {
-                "UPDLOCK" | "HOLDLOCK" | "XLOCK" | "SERIALIZABLE" | "REPEATABLEREAD"
-                | "TABLOCK" | "TABLOCKX" | "PAGLOCK" => self.lock = true,
+                "UPDLOCK" => keep(Mode::U, &mut read),
+                "XLOCK" | "TABLOCKX" => keep(Mode::X, &mut read),
+                "HOLDLOCK" | "SERIALIZABLE" | "REPEATABLEREAD" | "TABLOCK" | "PAGLOCK" => {
+                    keep(Mode::S, &mut read)
+                }
+                "NOLOCK" | "READUNCOMMITTED" if read == TableRead::Committed => {
+                    read = TableRead::Uncommitted
+                }
                 "NOLOCK" | "READUNCOMMITTED" | "READCOMMITTED" | "READCOMMITTEDLOCK"
                 | "ROWLOCK" => {}
                 "NOWAIT" => self.nowait = true,
                 _ => return Err(errors::syntax(&i.value)),
             }
         }
-        Ok(())
+        if matches!(read, TableRead::Locking(_)) {
+            self.lock = true;
+        }
+        Ok(read)
     }
 
     pub(super) fn table_factor(&mut self, tf: &TableFactor) -> Result<String, SqlError> {
@@ -140,7 +159,7 @@ impl Tr<'_, '_> {
         alias: Option<&ast::TableAlias>,
         with_hints: &[Expr],
     ) -> Result<String, SqlError> {
-        self.hints(with_hints)?;
+        let read = self.hints(with_hints)?;
         let alias_name = match alias {
             Some(a) => {
                 if !a.columns.is_empty() || a.at.is_some() {
@@ -154,6 +173,7 @@ impl Tr<'_, '_> {
         let display = ident_path(name);
         let sql_alias = self.alias();
         let mut qualifiers = Vec::new();
+        let user_tables = self.tables.len();
         let (sql_table, cols) = self.resolve_source(
             db.as_deref(),
             schema.as_deref(),
@@ -161,6 +181,10 @@ impl Tr<'_, '_> {
             &display,
             &mut qualifiers,
         )?;
+        if self.tables.len() > user_tables {
+            let (s, n) = self.tables[user_tables].clone();
+            self.reads.push((s, n, read));
+        }
         if let Some(a) = alias_name {
             qualifiers = vec![a.to_lowercase()];
         }

@@ -37,11 +37,12 @@ use ddl::create_schema;
 pub(crate) use trigger::{check_body_action, pseudo_tables, trigger_body, TriggerPlan};
 
 use super::catalog::{
-    view_cte, Catalog, DbSummary, IndexInfo, TableInfo, TriggerInfo, ViewDef, ViewEnv,
+    is_dmv, view_cte, Catalog, DbSummary, IndexInfo, TableInfo, TriggerInfo, ViewDef, ViewEnv,
 };
 use super::collation::{Collation, Label};
 use super::datatype::{family, quote_ident, DeclType, Family};
 use super::errors;
+use super::locks::{LockTable, Mode};
 use super::version::ProductVersion;
 use crate::types::{Column, Param, SqlError, SqlType, Value};
 use rusqlite::types::Value as SqlVal;
@@ -90,6 +91,8 @@ pub(crate) struct Env<'a> {
     pub vars: &'a HashMap<String, Var>,
     pub now_utc: chrono::NaiveDateTime,
     pub now_local: chrono::NaiveDateTime,
+    /// The engine's locks and sessions, for the `sys.dm_*` views.
+    pub locks: Option<&'a LockTable>,
 }
 
 /// SQLite SQL with its bound values (`?1`, `?2`...).
@@ -112,6 +115,23 @@ pub(crate) struct QueryPlan {
     pub nowait: bool,
     /// User tables read (schema, name), for SELECT permission.
     pub tables: Vec<(String, String)>,
+    /// How each table in a FROM clause is read, from its hints (one entry
+    /// per reference), for the table locks.
+    pub reads: Vec<(String, String, TableRead)>,
+    /// Reads a view that needs VIEW SERVER STATE (`sys.dm_*`).
+    pub server_state: bool,
+}
+
+/// How a query reads a table, from the table's hints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TableRead {
+    /// No hint, READCOMMITTED: waits for another session's exclusive lock.
+    Committed,
+    /// NOLOCK, READUNCOMMITTED: never waits.
+    Uncommitted,
+    /// UPDLOCK, HOLDLOCK, XLOCK...: keeps a lock of this mode on the table
+    /// until the transaction ends.
+    Locking(Mode),
 }
 
 /// What a DML statement does.
@@ -454,6 +474,7 @@ struct Tr<'e, 'a> {
     lock: bool,
     nowait: bool,
     tables: Vec<(String, String)>,
+    reads: Vec<(String, String, TableRead)>,
     /// Lowercase parameter name -> position, built on first use (batches
     /// may carry thousands of parameters).
     param_index: Option<HashMap<String, usize>>,
@@ -497,6 +518,7 @@ impl<'e, 'a> Tr<'e, 'a> {
             lock: false,
             nowait: false,
             tables: Vec::new(),
+            reads: Vec::new(),
             param_index: None,
         }
     }
@@ -513,9 +535,16 @@ impl<'e, 'a> Tr<'e, 'a> {
 
     /// The WITH clause: catalog views used, then user CTEs, then `extra`.
     fn with_prefix(&self, extra: &[String]) -> String {
+        let live = self
+            .views
+            .iter()
+            .any(|v| is_dmv(v))
+            .then(|| self.env.locks.map(LockTable::snapshot))
+            .flatten();
         let venv = ViewEnv {
             db_name: self.env.db_name,
             databases: self.env.databases,
+            live: live.as_ref(),
         };
         let mut ctes: Vec<String> = self
             .views
@@ -551,6 +580,8 @@ impl<'e, 'a> Tr<'e, 'a> {
             lock: self.lock,
             nowait: self.nowait,
             tables: self.tables.clone(),
+            reads: self.reads.clone(),
+            server_state: self.views.iter().any(|v| is_dmv(v)),
         }
     }
 }

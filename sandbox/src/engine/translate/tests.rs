@@ -108,6 +108,7 @@ fn translate(sql: &str, params: &[Param]) -> Result<Action, SqlError> {
         vars: &vars,
         now_utc: chrono::NaiveDateTime::default(),
         now_local: chrono::NaiveDateTime::default(),
+        locks: None,
     };
     let stmts = parse_batch(sql)?;
     assert_eq!(stmts.len(), 1, "{sql}");
