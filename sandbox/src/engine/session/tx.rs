@@ -69,6 +69,7 @@ impl SessionState {
         self.savepoints.clear();
         if self.trancount > 0 {
             self.trancount = 0;
+            self.end_temp_transaction(committed);
             if let Some(id) = self.tx.take() {
                 items.push(Item::Tx(if committed {
                     TxChange::Commit(id)
