@@ -33,6 +33,8 @@ pub(crate) struct FnCtx {
     pub denied: HashSet<(String, String)>,
     /// Whether the database is read-only.
     pub read_only: bool,
+    /// The session's temporary tables: lowercase `#name` -> object id.
+    pub temp_tables: HashMap<String, i64>,
 }
 
 /// State shared between a session and its connection's functions.
@@ -324,6 +326,13 @@ fn resolve(c: &FnCtx, name: &str) -> Option<(String, i64, &'static str)> {
         [d, s, o] => (Some(d.clone()), s.clone(), o.clone()),
         _ => return None,
     };
+    if obj.starts_with('#') {
+        // Temporary tables live in tempdb: `tempdb..#k`, `tempdb.dbo.#k`.
+        let in_tempdb = db.is_some_and(|d| d.eq_ignore_ascii_case("tempdb"));
+        let key = obj.to_lowercase();
+        let id = c.temp_tables.get(&key).filter(|_| in_tempdb)?;
+        return Some((key, *id, "U"));
+    }
     if let Some(d) = db {
         if !d.is_empty() && d.to_lowercase() != c.db_name.to_lowercase() {
             return None;

@@ -35,6 +35,7 @@ impl SessionState {
             db_name: self.db.clone(),
             read_only,
             denied,
+            temp_tables: self.temp_object_ids(),
             ..Default::default()
         };
         for t in &cat.tables {
@@ -185,6 +186,7 @@ impl SessionState {
     ) -> Result<(), SqlError> {
         for (display, t) in tables {
             match t {
+                Some(t) if t.name.starts_with('#') => self.drop_temp_table(&t)?,
                 Some(t) => {
                     if let Some(fk) = self.catalog()?.referenced_by(&t) {
                         return Err(errors::other(

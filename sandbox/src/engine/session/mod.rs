@@ -19,6 +19,7 @@ mod raise;
 mod run;
 mod tablelock;
 mod tablevar;
+mod temptable;
 mod trigger;
 mod tx;
 
@@ -94,6 +95,8 @@ pub(crate) struct SessionState {
     vars: HashMap<String, Var>,
     /// SQLite names of the TEMP tables of table variables not yet dropped.
     table_vars: Vec<String>,
+    /// The session's temporary tables (`#name`).
+    temps: temptable::TempTables,
     /// SAVE TRANSACTION names (lowercase) and their SQLite savepoints (None:
     /// saved before the first write, so rolling back to it ends the SQLite
     /// transaction).
@@ -141,6 +144,7 @@ impl SessionState {
             last_error: 0,
             vars: HashMap::new(),
             table_vars: Vec::new(),
+            temps: Default::default(),
             savepoints: Vec::new(),
             cat_cache: None,
             trigger_items: Vec::new(),
@@ -166,6 +170,7 @@ impl SessionState {
         self.interrupt.flag.store(false, Ordering::SeqCst);
         self.drop_table_vars();
         self.vars.clear();
+        self.publish_temp_tables();
         let items = self.run_batch(sql, params);
         // Table variables live as long as their batch.
         self.drop_table_vars();
@@ -266,6 +271,7 @@ impl SessionState {
                 }
                 Action::DropTables { tables, .. } => {
                     for t in tables.into_iter().filter_map(|(_, t)| t) {
+                        vars.retain(|_, v| v.table.as_ref().is_none_or(|x| x.sqlite != t.sqlite));
                         cat.tables.retain(|x| x.sqlite != t.sqlite);
                     }
                 }
@@ -287,7 +293,7 @@ impl SessionState {
                         otherwise.iter().map(|s| (s, *line)).collect();
                     self.validate_list(&otherwise, cat, vars, params, dbs, server)?;
                 }
-                Action::DeclareTable(tp) => {
+                Action::DeclareTable(tp) | Action::CreateTempTable(tp) => {
                     vars.insert(
                         tp.table.name.to_lowercase(),
                         Var {
@@ -432,6 +438,8 @@ impl SessionState {
             Action::Dml(p) => {
                 let r = if tablevar::is_table_var(&p) {
                     self.table_var_dml(&p)
+                } else if temptable::is_temp_table(&p) {
+                    self.temp_table_dml(&p)
                 } else {
                     let r = self.run_dml(&p);
                     self.hold_written(&p.table);
@@ -472,7 +480,10 @@ impl SessionState {
                 self.done(items);
             }
             Action::Save(name) => self.save(name, items)?,
-            Action::RollbackTo(name) => self.rollback_to(name, items)?,
+            Action::RollbackTo(name) => {
+                self.rollback_to(name, items)?;
+                self.prune_temp_tables();
+            }
             Action::Set(opt) => {
                 self.set_option(opt);
                 self.done(items);
@@ -495,6 +506,7 @@ impl SessionState {
                 return Ok(self.run_list(&list, params, items));
             }
             Action::DeclareTable(tp) => self.declare_table(tp, items)?,
+            Action::CreateTempTable(tp) => self.create_temp_table(tp, items)?,
             Action::RaisError(p) => self.raiserror(&p, line, items)?,
             Action::Return => {
                 self.done(items);
@@ -565,6 +577,7 @@ impl SessionState {
             .lock()
             .unwrap_or_else(|p| p.into_inner()) = conn.get_interrupt_handle();
         self.conn = conn;
+        self.forget_temp_tables();
         self.db = canonical;
         self.cat_cache = None;
         Ok(())
@@ -604,6 +617,7 @@ impl SessionState {
         self.last_error = 0;
         self.drop_table_vars();
         self.vars.clear();
+        self.drop_all_temp_tables();
         let initial = self.initial_db.clone();
         let _ = self.use_database(&initial);
     }

@@ -70,6 +70,7 @@ impl SessionState {
         self.release_locks();
         if self.trancount > 0 {
             self.trancount = 0;
+            self.end_temp_transaction(committed);
             if let Some(id) = self.tx.take() {
                 items.push(Item::Tx(if committed {
                     TxChange::Commit(id)

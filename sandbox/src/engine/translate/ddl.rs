@@ -439,6 +439,11 @@ impl Tr<'_, '_> {
         let env = self.env;
         let mut tables = Vec::new();
         for n in names {
+            if super::is_temp_name(n) {
+                let name = name_parts(n)?.remove(0);
+                tables.push((name.clone(), self.temp_table_opt(&name)));
+                continue;
+            }
             let (db, schema, name) = self.split_object(n)?;
             if let Some(db) = db {
                 if db.to_lowercase() != env.db_name.to_lowercase() {
@@ -581,7 +586,7 @@ fn declared_collation(n: &ast::ObjectName, decl: DeclType) -> Result<Collation, 
 }
 
 /// A table-level PRIMARY KEY or UNIQUE constraint (no other is supported).
-fn table_key(tc: &TableConstraint) -> Result<KeyDef, SqlError> {
+pub(super) fn table_key(tc: &TableConstraint) -> Result<KeyDef, SqlError> {
     match tc {
         TableConstraint::PrimaryKey(pk) => {
             if !pk.include.is_empty()

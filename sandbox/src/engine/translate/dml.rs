@@ -146,6 +146,9 @@ impl Tr<'_, '_> {
             && q.fetch.is_none();
         let (src_sql, src_types): (String, Vec<Typed>) = match (q.body.as_ref(), plain_values) {
             (SetExpr::Values(v), true) => {
+                if v.rows.len() > 1000 {
+                    return Err(errors::other(10738, 15, 1, "The number of row value expressions in the INSERT statement exceeds the maximum allowed number of 1000 row values."));
+                }
                 let mut rows = Vec::new();
                 let mut types: Vec<Option<Typed>> = vec![None; n];
                 for row in &v.rows {

@@ -216,6 +216,12 @@ impl Tr<'_, '_> {
             let cols = SrcCol::of_table(&t);
             return Ok((t.sqlite, cols));
         }
+        if db.is_none() && schema.is_none() && tname.starts_with('#') {
+            let t = self.temp_table(tname)?;
+            qualifiers.push(tname.to_lowercase());
+            let cols = SrcCol::of_table(&t);
+            return Ok((t.sqlite, cols));
+        }
         if db.is_none() && schema.is_none() {
             let l = tname.to_lowercase();
             if let Some(c) = self.user_ctes.iter().find(|c| c.name_lc == l) {

@@ -28,12 +28,14 @@ mod pred;
 mod query;
 mod raise;
 mod tablevar;
+mod temptable;
 #[cfg(test)]
 mod tests;
 mod trigger;
 
 use control::use_database;
 use ddl::create_schema;
+pub(crate) use temptable::is_temp_name;
 pub(crate) use trigger::{check_body_action, pseudo_tables, trigger_body, TriggerPlan};
 
 use super::catalog::{
@@ -228,6 +230,8 @@ pub(crate) enum Action {
     Declare(Vec<(String, DeclType, Option<QueryPlan>)>),
     /// DECLARE @t TABLE (...): the TEMP table, named by `table.name`.
     DeclareTable(TablePlan),
+    /// CREATE TABLE #t (...): the session's temporary table.
+    CreateTempTable(TablePlan),
     /// RAISERROR: message, severity, state and arguments, in that order,
     /// as the columns of one row.
     RaisError(RaisePlan),
@@ -262,6 +266,7 @@ pub(crate) fn plan(env: &Env<'_>, stmt: &Statement) -> Result<Action, SqlError> 
         Statement::Insert(i) => Ok(Action::Dml(t.insert(i)?)),
         Statement::Update(u) => Ok(Action::Dml(t.update(u)?)),
         Statement::Delete(d) => Ok(Action::Dml(t.delete(d)?)),
+        Statement::CreateTable(ct) if is_temp_name(&ct.name) => t.create_temp_table(ct),
         Statement::CreateTable(ct) => Ok(Action::CreateTable(t.create_table(ct)?)),
         Statement::CreateIndex(ci) => Ok(Action::CreateIndex(t.create_index(ci)?)),
         Statement::Drop { .. } => t.drop_tables(stmt),

@@ -31,6 +31,9 @@ impl Tr<'_, '_> {
         if db.is_none() && schema.is_none() && name.starts_with('@') {
             return self.table_var(&name);
         }
+        if db.is_none() && schema.is_none() && name.starts_with('#') {
+            return self.temp_table(&name);
+        }
         if db.is_none() && schema.is_none() && self.is_pseudo_table(&name) {
             return Err(super::trigger::pseudo_table_target());
         }

@@ -83,15 +83,7 @@ impl Tr<'_, '_> {
         }
         let sqlite = format!("{var}|{}", NEXT.fetch_add(1, Ordering::Relaxed));
         let mut plan = self.table_plan("dbo", &var, &sqlite, &columns, keys)?;
-        for d in plan.ddl.iter_mut() {
-            *d = if let Some(rest) = d.strip_prefix("CREATE TABLE ") {
-                format!("CREATE TEMP TABLE {rest}")
-            } else if let Some(rest) = d.strip_prefix("CREATE UNIQUE INDEX ") {
-                format!("CREATE UNIQUE INDEX temp.{rest}")
-            } else {
-                d.clone()
-            };
-        }
+        super::temptable::into_temp(&mut plan);
         Ok(Action::DeclareTable(plan))
     }
 
