@@ -3,4 +3,5 @@
 -- and joins them in the requests that follow. {columns} are the key
 -- columns with their types; text keys take the database's collation, so
 -- they compare as the table's own columns do (DATABASE_DEFAULT).
-CREATE TABLE {temp} ({columns});
+-- The key is the table's primary key, so that joins on it are seeks.
+CREATE TABLE {temp} ({columns}, PRIMARY KEY ({key_list}));

@@ -343,7 +343,11 @@ pub fn undo_keys_create(t: &QuotedTable, n: usize, types: &[String]) -> Option<S
         .collect::<Option<_>>()?;
     Some(Scratch(render(
         UNDO_KEYS_CREATE,
-        &[("temp", &undo_keys_table(n)), ("columns", &columns.join(", "))],
+        &[
+            ("temp", &undo_keys_table(n)),
+            ("columns", &columns.join(", ")),
+            ("key_list", &t.key_list()),
+        ],
     )))
 }
 
@@ -383,7 +387,14 @@ pub fn undo_current(t: &QuotedTable, n: usize, locked: bool) -> Read {
             ("owner", &t.owner),
             ("temp", &undo_keys_table(n)),
             ("table", &t.table),
-            ("lock", if locked { "WITH (UPDLOCK, HOLDLOCK)" } else { "" }),
+            (
+                "lock",
+                if locked {
+                    "WITH (UPDLOCK, HOLDLOCK)"
+                } else {
+                    ""
+                },
+            ),
             ("join", &join.join(" AND ")),
         ],
     ))
@@ -559,13 +570,13 @@ mod tests {
             .contains("INSERT INTO [#rgs_undo_2] ([a], [b]) VALUES (@P1, @P2), (@P3, @P4);"));
         let create = undo_keys_create(&q, 2, &["int".into(), "nvarchar".into()]).unwrap();
         assert!(create.text().contains(
-            "CREATE TABLE [#rgs_undo_2] ([a] int NOT NULL, [b] nvarchar(450) COLLATE DATABASE_DEFAULT NOT NULL);"
+            "CREATE TABLE [#rgs_undo_2] ([a] int NOT NULL, [b] nvarchar(450) COLLATE DATABASE_DEFAULT NOT NULL, PRIMARY KEY ([a], [b]));"
         ));
         assert!(undo_keys_create(&q, 1, &["int".into(), "xml".into()]).is_none());
         let cur = undo_current(&q, 2, true);
-        assert!(cur
-            .text()
-            .contains("LEFT JOIN [dbo].[T] AS t WITH (UPDLOCK, HOLDLOCK) ON t.[a] = k.[a] AND t.[b] = k.[b]"));
+        assert!(cur.text().contains(
+            "LEFT JOIN [dbo].[T] AS t WITH (UPDLOCK, HOLDLOCK) ON t.[a] = k.[a] AND t.[b] = k.[b]"
+        ));
         assert!(!strip_comments(undo_current(&q, 2, false).text()).contains("UPDLOCK"));
         let upd = undo_update(&q, 2);
         assert!(upd

@@ -94,13 +94,20 @@ fn undo_templates_with_simple_and_composite_keys() {
         .map(|r| r[0].clone())
         .collect();
     assert_eq!(groups.len(), 3);
-    let key_match = "[ID] IN (@P2, @P3, @P4)";
+    // The keys go once into the session's #rgs_undo_1, then are joined.
     let subs = [
         ("table", "[dbo].[AgentGroups]"),
         ("owner", "[OwnerPoolId]"),
-        ("keys", "[ID]"),
-        ("key_match", key_match),
+        ("temp", "[#rgs_undo_1]"),
+        ("columns", "[ID] uniqueidentifier NOT NULL"),
+        ("key_list", "[ID]"),
+        ("rows", "(@P2), (@P3), (@P4)"),
+        ("k_keys", "k.[ID]"),
+        ("first_key", "[ID]"),
+        ("lock", "WITH (UPDLOCK, HOLDLOCK)"),
     ];
+    let current_subs = [&subs[..], &[("join", "t.[ID] = k.[ID]")]].concat();
+    let update_subs = [&subs[..], &[("join", "k.[ID] = [dbo].[AgentGroups].[ID]")]].concat();
     let mut params = vec![param(
         "@P1",
         SqlType::UniqueIdentifier,
@@ -113,19 +120,24 @@ fn undo_templates_with_simple_and_composite_keys() {
             g.clone(),
         ));
     }
+    ok(&mut s, &template("undo_keys_create.sql", &subs), &[]);
+    ok(&mut s, &template("undo_keys_insert.sql", &subs), &params);
     ok(
         &mut s,
         "SET XACT_ABORT ON; SET LOCK_TIMEOUT 1000; BEGIN TRANSACTION;",
         &[],
     );
-    let rs = one(&mut s, &template("undo_recheck.sql", &subs), &params);
+    let rs = one(
+        &mut s,
+        &template("undo_current.sql", &current_subs),
+        &params,
+    );
     assert_eq!(rs.rows.len(), 3);
-    // The owner, and whether the server finds it equal to @P1.
-    assert!(rs
-        .rows
-        .iter()
-        .all(|r| r[1] == Value::Guid(guid(POOL1)) && r[2] == Value::Int(1)));
-    let items = ok(&mut s, &template("undo_update.sql", &subs), &params);
+    // Found, the owner, and whether the server finds it equal to @P1.
+    assert!(rs.rows.iter().all(|r| r[1] == Value::Int(1)
+        && r[2] == Value::Guid(guid(POOL1))
+        && r[3] == Value::Int(1)));
+    let items = ok(&mut s, &template("undo_update.sql", &update_subs), &params);
     assert_eq!(
         items[0],
         Item::Done {

@@ -144,13 +144,27 @@ INSERT INTO [dbo].[NoKey] ([Name], [OwnerPoolId]) VALUES (N'n1', NULL), (N'n2', 
             "{ty}"
         );
         ok(&mut s, &read("sql/commit.sql"), &[]);
-        let key_match = "([K1] = @P2 AND [K2] = @P3)";
+        let update_join = format!("k.[K1] = {gr}.[K1] AND k.[K2] = {gr}.[K2]");
         let subs = [
             ("table", gr),
             ("owner", "[ownerPoolId]"),
-            ("keys", "[K1], [K2]"),
-            ("key_match", key_match),
+            ("temp", "[#rgs_undo_1]"),
+            (
+                "columns",
+                "[K1] int NOT NULL, [K2] nvarchar(450) COLLATE DATABASE_DEFAULT NOT NULL",
+            ),
+            ("key_list", "[K1], [K2]"),
+            ("rows", "(@P2, @P3)"),
+            ("k_keys", "k.[K1], k.[K2]"),
+            ("first_key", "[K1]"),
+            ("lock", "WITH (UPDLOCK, HOLDLOCK)"),
         ];
+        let current_subs = [
+            &subs[..],
+            &[("join", "t.[K1] = k.[K1] AND t.[K2] = k.[K2]")],
+        ]
+        .concat();
+        let update_subs = [&subs[..], &[("join", update_join.as_str())]].concat();
         let params = vec![
             param("@P1", pty, pval.clone()),
             param("@P2", SqlType::Int, Value::Int(1)),
@@ -160,19 +174,26 @@ INSERT INTO [dbo].[NoKey] ([Name], [OwnerPoolId]) VALUES (N'n1', NULL), (N'n2', 
                 Value::Text("a]b".into()),
             ),
         ];
+        ok(&mut s, &template("undo_keys_create.sql", &subs), &[]);
+        ok(&mut s, &template("undo_keys_insert.sql", &subs), &params);
         ok(&mut s, &read("sql/begin.sql"), &[]);
-        let rs = one(&mut s, &template("undo_recheck.sql", &subs), &params);
+        let rs = one(
+            &mut s,
+            &template("undo_current.sql", &current_subs),
+            &params,
+        );
         assert_eq!(
             rs.rows,
             vec![vec![
                 Value::Int(1),
                 Value::Text("a]b".into()),
+                Value::Int(1),
                 pval.clone(),
                 Value::Int(1)
             ]],
             "{ty}"
         );
-        let items = ok(&mut s, &template("undo_update.sql", &subs), &params);
+        let items = ok(&mut s, &template("undo_update.sql", &update_subs), &params);
         assert_eq!(
             items[..1],
             [Item::Done {
@@ -265,37 +286,42 @@ CREATE TABLE [dbo].[Queues] ([ID] int NOT NULL, [Name] nvarchar(50) NOT NULL, [O
     ok(&mut s, "COMMIT TRANSACTION", &[]);
     let fix = start.elapsed();
     let start = Instant::now();
-    ok(&mut s, "BEGIN TRANSACTION", &[]);
-    for chunk in 0..50 {
-        let ids: Vec<i64> = (0..2000)
-            .map(|i| (chunk * 2000 + i) as i64)
-            .filter(|id| id % 10 != 0)
+    // The keys go once into #rgs_undo_1, 1,000 per INSERT; then one
+    // locked read and one UPDATE join them.
+    let base = [
+        ("table", "[dbo].[Queues]"),
+        ("owner", "[OwnerPoolId]"),
+        ("temp", "[#rgs_undo_1]"),
+        ("columns", "[ID] int NOT NULL"),
+        ("key_list", "[ID]"),
+        ("k_keys", "k.[ID]"),
+        ("first_key", "[ID]"),
+        ("lock", "WITH (UPDLOCK, HOLDLOCK)"),
+    ];
+    ok(&mut s, &template("undo_keys_create.sql", &base), &[]);
+    let ids: Vec<i64> = (0..100_000i64).filter(|id| id % 10 != 0).collect();
+    for chunk in ids.chunks(1000) {
+        let params: Vec<_> = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, id)| param(&format!("@P{}", i + 1), SqlType::Int, Value::Int(*id)))
             .collect();
-        let mut params = vec![param("@P1", SqlType::Int, Value::Int(7))];
-        let mut names = Vec::new();
-        for id in &ids {
-            params.push(param(
-                &format!("@P{}", params.len() + 1),
-                SqlType::Int,
-                Value::Int(*id),
-            ));
-            names.push(format!("@P{}", params.len()));
-        }
-        let key_match = format!("[ID] IN ({})", names.join(", "));
-        let subs = [
-            ("table", "[dbo].[Queues]"),
-            ("owner", "[OwnerPoolId]"),
-            ("keys", "[ID]"),
-            ("key_match", key_match.as_str()),
-        ];
-        assert_eq!(
-            one(&mut s, &template("undo_recheck.sql", &subs), &params)
-                .rows
-                .len(),
-            ids.len()
-        );
-        ok(&mut s, &template("undo_update.sql", &subs), &params);
+        let rows: Vec<String> = (1..=chunk.len()).map(|i| format!("(@P{i})")).collect();
+        let rows = rows.join(", ");
+        let subs = [&base[..], &[("rows", rows.as_str())]].concat();
+        ok(&mut s, &template("undo_keys_insert.sql", &subs), &params);
     }
+    let pool = [param("@P1", SqlType::Int, Value::Int(7))];
+    ok(&mut s, "BEGIN TRANSACTION", &[]);
+    let current = [&base[..], &[("join", "t.[ID] = k.[ID]")]].concat();
+    assert_eq!(
+        one(&mut s, &template("undo_current.sql", &current), &pool)
+            .rows
+            .len(),
+        ids.len()
+    );
+    let update = [&base[..], &[("join", "k.[ID] = [dbo].[Queues].[ID]")]].concat();
+    ok(&mut s, &template("undo_update.sql", &update), &pool);
     ok(&mut s, "COMMIT TRANSACTION", &[]);
     let undo = start.elapsed();
     assert_eq!(

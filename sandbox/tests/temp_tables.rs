@@ -271,9 +271,11 @@ fn written_without_the_database_write_lock() {
     let e = engine_with(Some("migrated"));
     let mut holder = session(&e);
     let mut s = session(&e);
+    // The holder writes Queues: it holds the database's write lock (and
+    // Queues' table lock, so the reads below use AgentGroups).
     ok(
         &mut holder,
-        "BEGIN TRAN; UPDATE [dbo].[AgentGroups] SET [Description] = N'held'",
+        "BEGIN TRAN; UPDATE [dbo].[Queues] SET [Description] = N'held'",
         &[],
     );
     ok(&mut s, "SET LOCK_TIMEOUT 0", &[]);

@@ -236,6 +236,7 @@ mod tests {
                     name: c.to_string(),
                     decl: DeclType::new(SqlType::Int),
                     nullable: true,
+                    collation: None,
                 })
                 .collect(),
             indexes: Vec::new(),
