@@ -27,16 +27,6 @@ use std::time::{Duration, Instant};
 const POOL: &str = "292CE760-0931-5108-91AE-08CD2BFAD04C";
 const TOOL: &str = env!("CARGO_BIN_EXE_rgs-repair");
 
-/// The object tables of the reconstructed schema.
-const TABLES: &[&str] = &[
-    "Agents",
-    "AgentGroups",
-    "Queues",
-    "Workflows",
-    "HolidaySets",
-    "HoursOfBusiness",
-];
-
 struct Options {
     sizes: Vec<u64>,
     latencies: Vec<u64>,
@@ -93,6 +83,9 @@ fn start(size: u64, latency: u64, tables: u64) -> Sandbox {
 
 /// Runs `cmd`, waits with wait4 for its peak RSS, and counts the sandbox's
 /// requests meanwhile.
+// The child is reaped by wait4 (which also gives its peak RSS), not by
+// Child::wait.
+#[allow(clippy::zombie_processes)]
 fn measure(sb: &Sandbox, mut cmd: Command, expect: &[i32]) -> Run {
     let before = sb.requests();
     let started = Instant::now();
@@ -216,6 +209,10 @@ fn row_by_row_script(sb: &Sandbox, tables: &[String]) -> String {
     s
 }
 
+/// One line of the table: what ran, its runs, and what its time is
+/// compared with.
+type Line<'a> = (&'a str, &'a [Run], Option<(&'a str, Run)>);
+
 #[derive(Default)]
 struct Row {
     check: Vec<Run>,
@@ -291,7 +288,7 @@ fn main() {
             }
             let script = best(&row.script).unwrap();
             let fix = best(&row.fix).unwrap();
-            let lines: [(&str, &[Run], Option<(&str, Run)>); 8] = [
+            let lines: [Line; 8] = [
                 ("check", &row.check, None),
                 ("check --format json", &row.check_json, None),
                 ("fix --dry-run", &row.dry, None),
