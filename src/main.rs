@@ -402,6 +402,10 @@ struct FixCli {
     #[arg(long, requires = "plan")]
     restored_elsewhere: bool,
 
+    /// Do not write a snapshot of the tables the fix changes (by default a folder beside the journal, <journal>.snapshot, named in the journal)
+    #[arg(long)]
+    no_snapshot: bool,
+
     #[command(flatten)]
     write: WriteCli,
 }
@@ -687,6 +691,7 @@ async fn run(cli: Cli, common: Common) -> Result<u8> {
                 dry_run: f.write.dry_run,
                 yes: f.write.yes,
                 journal: f.journal.clone(),
+                no_snapshot: f.no_snapshot,
                 save_plan: f.save_plan.clone(),
                 emit_sql: f.emit_sql.clone(),
                 plan: f.plan.clone(),

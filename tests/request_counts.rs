@@ -38,9 +38,30 @@ fn story(sb: &Sandbox) -> [u64; 4] {
     let j = j.to_str().unwrap();
     let check = requests(sb, &["check"], 3);
     let dry = requests(sb, &["fix", "--dry-run"], 0);
-    let fix = requests(sb, &["fix", "--yes", "--journal", j], 0);
+    let fix = requests(sb, &["fix", "--yes", "--no-snapshot", "--journal", j], 0);
     let undo = requests(sb, &["undo", "--yes", "--journal", j], 0);
     [check, dry, fix, undo]
+}
+
+/// The snapshot `fix` writes beside its journal by default streams each
+/// changed table in a request of its own: a fixed cost plus one per table.
+fn snapshot_cost(sb: &Sandbox) -> u64 {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a.json"), dir.path().join("b.json"));
+    let with = requests(sb, &["fix", "--yes", "--journal", a.to_str().unwrap()], 0);
+    requests(sb, &["undo", "--yes", "--journal", a.to_str().unwrap()], 0);
+    let without = requests(
+        sb,
+        &[
+            "fix",
+            "--yes",
+            "--no-snapshot",
+            "--journal",
+            b.to_str().unwrap(),
+        ],
+        0,
+    );
+    with - without
 }
 
 #[test]
@@ -52,6 +73,9 @@ fn the_migrated_scenario_takes_a_fixed_number_of_round_trips() {
     assert!(fix <= 6, "fix --yes sent {fix} requests");
     // 30 rows: one chunk of keys.
     assert!(undo <= 7, "undo --yes sent {undo} requests");
+    // Four tables change.
+    let snapshot = snapshot_cost(&sb);
+    assert!(snapshot <= 8 + 4, "the snapshot took {snapshot} requests");
 }
 
 #[test]
@@ -63,4 +87,7 @@ fn thirty_tables_take_as_many_round_trips_as_six() {
     assert!(dry <= 3, "fix --dry-run sent {dry} requests");
     assert!(fix <= 6, "fix --yes sent {fix} requests");
     assert!(undo <= 7, "undo --yes sent {undo} requests");
+    // 28 tables change.
+    let snapshot = snapshot_cost(&sb);
+    assert!(snapshot <= 8 + 28, "the snapshot took {snapshot} requests");
 }

@@ -517,3 +517,79 @@ fn help_documents_the_exit_codes() {
         );
     }
 }
+
+#[test]
+fn fix_writes_a_snapshot_of_what_it_changes_beside_its_journal() {
+    let sb = sandbox("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    fix_yes(&sb, &j);
+    let snap = dir.path().join("j.snapshot");
+    let s = schema(&snap);
+    let tables: Vec<String> = s["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap().to_string())
+        .collect();
+    // Exactly the tables the fix changed, as they were before it.
+    assert_eq!(
+        tables,
+        ["AgentGroups", "HolidaySets", "HoursOfBusiness", "Queues"]
+    );
+    let nulls_before: u64 = s["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let file = snap.join(t["file"].as_str().unwrap());
+            let (header, rows) = csv(&file);
+            let owner = header.iter().position(|h| h == "OwnerPoolId").unwrap();
+            rows.iter().filter(|r| r[owner].is_none()).count() as u64
+        })
+        .sum();
+    assert_eq!(nulls_before, 30);
+    let doc = journal(&j);
+    assert_eq!(
+        doc["snapshot"].as_str().map(std::path::PathBuf::from),
+        Some(snap.clone())
+    );
+    // And a diff against the database now shows exactly the fixed rows.
+    let out = tool(&sb)
+        .args(["diff", "--format", "json"])
+        .arg(&snap)
+        .arg("--live")
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(json(&out)["totals"]["changed"], 30);
+
+    // --no-snapshot writes none and the journal names none.
+    let sb = sandbox("migrated");
+    let k = dir.path().join("k.json");
+    tool(&sb)
+        .args(["fix", "--yes", "--no-snapshot", "--journal"])
+        .arg(&k)
+        .assert()
+        .code(0);
+    assert!(!dir.path().join("k.snapshot").exists());
+    assert!(journal(&k).get("snapshot").is_none());
+}
+
+#[test]
+fn a_snapshot_folder_in_the_way_is_refused_before_connecting() {
+    let sb = sandbox("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("j.snapshot")).unwrap();
+    std::fs::write(dir.path().join("j.snapshot/x"), "x").unwrap();
+    let before = sb.connections();
+    tool(&sb)
+        .current_dir(dir.path())
+        .args(["fix", "--yes", "--journal", "j.json"])
+        .assert()
+        .code(2);
+    assert_eq!(sb.connections(), before);
+    assert!(!dir.path().join("j.json").exists());
+}

@@ -227,6 +227,11 @@ pub struct Journal {
     /// what differed.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub identity_override: Option<String>,
+    /// The snapshot of the changed tables taken before the change (a
+    /// folder beside the journal; see `rgs-repair snapshot`), unless
+    /// `--no-snapshot`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub snapshot: Option<PathBuf>,
     /// Who, where, how.
     pub audit: Audit,
     /// The digest of the plan this change carried out (for a fix).
@@ -277,6 +282,7 @@ impl Journal {
             identity: plan.identity.clone(),
             routed_to: plan.routed_to.clone(),
             identity_override: None,
+            snapshot: None,
             audit,
             plan_digest: Some(plan.digest.clone()),
             undoes: None,
@@ -347,6 +353,7 @@ impl Journal {
             identity,
             routed_to: None,
             identity_override: None,
+            snapshot: None,
             audit,
             plan_digest: None,
             undoes: Some(Link {
@@ -593,6 +600,7 @@ mod tests {
             },
             routed_to: None,
             identity_override: None,
+            snapshot: None,
             audit: Audit::here("sa"),
             plan_digest: Some("sha256:00".into()),
             undoes: None,

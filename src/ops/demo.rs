@@ -73,6 +73,7 @@ async fn steps(ctx: &Context, journal: &std::path::Path) -> Result<()> {
     let journal = journal.to_path_buf();
     let fix_args = fix::FixArgs {
         dry_run: true,
+        no_snapshot: false,
         journal: Some(journal.clone()),
         ..fix::FixArgs::default()
     };

@@ -45,6 +45,8 @@ pub struct FixArgs {
     pub yes: bool,
     /// `--journal`
     pub journal: Option<PathBuf>,
+    /// `--no-snapshot`: no snapshot of the changed tables beside the journal
+    pub no_snapshot: bool,
     /// `--save-plan` (with `--dry-run`)
     pub save_plan: Option<PathBuf>,
     /// `--emit-sql` (with `--dry-run`)
@@ -157,7 +159,16 @@ pub(super) fn journal_path(ctx: &Context, args: &FixArgs) -> Result<PathBuf> {
         None => journal::default_path(&ctx.target()?.database, chrono::Utc::now()),
     };
     journal::check_new_path(&path)?;
+    if !args.no_snapshot {
+        crate::snapshot::files::check(&snapshot_dir(&path), false)?;
+    }
     Ok(path)
+}
+
+/// Where `fix` keeps the snapshot of the tables it changes: beside the
+/// journal, `<journal>.snapshot`.
+pub(super) fn snapshot_dir(journal: &Path) -> PathBuf {
+    journal.with_extension("snapshot")
 }
 
 /// A file the dry run will write: its folder exists and it does not.
@@ -208,8 +219,29 @@ pub(super) async fn apply(
     if args.yes && ctx.format == Format::Human {
         ctx.note("Confirmed by --yes.");
     }
+    // The tables as they are, written down before anything changes (the
+    // journal names the folder): the DBA's record, and what `diff` compares.
+    let snapshot = if args.no_snapshot {
+        None
+    } else {
+        let dir = snapshot_dir(path);
+        let options = crate::snapshot::Options {
+            tables: Some(tables.clone()),
+            force: false,
+            progress: !ctx.quiet,
+        };
+        crate::snapshot::take(conn, &dir, &options).await?;
+        if ctx.format == Format::Human {
+            ctx.note(&format!(
+                "Snapshot of the tables before the fix: {}",
+                dir.display()
+            ));
+        }
+        Some(dir)
+    };
     let mut j = Journal::for_plan(plan, Audit::here(&ctx.target()?.login()));
     j.identity_override = identity_override;
+    j.snapshot = snapshot;
     let opts = args.write_options(ctx, plan.lock_timeout_ms);
     let progress = ctx.progress(&format!(
         "Giving {} row(s) their owner pool in one transaction",
