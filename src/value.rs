@@ -9,8 +9,9 @@ use uuid::Uuid;
 
 /// One value of a key or owner column, typed as SQL Server typed it.
 ///
-/// Serialized into the journal with its type, so that `undo` binds the same
-/// SQL type the fix read.
+/// Serialized with its type where it stands alone (a pool ID in a plan or a
+/// journal; a journal's keys are typed by their key columns instead), so
+/// that `undo` and `fix --plan` bind the SQL type the tool read.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(tag = "type", content = "value", rename_all = "lowercase")]
 pub enum DbValue {

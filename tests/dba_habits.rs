@@ -272,3 +272,29 @@ fn messages_are_the_tools_own_sentences_with_hints() {
         "{e}"
     );
 }
+
+/// The README's "Use: the DBA's day", in its order, against a sandbox.
+#[test]
+fn the_readme_day_runs_in_order() {
+    let sb = sandbox("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str], code: i32| {
+        tool(&sb)
+            .current_dir(dir.path())
+            .args(args)
+            .assert()
+            .code(code)
+            .get_output()
+            .clone()
+    };
+    run(&["snapshot", "--out", "rgsconfig-before"], 0);
+    run(&["check"], 3);
+    run(&["fix", "--dry-run", "--save-plan", "rgs-plan.json"], 0);
+    run(&["fix", "--plan", "rgs-plan.json", "--yes", "--journal", "j.json"], 0);
+    assert!(dir.path().join("j.snapshot").is_dir());
+    let out = run(&["check", "--format", "json"], 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("\"healthy\": true"));
+    run(&["diff", "rgsconfig-before", "--live"], 3);
+    run(&["undo", "--yes", "--journal", "j.json"], 0);
+    run(&["diff", "rgsconfig-before", "--live"], 0);
+}
