@@ -95,12 +95,34 @@ fn measure(sb: &Sandbox, mut cmd: Command, expect: &[i32]) -> Run {
         .spawn()
         .expect("runs");
     let pid = child.id() as libc::pid_t;
+    // The peak RSS from /proc while it runs: wait4's ru_maxrss also counts
+    // what the child inherited from this (large) process before exec.
+    let watch = std::thread::spawn(move || {
+        let mut peak_kib = 0i64;
+        let path = format!("/proc/{pid}/status");
+        while let Ok(status) = std::fs::read_to_string(&path) {
+            if status.contains("State:\tZ") {
+                break;
+            }
+            if let Some(kib) = status
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+            {
+                peak_kib = peak_kib.max(kib);
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        peak_kib
+    });
     let mut status = 0;
     // SAFETY: rusage is plain data; wait4 fills it for our own child.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     let rc = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let time = started.elapsed();
     assert_eq!(rc, pid, "wait4");
+    let _ = usage;
+    let rss_kib = watch.join().unwrap_or(0);
     let code = if libc::WIFEXITED(status) {
         libc::WEXITSTATUS(status)
     } else {
@@ -116,7 +138,7 @@ fn measure(sb: &Sandbox, mut cmd: Command, expect: &[i32]) -> Run {
     Run {
         time,
         requests: sb.requests() - before,
-        rss_kib: usage.ru_maxrss,
+        rss_kib,
     }
 }
 
@@ -219,6 +241,7 @@ struct Row {
     check_json: Vec<Run>,
     dry: Vec<Run>,
     fix: Vec<Run>,
+    fix_snapshot: Vec<Run>,
     undo: Vec<Run>,
     script: Vec<Run>,
     count: Vec<Run>,
@@ -263,7 +286,7 @@ fn main() {
                     .push(measure(&sb, tool(&sb, d, &["fix", "--dry-run"]), &[0]));
                 row.fix.push(measure(
                     &sb,
-                    tool(&sb, d, &["fix", "--yes", "--journal", js]),
+                    tool(&sb, d, &["fix", "--yes", "--no-snapshot", "--journal", js]),
                     &[0],
                 ));
                 row.undo.push(measure(
@@ -271,6 +294,11 @@ fn main() {
                     tool(&sb, d, &["undo", "--yes", "--journal", js]),
                     &[0],
                 ));
+                // The default: a snapshot of the changed tables first.
+                let k = d.join("k.json");
+                let fix = ["fix", "--yes", "--journal", k.to_str().unwrap()];
+                row.fix_snapshot
+                    .push(measure(&sb, tool(&sb, d, &fix), &[0]));
                 drop(sb);
                 // The same data, by hand.
                 let sb = start(size, latency, o.tables);
@@ -288,11 +316,20 @@ fn main() {
             }
             let script = best(&row.script).unwrap();
             let fix = best(&row.fix).unwrap();
-            let lines: [Line; 8] = [
+            let lines: [Line; 9] = [
                 ("check", &row.check, None),
                 ("check --format json", &row.check_json, None),
                 ("fix --dry-run", &row.dry, None),
-                ("fix --yes", &row.fix, Some(("the script", script))),
+                (
+                    "fix --yes --no-snapshot",
+                    &row.fix,
+                    Some(("the script", script)),
+                ),
+                (
+                    "fix --yes (with its snapshot)",
+                    &row.fix_snapshot,
+                    Some(("the script", script)),
+                ),
                 ("undo --yes", &row.undo, Some(("the fix", fix))),
                 ("DBA's script (bsqldb)", &row.script, None),
                 ("COUNT(*) per table (bsqldb)", &row.count, None),

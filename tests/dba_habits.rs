@@ -290,7 +290,17 @@ fn the_readme_day_runs_in_order() {
     run(&["snapshot", "--out", "rgsconfig-before"], 0);
     run(&["check"], 3);
     run(&["fix", "--dry-run", "--save-plan", "rgs-plan.json"], 0);
-    run(&["fix", "--plan", "rgs-plan.json", "--yes", "--journal", "j.json"], 0);
+    run(
+        &[
+            "fix",
+            "--plan",
+            "rgs-plan.json",
+            "--yes",
+            "--journal",
+            "j.json",
+        ],
+        0,
+    );
     assert!(dir.path().join("j.snapshot").is_dir());
     let out = run(&["check", "--format", "json"], 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("\"healthy\": true"));
