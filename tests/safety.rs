@@ -77,6 +77,9 @@ fn missing_update_permission_stops_before_the_transaction() {
 }
 
 /// Requests a fault-free `fix --dry-run` sends: the inspection.
+// The tests below aim faults and locks at the fix's transaction, so they
+// give --no-snapshot: the snapshot's own requests would come in between
+// (a failure during the snapshot is tested on its own, below).
 fn inspection_requests() -> u64 {
     let sb = sandbox("migrated");
     let base = sb.requests();
@@ -95,7 +98,7 @@ fn a_planned_row_changed_by_another_session_aborts_with_4() {
     let dir = tempfile::tempdir().unwrap();
     let mut cmd = tool(&sb);
     cmd.current_dir(dir.path())
-        .args(["fix", "--yes", "--journal", "j.json"]);
+        .args(["fix", "--yes", "--no-snapshot", "--journal", "j.json"]);
     let run = std::thread::spawn(move || cmd.output().unwrap());
     std::thread::sleep(Duration::from_millis(700));
     sb.query("UPDATE [dbo].[Queues] SET [Name] = N'Renamed meanwhile', [OwnerPoolId] = '292CE760-0931-5108-91AE-08CD2BFAD04C' WHERE [Name] = N'Payroll Queue'").unwrap();
@@ -138,7 +141,15 @@ fn a_lock_held_by_another_session_fails_after_the_lock_timeout() {
     let started = std::time::Instant::now();
     tool(&sb)
         .current_dir(dir.path())
-        .args(["fix", "--yes", "--lock-timeout", "1", "--journal", "j.json"])
+        .args([
+            "fix",
+            "--yes",
+            "--no-snapshot",
+            "--lock-timeout",
+            "1",
+            "--journal",
+            "j.json",
+        ])
         .assert()
         .code(1)
         .stderr(
@@ -167,7 +178,7 @@ fn spawn_fix(
             "sa",
             "-C",
         ])
-        .args(["fix", "--yes", "--journal", "j.json"])
+        .args(["fix", "--yes", "--no-snapshot", "--journal", "j.json"])
         .args(extra)
         .current_dir(dir)
         .stdout(std::process::Stdio::piped())
@@ -219,7 +230,15 @@ fn a_deadlock_victim_is_rerun_then_given_up_cleanly() {
     let dir = tempfile::tempdir().unwrap();
     let out = tool(&sb)
         .current_dir(dir.path())
-        .args(["fix", "--yes", "--retries", "2", "--journal", "j.json"])
+        .args([
+            "fix",
+            "--yes",
+            "--no-snapshot",
+            "--retries",
+            "2",
+            "--journal",
+            "j.json",
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -238,7 +257,15 @@ fn a_deadlock_victim_is_rerun_then_given_up_cleanly() {
     }
     tool(&sb)
         .current_dir(dir.path())
-        .args(["fix", "--yes", "--retries", "2", "--journal", "k.json"])
+        .args([
+            "fix",
+            "--yes",
+            "--no-snapshot",
+            "--retries",
+            "2",
+            "--journal",
+            "k.json",
+        ])
         .assert()
         .code(0);
     assert_eq!(all_nulls(&sb), 0);
@@ -274,4 +301,26 @@ fn sigterm_during_a_lock_wait_rolls_back_and_exits_4() {
     other.rollback_transaction();
     assert_eq!(snapshot(&sb), before);
     assert_eq!(journal(&dir.path().join("j.json"))["status"], "rolled_back");
+}
+
+#[test]
+fn a_failure_while_taking_the_snapshot_changes_nothing() {
+    let first_snapshot_request = inspection_requests() + 1;
+    let sb = sandbox("migrated");
+    sb.arm(Fault::parse(&format!("error@{first_snapshot_request}:1205")).unwrap());
+    let before = snapshot(&sb);
+    let dir = tempfile::tempdir().unwrap();
+    tool(&sb)
+        .current_dir(dir.path())
+        .args(["fix", "--yes", "--journal", "j.json"])
+        .assert()
+        .code(1)
+        .stderr(
+            predicate::str::contains("snapshot")
+                .and(predicate::str::contains("nothing was changed"))
+                .and(predicate::str::contains("--no-snapshot")),
+        );
+    assert_eq!(snapshot(&sb), before);
+    assert!(!dir.path().join("j.json").exists());
+    assert!(!dir.path().join("j.snapshot").exists());
 }

@@ -230,7 +230,13 @@ pub(super) async fn apply(
             force: false,
             progress: !ctx.quiet,
         };
-        crate::snapshot::take(conn, &dir, &options).await?;
+        crate::snapshot::take(conn, &dir, &options)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "the snapshot of the tables before the fix could not be written ({e:#}); nothing was changed. Run again, or give --no-snapshot to fix without one"
+                )
+            })?;
         if ctx.format == Format::Human {
             ctx.note(&format!(
                 "Snapshot of the tables before the fix: {}",
