@@ -196,13 +196,20 @@ fn fix_default_journal_path_is_in_the_working_directory() {
         .args(["fix", "--yes"])
         .assert()
         .code(0);
-    let names: Vec<String> = std::fs::read_dir(dir.path())
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names.len(), 1, "{names:?}");
+    names.sort();
+    // The journal, and the snapshot of the changed tables beside it.
+    assert_eq!(names.len(), 2, "{names:?}");
     assert!(
         names[0].starts_with("rgs-repair-journal-rgsconfig-") && names[0].ends_with(".json"),
+        "{names:?}"
+    );
+    assert_eq!(
+        names[1],
+        names[0].replace(".json", ".snapshot"),
         "{names:?}"
     );
 }
