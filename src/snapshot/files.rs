@@ -72,7 +72,14 @@ impl Staging {
     /// first and removed after).
     pub fn finish(mut self) -> Result<PathBuf> {
         for e in fs::read_dir(&self.tmp)? {
-            File::open(e?.path())?.sync_all()?;
+            // Write access: Windows flushes a file only through a handle
+            // that may write it (FlushFileBuffers); a read-only one is
+            // "Access denied".
+            fs::OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(e?.path())?
+                .sync_all()?;
         }
         sync_dir(&self.tmp);
         let old = self.out.exists().then(|| {
