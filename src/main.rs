@@ -318,7 +318,7 @@ struct SandboxCli {
     #[arg(long, default_value = "127.0.0.1:1433")]
     listen: std::net::SocketAddr,
 
-    /// Scenario from sql/fixtures to load into a new database: migrated, healthy, multi-pool, dangling, empty-pool
+    /// Scenario from sql/fixtures to load into a new database: migrated, healthy, multi-pool, dangling, empty-pool, triggers
     #[arg(long)]
     scenario: Option<String>,
 
