@@ -238,6 +238,16 @@ fn sql_server_errors_for_a_second_create_too_many_rows_and_global_tables() {
     assert_eq!(count(&mut s, "SELECT COUNT(*) FROM #k"), 1000);
     assert_eq!(fails(&mut s, "CREATE TABLE ##g ([N] int)").number, 40516);
     assert_eq!(fails(&mut s, "DROP TABLE #nothing").number, 3701);
+    // Forms the sandbox does not implement are refused, not guessed at.
+    for sql in [
+        "CREATE INDEX ix ON #k ([Pool])",
+        "SELECT [ID] INTO #x FROM [dbo].[AgentGroups]",
+        "TRUNCATE TABLE #k",
+        "CREATE TABLE dbo.#x ([N] int)",
+    ] {
+        let err = fails(&mut s, sql);
+        assert_eq!(err.number, 102, "{sql}: {err:?}");
+    }
 }
 
 #[test]
