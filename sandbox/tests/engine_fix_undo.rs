@@ -31,12 +31,7 @@ fn fix_flow_templates_update_and_commit() {
         Value::Guid(guid(POOL1)),
     )];
     let items = ok(&mut s, &template("fix_update.sql", &subs), &pool);
-    assert_eq!(
-        items[0],
-        Item::Done {
-            rows_affected: Some(9)
-        }
-    );
+    assert_eq!(items[0], Item::Done { rows_affected: Some(9) });
     assert!(
         matches!(&items[1], Item::Rows(rs) if rs.rows == vec![vec![Value::Int(9)]]),
         "{items:?}"
@@ -126,12 +121,7 @@ fn undo_templates_with_simple_and_composite_keys() {
         .iter()
         .all(|r| r[1] == Value::Guid(guid(POOL1)) && r[2] == Value::Int(1)));
     let items = ok(&mut s, &template("undo_update.sql", &subs), &params);
-    assert_eq!(
-        items[0],
-        Item::Done {
-            rows_affected: Some(3)
-        }
-    );
+    assert_eq!(items[0], Item::Done { rows_affected: Some(3) });
     assert!(
         matches!(&items[1], Item::Rows(rs) if rs.rows == vec![vec![Value::Int(3)]]),
         "{items:?}"
@@ -227,12 +217,7 @@ fn pool_ids_of_other_types() {
         &[param("@P1", SqlType::Int, Value::Int(2))],
     );
     // The UPDATE's count, then the count the template selects right after.
-    assert_eq!(
-        items[0],
-        Item::Done {
-            rows_affected: Some(1)
-        }
-    );
+    assert_eq!(items[0], Item::Done { rows_affected: Some(1) });
     assert!(
         matches!(&items[1], Item::Rows(rs) if rs.rows == vec![vec![Value::Int(1)]]),
         "{items:?}"

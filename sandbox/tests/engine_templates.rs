@@ -233,11 +233,7 @@ fn finding_rows_owner_counts_and_pools_templates() {
     assert_eq!(
         counts,
         vec![
-            (
-                Value::Guid(guid(POOL1)),
-                Value::Guid(guid(POOL1)),
-                Value::Int(3)
-            ),
+            (Value::Guid(guid(POOL1)), Value::Guid(guid(POOL1)), Value::Int(3)),
             (Value::Null, Value::Null, Value::Int(9))
         ]
     );

@@ -212,11 +212,7 @@ impl Connection {
         let text = self.with_setup(statement.text());
         self.count(&text);
         let started = std::time::Instant::now();
-        let stream = self
-            .client
-            .simple_query(&text)
-            .await
-            .map_err(server_error)?;
+        let stream = self.client.simple_query(&text).await.map_err(server_error)?;
         stream.into_results().await.map_err(server_error)?;
         self.answered(started, 0);
         Ok(())

@@ -322,6 +322,7 @@ impl Target {
         &self.extra.ignored
     }
 
+
     /// The login name as the server will see it (`(integrated)` for the
     /// current Windows user).
     pub fn login(&self) -> String {

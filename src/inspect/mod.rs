@@ -426,10 +426,7 @@ pub async fn inspect_for(conn: &mut Connection, more: bool) -> Result<Inspection
         bail!("the server did not answer every catalog query");
     };
     let more_catalog = if more {
-        let (uri, fks) = (
-            sets.next().unwrap_or_default(),
-            sets.next().unwrap_or_default(),
-        );
+        let (uri, fks) = (sets.next().unwrap_or_default(), sets.next().unwrap_or_default());
         Some(more::MoreCatalog::from_rows(&uri, &fks))
     } else {
         None

@@ -99,16 +99,9 @@ pub struct MoreQuery {
 
 #[derive(Clone, Debug)]
 enum Kind {
-    NoLineUri {
-        table: String,
-        column: String,
-    },
+    NoLineUri { table: String, column: String },
     /// One of the paths by which `by` uses `table`'s rows.
-    Unused {
-        code: &'static str,
-        table: String,
-        by: String,
-    },
+    Unused { code: &'static str, table: String, by: String },
 }
 
 /// The queries RGS005-RGS008 need for `tables` (object tables as the
@@ -229,12 +222,11 @@ fn same(a_schema: &str, a_table: &str, b_schema: &str, b_table: &str) -> bool {
 }
 
 /// The object table of that name (dbo first, then any schema).
-fn by_name<'a>(objects: &[&'a super::ObjectTable], name: &str) -> Option<&'a super::ObjectTable> {
-    let named = || {
-        objects
-            .iter()
-            .filter(|t| t.table.eq_ignore_ascii_case(name))
-    };
+fn by_name<'a>(
+    objects: &[&'a super::ObjectTable],
+    name: &str,
+) -> Option<&'a super::ObjectTable> {
+    let named = || objects.iter().filter(|t| t.table.eq_ignore_ascii_case(name));
     named()
         .find(|t| t.schema.eq_ignore_ascii_case("dbo"))
         .or_else(|| named().next())
