@@ -236,6 +236,16 @@ fn sql_server_errors_for_a_second_create_too_many_rows_and_global_tables() {
     let (sql, params) = insert_ids(&ids[..1000]);
     ok(&mut s, &sql, &params);
     assert_eq!(count(&mut s, "SELECT COUNT(*) FROM #k"), 1000);
+    // The primary key holds; the failed statement leaves no row behind.
+    let (sql, params) = insert_ids(&[Value::Guid(uuid::Uuid::from_u128(5000)), ids[0].clone()]);
+    let items = s.execute(&sql, &params);
+    let err = errors(&items)[0];
+    assert_eq!(err.number, 2627, "{err:?}");
+    assert!(
+        err.message.contains("00000000-0000-0000-0000-000000000001"),
+        "{err:?}"
+    );
+    assert_eq!(count(&mut s, "SELECT COUNT(*) FROM #k"), 1000);
     assert_eq!(fails(&mut s, "CREATE TABLE ##g ([N] int)").number, 40516);
     assert_eq!(fails(&mut s, "DROP TABLE #nothing").number, 3701);
     // Forms the sandbox does not implement are refused, not guessed at.
