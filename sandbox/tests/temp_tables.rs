@@ -268,6 +268,9 @@ fn object_id_in_tempdb_and_drop_if_exists() {
     assert_eq!(count(&mut s, probe), 0);
     ok(&mut s, CREATE_KEYS, &[]);
     assert_eq!(count(&mut s, probe), 1);
+    // Quoted the way QUOTENAME quotes it, it is the same table.
+    ok(&mut s, "INSERT INTO [#k] ([ID]) VALUES (NEWID())", &[]);
+    assert_eq!(count(&mut s, "SELECT COUNT(*) FROM #K"), 1);
     // Only in tempdb, as in SQL Server.
     assert_eq!(
         count(
