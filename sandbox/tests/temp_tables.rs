@@ -111,6 +111,65 @@ fn filled_in_chunks_then_joined_and_used_to_update_in_later_requests() {
     );
     ok(&mut s, "DROP TABLE #k", &[]);
     assert_eq!(fails(&mut s, "SELECT COUNT(*) FROM #k").number, 208);
+    // As in SQL Server, a statement naming a table dropped earlier in the
+    // batch fails when it runs: the DROP before it has happened.
+    ok(&mut s, CREATE_KEYS, &[]);
+    let items = s.execute("DROP TABLE #k; SELECT COUNT(*) FROM #k", &[]);
+    assert_eq!(errors(&items)[0].number, 208);
+    let err = fails(&mut s, "DROP TABLE #k");
+    assert_eq!(err.number, 3701);
+}
+
+#[test]
+fn columns_typed_like_user_tables_with_their_collations() {
+    let e = engine_with(Some("migrated"));
+    let mut s = session(&e);
+    ok(
+        &mut s,
+        "CREATE TABLE #t ([G] uniqueidentifier NULL, [I] int NULL, [B] bigint NULL, \
+         [S] smallint NULL, [T] tinyint NULL, [F] bit NULL, \
+         [N] nvarchar(256) COLLATE Latin1_General_CI_AS NOT NULL)",
+        &[],
+    );
+    ok(
+        &mut s,
+        "INSERT INTO #t ([G], [I], [B], [S], [T], [F], [N]) \
+         SELECT [ID], 1, 2, 3, 4, 1, UPPER([Name]) FROM [dbo].[AgentGroups]",
+        &[],
+    );
+    let rs = one(
+        &mut s,
+        "SELECT TOP 1 [G], [I], [B], [S], [T], [F], [N] FROM #t",
+        &[],
+    );
+    let types: Vec<SqlType> = rs.columns.iter().map(|c| c.ty).collect();
+    assert_eq!(
+        types,
+        vec![
+            SqlType::UniqueIdentifier,
+            SqlType::Int,
+            SqlType::BigInt,
+            SqlType::SmallInt,
+            SqlType::TinyInt,
+            SqlType::Bit,
+            SqlType::NVarChar(Some(256)),
+        ]
+    );
+    // Case-insensitive, as the user table's names are compared.
+    assert_eq!(
+        count(
+            &mut s,
+            "SELECT COUNT(*) FROM #t AS k JOIN [dbo].[AgentGroups] AS t ON t.[Name] = k.[N] AND t.[ID] = k.[G]"
+        ),
+        12
+    );
+    assert_eq!(fails(&mut s, "INSERT INTO #t ([I]) VALUES (1)").number, 515);
+    // UPDATE ... FROM ... JOIN is not implemented: refused, not guessed at.
+    let err = fails(
+        &mut s,
+        "UPDATE t SET [Description] = NULL FROM [dbo].[AgentGroups] AS t JOIN #t AS k ON k.[G] = t.[ID]",
+    );
+    assert_eq!(err.number, 102);
 }
 
 #[test]
@@ -177,8 +236,28 @@ fn sql_server_errors_for_a_second_create_too_many_rows_and_global_tables() {
     let (sql, params) = insert_ids(&ids[..1000]);
     ok(&mut s, &sql, &params);
     assert_eq!(count(&mut s, "SELECT COUNT(*) FROM #k"), 1000);
+    // The primary key holds; the failed statement leaves no row behind.
+    let (sql, params) = insert_ids(&[Value::Guid(uuid::Uuid::from_u128(5000)), ids[0].clone()]);
+    let items = s.execute(&sql, &params);
+    let err = errors(&items)[0];
+    assert_eq!(err.number, 2627, "{err:?}");
+    assert!(
+        err.message.contains("00000000-0000-0000-0000-000000000001"),
+        "{err:?}"
+    );
+    assert_eq!(count(&mut s, "SELECT COUNT(*) FROM #k"), 1000);
     assert_eq!(fails(&mut s, "CREATE TABLE ##g ([N] int)").number, 40516);
     assert_eq!(fails(&mut s, "DROP TABLE #nothing").number, 3701);
+    // Forms the sandbox does not implement are refused, not guessed at.
+    for sql in [
+        "CREATE INDEX ix ON #k ([Pool])",
+        "SELECT [ID] INTO #x FROM [dbo].[AgentGroups]",
+        "TRUNCATE TABLE #k",
+        "CREATE TABLE dbo.#x ([N] int)",
+    ] {
+        let err = fails(&mut s, sql);
+        assert_eq!(err.number, 102, "{sql}: {err:?}");
+    }
 }
 
 #[test]
@@ -189,6 +268,9 @@ fn object_id_in_tempdb_and_drop_if_exists() {
     assert_eq!(count(&mut s, probe), 0);
     ok(&mut s, CREATE_KEYS, &[]);
     assert_eq!(count(&mut s, probe), 1);
+    // Quoted the way QUOTENAME quotes it, it is the same table.
+    ok(&mut s, "INSERT INTO [#k] ([ID]) VALUES (NEWID())", &[]);
+    assert_eq!(count(&mut s, "SELECT COUNT(*) FROM #K"), 1);
     // Only in tempdb, as in SQL Server.
     assert_eq!(
         count(
@@ -254,6 +336,16 @@ fn rollback_undoes_rows_creates_and_drops() {
     assert_eq!(count(&mut s, "SELECT COUNT(*) FROM #c"), 1);
     ok(&mut s, "BEGIN TRAN; DROP TABLE #c; COMMIT", &[]);
     assert_eq!(fails(&mut s, "SELECT COUNT(*) FROM #c").number, 208);
+    // ROLLBACK TRANSACTION to a savepoint undoes a CREATE made after it.
+    ok(
+        &mut s,
+        "BEGIN TRAN; UPDATE [dbo].[Queues] SET [Name] = [Name]; SAVE TRANSACTION s; \
+         CREATE TABLE #s ([N] int); ROLLBACK TRANSACTION s",
+        &[],
+    );
+    let err = fails(&mut s, "SELECT COUNT(*) FROM #s");
+    assert_eq!(err.message, "Invalid object name '#s'.");
+    ok(&mut s, "CREATE TABLE #s ([N] int); COMMIT", &[]);
     // XACT_ABORT's rollback undoes them too.
     ok(&mut s, "INSERT INTO #k ([ID]) VALUES (NEWID())", &[]);
     let items = s.execute(
@@ -261,7 +353,7 @@ fn rollback_undoes_rows_creates_and_drops() {
          INSERT INTO [dbo].[Queues] ([ID]) VALUES (NULL)",
         &[],
     );
-    assert!(!errors(&items).is_empty());
+    assert_eq!(errors(&items)[0].number, 515, "{items:?}");
     assert_eq!(count(&mut s, "SELECT @@TRANCOUNT"), 0);
     assert_eq!(count(&mut s, "SELECT COUNT(*) FROM #k"), 1);
 }

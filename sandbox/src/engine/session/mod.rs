@@ -271,7 +271,6 @@ impl SessionState {
                 }
                 Action::DropTables { tables, .. } => {
                     for t in tables.into_iter().filter_map(|(_, t)| t) {
-                        vars.retain(|_, v| v.table.as_ref().is_none_or(|x| x.sqlite != t.sqlite));
                         cat.tables.retain(|x| x.sqlite != t.sqlite);
                     }
                 }

@@ -348,6 +348,11 @@ impl Tr<'_, '_> {
         }
         let iname = iname[0].clone();
         let t = self.user_table(table_name)?;
+        if t.name.starts_with('#') {
+            // Not implemented for temporary tables: their keys are
+            // declared with the table.
+            return Err(errors::syntax("INDEX"));
+        }
         let mut positions = Vec::new();
         for c in columns {
             let (cname, desc) = match &c.column.expr {

@@ -99,6 +99,7 @@ impl Tr<'_, '_> {
     /// the trigger being translated.
     pub(super) fn is_pseudo_table(&self, name: &str) -> bool {
         !name.starts_with('@')
+            && !name.starts_with('#')
             && self
                 .env
                 .vars
