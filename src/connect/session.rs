@@ -112,7 +112,13 @@ impl Connection {
         }
     }
 
-    async fn send(&mut self, text: &str, params: &[&dyn ToSql]) -> Result<Vec<Vec<Row>>> {
+    /// Sends one request (the session's settings ahead of its first),
+    /// counted and timed; the answer is read by the caller.
+    async fn open<'a>(
+        &'a mut self,
+        text: &str,
+        params: &[&dyn ToSql],
+    ) -> Result<(tiberius::QueryStream<'a>, std::time::Instant)> {
         let text = self.with_setup(text);
         self.count(&text);
         let started = std::time::Instant::now();
@@ -121,6 +127,11 @@ impl Connection {
             .query(&text, params)
             .await
             .map_err(server_error)?;
+        Ok((stream, started))
+    }
+
+    async fn send(&mut self, text: &str, params: &[&dyn ToSql]) -> Result<Vec<Vec<Row>>> {
+        let (stream, started) = self.open(text, params).await?;
         let sets = stream.into_results().await.map_err(server_error)?;
         self.answered(started, sets.iter().map(Vec::len).sum());
         sets.into_iter()
@@ -180,14 +191,7 @@ impl Connection {
         mut on_row: impl FnMut(tiberius::Row) -> Result<()>,
     ) -> Result<u64> {
         use futures_util::TryStreamExt;
-        let text = self.with_setup(query.text());
-        self.count(&text);
-        let started = std::time::Instant::now();
-        let stream = self
-            .client
-            .query(&text, params)
-            .await
-            .map_err(server_error)?;
+        let (stream, started) = self.open(query.text(), params).await?;
         let mut rows = stream.into_row_stream();
         let mut n = 0u64;
         while let Some(row) = rows.try_next().await.map_err(server_error)? {
