@@ -207,9 +207,24 @@ pub fn owner_counts(t: &QuotedTable, pool: &QuotedPoolTable) -> Read {
     ))
 }
 
-/// The rows of one table whose owner is NULL or names no pool: key columns
-/// (one typed NULL for a table without a key), display name, owner.
-pub fn finding_rows(t: &QuotedTable, pool: &QuotedPoolTable) -> Read {
+/// Which rows of a table a finding names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FindingKind {
+    /// The owner is NULL.
+    NullOwner,
+    /// The owner names no pool.
+    DanglingOwner,
+}
+
+/// The rows of one table that `kind` names, in key order: key columns (one
+/// typed NULL for a table without a key), display name, owner. With
+/// `top_param` (`n` of `@Pn`), only the first that many rows.
+pub fn finding_rows(
+    t: &QuotedTable,
+    pool: &QuotedPoolTable,
+    kind: FindingKind,
+    top_param: Option<usize>,
+) -> Read {
     // Without a key the rows cannot be named; they are counted only.
     let (keys, order) = if t.keys.is_empty() {
         ("CAST(NULL AS int) AS no_key".to_string(), "1".to_string())
@@ -220,16 +235,26 @@ pub fn finding_rows(t: &QuotedTable, pool: &QuotedPoolTable) -> Read {
         Some(d) => format!("CAST(t.{d} AS nvarchar(256))"),
         None => "CAST(NULL AS nvarchar(256))".to_string(),
     };
+    let which = match kind {
+        FindingKind::NullOwner => format!("t.{} IS NULL", t.owner),
+        FindingKind::DanglingOwner => format!(
+            "t.{o} IS NOT NULL AND NOT EXISTS (SELECT 1 FROM {pt} AS p WHERE p.{pid} = t.{o})",
+            o = t.owner,
+            pt = pool.table,
+            pid = pool.id
+        ),
+    };
+    let top = top_param.map_or(String::new(), |n| format!("TOP (@P{n})"));
     Read(render(
         FINDING_ROWS,
         &[
+            ("top", &top),
             ("keys", &keys),
             ("order", &order),
             ("display", &display),
+            ("which", &which),
             ("owner", &t.owner),
             ("table", &t.table),
-            ("pool_table", &pool.table),
-            ("pool_id", &pool.id),
         ],
     ))
 }

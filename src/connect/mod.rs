@@ -17,7 +17,7 @@ pub mod target;
 
 pub use errors::DbError;
 pub use password::Password;
-pub use session::{Connection, Row, Writer};
+pub use session::{Connection, Row, Streamed, Writer};
 pub use target::{ConnectOptions, Encrypt, ServerSpec, Target, DEFAULT_DATABASE};
 
 use anyhow::{anyhow, bail, Result};

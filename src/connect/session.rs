@@ -44,6 +44,15 @@ impl Row {
     }
 }
 
+/// A piece of an answer read as it arrives ([`Connection::each`]).
+#[derive(Debug)]
+pub enum Streamed {
+    /// A result set starts: its index in the batch, from 0.
+    Set(usize),
+    /// A row of result set `.0`.
+    Row(usize, Row),
+}
+
 /// An open, logged-in connection that reads.
 pub struct Connection {
     client: TdsClient,
@@ -206,6 +215,51 @@ impl Connection {
         Ok(n)
     }
 
+    /// Runs a read-only batch and hands its answer to `on` as it arrives:
+    /// [`Streamed::Set`] at the start of each result set, then its rows.
+    /// Nothing is collected, so memory stays bounded however many rows the
+    /// batch returns. A read blocked past the lock timeout comes back as
+    /// [`DbError::Blocked`], as with [`Connection::results`].
+    pub async fn each(
+        &mut self,
+        query: &sql::Read,
+        params: &[&dyn ToSql],
+        on: impl FnMut(Streamed) -> Result<()>,
+    ) -> Result<()> {
+        match self.each_text(query.text(), params, on).await {
+            Err(e) if code(&e) == Some(LOCK_TIMEOUT) => Err(self.blocked().await.into()),
+            r => r,
+        }
+    }
+
+    async fn each_text(
+        &mut self,
+        text: &str,
+        params: &[&dyn ToSql],
+        mut on: impl FnMut(Streamed) -> Result<()>,
+    ) -> Result<()> {
+        use futures_util::TryStreamExt;
+        let (mut stream, started) = self.open(text, params).await?;
+        let mut n = 0usize;
+        while let Some(item) = stream.try_next().await.map_err(server_error)? {
+            match item {
+                tiberius::QueryItem::Metadata(m) => on(Streamed::Set(m.result_index()))?,
+                tiberius::QueryItem::Row(r) => {
+                    let set = r.result_index();
+                    let values = r
+                        .into_iter()
+                        .map(DbValue::from_column)
+                        .collect::<Result<Vec<_>, _>>()?;
+                    n += 1;
+                    on(Streamed::Row(set, Row { values }))?;
+                }
+            }
+        }
+        drop(stream);
+        self.answered(started, n);
+        Ok(())
+    }
+
     /// Begins or ends the snapshot's read-only transaction
     /// ([`sql::snapshot::ReadTransaction`]: isolation level, BEGIN, and a
     /// rollback at the end; no data changes).
@@ -305,6 +359,17 @@ impl Writer<'_> {
         params: &[&dyn ToSql],
     ) -> Result<Vec<Vec<Row>>> {
         self.conn.send(statement.text(), params).await
+    }
+
+    /// Runs a batch that changes data and hands what it selects to `on` as
+    /// it arrives (see [`Connection::each`]).
+    pub async fn each(
+        &mut self,
+        statement: &sql::Write,
+        params: &[&dyn ToSql],
+        on: impl FnMut(Streamed) -> Result<()>,
+    ) -> Result<()> {
+        self.conn.each_text(statement.text(), params, on).await
     }
 
     /// Runs a statement without parameters (SET, BEGIN, COMMIT, ROLLBACK).

@@ -11,8 +11,8 @@ pub mod more;
 
 pub use catalog::{Catalog, ObjectTable, PoolTable, TypedColumn};
 
-use crate::connect::{Connection, Row};
-use crate::quote::{QuotedPoolTable, QuotedTable};
+use crate::connect::{Connection, Row, Streamed};
+use crate::quote::QuotedTable;
 use crate::sql;
 use crate::value::DbValue;
 use anyhow::{anyhow, bail, Result};
@@ -167,9 +167,14 @@ pub struct TableState {
     pub rows: u64,
     /// Rows per owner value (including NULL and dangling ones).
     pub owners: Vec<OwnerCount>,
-    /// Rows with a NULL owner.
+    /// Rows with a NULL owner, by the owner counts.
+    pub null_count: u64,
+    /// Rows whose owner names no pool, by the owner counts.
+    pub dangling_count: u64,
+    /// Rows with a NULL owner, in key order: the first ones or all of
+    /// them, as the inspection was asked ([`Rows`]).
     pub null_owner: Vec<ObjectRow>,
-    /// Rows whose owner matches no pool.
+    /// Rows whose owner matches no pool, the same way.
     pub dangling_owner: Vec<ObjectRow>,
     /// `HAS_PERMS_BY_NAME(table, 'OBJECT', 'UPDATE')` is 1.
     pub may_update: bool,
@@ -216,7 +221,7 @@ pub enum Finding {
         table: String,
         /// How many.
         count: usize,
-        /// Which.
+        /// Which: the first ones, or all of them ([`Rows`]).
         objects: Vec<ObjectRow>,
     },
     /// Objects whose `OwnerPoolId` matches no pool (e.g. the old OCS pool).
@@ -279,21 +284,21 @@ impl Inspection {
             out.push(Finding::NoOwnerPools);
         }
         for t in self.tables.iter().filter(|t| t.table.copy_of.is_none()) {
-            if !t.null_owner.is_empty() {
+            if t.null_count > 0 {
                 out.push(Finding::NullOwner {
                     table: t.table.full_name(),
-                    count: t.null_owner.len(),
+                    count: t.null_count as usize,
                     objects: t.null_owner.clone(),
                 });
             }
-            if !t.dangling_owner.is_empty() {
+            if t.dangling_count > 0 {
                 out.push(Finding::DanglingOwner {
                     table: t.table.full_name(),
-                    count: t.dangling_owner.len(),
+                    count: t.dangling_count as usize,
                     objects: t.dangling_owner.clone(),
                 });
             }
-            if !t.null_owner.is_empty() {
+            if t.null_count > 0 {
                 if let Some(reason) = t.table.unfixable_reason() {
                     out.push(Finding::Unfixable {
                         table: t.table.full_name(),
@@ -397,19 +402,43 @@ async fn server_info_only(conn: &mut Connection) -> Result<ServerInfo> {
 #[error("database '{0}' does not look like a Response Group configuration database: it has no dbo.OwnerPool table (is -d right? the default is rgsconfig)")]
 pub struct NotRgsConfig(pub String);
 
+/// How many of the rows without a valid owner an inspection downloads. The
+/// counts are exact whatever this says: they come from the owner counts.
+pub enum Rows<'a> {
+    /// The first `n` of each table and finding, in key order: what a
+    /// report for people names.
+    Sample(usize),
+    /// Every one, collected.
+    All,
+    /// Every one, handed to the sink as it arrives and not kept, so memory
+    /// stays bounded however many there are.
+    Stream(&'a mut (dyn RowSink + Send)),
+}
+
+/// Where [`Rows::Stream`] sends the rows.
+pub trait RowSink {
+    /// The inspection is complete but for its rows: called once, before
+    /// the first row.
+    fn ready(&mut self, inspection: &Inspection) -> Result<()>;
+    /// One row of table `table` (its index in [`Inspection::tables`]).
+    fn row(&mut self, table: usize, kind: sql::FindingKind, row: ObjectRow) -> Result<()>;
+    /// Every row of `table` and `kind` has been handed over.
+    fn end(&mut self, table: usize, kind: sql::FindingKind) -> Result<()>;
+}
+
 /// Runs every read-only query `check` needs, in three round trips whatever
 /// the number of tables: where (server, database, identity); what (the
 /// catalog, with the group ID on 2012 and later); and what the tables hold
-/// (the pools, then per table its owners, its rows without a valid owner
-/// and whether the login may update it). Whether an owner names a pool is
-/// decided by the server, with the column's collation.
-pub async fn inspect(conn: &mut Connection) -> Result<Inspection> {
-    inspect_for(conn, false).await
+/// (the pools, then per table its owners and whether the login may update
+/// it, then its rows without a valid owner as `rows` asks). Whether an owner
+/// names a pool is decided by the server, with the column's collation.
+pub async fn inspect(conn: &mut Connection, rows: Rows<'_>) -> Result<Inspection> {
+    inspect_for(conn, false, rows).await
 }
 
 /// [`inspect`], and with `more` also the findings beyond ownership
 /// (RGS005-RGS010, [`more`]), in the same three round trips.
-pub async fn inspect_for(conn: &mut Connection, more: bool) -> Result<Inspection> {
+pub async fn inspect_for(conn: &mut Connection, more: bool, rows: Rows<'_>) -> Result<Inspection> {
     let mut server = server_info_only(conn).await?;
     let mut reads = vec![sql::catalog_columns(), sql::catalog_primary_keys()];
     if more {
@@ -441,91 +470,206 @@ pub async fn inspect_for(conn: &mut Connection, more: bool) -> Result<Inspection
     let Some(pool_table) = catalog.pool_table else {
         return Err(NotRgsConfig(server.database).into());
     };
-    let pool_q = pool_table
-        .quoted()
-        .ok_or_else(|| anyhow!("the owner pool table has a name longer than SQL Server allows"))?;
     let (queries, missing) = match &more_catalog {
         Some(c) => more::queries(&catalog.tables, c),
         None => (Vec::new(), Vec::new()),
     };
-    let extra: Vec<sql::Read> = queries.iter().map(|q| q.read.clone()).collect();
-    let (pools, tables, answers) = read_tables(conn, catalog.tables, &pool_q, extra).await?;
     let mut i = Inspection {
         server,
         pool_table,
-        pools,
-        tables,
+        pools: Vec::new(),
+        tables: Vec::new(),
         more: Vec::new(),
     };
-    if more_catalog.is_some() {
-        i.more = more::collect(&queries, answers);
-        i.more.extend(i.idle_pools());
-        if !missing.is_empty() {
-            i.more.push(Finding::LinksNotDeclared { links: missing });
+    let finish = |i: &mut Inspection, answers: Vec<Vec<Row>>| {
+        if more_catalog.is_some() {
+            i.more = more::collect(&queries, answers);
+            i.more.extend(i.idle_pools());
+            if !missing.is_empty() {
+                i.more.push(Finding::LinksNotDeclared {
+                    links: missing.clone(),
+                });
+            }
         }
-    }
+    };
+    let extra: Vec<sql::Read> = queries.iter().map(|q| q.read.clone()).collect();
+    read_tables(conn, &mut i, catalog.tables, extra, rows, finish).await?;
     Ok(i)
 }
 
-/// The third round trip: the pools, then for each table its owner counts,
-/// its rows without a valid owner and the login's permissions; then the
-/// `extra` reads, whose answers come back as they are.
+/// The quoted names of every object table: the three-part form the
+/// statements use, and the two-part form `HAS_PERMS_BY_NAME` takes.
+fn quote_tables(tables: &[ObjectTable]) -> Result<Vec<(QuotedTable, String)>> {
+    tables
+        .iter()
+        .map(|t| {
+            let q = t.quoted().ok_or_else(|| {
+                anyhow!(
+                    "the table {} has a name longer than SQL Server allows; the catalog is inconsistent",
+                    t.full_name()
+                )
+            })?;
+            let two_part = crate::quote::quote_two_part(&t.schema, &t.table)
+                .ok_or_else(|| anyhow!("the table name {} is too long", t.full_name()))?;
+            Ok((q, two_part))
+        })
+        .collect()
+}
+
+/// The third round trip, one batch: the pools; per table its owner counts
+/// and the login's permissions; the `extra` reads; then per table its rows
+/// with a NULL owner and its rows with a dangling owner, last, so that
+/// [`Rows::Stream`] can hand them on as they arrive once everything else
+/// is known. `finish` completes the inspection from the `extra` answers.
 async fn read_tables(
     conn: &mut Connection,
+    i: &mut Inspection,
     tables: Vec<ObjectTable>,
-    pool: &QuotedPoolTable,
     extra: Vec<sql::Read>,
-) -> Result<(Vec<Pool>, Vec<TableState>, Vec<Vec<Row>>)> {
-    let mut quoted = Vec::new();
-    for t in &tables {
-        let q = t.quoted().ok_or_else(|| {
-            anyhow!(
-                "the table {} has a name longer than SQL Server allows; the catalog is inconsistent",
-                t.full_name()
-            )
-        })?;
-        let two_part = crate::quote::quote_two_part(&t.schema, &t.table)
-            .ok_or_else(|| anyhow!("the table name {} is too long", t.full_name()))?;
-        quoted.push((q, two_part));
+    mut rows: Rows<'_>,
+    finish: impl Fn(&mut Inspection, Vec<Vec<Row>>),
+) -> Result<()> {
+    let pool = i
+        .pool_table
+        .quoted()
+        .ok_or_else(|| anyhow!("the owner pool table has a name longer than SQL Server allows"))?;
+    let quoted = quote_tables(&tables)?;
+    let n = tables.len();
+    let top = match rows {
+        Rows::Sample(_) => Some(2 * n + 1),
+        _ => None,
+    };
+    let mut reads = vec![sql::owner_pools(&pool)];
+    for (k, (q, _)) in quoted.iter().enumerate() {
+        reads.push(sql::owner_counts(q, &pool));
+        reads.push(sql::permissions(2 * k + 1));
     }
-    let mut reads = vec![sql::owner_pools(pool)];
-    for (i, (q, _)) in quoted.iter().enumerate() {
-        reads.push(sql::owner_counts(q, pool));
-        reads.push(sql::finding_rows(q, pool));
-        reads.push(sql::permissions(2 * i + 1));
-    }
-    let n_extra = extra.len();
+    let small = 1 + 2 * n + extra.len();
     reads.extend(extra);
-    let mut params: Vec<&dyn ToSql> = Vec::new();
-    for ((_, two_part), t) in quoted.iter().zip(&tables) {
-        params.push(two_part);
-        params.push(&t.owner.name);
+    for (q, _) in &quoted {
+        reads.push(sql::finding_rows(
+            q,
+            &pool,
+            sql::FindingKind::NullOwner,
+            top,
+        ));
+        reads.push(sql::finding_rows(
+            q,
+            &pool,
+            sql::FindingKind::DanglingOwner,
+            top,
+        ));
     }
-    let sets = conn.results(&sql::Read::batch(reads), &params).await?;
-    let asked = 1 + 3 * tables.len() + n_extra;
-    if sets.len() != asked {
+    let sample = match rows {
+        Rows::Sample(s) => s as i64,
+        _ => 0,
+    };
+    let owners: Vec<String> = tables.iter().map(|t| t.owner.name.clone()).collect();
+    let mut params: Vec<&dyn ToSql> = Vec::new();
+    for ((_, two_part), owner) in quoted.iter().zip(&owners) {
+        params.push(two_part);
+        params.push(owner);
+    }
+    if top.is_some() {
+        params.push(&sample);
+    }
+    let mut answers: Vec<Vec<Row>> = Vec::new();
+    let mut found: Vec<(Vec<ObjectRow>, Vec<ObjectRow>)> = vec![Default::default(); n];
+    let mut tables = Some(tables);
+    let mut current: Option<usize> = None;
+    let kind = |set: usize| {
+        if (set - small) % 2 == 0 {
+            sql::FindingKind::NullOwner
+        } else {
+            sql::FindingKind::DanglingOwner
+        }
+    };
+    let close = |rows: &mut Rows<'_>, set: Option<usize>| -> Result<()> {
+        if let (Some(set), Rows::Stream(sink)) = (set, rows) {
+            sink.end((set - small) / 2, kind(set))?;
+        }
+        Ok(())
+    };
+    conn.each(&sql::Read::batch(reads), &params, |piece| match piece {
+        Streamed::Set(set) if set < small => {
+            answers.push(Vec::new());
+            Ok(())
+        }
+        Streamed::Set(set) => {
+            close(&mut rows, current)?;
+            current = Some(set);
+            if let Some(t) = tables.take() {
+                complete(i, t, &quoted, std::mem::take(&mut answers), &finish)?;
+                if let Rows::Stream(sink) = &mut rows {
+                    sink.ready(i)?;
+                }
+            }
+            Ok(())
+        }
+        Streamed::Row(set, row) if set < small => {
+            if let Some(a) = answers.last_mut() {
+                a.push(row);
+            }
+            Ok(())
+        }
+        Streamed::Row(set, row) => {
+            let (table, kind) = ((set - small) / 2, kind(set));
+            let object = finding_row(&quoted[table].0, row);
+            match (&mut rows, kind) {
+                (Rows::Stream(sink), _) => sink.row(table, kind, object),
+                (_, sql::FindingKind::NullOwner) => Ok(found[table].0.push(object)),
+                (_, sql::FindingKind::DanglingOwner) => Ok(found[table].1.push(object)),
+            }
+        }
+    })
+    .await?;
+    close(&mut rows, current)?;
+    if let Some(t) = tables.take() {
+        complete(i, t, &quoted, answers, &finish)?;
+        if let Rows::Stream(sink) = &mut rows {
+            sink.ready(i)?;
+        }
+    }
+    for (t, (null, dangling)) in i.tables.iter_mut().zip(found) {
+        t.null_owner = null;
+        t.dangling_owner = dangling;
+    }
+    Ok(())
+}
+
+/// Fills `i` from the answers to everything but the rows: the pools, each
+/// table's owner counts and permissions, and (through `finish`) the extra
+/// reads.
+fn complete(
+    i: &mut Inspection,
+    tables: Vec<ObjectTable>,
+    quoted: &[(QuotedTable, String)],
+    answers: Vec<Vec<Row>>,
+    finish: &impl Fn(&mut Inspection, Vec<Vec<Row>>),
+) -> Result<()> {
+    let asked = 1 + 2 * tables.len();
+    if answers.len() < asked {
         bail!(
-            "the server answered {} result sets where {asked} were asked for",
-            sets.len()
+            "the server answered {} result sets where at least {asked} were asked for",
+            answers.len()
         );
     }
-    let mut sets = sets.into_iter();
-    let pools = sets
+    let mut sets = answers.into_iter();
+    i.pools = sets
         .next()
         .unwrap_or_default()
         .into_iter()
         .map(pool_row)
         .collect();
-    let mut states = Vec::new();
-    for (table, (q, _)) in tables.into_iter().zip(&quoted) {
-        let (counts, findings, perms) = (
-            sets.next().unwrap_or_default(),
+    for (table, _) in tables.into_iter().zip(quoted) {
+        let (counts, perms) = (
             sets.next().unwrap_or_default(),
             sets.next().unwrap_or_default(),
         );
-        states.push(table_state(table, q, counts, findings, perms));
+        i.tables.push(table_state(table, counts, perms));
     }
-    Ok((pools, states, sets.collect()))
+    finish(i, sets.collect());
+    Ok(())
 }
 
 fn pool_row(r: Row) -> Pool {
@@ -538,13 +682,7 @@ fn pool_row(r: Row) -> Pool {
     }
 }
 
-fn table_state(
-    table: ObjectTable,
-    q: &QuotedTable,
-    counts: Vec<Row>,
-    findings: Vec<Row>,
-    perms: Vec<Row>,
-) -> TableState {
+fn table_state(table: ObjectTable, counts: Vec<Row>, perms: Vec<Row>) -> TableState {
     let owners: Vec<OwnerCount> = counts
         .into_iter()
         .map(|r| OwnerCount {
@@ -554,21 +692,25 @@ fn table_state(
         })
         .collect();
     let rows = owners.iter().map(|o| o.rows).sum();
-    let (mut null_owner, mut dangling_owner) = (Vec::new(), Vec::new());
-    for row in findings.into_iter().map(|r| finding_row(q, r)) {
-        if row.owner.is_null() {
-            null_owner.push(row);
-        } else {
-            dangling_owner.push(row);
-        }
-    }
+    let null_count = owners
+        .iter()
+        .filter(|o| o.owner.is_null())
+        .map(|o| o.rows)
+        .sum();
+    let dangling_count = owners
+        .iter()
+        .filter(|o| !o.owner.is_null() && o.pool.is_none())
+        .map(|o| o.rows)
+        .sum();
     let perm = |i: usize| perms.first().map(|r| r.get(i).as_i64() == Some(1));
     TableState {
         table,
         rows,
         owners,
-        null_owner,
-        dangling_owner,
+        null_count,
+        dangling_count,
+        null_owner: Vec::new(),
+        dangling_owner: Vec::new(),
         may_update: perm(0).unwrap_or(false),
         may_update_owner: perm(1).unwrap_or(false),
     }

@@ -131,7 +131,7 @@ pub async fn run(ctx: &Context, args: &FixArgs) -> Result<u8> {
     }
     let mut conn = ctx.connect().await?;
     let progress = ctx.progress(&format!("Reading {}", conn.database));
-    let inspection = inspect::inspect(&mut conn).await?;
+    let inspection = inspect::inspect(&mut conn, inspect::Rows::All).await?;
     drop(progress);
     let selection = plan::select(&inspection, &args.scope)?;
     if selection.is_empty() {
@@ -425,7 +425,7 @@ pub(super) fn print_plan(ctx: &Context, plan: &Plan, with_sql: bool) {
 }
 
 fn nothing_to_do(ctx: &Context, i: &Inspection, copies: &[plan::Skipped]) -> Result<u8> {
-    let dangling: usize = i.tables.iter().map(|t| t.dangling_owner.len()).sum();
+    let dangling: usize = i.tables.iter().map(|t| t.dangling_count as usize).sum();
     match ctx.format {
         Format::Human => {
             println!(

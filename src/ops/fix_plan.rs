@@ -30,7 +30,7 @@ pub async fn run(ctx: &Context, args: &FixArgs, file: &Path) -> Result<u8> {
     };
     let mut conn = ctx.connect().await?;
     let progress = ctx.progress(&format!("Reading {}", conn.database));
-    let inspection = inspect::inspect(&mut conn).await?;
+    let inspection = inspect::inspect(&mut conn, inspect::Rows::All).await?;
     drop(progress);
     let identity_override = check_identity(args, &saved, &inspection)?;
     let now = plan::select(&inspection, &saved.scope)?

@@ -247,13 +247,13 @@ pub fn select(inspection: &Inspection, scope: &Scope) -> Result<Selection, Stop>
     let mut skipped = Vec::new();
     let mut copies = Vec::new();
     for t in &inspection.tables {
-        if t.null_owner.is_empty() {
+        if t.null_count == 0 {
             continue;
         }
         if scope.leaves_copy(&t.table) {
             copies.push(Skipped {
                 table: t.table.full_name(),
-                rows: t.null_owner.len(),
+                rows: t.null_count as usize,
                 reason: format!(
                     "looks like a copy of {}; name it with --table to include it",
                     t.table.copy_of.as_deref().unwrap_or_default()
@@ -267,7 +267,7 @@ pub fn select(inspection: &Inspection, scope: &Scope) -> Result<Selection, Stop>
         if let Some(reason) = t.table.unfixable_reason() {
             skipped.push(Skipped {
                 table: t.table.full_name(),
-                rows: t.null_owner.len(),
+                rows: t.null_count as usize,
                 reason,
             });
             continue;

@@ -10,6 +10,8 @@ use crate::journal::UndoRow;
 use crate::plan::{self, Plan, Skipped};
 use schemars::JsonSchema;
 use serde::Serialize;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
 
 /// The layout version of every document; raised when a key changes
 /// meaning or goes away (new keys do not raise it).
@@ -129,7 +131,8 @@ pub enum FindingJson {
         /// How many.
         count: usize,
         /// Which.
-        objects: Vec<ObjectJson>,
+        #[schemars(with = "Vec<ObjectJson>")]
+        objects: ObjectList,
     },
     /// Objects whose owner names no pool.
     DanglingOwner {
@@ -138,7 +141,8 @@ pub enum FindingJson {
         /// How many.
         count: usize,
         /// Which.
-        objects: Vec<ObjectJson>,
+        #[schemars(with = "Vec<ObjectJson>")]
+        objects: ObjectList,
     },
     /// A table fix leaves alone.
     Unfixable {
@@ -192,20 +196,77 @@ pub struct ObjectJson {
     pub owner_pool_id: Option<String>,
 }
 
+/// What a streamed list of objects receives ([`ObjectList::Streamed`]).
+pub enum Piece {
+    /// The next object.
+    Object(ObjectJson),
+    /// The list is complete.
+    End,
+}
+
+/// A list of objects in a document: in memory, or received while the
+/// document is written, so that `check --format json` never holds every
+/// row of a large table. A streamed list that stops before its
+/// [`Piece::End`] fails the serialization, so a broken stream never looks
+/// like a complete document.
+pub enum ObjectList {
+    /// Every object, in memory.
+    Listed(Vec<ObjectJson>),
+    /// Objects arriving on a channel shared by the document's streamed
+    /// lists, in the order the lists are written.
+    Streamed(Arc<Mutex<Receiver<Piece>>>),
+}
+
+impl Serialize for ObjectList {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        match self {
+            ObjectList::Listed(v) => v.serialize(s),
+            ObjectList::Streamed(rx) => {
+                let rx = rx
+                    .lock()
+                    .map_err(|_| S::Error::custom("the object stream was poisoned"))?;
+                let mut seq = s.serialize_seq(None)?;
+                loop {
+                    match rx.recv() {
+                        Ok(Piece::Object(o)) => seq.serialize_element(&o)?,
+                        Ok(Piece::End) => break,
+                        Err(_) => {
+                            return Err(S::Error::custom(
+                                "the rows stopped before the end of the list",
+                            ))
+                        }
+                    }
+                }
+                seq.end()
+            }
+        }
+    }
+}
+
+/// One object row as the documents show it.
+pub fn object_json(o: &ObjectRow) -> ObjectJson {
+    ObjectJson {
+        key: o.key.iter().map(ToString::to_string).collect(),
+        name: o.name.clone(),
+        owner_pool_id: (!o.owner.is_null()).then(|| o.owner.to_string()),
+    }
+}
+
 fn objects_json(objects: &[ObjectRow]) -> Vec<ObjectJson> {
-    objects
-        .iter()
-        .map(|o| ObjectJson {
-            key: o.key.iter().map(ToString::to_string).collect(),
-            name: o.name.clone(),
-            owner_pool_id: (!o.owner.is_null()).then(|| o.owner.to_string()),
-        })
-        .collect()
+    objects.iter().map(object_json).collect()
 }
 
 /// The `check` report as one JSON document; `findings` are the
 /// inspection's and the others `check` read ([`crate::inspect::more`]).
-pub fn check_json(i: &Inspection, findings: &[Finding]) -> CheckJson {
+/// With `stream`, the objects of the NULL and dangling owner findings are
+/// not the inspection's: they arrive on that channel, in finding order,
+/// while the document is written.
+pub fn check_json(
+    i: &Inspection,
+    findings: &[Finding],
+    stream: Option<&Arc<Mutex<Receiver<Piece>>>>,
+) -> CheckJson {
     CheckJson {
         schema_version: SCHEMA_VERSION,
         command: "check".to_string(),
@@ -241,8 +302,8 @@ pub fn check_json(i: &Inspection, findings: &[Finding]) -> CheckJson {
                 key_columns: t.table.key.iter().map(|k| k.name.clone()).collect(),
                 display_column: t.table.display_column.clone(),
                 rows: t.rows,
-                null_owner: t.null_owner.len(),
-                dangling_owner: t.dangling_owner.len(),
+                null_owner: t.null_count as usize,
+                dangling_owner: t.dangling_count as usize,
                 fixable: t.table.unfixable_reason().is_none(),
                 copy_of: t.table.copy_of.clone(),
             })
@@ -259,14 +320,18 @@ pub fn check_json(i: &Inspection, findings: &[Finding]) -> CheckJson {
                     severity: e.severity,
                     title: e.title.to_string(),
                     remedy: e.remedy.to_string(),
-                    finding: finding_json(f),
+                    finding: finding_json(f, stream),
                 }
             })
             .collect(),
     }
 }
 
-fn finding_json(f: &Finding) -> FindingJson {
+fn finding_json(f: &Finding, stream: Option<&Arc<Mutex<Receiver<Piece>>>>) -> FindingJson {
+    let list = |objects: &[ObjectRow]| match stream {
+        Some(rx) => ObjectList::Streamed(Arc::clone(rx)),
+        None => ObjectList::Listed(objects_json(objects)),
+    };
     match f {
         Finding::NoLineUri {
             table,
@@ -307,7 +372,7 @@ fn finding_json(f: &Finding) -> FindingJson {
         } => FindingJson::NullOwner {
             table: table.clone(),
             count: *count,
-            objects: objects_json(objects),
+            objects: list(objects),
         },
         Finding::DanglingOwner {
             table,
@@ -316,7 +381,7 @@ fn finding_json(f: &Finding) -> FindingJson {
         } => FindingJson::DanglingOwner {
             table: table.clone(),
             count: *count,
-            objects: objects_json(objects),
+            objects: list(objects),
         },
         Finding::Unfixable { table, reason } => FindingJson::Unfixable {
             table: table.clone(),
@@ -627,6 +692,18 @@ pub fn print_json<T: Serialize>(v: &T) {
         "{}",
         serde_json::to_string_pretty(v).expect("report structs serialize")
     );
+}
+
+/// Writes a JSON document on standard output as it is serialized (laid out
+/// as [`print_json`] does), for documents whose lists arrive while they
+/// are written ([`ObjectList::Streamed`]).
+pub fn write_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, v)?;
+    out.write_all(b"\n")?;
+    out.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]

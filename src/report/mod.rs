@@ -59,7 +59,9 @@ pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     out
 }
 
-fn object_lines(out: &mut String, objects: &[ObjectRow], show_owner: bool) {
+/// Names the first objects of `total` (`objects` may be all of them or
+/// only the first ones an inspection read).
+fn object_lines(out: &mut String, objects: &[ObjectRow], total: usize, show_owner: bool) {
     for o in objects.iter().take(HUMAN_OBJECT_LIMIT) {
         let name = o.name.as_deref().unwrap_or("(no name column)");
         if show_owner {
@@ -68,11 +70,12 @@ fn object_lines(out: &mut String, objects: &[ObjectRow], show_owner: bool) {
             let _ = writeln!(out, "      {}  {}", o.key_text(), name);
         }
     }
-    if objects.len() > HUMAN_OBJECT_LIMIT {
+    let shown = objects.len().min(HUMAN_OBJECT_LIMIT);
+    if total > shown {
         let _ = writeln!(
             out,
             "      ... and {} more (all are listed with --format json)",
-            objects.len() - HUMAN_OBJECT_LIMIT
+            total - shown
         );
     }
 }
@@ -164,8 +167,8 @@ fn tables_human(out: &mut String, i: &Inspection) {
             vec![
                 t.table.full_name(),
                 t.rows.to_string(),
-                t.null_owner.len().to_string(),
-                t.dangling_owner.len().to_string(),
+                t.null_count.to_string(),
+                t.dangling_count.to_string(),
             ]
         })
         .collect();
@@ -189,7 +192,7 @@ fn copies_human(out: &mut String, i: &Inspection) {
                 t.table.full_name(),
                 t.table.copy_of.clone().unwrap_or_default(),
                 t.rows.to_string(),
-                t.null_owner.len().to_string(),
+                t.null_count.to_string(),
             ]
         })
         .collect();
@@ -201,12 +204,12 @@ fn copies_human(out: &mut String, i: &Inspection) {
         "Copies of object tables (fix leaves them alone unless named with --table):"
     );
     out.push_str(&table(&["Table", "Copy of", "Rows", "NULL owner"], &rows));
-    for t in i.copies().filter(|t| !t.null_owner.is_empty()) {
+    for t in i.copies().filter(|t| t.null_count > 0) {
         let _ = writeln!(
             out,
             "  (i) {}: {} row(s) without an owner pool, in a copy of {}; not a finding.",
             t.table.full_name(),
-            t.null_owner.len(),
+            t.null_count,
             t.table.copy_of.as_deref().unwrap_or_default()
         );
     }
@@ -232,7 +235,7 @@ fn finding_human(out: &mut String, f: &Finding) {
                 "  {} {table}: {count} object(s) without an owner pool (OwnerPoolId is NULL):",
                 mark(f)
             );
-            object_lines(out, objects, false);
+            object_lines(out, objects, *count, false);
         }
         Finding::DanglingOwner {
             table,
@@ -244,7 +247,7 @@ fn finding_human(out: &mut String, f: &Finding) {
                 "  {} {table}: {count} object(s) owned by a pool that is not in dbo.OwnerPool:",
                 mark(f)
             );
-            object_lines(out, objects, true);
+            object_lines(out, objects, *count, true);
         }
         Finding::Unfixable { table, reason } => {
             let _ = writeln!(
@@ -264,7 +267,7 @@ fn finding_human(out: &mut String, f: &Finding) {
                 mark(f),
                 objects.len()
             );
-            object_lines(out, objects, false);
+            object_lines(out, objects, objects.len(), false);
         }
         Finding::Unused {
             table, by, objects, ..
@@ -275,7 +278,7 @@ fn finding_human(out: &mut String, f: &Finding) {
                 mark(f),
                 objects.len()
             );
-            object_lines(out, objects, false);
+            object_lines(out, objects, objects.len(), false);
         }
         Finding::IdlePools { pools } => {
             let _ = writeln!(out, "  {} owner pool(s) that own no object:", mark(f));
@@ -356,7 +359,7 @@ pub fn plan_human(p: &Plan, with_sql: bool) -> String {
             t.rows.len(),
             p.pool.id
         );
-        object_lines(&mut out, &t.rows, false);
+        object_lines(&mut out, &t.rows, t.rows.len(), false);
     }
     for s in p.skipped.iter().chain(&p.copies) {
         let _ = writeln!(out);

@@ -231,7 +231,7 @@ pub fn targets_json(outcomes: &[TargetOutcome]) -> TargetsJson {
                         .find_map(|c| c.downcast_ref::<crate::connect::DbError>())
                         .and_then(crate::connect::DbError::code)
                 }),
-                check: o.result.as_ref().ok().map(|(i, f)| check_json(i, f)),
+                check: o.result.as_ref().ok().map(|(i, f)| check_json(i, f, None)),
             })
             .collect(),
         healthy: count(TargetStatus::Healthy),

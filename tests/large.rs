@@ -1,0 +1,110 @@
+//! Large repairs (issue 10): reports name the first objects and count the
+//! rest, `check --format json` lists every object (streamed, not held),
+//! and the request counts stay fixed however many rows there are. The
+//! memory and time goals are measured by `benches/repair.rs`, not here.
+
+mod common;
+use common::*;
+use rgs_sandbox::{Sandbox, SandboxOptions};
+
+/// The `migrated` scenario with `extra` more agent groups without an owner.
+fn large(extra: u64) -> Sandbox {
+    Sandbox::start(SandboxOptions {
+        scenario: Some("migrated".into()),
+        extra_objects: extra,
+        ..SandboxOptions::default()
+    })
+    .expect("sandbox starts")
+}
+
+fn agent_group_nulls(sb: &Sandbox) -> i64 {
+    nulls(sb, "AgentGroups")
+}
+
+#[test]
+fn check_for_people_names_the_first_objects_and_counts_the_rest() {
+    let sb = large(2_500);
+    let total = agent_group_nulls(&sb);
+    let out = tool(&sb)
+        .arg("check")
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains(&format!(
+            "dbo.AgentGroups: {total} object(s) without an owner pool"
+        )),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("... and {} more", total - 20)),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_as_json_lists_every_object_in_key_order() {
+    let sb = large(2_500);
+    let total = agent_group_nulls(&sb) as usize;
+    let doc = check_json(&sb, 3);
+    let f = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "null_owner" && f["table"] == "dbo.AgentGroups")
+        .expect("the agent groups finding");
+    assert_eq!(f["count"], total);
+    let objects = f["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), total);
+    // Every other finding of the document is still there, after the long list.
+    let queues = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "null_owner" && f["table"] == "dbo.Queues")
+        .expect("the queues finding");
+    assert_eq!(
+        queues["objects"].as_array().unwrap().len(),
+        nulls(&sb, "Queues") as usize
+    );
+    // The server's key order (uniqueidentifier order, which is not the text's).
+    let keys: Vec<&str> = objects
+        .iter()
+        .map(|o| o["key"][0].as_str().unwrap())
+        .collect();
+    let first = scalar_text(
+        &sb,
+        "SELECT TOP (1) CAST([ID] AS nvarchar(36)) FROM [dbo].[AgentGroups] WHERE [OwnerPoolId] IS NULL ORDER BY [ID]",
+    );
+    assert!(
+        keys[0].eq_ignore_ascii_case(&first),
+        "{} vs {first}",
+        keys[0]
+    );
+}
+
+#[test]
+fn the_round_trips_do_not_grow_with_the_rows() {
+    let sb = large(2_500);
+    for args in [
+        &["check"][..],
+        &["check", "--format", "json"],
+        &["fix", "--dry-run"],
+    ] {
+        let before = sb.requests();
+        tool(&sb).args(args).assert();
+        let sent = sb.requests() - before;
+        assert!(sent <= 3, "{args:?} sent {sent} requests");
+    }
+}
+
+fn scalar_text(sb: &Sandbox, sql: &str) -> String {
+    let rs = sb.query(sql).unwrap();
+    match &rs.rows[0][0] {
+        rgs_sandbox::types::Value::Text(s) => s.clone(),
+        other => panic!("{other:?}"),
+    }
+}
