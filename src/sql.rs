@@ -632,6 +632,8 @@ mod tests {
             "lock_timeout_ms",
             "table_param",
             "column_param",
+            "top",
+            "which",
         ];
         for t in [
             SERVER_INFO,

@@ -25,14 +25,17 @@ pub struct Row {
 }
 
 impl Row {
-    /// The value in column `i`.
+    /// The value in column `i`; NULL past the last column (a batch whose
+    /// statement failed answers fewer result sets, and the error that says
+    /// so comes at the end of the answer: reading on must not panic).
     pub fn get(&self, i: usize) -> &DbValue {
-        &self.values[i]
+        const NULL: DbValue = DbValue::Null;
+        self.values.get(i).unwrap_or(&NULL)
     }
 
     /// Column `i` as text; empty for NULL.
     pub fn text(&self, i: usize) -> String {
-        match &self.values[i] {
+        match self.get(i) {
             DbValue::Null => String::new(),
             v => v.to_string(),
         }
@@ -40,7 +43,7 @@ impl Row {
 
     /// Column `i` as an integer (0 for NULL).
     pub fn int(&self, i: usize) -> i64 {
-        self.values[i].as_i64().unwrap_or(0)
+        self.get(i).as_i64().unwrap_or(0)
     }
 }
 
@@ -218,7 +221,10 @@ impl Connection {
     /// Runs a read-only batch and hands its answer to `on` as it arrives:
     /// [`Streamed::Set`] at the start of each result set, then its rows.
     /// Nothing is collected, so memory stays bounded however many rows the
-    /// batch returns. A read blocked past the lock timeout comes back as
+    /// batch returns. A statement that fails sends no result set, and the
+    /// server's error is returned only once the whole answer is read, so
+    /// `on` may have seen the later result sets under shifted numbers:
+    /// what it built is to be dropped when this returns an error. A read blocked past the lock timeout comes back as
     /// [`DbError::Blocked`], as with [`Connection::results`].
     pub async fn each(
         &mut self,
@@ -238,26 +244,41 @@ impl Connection {
         params: &[&dyn ToSql],
         mut on: impl FnMut(Streamed) -> Result<()>,
     ) -> Result<()> {
-        use futures_util::TryStreamExt;
+        use futures_util::StreamExt;
         let (mut stream, started) = self.open(text, params).await?;
         let mut n = 0usize;
-        while let Some(item) = stream.try_next().await.map_err(server_error)? {
-            match item {
-                tiberius::QueryItem::Metadata(m) => on(Streamed::Set(m.result_index()))?,
-                tiberius::QueryItem::Row(r) => {
+        // After the first error (a server error, or `on` refusing a row)
+        // the rest of the answer is still read, and dropped: a statement
+        // that fails does not end the batch on the server, and what it
+        // still sends must not be taken for the next request's answer.
+        let mut first_error: Option<anyhow::Error> = None;
+        while let Some(item) = stream.next().await {
+            if first_error.is_some() {
+                continue;
+            }
+            let handled = match item.map_err(server_error) {
+                Err(e) => Err(e),
+                Ok(tiberius::QueryItem::Metadata(m)) => on(Streamed::Set(m.result_index())),
+                Ok(tiberius::QueryItem::Row(r)) => {
                     let set = r.result_index();
-                    let values = r
-                        .into_iter()
-                        .map(DbValue::from_column)
-                        .collect::<Result<Vec<_>, _>>()?;
                     n += 1;
-                    on(Streamed::Row(set, Row { values }))?;
+                    r.into_iter()
+                        .map(DbValue::from_column)
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(anyhow::Error::from)
+                        .and_then(|values| on(Streamed::Row(set, Row { values })))
                 }
+            };
+            if let Err(e) = handled {
+                first_error = Some(e);
             }
         }
         drop(stream);
         self.answered(started, n);
-        Ok(())
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Begins or ends the snapshot's read-only transaction

@@ -614,7 +614,10 @@ async fn read_tables(
         }
         Streamed::Row(set, row) => {
             let (table, kind) = ((set - small) / 2, kind(set));
-            let object = finding_row(&quoted[table].0, row);
+            let Some((q, _)) = quoted.get(table) else {
+                return Ok(());
+            };
+            let object = finding_row(q, row);
             match (&mut rows, kind) {
                 (Rows::Stream(sink), _) => sink.row(table, kind, object),
                 (_, sql::FindingKind::NullOwner) => Ok(found[table].0.push(object)),

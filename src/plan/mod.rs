@@ -366,6 +366,8 @@ mod tests {
             table: t,
             rows: 10,
             owners: vec![],
+            null_count: nulls as u64,
+            dangling_count: 0,
             null_owner: rows,
             dangling_owner: vec![],
             may_update: true,
