@@ -9,15 +9,14 @@
 //! A [`Writer`] (the write half of a connection) can only be had with a
 //! [`WriteKey`], and only this module can make one.
 
-use crate::connect::{Connection, DbError, Writer};
+use crate::connect::{Connection, DbError, Streamed, Writer};
 use crate::error::Stop;
 use crate::inspect;
-use crate::journal::{Journal, Status, UndoRecord, UndoRow};
+use crate::journal::{Journal, RowLog, Status, UndoRecord, UndoRow};
 use crate::plan::{self, Plan};
 use crate::sql;
 use crate::value::DbValue;
 use anyhow::{anyhow, Result};
-use std::collections::BTreeSet;
 use std::path::Path;
 use std::time::Duration;
 use tiberius::ToSql;
@@ -67,11 +66,14 @@ trait Transaction {
     /// `fix` or `undo`, as messages name it.
     const WHAT: &'static str;
 
-    /// Runs the statements of one attempt, stopping before COMMIT.
+    /// Runs the statements of one attempt, stopping before COMMIT; what it
+    /// must record before the change is sent goes to `journal` (at `path`).
     async fn attempt(
         &mut self,
         w: &mut Writer<'_>,
         opts: &WriteOptions,
+        journal: &mut Journal,
+        path: &Path,
     ) -> Result<Self::Done, Abort>;
 
     /// What to tell the user when the connection was lost during COMMIT
@@ -122,7 +124,7 @@ async fn run<T: Transaction>(
     let mut attempt = 0;
     let done = loop {
         attempt += 1;
-        match tx.attempt(&mut w, opts).await {
+        match tx.attempt(&mut w, opts, journal, path).await {
             Ok(done) => break done,
             Err(Abort::Failed(e)) if deadlocked(&e) && attempt <= opts.retries => {
                 journal.record(
@@ -292,35 +294,71 @@ impl Transaction for FixTx<'_> {
     type Done = ();
     const WHAT: &'static str = "fix";
 
-    /// Three round trips whatever the number of tables: session settings,
-    /// BEGIN and every table's re-check under lock; then, once the tool has
-    /// compared the locked rows with the plan, every table's UPDATE with its
-    /// own row count and its verify; COMMIT is sent by [`run`].
-    async fn attempt(&mut self, w: &mut Writer<'_>, opts: &WriteOptions) -> Result<(), Abort> {
+    /// Three round trips whatever the number of tables or rows: session
+    /// settings, BEGIN, every table's summary of its rows without an owner
+    /// under lock (compared with the plan as it arrives) and those rows
+    /// themselves, streamed into the journal and flushed to disk; then
+    /// every table's UPDATE with its own row count and its verify; COMMIT
+    /// is sent by [`run`].
+    async fn attempt(
+        &mut self,
+        w: &mut Writer<'_>,
+        opts: &WriteOptions,
+        journal: &mut Journal,
+        path: &Path,
+    ) -> Result<(), Abort> {
         let c = &opts.cancel;
-        let statements: Vec<plan::TableSql> = self
-            .plan
+        let plan = self.plan;
+        let statements: Vec<plan::TableSql> = plan
             .tables
             .iter()
             .map(|t| plan::table_sql(&t.table))
             .collect();
         let start = sql::session_setup(opts.lock_timeout_ms).then(
-            std::iter::once(sql::Statement::Write(sql::begin())).chain(
-                statements
-                    .iter()
-                    .map(|s| sql::Statement::Read(s.recheck.clone())),
-            ),
+            std::iter::once(sql::Statement::Write(sql::begin()))
+                .chain(
+                    statements
+                        .iter()
+                        .map(|s| sql::Statement::Read(s.summary.clone())),
+                )
+                .chain(
+                    statements
+                        .iter()
+                        .map(|s| sql::Statement::Read(s.recheck.clone())),
+                ),
         );
-        let locked = step(c, w.results(&start, &[])).await?;
-        if locked.len() != self.plan.tables.len() {
-            return Err(Abort::Failed(anyhow!(
-                "the server answered {} re-checks where the plan has {} tables",
-                locked.len(),
-                self.plan.tables.len()
-            )));
+        let n = plan.tables.len();
+        let mut log = journal.rows_for_next_attempt(path)?;
+        let mut locked = Locked {
+            summaries: vec![None; n],
+            moved: None,
+            compared: false,
+            rows: vec![0; n],
+        };
+        let read = step(
+            c,
+            w.each(&start, &[], |piece| locked.take(plan, &mut log, piece)),
+        )
+        .await;
+        // The lines written belong to the journal whatever happens next, so
+        // that the attempt's outcome line chains to them.
+        let written = journal.rows_written(log);
+        read?;
+        written?;
+        if !locked.compared {
+            locked.moved = compare_with_plan(plan, &locked.summaries);
         }
-        for (t, now) in self.plan.tables.iter().zip(locked) {
-            compare_with_plan(t, now)?;
+        if let Some(m) = locked.moved {
+            return Err(Abort::Moved(m));
+        }
+        for (t, read) in plan.tables.iter().zip(&locked.rows) {
+            if *read != t.rows {
+                return Err(Abort::Failed(anyhow!(
+                    "{}: {read} row(s) were read under lock where the server counted {} a moment before",
+                    t.table.full_name(),
+                    t.rows
+                )));
+            }
         }
         let change = sql::Write::empty().then(statements.iter().flat_map(|s| {
             [
@@ -328,16 +366,16 @@ impl Transaction for FixTx<'_> {
                 sql::Statement::Read(s.verify.clone()),
             ]
         }));
-        let pool: &dyn ToSql = &self.plan.pool.id;
+        let pool: &dyn ToSql = &plan.pool.id;
         let answers = step(c, w.results(&change, &[pool])).await?;
-        if answers.len() != 2 * self.plan.tables.len() {
+        if answers.len() != 2 * n {
             return Err(Abort::Failed(anyhow!(
                 "the server answered {} result sets where the fix expects {}",
                 answers.len(),
-                2 * self.plan.tables.len()
+                2 * n
             )));
         }
-        for (t, pair) in self.plan.tables.iter().zip(answers.chunks(2)) {
+        for (t, pair) in plan.tables.iter().zip(answers.chunks(2)) {
             check_counts(t, first_int(&pair[0]), first_int(&pair[1]))?;
         }
         Ok(())
@@ -357,26 +395,80 @@ fn first_int(rows: &[crate::connect::Row]) -> Option<i64> {
     rows.first().and_then(|r| r.get(0).as_i64())
 }
 
-/// The rows locked inside the transaction must be exactly the planned ones.
-fn compare_with_plan(t: &plan::TablePlan, now: Vec<crate::connect::Row>) -> Result<(), Abort> {
-    let now: BTreeSet<Vec<DbValue>> = now.into_iter().map(|r| r.values).collect();
-    let planned: BTreeSet<Vec<DbValue>> = t.rows.iter().map(|r| r.key.clone()).collect();
-    if now != planned {
-        let gone = planned.difference(&now).count();
-        let new = now.difference(&planned).count();
-        return Err(Abort::Moved(format!(
-            "the database changed after the plan was shown: in {}, {gone} planned row(s) no longer lack an owner and {new} other row(s) now do. Nothing was changed; run the command again to see a new plan",
-            t.table.full_name()
-        )));
+/// What the fix's first request returned so far: each table's summary
+/// under lock, then its rows, which go to the journal once every summary
+/// matched the plan.
+struct Locked {
+    summaries: Vec<Option<(i64, Option<i64>)>>,
+    /// Why the rows are not the planned ones, once compared.
+    moved: Option<String>,
+    compared: bool,
+    /// Rows read under lock, per table.
+    rows: Vec<u64>,
+}
+
+impl Locked {
+    fn take(&mut self, plan: &Plan, log: &mut RowLog, piece: Streamed) -> Result<()> {
+        let n = plan.tables.len();
+        match piece {
+            Streamed::Set(_) => Ok(()),
+            Streamed::Row(i, row) if i < n => {
+                self.summaries[i] = Some((row.int(0), row.get(1).as_i64()));
+                Ok(())
+            }
+            Streamed::Row(i, row) => {
+                if !self.compared {
+                    self.compared = true;
+                    self.moved = compare_with_plan(plan, &self.summaries);
+                }
+                let Some(t) = plan.tables.get(i - n) else {
+                    return Ok(());
+                };
+                if self.moved.is_some() {
+                    return Ok(());
+                }
+                self.rows[i - n] += 1;
+                let keys = t.table.key.len();
+                let name = match row.get(keys) {
+                    DbValue::Null => None,
+                    v => Some(v.to_string()),
+                };
+                log.push(
+                    i - n,
+                    row.values.get(..keys).unwrap_or(&[]),
+                    name.as_deref(),
+                )
+            }
+        }
     }
-    Ok(())
+}
+
+/// The summaries read under lock must be the plan's: as many rows without
+/// an owner, with the same checksum of their keys. Says how they differ.
+fn compare_with_plan(plan: &Plan, summaries: &[Option<(i64, Option<i64>)>]) -> Option<String> {
+    for (t, now) in plan.tables.iter().zip(summaries) {
+        let (rows, checksum) = now.unwrap_or((0, None));
+        let name = t.table.full_name();
+        if rows != t.rows as i64 {
+            return Some(format!(
+                "the database changed after the plan was shown: in {name}, the plan has {} row(s) without an owner and {rows} lack one now. Nothing was changed; run the command again to see a new plan",
+                t.rows
+            ));
+        }
+        if checksum != t.checksum {
+            return Some(format!(
+                "the database changed after the plan was shown: in {name}, {rows} row(s) lack an owner as planned, but not the same rows (the server's checksum of their keys differs). Nothing was changed; run the command again to see a new plan"
+            ));
+        }
+    }
+    None
 }
 
 /// The UPDATE changed exactly the planned rows (its own count, not its
 /// triggers'), and none of the table's rows lacks an owner after it.
 fn check_counts(t: &plan::TablePlan, changed: Option<i64>, left: Option<i64>) -> Result<(), Abort> {
     let name = t.table.full_name();
-    let planned = t.rows.len() as i64;
+    let planned = t.rows as i64;
     if changed != Some(planned) {
         return Err(Abort::Failed(anyhow!(
             "{name}: the UPDATE changed {} row(s) where the plan has {planned}",
@@ -423,7 +515,13 @@ impl Transaction for UndoTx<'_> {
     /// the keys sent once before (see [`inspect::upload_keys`]); then, once
     /// the tool has compared them with the preview, every table's UPDATE
     /// with its own row count; COMMIT is sent by [`run`].
-    async fn attempt(&mut self, w: &mut Writer<'_>, opts: &WriteOptions) -> Result<usize, Abort> {
+    async fn attempt(
+        &mut self,
+        w: &mut Writer<'_>,
+        opts: &WriteOptions,
+        _journal: &mut Journal,
+        _path: &Path,
+    ) -> Result<usize, Abort> {
         let c = &opts.cancel;
         let tables = self.fix.journalled_tables()?;
         let jt: Vec<inspect::JournalledTable> = tables.iter().map(|(_, t)| t.clone()).collect();

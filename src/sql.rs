@@ -42,6 +42,7 @@ const COMMIT: &str = include_str!("../sql/commit.sql");
 const ROLLBACK: &str = include_str!("../sql/rollback.sql");
 /// Locks and reads the keys still without owner.
 const FIX_RECHECK: &str = include_str!("../sql/fix_recheck.sql");
+const NULL_OWNER_SUMMARY: &str = include_str!("../sql/null_owner_summary.sql");
 /// Sets the owner of every row without one.
 const FIX_UPDATE: &str = include_str!("../sql/fix_update.sql");
 /// Counts rows still without owner.
@@ -231,10 +232,7 @@ pub fn finding_rows(
     } else {
         (t.key_list(), t.key_list())
     };
-    let display = match &t.display {
-        Some(d) => format!("CAST(t.{d} AS nvarchar(256))"),
-        None => "CAST(NULL AS nvarchar(256))".to_string(),
-    };
+    let display = display(t);
     let which = match kind {
         FindingKind::NullOwner => format!("t.{} IS NULL", t.owner),
         FindingKind::DanglingOwner => format!(
@@ -282,12 +280,50 @@ pub fn rollback() -> Write {
     Write(ROLLBACK.to_string())
 }
 
-/// Inside the fix: locks and reads the keys still without an owner.
+/// The display name of a finding row: the name column as nvarchar(256),
+/// or a typed NULL.
+fn display(t: &QuotedTable) -> String {
+    match &t.display {
+        Some(d) => format!("CAST(t.{d} AS nvarchar(256))"),
+        None => "CAST(NULL AS nvarchar(256))".to_string(),
+    }
+}
+
+/// How many rows of a table have no owner, and the checksum of their keys;
+/// `locked` inside the fix, where the rows stay locked until COMMIT.
+pub fn null_owner_summary(t: &QuotedTable, locked: bool) -> Read {
+    // A table without a key is never changed; its summary counts alone.
+    let keys = if t.keys.is_empty() {
+        "0".to_string()
+    } else {
+        t.key_list()
+    };
+    Read(render(
+        NULL_OWNER_SUMMARY,
+        &[
+            ("keys", &keys),
+            ("table", &t.table),
+            ("owner", &t.owner),
+            (
+                "lock",
+                if locked {
+                    "WITH (UPDLOCK, HOLDLOCK)"
+                } else {
+                    ""
+                },
+            ),
+        ],
+    ))
+}
+
+/// Inside the fix: locks and reads the rows still without an owner (keys
+/// and name), for the journal.
 pub fn fix_recheck(t: &QuotedTable) -> Read {
     Read(render(
         FIX_RECHECK,
         &[
             ("keys", &t.key_list()),
+            ("display", &display(t)),
             ("table", &t.table),
             ("owner", &t.owner),
         ],
@@ -651,6 +687,7 @@ mod tests {
             COMMIT,
             ROLLBACK,
             FIX_RECHECK,
+            NULL_OWNER_SUMMARY,
             FIX_UPDATE,
             FIX_VERIFY,
             UNDO_KEYS_CREATE,
@@ -678,6 +715,7 @@ mod tests {
         for t in [
             FIX_UPDATE,
             FIX_RECHECK,
+            NULL_OWNER_SUMMARY,
             FIX_VERIFY,
             UNDO_CURRENT,
             UNDO_UPDATE,

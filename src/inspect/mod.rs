@@ -171,6 +171,10 @@ pub struct TableState {
     pub null_count: u64,
     /// Rows whose owner names no pool, by the owner counts.
     pub dangling_count: u64,
+    /// The server's checksum of the keys of the rows with a NULL owner
+    /// (`sql/null_owner_summary.sql`), when the inspection was for a plan;
+    /// None when not read, or when no row lacks an owner.
+    pub null_checksum: Option<i64>,
     /// Rows with a NULL owner, in key order: the first ones or all of
     /// them, as the inspection was asked ([`Rows`]).
     pub null_owner: Vec<ObjectRow>,
@@ -432,13 +436,25 @@ pub trait RowSink {
 /// (the pools, then per table its owners and whether the login may update
 /// it, then its rows without a valid owner as `rows` asks). Whether an owner
 /// names a pool is decided by the server, with the column's collation.
+/// This is the inspection a plan is made from: it also reads each table's
+/// summary of its rows without an owner (count and key checksum), which the
+/// fix compares under lock before it changes anything.
 pub async fn inspect(conn: &mut Connection, rows: Rows<'_>) -> Result<Inspection> {
-    inspect_for(conn, false, rows).await
+    inspect_with(conn, false, true, rows).await
 }
 
 /// [`inspect`], and with `more` also the findings beyond ownership
 /// (RGS005-RGS010, [`more`]), in the same three round trips.
 pub async fn inspect_for(conn: &mut Connection, more: bool, rows: Rows<'_>) -> Result<Inspection> {
+    inspect_with(conn, more, false, rows).await
+}
+
+async fn inspect_with(
+    conn: &mut Connection,
+    more: bool,
+    summaries: bool,
+    rows: Rows<'_>,
+) -> Result<Inspection> {
     let mut server = server_info_only(conn).await?;
     let mut reads = vec![sql::catalog_columns(), sql::catalog_primary_keys()];
     if more {
@@ -493,7 +509,12 @@ pub async fn inspect_for(conn: &mut Connection, more: bool, rows: Rows<'_>) -> R
         }
     };
     let extra: Vec<sql::Read> = queries.iter().map(|q| q.read.clone()).collect();
-    read_tables(conn, &mut i, catalog.tables, extra, rows, finish).await?;
+    let ask = Ask {
+        extra,
+        summaries,
+        rows,
+    };
+    read_tables(conn, &mut i, catalog.tables, ask, finish).await?;
     Ok(i)
 }
 
@@ -525,10 +546,15 @@ async fn read_tables(
     conn: &mut Connection,
     i: &mut Inspection,
     tables: Vec<ObjectTable>,
-    extra: Vec<sql::Read>,
-    mut rows: Rows<'_>,
+    ask: Ask<'_>,
     finish: impl Fn(&mut Inspection, Vec<Vec<Row>>),
 ) -> Result<()> {
+    let Ask {
+        extra,
+        summaries,
+        mut rows,
+    } = ask;
+    let per_table = if summaries { 3 } else { 2 };
     let pool = i
         .pool_table
         .quoted()
@@ -543,8 +569,11 @@ async fn read_tables(
     for (k, (q, _)) in quoted.iter().enumerate() {
         reads.push(sql::owner_counts(q, &pool));
         reads.push(sql::permissions(2 * k + 1));
+        if summaries {
+            reads.push(sql::null_owner_summary(q, false));
+        }
     }
-    let small = 1 + 2 * n + extra.len();
+    let small = 1 + per_table * n + extra.len();
     reads.extend(extra);
     for (q, _) in &quoted {
         reads.push(sql::finding_rows(
@@ -599,7 +628,7 @@ async fn read_tables(
             close(&mut rows, current)?;
             current = Some(set);
             if let Some(t) = tables.take() {
-                complete(i, t, &quoted, std::mem::take(&mut answers), &finish)?;
+                complete(i, t, per_table, std::mem::take(&mut answers), &finish)?;
                 if let Rows::Stream(sink) = &mut rows {
                     sink.ready(i)?;
                 }
@@ -628,7 +657,7 @@ async fn read_tables(
     .await?;
     close(&mut rows, current)?;
     if let Some(t) = tables.take() {
-        complete(i, t, &quoted, answers, &finish)?;
+        complete(i, t, per_table, answers, &finish)?;
         if let Rows::Stream(sink) = &mut rows {
             sink.ready(i)?;
         }
@@ -646,11 +675,11 @@ async fn read_tables(
 fn complete(
     i: &mut Inspection,
     tables: Vec<ObjectTable>,
-    quoted: &[(QuotedTable, String)],
+    per_table: usize,
     answers: Vec<Vec<Row>>,
     finish: &impl Fn(&mut Inspection, Vec<Vec<Row>>),
 ) -> Result<()> {
-    let asked = 1 + 2 * tables.len();
+    let asked = 1 + per_table * tables.len();
     if answers.len() < asked {
         bail!(
             "the server answered {} result sets where at least {asked} were asked for",
@@ -664,15 +693,31 @@ fn complete(
         .into_iter()
         .map(pool_row)
         .collect();
-    for (table, _) in tables.into_iter().zip(quoted) {
+    for table in tables {
         let (counts, perms) = (
             sets.next().unwrap_or_default(),
             sets.next().unwrap_or_default(),
         );
-        i.tables.push(table_state(table, counts, perms));
+        let mut state = table_state(table, counts, perms);
+        if per_table == 3 {
+            let summary = sets.next().unwrap_or_default();
+            state.null_checksum = summary.first().and_then(|r| r.get(1).as_i64());
+        }
+        i.tables.push(state);
     }
     finish(i, sets.collect());
     Ok(())
+}
+
+/// What the third round trip reads beyond the pools, owners and
+/// permissions.
+struct Ask<'a> {
+    /// The findings beyond ownership ([`more`]).
+    extra: Vec<sql::Read>,
+    /// Each table's summary of its rows without an owner (for a plan).
+    summaries: bool,
+    /// How many of the rows without a valid owner.
+    rows: Rows<'a>,
 }
 
 fn pool_row(r: Row) -> Pool {
@@ -712,6 +757,7 @@ fn table_state(table: ObjectTable, counts: Vec<Row>, perms: Vec<Row>) -> TableSt
         owners,
         null_count,
         dangling_count,
+        null_checksum: None,
         null_owner: Vec::new(),
         dangling_owner: Vec::new(),
         may_update: perm(0).unwrap_or(false),

@@ -37,12 +37,7 @@ impl TryFrom<TableChanges> for CompactTable {
     type Error = String;
 
     fn try_from(t: TableChanges) -> Result<Self, String> {
-        let (old, new) = t
-            .rows
-            .first()
-            .map(|r| (r.old.clone(), r.new.clone()))
-            .unwrap_or((DbValue::Null, DbValue::Null));
-        if t.rows.iter().any(|r| r.old != old || r.new != new) {
+        if t.rows.iter().any(|r| r.old != t.old || r.new != t.new) {
             return Err(format!(
                 "{}.{}: rows with different owners cannot share one journal table",
                 t.schema, t.table
@@ -50,68 +45,77 @@ impl TryFrom<TableChanges> for CompactTable {
         }
         let rows = t
             .rows
-            .into_iter()
-            .map(|r| {
-                let mut v: Vec<Value> = r.key.iter().map(plain).collect();
-                v.push(r.name.map_or(Value::Null, Value::String));
-                v
-            })
+            .iter()
+            .map(|r| compact_row(&r.key, r.name.as_deref()))
             .collect();
         Ok(CompactTable {
             schema: t.schema,
             table: t.table,
             owner_column: t.owner_column,
             key_columns: t.key_columns,
-            old,
-            new,
+            old: t.old,
+            new: t.new,
             rows,
         })
     }
+}
+
+/// A row as the journal file holds it: its key values, then its name.
+pub(super) fn compact_row(key: &[DbValue], name: Option<&str>) -> Vec<Value> {
+    let mut v: Vec<Value> = key.iter().map(plain).collect();
+    v.push(name.map_or(Value::Null, |n| Value::String(n.to_string())));
+    v
+}
+
+/// A compact row read back for `table`, whose rows have its owners.
+pub(super) fn typed_row(table: &TableChanges, mut v: Vec<Value>) -> Result<RowChange, String> {
+    let n = table.key_columns.len();
+    if v.len() != n + 1 {
+        return Err(format!(
+            "a row of {}.{} has {} values where its {n} key column(s) and a name make {}",
+            table.schema,
+            table.table,
+            v.len(),
+            n + 1
+        ));
+    }
+    let name = match v.pop() {
+        Some(Value::String(s)) => Some(s),
+        Some(Value::Null) | None => None,
+        Some(_) => return Err("an object name that is not text".to_string()),
+    };
+    let key = v
+        .iter()
+        .zip(&table.key_columns)
+        .map(|(v, col)| typed(&col.type_name, v))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(RowChange {
+        key,
+        name,
+        old: table.old.clone(),
+        new: table.new.clone(),
+    })
 }
 
 impl TryFrom<CompactTable> for TableChanges {
     type Error = String;
 
     fn try_from(c: CompactTable) -> Result<Self, String> {
-        let n = c.key_columns.len();
-        let rows = c
-            .rows
-            .into_iter()
-            .map(|mut v| {
-                if v.len() != n + 1 {
-                    return Err(format!(
-                        "a row of {}.{} has {} values where its {n} key column(s) and a name make {}",
-                        c.schema,
-                        c.table,
-                        v.len(),
-                        n + 1
-                    ));
-                }
-                let name = match v.pop() {
-                    Some(Value::String(s)) => Some(s),
-                    Some(Value::Null) | None => None,
-                    Some(_) => return Err("an object name that is not text".to_string()),
-                };
-                let key = v
-                    .iter()
-                    .zip(&c.key_columns)
-                    .map(|(v, col)| typed(&col.type_name, v))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(RowChange {
-                    key,
-                    name,
-                    old: c.old.clone(),
-                    new: c.new.clone(),
-                })
-            })
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(TableChanges {
+        let mut t = TableChanges {
             schema: c.schema,
             table: c.table,
             owner_column: c.owner_column,
             key_columns: c.key_columns,
-            rows,
-        })
+            old: c.old,
+            new: c.new,
+            rows: Vec::new(),
+        };
+        t.rows = c
+            .rows
+            .into_iter()
+            .map(|v| typed_row(&t, v))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(t)
     }
 }
 
@@ -219,6 +223,76 @@ impl AttemptLine {
     }
 }
 
+/// One appended line of rows: some of the rows one attempt locked in one
+/// table (its index in the record's tables), streamed as the server sent
+/// them and chained like the attempt lines. The rows of the last attempt
+/// are the ones its UPDATE changed.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RowsLine {
+    pub(super) attempt: usize,
+    pub(super) table: usize,
+    pub(super) rows: Vec<Vec<Value>>,
+    digest: String,
+}
+
+#[derive(Serialize)]
+struct RowsChained<'a> {
+    previous: &'a str,
+    attempt: usize,
+    table: usize,
+    rows: &'a [Vec<Value>],
+}
+
+impl RowsLine {
+    /// The line for `rows` of `table` in attempt `attempt`, after the line
+    /// whose digest is `previous`.
+    pub(super) fn new(
+        attempt: usize,
+        table: usize,
+        rows: Vec<Vec<Value>>,
+        previous: &str,
+    ) -> RowsLine {
+        let digest = crate::digest::of(&RowsChained {
+            previous,
+            attempt,
+            table,
+            rows: &rows,
+        });
+        RowsLine {
+            attempt,
+            table,
+            rows,
+            digest,
+        }
+    }
+
+    /// Its digest.
+    pub(super) fn digest(&self) -> &str {
+        &self.digest
+    }
+
+    /// Whether its digest matches its content after `previous`.
+    fn intact(&self, previous: &str) -> bool {
+        crate::digest::of(&RowsChained {
+            previous,
+            attempt: self.attempt,
+            table: self.table,
+            rows: &self.rows,
+        }) == self.digest
+    }
+}
+
+/// A line after the record.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum Line {
+    /// Rows an attempt locked.
+    Rows(RowsLine),
+    /// How an attempt ended.
+    Attempt(AttemptLine),
+}
+
 /// A journal file split into its record line and its attempt lines. A last
 /// line without its newline was being appended when the process died: it
 /// never recorded anything, and is left out (the status stays what the
@@ -237,28 +311,42 @@ pub(super) fn split(text: &str) -> Result<(&str, Vec<&str>)> {
     Ok((first, rest))
 }
 
-/// Parses the attempt lines.
-pub(super) fn attempts(lines: &[&str]) -> Result<Vec<AttemptLine>> {
+/// Parses the lines after the record.
+pub(super) fn lines(lines: &[&str]) -> Result<Vec<Line>> {
     lines
         .iter()
         .enumerate()
         .map(|(i, l)| {
-            serde_json::from_str(l)
-                .map_err(|e| anyhow!("its attempt line {} is not a journal attempt ({e})", i + 2))
+            serde_json::from_str(l).map_err(|e| {
+                anyhow!(
+                    "its line {} is neither rows nor an attempt of a journal ({e})",
+                    i + 2
+                )
+            })
         })
         .collect()
 }
 
-/// Checks the attempt lines' numbering (and, unless `lenient`, digests).
-pub(super) fn check_chain(body_digest: &str, lines: &[AttemptLine]) -> bool {
+/// Checks the chain of the lines after the record (numbering and digests);
+/// returns the digest of the last line.
+pub(super) fn check_chain(body_digest: &str, lines: &[Line]) -> (bool, String) {
     let mut previous = body_digest.to_string();
-    for (i, l) in lines.iter().enumerate() {
-        if !l.intact(i + 1, &previous) {
-            return false;
+    let mut attempts = 0;
+    let mut intact = true;
+    for l in lines {
+        match l {
+            Line::Attempt(a) => {
+                attempts += 1;
+                intact &= a.intact(attempts, &previous);
+                previous = a.digest().to_string();
+            }
+            Line::Rows(r) => {
+                intact &= r.attempt == attempts + 1 && r.intact(&previous);
+                previous = r.digest().to_string();
+            }
         }
-        previous = l.digest().to_string();
     }
-    true
+    (intact, previous)
 }
 
 /// Refuses an impossible journal table (rows of the wrong width are caught

@@ -33,7 +33,7 @@ use std::path::{Path, PathBuf};
 /// Marks a file as this tool's journal.
 pub const FORMAT: &str = "rgs-repair-journal";
 /// The journal layout version this build reads and writes.
-pub const VERSION: u32 = 3;
+pub const VERSION: u32 = 4;
 
 /// What the journal records.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -108,7 +108,13 @@ pub struct TableChanges {
     pub owner_column: String,
     /// Key columns, in order.
     pub key_columns: Vec<TypedColumn>,
-    /// The rows.
+    /// Every row's owner before the change.
+    pub old: DbValue,
+    /// Every row's owner after the change.
+    pub new: DbValue,
+    /// The rows. A fix's are not in its record: each attempt streams the
+    /// rows it locked into lines of their own, and the last attempt's are
+    /// the ones read back here.
     pub rows: Vec<RowChange>,
 }
 
@@ -262,6 +268,9 @@ pub struct Journal {
     /// [`crate::digest`] of the record (everything above but the status
     /// and attempts), written once: what an undo's journal links to.
     pub digest: String,
+    /// The digest of the file's last line, which the next line chains to.
+    #[serde(skip)]
+    tail: String,
 }
 
 fn pending() -> Status {
@@ -300,19 +309,13 @@ impl Journal {
                     table: t.table.table.clone(),
                     owner_column: t.table.owner.name.clone(),
                     key_columns: t.table.key.clone(),
-                    rows: t
-                        .rows
-                        .iter()
-                        .map(|r| RowChange {
-                            key: r.key.clone(),
-                            name: r.name.clone(),
-                            old: r.owner.clone(),
-                            new: plan.pool.id.clone(),
-                        })
-                        .collect(),
+                    old: DbValue::Null,
+                    new: plan.pool.id.clone(),
+                    rows: Vec::new(),
                 })
                 .collect(),
             digest: String::new(),
+            tail: String::new(),
         }
     }
 
@@ -332,6 +335,8 @@ impl Journal {
             .map(|t| {
                 let name = t.full_name();
                 TableChanges {
+                    old: t.new.clone(),
+                    new: DbValue::Null,
                     rows: rows
                         .iter()
                         .filter(|r| r.table == name)
@@ -367,6 +372,7 @@ impl Journal {
             attempts: Vec::new(),
             tables,
             digest: String::new(),
+            tail: String::new(),
             ..fix.clone()
         }
     }
@@ -392,7 +398,7 @@ impl Journal {
         self.tables
             .iter()
             .map(|t| {
-                if t.rows.iter().any(|r| !r.old.is_null()) {
+                if !t.old.is_null() || t.rows.iter().any(|r| !r.old.is_null()) {
                     bail!("{}: the journal records owners other than NULL before the fix; this version only puts back NULL", t.full_name());
                 }
                 Ok((t, t.quoted()?))
@@ -458,6 +464,46 @@ impl Journal {
             .map_err(|e| anyhow!("its content does not match the journal layout: {e}"))?;
         for t in &j.tables {
             format::refuse_empty_keys(t)?;
+        }
+        let lines = format::lines(&lines)?;
+        let (chain, tail) = format::check_chain(&j.digest, &lines);
+        let intact = j.digest == j.computed_digest() && chain;
+        j.tail = tail;
+        j.status_at = j.created_at;
+        // The rows of the last attempt that streamed any: the rows its
+        // UPDATE changed, if it committed.
+        let last_rows = lines
+            .iter()
+            .filter_map(|l| match l {
+                format::Line::Rows(r) => Some(r.attempt),
+                format::Line::Attempt(_) => None,
+            })
+            .max();
+        for line in lines {
+            match line {
+                format::Line::Attempt(a) => {
+                    let a = a.attempt();
+                    j.status = a.outcome;
+                    j.status_at = a.at;
+                    j.error = a.reason.clone();
+                    j.attempts.push(a);
+                }
+                format::Line::Rows(r) if Some(r.attempt) == last_rows => {
+                    let t = j.tables.get_mut(r.table).ok_or_else(|| {
+                        anyhow!(
+                            "a line of rows names table {}, which it does not record",
+                            r.table
+                        )
+                    })?;
+                    for v in r.rows {
+                        let row = format::typed_row(t, v).map_err(|e| anyhow!(e))?;
+                        t.rows.push(row);
+                    }
+                }
+                format::Line::Rows(_) => {}
+            }
+        }
+        for t in &j.tables {
             if let Some(r) = t.rows.iter().find(|r| r.key.iter().any(DbValue::is_null)) {
                 bail!(
                     "a row of {}.{} has a key that does not match its key columns ({:?})",
@@ -467,25 +513,16 @@ impl Journal {
                 );
             }
             let (side, bad) = match j.kind {
-                Kind::Fix => ("new", t.rows.iter().any(|r| r.new.is_null())),
-                Kind::Undo => ("old", t.rows.iter().any(|r| r.old.is_null())),
+                Kind::Fix => ("new", t.new.is_null()),
+                Kind::Undo => ("old", t.old.is_null()),
             };
-            if bad {
+            if bad && !t.rows.is_empty() {
                 bail!(
                     "a row of {}.{} records a NULL {side} owner",
                     t.schema,
                     t.table
                 );
             }
-        }
-        let attempts = format::attempts(&lines)?;
-        let intact = j.digest == j.computed_digest() && format::check_chain(&j.digest, &attempts);
-        j.status_at = j.created_at;
-        for a in attempts.iter().map(format::AttemptLine::attempt) {
-            j.status = a.outcome;
-            j.status_at = a.at;
-            j.error = a.reason.clone();
-            j.attempts.push(a);
         }
         Ok((j, intact))
     }
@@ -509,19 +546,15 @@ impl Journal {
         f.sync_all()
             .with_context(|| format!("cannot flush the journal {} to disk", path.display()))?;
         sync_dir(path);
+        self.tail = self.digest.clone();
         Ok(())
     }
 
     /// Appends the last attempt's line and flushes it to disk: one short
     /// line, whatever the number of rows.
-    fn append_attempt(&self, path: &Path) -> Result<()> {
+    fn append_attempt(&mut self, path: &Path) -> Result<()> {
         let n = self.attempts.len();
-        let previous = if n <= 1 {
-            self.digest.clone()
-        } else {
-            self.attempt_digest(n - 1)
-        };
-        let line = format::AttemptLine::new(n, &self.attempts[n - 1], &previous);
+        let line = format::AttemptLine::new(n, &self.attempts[n - 1], &self.tail);
         let mut bytes = serde_json::to_vec(&line)?;
         bytes.push(b'\n');
         let mut f = OpenOptions::new()
@@ -531,18 +564,32 @@ impl Journal {
         f.write_all(&bytes)?;
         f.sync_all()
             .with_context(|| format!("cannot flush the journal {} to disk", path.display()))?;
+        self.tail = line.digest().to_string();
         Ok(())
     }
 
-    /// The digest of attempt line `n` (from 1), as written.
-    fn attempt_digest(&self, n: usize) -> String {
-        let mut previous = self.digest.clone();
-        for (i, a) in self.attempts.iter().take(n).enumerate() {
-            previous = format::AttemptLine::new(i + 1, a, &previous)
-                .digest()
-                .to_string();
-        }
-        previous
+    /// Starts writing the rows the next attempt locks (see [`RowLog`]).
+    pub fn rows_for_next_attempt(&self, path: &Path) -> Result<RowLog> {
+        let f = OpenOptions::new()
+            .append(true)
+            .open(path)
+            .with_context(|| format!("cannot update the journal {}", path.display()))?;
+        Ok(RowLog {
+            out: std::io::BufWriter::with_capacity(1 << 16, f),
+            path: path.to_path_buf(),
+            attempt: self.attempts.len() + 1,
+            previous: self.tail.clone(),
+            table: 0,
+            pending: Vec::new(),
+            written: 0,
+        })
+    }
+
+    /// Takes the rows `log` wrote as the journal's own (its tail moves on).
+    pub fn rows_written(&mut self, log: RowLog) -> Result<u64> {
+        let (tail, written) = log.finish()?;
+        self.tail = tail;
+        Ok(written)
     }
 
     fn to_bytes(&self) -> Result<Vec<u8>> {
@@ -554,8 +601,8 @@ impl Journal {
     }
 
     /// The whole file as [`Journal::create`] and each [`Journal::record`]
-    /// would have written it (for tests and tools that write a journal in
-    /// one go).
+    /// would have written it, rows in the record (for tests and tools that
+    /// write a journal in one go).
     pub fn to_file_text(&self) -> Result<String> {
         let mut signed = self.clone();
         signed.digest = self.computed_digest();
@@ -568,6 +615,59 @@ impl Journal {
             text.push('\n');
         }
         Ok(text)
+    }
+}
+
+/// How many rows one line of a [`RowLog`] holds.
+const ROWS_PER_LINE: usize = 5_000;
+
+/// The rows one attempt locks, appended to the journal as they arrive from
+/// the server, a line of at most [`ROWS_PER_LINE`] rows at a time, each
+/// chained to the line before; [`Journal::rows_written`] flushes them to
+/// disk (before the UPDATE is sent). Memory stays bounded however many
+/// rows there are.
+pub struct RowLog {
+    out: std::io::BufWriter<fs::File>,
+    path: PathBuf,
+    attempt: usize,
+    previous: String,
+    table: usize,
+    pending: Vec<Vec<serde_json::Value>>,
+    written: u64,
+}
+
+impl RowLog {
+    /// One row of table `table` (its index in the journal's tables).
+    pub fn push(&mut self, table: usize, key: &[DbValue], name: Option<&str>) -> Result<()> {
+        if table != self.table || self.pending.len() >= ROWS_PER_LINE {
+            self.line()?;
+            self.table = table;
+        }
+        self.pending.push(format::compact_row(key, name));
+        self.written += 1;
+        Ok(())
+    }
+
+    fn line(&mut self) -> Result<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let rows = std::mem::take(&mut self.pending);
+        let line = format::RowsLine::new(self.attempt, self.table, rows, &self.previous);
+        serde_json::to_writer(&mut self.out, &line)?;
+        self.out.write_all(b"\n")?;
+        self.previous = line.digest().to_string();
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(String, u64)> {
+        self.line()?;
+        self.out.flush()?;
+        self.out
+            .get_ref()
+            .sync_all()
+            .with_context(|| format!("cannot flush the journal {} to disk", self.path.display()))?;
+        Ok((self.previous, self.written))
     }
 }
 

@@ -131,7 +131,11 @@ pub async fn run(ctx: &Context, args: &FixArgs) -> Result<u8> {
     }
     let mut conn = ctx.connect().await?;
     let progress = ctx.progress(&format!("Reading {}", conn.database));
-    let inspection = inspect::inspect(&mut conn, inspect::Rows::All).await?;
+    let inspection = inspect::inspect(
+        &mut conn,
+        inspect::Rows::Sample(crate::report::HUMAN_OBJECT_LIMIT),
+    )
+    .await?;
     drop(progress);
     let selection = plan::select(&inspection, &args.scope)?;
     if selection.is_empty() {

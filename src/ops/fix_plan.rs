@@ -10,7 +10,6 @@ use crate::error::{Stop, EXIT_OK};
 use crate::inspect::{self, Inspection};
 use crate::plan::{self, Plan};
 use crate::report::{print_json, FixJson, FixOutcome};
-use crate::value::DbValue;
 use anyhow::Result;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -30,7 +29,11 @@ pub async fn run(ctx: &Context, args: &FixArgs, file: &Path) -> Result<u8> {
     };
     let mut conn = ctx.connect().await?;
     let progress = ctx.progress(&format!("Reading {}", conn.database));
-    let inspection = inspect::inspect(&mut conn, inspect::Rows::All).await?;
+    let inspection = inspect::inspect(
+        &mut conn,
+        inspect::Rows::Sample(crate::report::HUMAN_OBJECT_LIMIT),
+    )
+    .await?;
     drop(progress);
     let identity_override = check_identity(args, &saved, &inspection)?;
     let now = plan::select(&inspection, &saved.scope)?
@@ -114,61 +117,35 @@ fn check_identity(args: &FixArgs, saved: &Plan, i: &Inspection) -> Result<Option
     .into())
 }
 
-/// Per table, the keys without an owner now that the plan does not have,
-/// and the planned keys that no longer lack one; empty when they match.
+/// Per table, how the rows without an owner now differ from the plan's (by
+/// count, and by the server's checksum of their keys); empty when they
+/// match.
 fn differences(saved: &Plan, now: &Plan) -> Vec<String> {
-    let keys = |p: &Plan| -> BTreeMap<String, BTreeSet<Vec<DbValue>>> {
+    let summary = |p: &Plan| -> BTreeMap<String, (u64, Option<i64>)> {
         p.tables
             .iter()
-            .map(|t| {
-                let keys = t
-                    .rows
-                    .iter()
-                    // Keys as the server returned them, both times.
-                    .map(|r| r.key.clone())
-                    .collect();
-                (t.table.full_name(), keys)
-            })
+            .map(|t| (t.table.full_name(), (t.rows, t.checksum)))
             .collect()
     };
-    let (then, now) = (keys(saved), keys(now));
+    let (then, now) = (summary(saved), summary(now));
     let tables: BTreeSet<&String> = then.keys().chain(now.keys()).collect();
-    let empty = BTreeSet::new();
     let mut out = Vec::new();
     for t in tables {
-        let (a, b) = (then.get(t).unwrap_or(&empty), now.get(t).unwrap_or(&empty));
-        let gone: Vec<String> = a.difference(b).map(|k| key_text(k)).collect();
-        let new: Vec<String> = b.difference(a).map(|k| key_text(k)).collect();
-        if !gone.is_empty() {
-            out.push(format!(
-                "  {t}: {} planned row(s) no longer lack an owner: {}",
-                gone.len(),
-                sample(&gone)
-            ));
-        }
-        if !new.is_empty() {
-            out.push(format!(
-                "  {t}: {} row(s) not in the plan now lack an owner: {}",
-                new.len(),
-                sample(&new)
-            ));
+        match (then.get(t), now.get(t)) {
+            (Some((a, _)), None) => out.push(format!(
+                "  {t}: the plan has {a} row(s) without an owner; none lack one now"
+            )),
+            (None, Some((b, _))) => out.push(format!(
+                "  {t}: not in the plan; {b} row(s) lack an owner now"
+            )),
+            (Some((a, _)), Some((b, _))) if a != b => out.push(format!(
+                "  {t}: the plan has {a} row(s) without an owner; {b} lack one now"
+            )),
+            (Some((a, x)), Some((_, y))) if x != y => out.push(format!(
+                "  {t}: {a} row(s) lack an owner, as planned, but not the same rows (the server's checksum of their keys differs)"
+            )),
+            _ => {}
         }
     }
     out
-}
-
-fn key_text(key: &[DbValue]) -> String {
-    key.iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn sample(keys: &[String]) -> String {
-    let shown: Vec<&str> = keys.iter().take(10).map(String::as_str).collect();
-    if keys.len() > shown.len() {
-        format!("{} and {} more", shown.join("; "), keys.len() - shown.len())
-    } else {
-        shown.join("; ")
-    }
 }

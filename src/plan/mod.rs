@@ -135,8 +135,15 @@ pub fn choose_pool(pools: &[Pool], requested: Option<&str>) -> Result<PoolChoice
 pub struct TablePlan {
     /// The table.
     pub table: ObjectTable,
-    /// The rows whose owner is NULL now and will be the pool.
-    pub rows: Vec<ObjectRow>,
+    /// How many rows have a NULL owner now and will have the pool.
+    pub rows: u64,
+    /// The server's checksum of their keys (`sql/null_owner_summary.sql`):
+    /// with the count, what the rows under lock must match before anything
+    /// changes.
+    pub checksum: Option<i64>,
+    /// The first of them in key order, for people; the journal records
+    /// every row the fix changes.
+    pub sample: Vec<ObjectRow>,
 }
 
 /// A table with NULL owners that the plan leaves alone, and why.
@@ -184,7 +191,7 @@ pub struct Plan {
 impl Plan {
     /// Rows to change in all.
     pub fn row_count(&self) -> usize {
-        self.tables.iter().map(|t| t.rows.len()).sum()
+        self.tables.iter().map(|t| t.rows as usize).sum()
     }
 
     /// Whether there is nothing to change.
@@ -274,7 +281,9 @@ pub fn select(inspection: &Inspection, scope: &Scope) -> Result<Selection, Stop>
         }
         tables.push(TablePlan {
             table: t.table.clone(),
-            rows: t.null_owner.clone(),
+            rows: t.null_count,
+            checksum: t.null_checksum,
+            sample: t.null_owner.clone(),
         });
     }
     Ok(Selection {
@@ -301,7 +310,11 @@ pub fn build(
 /// The statements of one table's step, as sent.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TableSql {
-    /// Locks and reads the keys still NULL.
+    /// The count and key checksum of the rows without an owner, under
+    /// lock: compared with the plan before anything changes.
+    pub summary: sql::Read,
+    /// Locks and reads the rows still NULL (keys and names), for the
+    /// journal.
     pub recheck: sql::Read,
     /// Sets the owner; `@P1` is the pool ID.
     pub update: sql::Write,
@@ -318,6 +331,7 @@ pub fn quoted(t: &ObjectTable) -> QuotedTable {
 pub fn table_sql(t: &ObjectTable) -> TableSql {
     let q = quoted(t);
     TableSql {
+        summary: sql::null_owner_summary(&q, true),
         recheck: sql::fix_recheck(&q),
         update: sql::fix_update(&q),
         verify: sql::fix_verify(&q),

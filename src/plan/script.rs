@@ -1,8 +1,9 @@
 //! The change script: the whole repair as one T-SQL batch a DBA can run by
 //! hand (SSMS, `sqlcmd -b -i`), with the guards the tool applies when it
 //! runs the plan itself, written as real checks: it refuses another server
-//! or database, compares each table's rows without an owner with the
-//! planned keys under `UPDLOCK, HOLDLOCK`, checks every `@@ROWCOUNT`, and
+//! or database, compares each table's rows without an owner with the plan
+//! under `UPDLOCK, HOLDLOCK` (their count, and the server's checksum of
+//! their keys), checks every `@@ROWCOUNT`, and
 //! raises an error (RAISERROR, so that it runs on SQL Server 2008 R2) and
 //! rolls back on any difference. The dry run prints this same text.
 
@@ -10,9 +11,6 @@ use super::Plan;
 use crate::quote::QuotedTable;
 use crate::value::DbValue;
 use std::fmt::Write;
-
-/// Rows per `INSERT ... VALUES`: SQL Server's limit for a row constructor.
-const VALUES_PER_INSERT: usize = 1000;
 
 /// The change script for `plan`.
 pub fn script(plan: &Plan) -> String {
@@ -25,12 +23,10 @@ pub fn script(plan: &Plan) -> String {
     let _ = writeln!(out, "DECLARE @pool {};", sql_type(&pool_type(plan)));
     let _ = writeln!(out, "SET @pool = {};", sql_literal(&plan.pool.id));
     let _ = writeln!(out, "DECLARE @rows bigint;");
-    for (i, t) in plan.tables.iter().enumerate() {
-        planned_keys(&mut out, i + 1, t);
-    }
+    let _ = writeln!(out, "DECLARE @checksum int;");
     let _ = writeln!(out, "BEGIN TRANSACTION;");
-    for (i, t) in plan.tables.iter().enumerate() {
-        table_step(&mut out, i + 1, t);
+    for t in &plan.tables {
+        table_step(&mut out, t);
     }
     let _ = writeln!(out, "COMMIT TRANSACTION;");
     let _ = writeln!(
@@ -107,58 +103,31 @@ fn identity_check(out: &mut String, plan: &Plan) {
     let _ = writeln!(out, "END;");
 }
 
-fn planned_keys(out: &mut String, n: usize, t: &super::TablePlan) {
-    let q = super::quoted(&t.table);
-    let cols: Vec<String> = t
-        .table
-        .key
-        .iter()
-        .zip(&q.keys)
-        .map(|(k, quoted)| {
-            let collate = if is_text(&k.type_name) {
-                " COLLATE DATABASE_DEFAULT"
-            } else {
-                ""
-            };
-            format!("{quoted} {}{collate} NOT NULL", sql_type(&k.type_name))
-        })
-        .collect();
-    let _ = writeln!(
-        out,
-        "DECLARE @planned_{n} TABLE ({}, PRIMARY KEY ({}));",
-        cols.join(", "),
-        q.key_list()
-    );
-    for chunk in t.rows.chunks(VALUES_PER_INSERT) {
-        let _ = writeln!(out, "INSERT INTO @planned_{n} ({}) VALUES", q.key_list());
-        let last = chunk.len() - 1;
-        for (i, r) in chunk.iter().enumerate() {
-            let values: Vec<String> = r.key.iter().map(sql_literal).collect();
-            let end = if i == last { ";" } else { "," };
-            let _ = writeln!(out, "    ({}){end}", values.join(", "));
-        }
-    }
-}
-
-fn table_step(out: &mut String, n: usize, t: &super::TablePlan) {
+fn table_step(out: &mut String, t: &super::TablePlan) {
     let q: QuotedTable = super::quoted(&t.table);
     let name = t.table.full_name();
     let pname = percent(&name);
-    let planned = t.rows.len();
-    let matches: Vec<String> = q.keys.iter().map(|k| format!("t.{k} = p.{k}")).collect();
-    let _ = writeln!(out, "-- {name}: {planned} planned row(s)");
+    let planned = t.rows;
+    // The same summary the tool compares (sql/null_owner_summary.sql): the
+    // count and the server's checksum of the keys of the rows without an
+    // owner, under lock until COMMIT.
+    let same_rows = match t.checksum {
+        Some(c) => format!("@checksum IS NULL OR @checksum <> {c}"),
+        None => "@checksum IS NOT NULL".to_string(),
+    };
     let _ = writeln!(
         out,
-        "SELECT @rows = COUNT_BIG(*) FROM {} WITH (UPDLOCK, HOLDLOCK) WHERE {} IS NULL;",
-        q.table, q.owner
+        "-- {name}: {planned} planned row(s), key checksum {}",
+        t.checksum.map_or("NULL".to_string(), |c| c.to_string())
     );
     let _ = writeln!(
         out,
-        "IF @rows <> {planned} OR EXISTS (SELECT 1 FROM @planned_{n} AS p WHERE NOT EXISTS (SELECT 1 FROM {} AS t WHERE {} AND t.{} IS NULL))",
+        "SELECT @rows = COUNT_BIG(*), @checksum = CHECKSUM_AGG(BINARY_CHECKSUM({})) FROM {} WITH (UPDLOCK, HOLDLOCK) WHERE {} IS NULL;",
+        q.key_list(),
         q.table,
-        matches.join(" AND "),
         q.owner
     );
+    let _ = writeln!(out, "IF @rows <> {planned} OR {same_rows}");
     let _ = writeln!(out, "BEGIN");
     let _ = writeln!(out, "    ROLLBACK TRANSACTION;");
     raise(out, &format!("rgs-repair: in {pname} the rows without an owner are not the {planned} planned ones (%I64d now lack an owner); nothing was changed. Make a new plan."), Some("@rows"));
@@ -204,13 +173,6 @@ fn raise(out: &mut String, message: &str, arg: Option<&str>) {
 /// as itself.
 pub fn percent(s: &str) -> String {
     s.replace('%', "%%")
-}
-
-fn is_text(type_name: &str) -> bool {
-    matches!(
-        type_name.to_ascii_lowercase().as_str(),
-        "nvarchar" | "varchar" | "nchar" | "char"
-    )
 }
 
 /// The owner column's type, which `@pool` takes.

@@ -424,7 +424,8 @@ pub struct PlanTableJson {
     pub table: String,
     /// Rows to change.
     pub rows: usize,
-    /// Which.
+    /// The first of them in key order (all of them are in the journal
+    /// after the fix, and in `check --format json` before it).
     pub objects: Vec<ObjectJson>,
 }
 
@@ -445,8 +446,8 @@ pub fn plan_json(p: &Plan) -> PlanJson {
             .map(|t| PlanTableJson {
                 schema: t.table.schema.clone(),
                 table: t.table.table.clone(),
-                rows: t.rows.len(),
-                objects: objects_json(&t.rows),
+                rows: t.rows as usize,
+                objects: objects_json(&t.sample),
             })
             .collect(),
         skipped: p.skipped.clone(),

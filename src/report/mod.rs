@@ -347,7 +347,7 @@ pub fn plan_human(p: &Plan, with_sql: bool) -> String {
     let rows: Vec<Vec<String>> = p
         .tables
         .iter()
-        .map(|t| vec![t.table.full_name(), t.rows.len().to_string()])
+        .map(|t| vec![t.table.full_name(), t.rows.to_string()])
         .collect();
     out.push_str(&table(&["Table", "Rows to change"], &rows));
     for t in &p.tables {
@@ -356,10 +356,10 @@ pub fn plan_human(p: &Plan, with_sql: bool) -> String {
             out,
             "  {} ({} row(s), OwnerPoolId NULL -> {}):",
             t.table.full_name(),
-            t.rows.len(),
+            t.rows,
             p.pool.id
         );
-        object_lines(&mut out, &t.rows, t.rows.len(), false);
+        object_lines(&mut out, &t.sample, t.rows as usize, false);
     }
     for s in p.skipped.iter().chain(&p.copies) {
         let _ = writeln!(out);
