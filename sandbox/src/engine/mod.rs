@@ -11,6 +11,7 @@
 //! `session` (execution, transactions, locking), `script` (GO batches).
 
 mod catalog;
+mod checksum;
 pub(crate) mod collation;
 mod created;
 mod datatype;
