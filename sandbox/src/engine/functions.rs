@@ -71,6 +71,7 @@ pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Re
     register_strings(conn)?;
     register_patterns(conn)?;
     register_metadata(conn, &shared)?;
+    super::checksum::register(conn)?;
     Ok(())
 }
 

@@ -10,7 +10,9 @@
 //! conversions), `functions` (SQLite functions with SQL Server semantics),
 //! `session` (execution, transactions, locking), `script` (GO batches).
 
+mod bulk;
 mod catalog;
+mod checksum;
 pub(crate) mod collation;
 mod created;
 mod datatype;
@@ -24,9 +26,10 @@ mod translate;
 mod version;
 
 pub use errors::CANCELLED;
+pub(crate) use session::bulk_premature_end;
 pub use version::{ProductVersion, DEFAULT_VERSION};
 
-use crate::types::{Item, Param, ResultSet, SqlError};
+use crate::types::{Column, Item, Param, ResultSet, SqlError, Value};
 use catalog::DbSummary;
 use session::{InterruptState, SessionState};
 use std::collections::HashSet;
@@ -510,6 +513,23 @@ impl Session {
     pub fn execute(&mut self, sql: &str, params: &[Param]) -> Vec<Item> {
         self.state.running(true);
         let items = self.state.execute(sql, params);
+        self.state.running(false);
+        items
+    }
+
+    /// A BULK_LOAD message (after an `INSERT BULK` batch): `columns` as
+    /// its COLMETADATA describes them, then its rows, each value as the
+    /// column's type decodes it. Inserts them into the INSERT BULK's
+    /// table, all or nothing, and answers DONE with the row count; 4804
+    /// when no INSERT BULK came just before. A row that fails to decode
+    /// is an `Err` of the iterator: the load stops and rolls back.
+    pub fn bulk_load(
+        &mut self,
+        columns: &[Column],
+        rows: &mut dyn Iterator<Item = Result<Vec<Value>, SqlError>>,
+    ) -> Vec<Item> {
+        self.state.running(true);
+        let items = self.state.bulk_load(columns, rows);
         self.state.running(false);
         items
     }

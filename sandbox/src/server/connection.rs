@@ -4,12 +4,14 @@
 use super::batch::{stack_limit_error, RequestText, MAX_EXPRESSION_OPERATORS};
 use super::login::protocol_error;
 use super::{Shared, SERVER_NAME};
-use crate::engine::{Interrupter, Session};
+use crate::engine::{bulk_premature_end, Interrupter, Session};
 use crate::fault::{self, Fault, FaultKind};
+use crate::tds::bulk::{BulkData, BulkError};
 use crate::tds::packet::{packet_type, status, Message};
 use crate::tds::request::{self, DecodeError, Request, TmRequest};
 use crate::tds::response::{self, Framing};
 use crate::tds::transport::Transport;
+use crate::tds::wire::WireError;
 use crate::types::{Item, SqlError};
 use std::io;
 use std::sync::atomic::Ordering;
@@ -87,6 +89,37 @@ fn run_request(session: &mut Session, req: &Request) -> Vec<Item> {
         Request::Transaction(TmRequest::Save { name }) => {
             session.execute(&format!("SAVE TRANSACTION {}", quoted(name)), &[])
         }
+        Request::BulkLoad(data) => bulk_load(session, data),
+    }
+}
+
+/// A BULK_LOAD message: its rows go to the engine as they decode; what
+/// does not decode is SQL Server's 4804 (bytes) or 4816 (a column type).
+fn bulk_load(session: &mut Session, data: &Result<BulkData, BulkError>) -> Vec<Item> {
+    let malformed = |e: &WireError| {
+        debug!(error = %e, "malformed bulk load data");
+        bulk_premature_end()
+    };
+    match data {
+        Ok(data) => {
+            let mut rows = data.rows().map(|r| r.map_err(|e| malformed(&e)));
+            session.bulk_load(&data.columns, &mut rows)
+        }
+        Err(e) => {
+            let error = match e {
+                BulkError::ColumnType(colid) => SqlError {
+                    number: 4816,
+                    severity: 16,
+                    state: 1,
+                    message: format!("Invalid column type from bcp client for colid {colid}."),
+                    line: 1,
+                },
+                BulkError::Malformed(e) => malformed(e),
+            };
+            // The engine still consumes the INSERT BULK it prepared.
+            let mut none = std::iter::once(Err(error));
+            session.bulk_load(&[], &mut none)
+        }
     }
 }
 
@@ -127,7 +160,10 @@ impl Connection {
                     let ack = response::attention_ack(&[]);
                     self.reply(&ack).await?;
                 }
-                packet_type::SQL_BATCH | packet_type::RPC | packet_type::TRANSACTION_MANAGER => {
+                packet_type::SQL_BATCH
+                | packet_type::RPC
+                | packet_type::TRANSACTION_MANAGER
+                | packet_type::BULK_LOAD => {
                     if !self.request(msg).await? {
                         return Ok(());
                     }

@@ -5,6 +5,7 @@
 
 // The fuzz entry points exist for the `/fuzz` crate (feature `fuzzing`) and
 // for this crate's own tests of the decoders; they are not API.
+pub mod bulk;
 #[cfg(any(test, feature = "fuzzing"))]
 #[doc(hidden)]
 pub mod fuzz;

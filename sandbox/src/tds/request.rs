@@ -50,6 +50,9 @@ pub enum Request {
     },
     /// A transaction manager request.
     Transaction(TmRequest),
+    /// A BULK_LOAD message (the rows of the `INSERT BULK` just sent), or
+    /// why it cannot be loaded.
+    BulkLoad(Result<super::bulk::BulkData, super::bulk::BulkError>),
 }
 
 impl Request {
@@ -59,6 +62,7 @@ impl Request {
             Request::Batch { .. } => "batch",
             Request::ExecuteSql { .. } => "rpc",
             Request::Transaction(_) => "tm",
+            Request::BulkLoad(_) => "bulk",
         }
     }
 
@@ -66,7 +70,7 @@ impl Request {
     pub fn sql(&self) -> Option<&str> {
         match self {
             Request::Batch { sql } | Request::ExecuteSql { sql, .. } => Some(sql),
-            Request::Transaction(_) => None,
+            Request::Transaction(_) | Request::BulkLoad(_) => None,
         }
     }
 }
@@ -98,6 +102,13 @@ pub struct Decoded {
 
 /// Decodes a SQLBatch, RPC or transaction manager message.
 pub fn decode(msg: &Message) -> Result<Decoded, DecodeError> {
+    if msg.ty == packet_type::BULK_LOAD {
+        // No ALL_HEADERS: the bulk data runs in the INSERT BULK's context.
+        return Ok(Decoded {
+            request: Request::BulkLoad(super::bulk::BulkData::decode(msg.payload.clone())),
+            transaction: None,
+        });
+    }
     let mut r = Reader::new(&msg.payload);
     let transaction = read_all_headers(&mut r)?;
     let request = match msg.ty {

@@ -355,7 +355,10 @@ pub fn put_columns(out: &mut Vec<u8>, columns: &[Column]) {
     out.extend_from_slice(&(columns.len() as u16).to_le_bytes());
     for c in columns {
         out.extend_from_slice(&0u32.to_le_bytes()); // UserType
-        let flags: u16 = if c.nullable { 0x0001 } else { 0 };
+                                                    // usUpdateable "unknown" (0x0008), as SQL Server marks a table's
+                                                    // columns: bulk-load clients (tiberius's `bulk_insert`) take only
+                                                    // columns so marked from their `SELECT TOP 0 * FROM t`.
+        let flags: u16 = 0x0008 | if c.nullable { 0x0001 } else { 0 };
         out.extend_from_slice(&flags.to_le_bytes());
         put_type_info(out, c.ty);
         super::wire::put_b_varchar(out, &c.name);

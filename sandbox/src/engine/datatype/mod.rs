@@ -20,7 +20,7 @@ mod tests;
 pub(crate) use convert::{convert, Mode};
 pub(crate) use storage::{
     ci_cmp, format_datetime, from_storage, guid_cmp, guid_text, literal, param_storage,
-    parse_datetime, quote_ident, quote_str, to_storage,
+    parse_datetime, parse_guid, quote_ident, quote_str, to_storage,
 };
 
 /// A declared type: the wire type plus the `datetime2` fractional precision,

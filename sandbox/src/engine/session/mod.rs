@@ -14,6 +14,7 @@
 //! session's plain read of it waits (READ_COMMITTED_SNAPSHOT off, SQL
 //! Server's default), as NOLOCK reads do not.
 
+mod bulk;
 mod ddl;
 mod raise;
 mod run;
@@ -31,6 +32,7 @@ use super::parse::{parse_batch, Parsed};
 use super::translate::{plan, Action, Env, QueryPlan, SetOption, Var};
 use super::Shared;
 use crate::types::{Item, Param, SqlError, Value};
+pub(crate) use bulk::premature_end as bulk_premature_end;
 use rusqlite::types::Value as SqlVal;
 use rusqlite::{Connection, ErrorCode};
 use sqlparser::ast::Statement;
@@ -110,6 +112,9 @@ pub(crate) struct SessionState {
     command: &'static str,
     /// Whether reads wait for other sessions' table locks.
     lock_waits: bool,
+    /// The target of the INSERT BULK just run: the next request may be
+    /// its BULK_LOAD message.
+    bulk: Option<bulk::BulkTarget>,
 }
 
 impl SessionState {
@@ -151,6 +156,7 @@ impl SessionState {
             trigger_failed: false,
             command: "SELECT",
             lock_waits: true,
+            bulk: None,
         };
         state.register();
         Ok(state)
@@ -168,9 +174,14 @@ impl SessionState {
 
     pub fn execute(&mut self, sql: &str, params: &[Param]) -> Vec<Item> {
         self.interrupt.flag.store(false, Ordering::SeqCst);
+        // A bulk target lasts until the next request only.
+        self.bulk = None;
         self.drop_table_vars();
         self.vars.clear();
         self.publish_temp_tables();
+        if super::bulk::is_insert_bulk(sql) {
+            return self.insert_bulk(sql);
+        }
         let items = self.run_batch(sql, params);
         // Table variables live as long as their batch.
         self.drop_table_vars();
@@ -584,12 +595,14 @@ impl SessionState {
 
     pub fn begin_transaction(&mut self) -> Vec<Item> {
         let mut items = Vec::new();
+        self.bulk = None;
         self.begin(&mut items);
         items
     }
 
     pub fn commit_transaction(&mut self) -> Vec<Item> {
         let mut items = Vec::new();
+        self.bulk = None;
         if let Err(e) = self.commit(&mut items) {
             items.push(Item::Error(e));
         }
@@ -598,6 +611,7 @@ impl SessionState {
 
     pub fn rollback_transaction(&mut self) -> Vec<Item> {
         let mut items = Vec::new();
+        self.bulk = None;
         if self.trancount == 0 {
             items.push(Item::Error(errors::rollback_without_begin()));
         } else {

@@ -34,7 +34,7 @@ use std::collections::HashMap;
 #[derive(Debug, Default)]
 pub(super) struct TempTables {
     /// Tables by lowercase `#name`.
-    live: HashMap<String, TableInfo>,
+    pub(super) live: HashMap<String, TableInfo>,
     /// SQLite names of the tables created in the open transaction.
     created: Vec<String>,
     /// Tables dropped in the open transaction that existed before it:
@@ -125,7 +125,15 @@ impl SessionState {
     /// but outside SQLite's, the table is copied first (once) so that a
     /// ROLLBACK can undo the write.
     pub(super) fn temp_table_dml(&mut self, p: &DmlPlan) -> Result<u64, SqlError> {
-        let sqlite = &p.table.sqlite;
+        self.keep_temp_before(&p.table.sqlite)?;
+        self.table_var_dml(p)
+    }
+
+    /// Before a write to a temporary table: inside a transaction but
+    /// outside SQLite's, the table is copied (once) so that a ROLLBACK
+    /// can undo the write.
+    pub(super) fn keep_temp_before(&mut self, sqlite: &str) -> Result<(), SqlError> {
+        let sqlite = &sqlite.to_string();
         if self.trancount > 0
             && !self.sqlite_tx
             && !self.temps.created.contains(sqlite)
@@ -142,7 +150,7 @@ impl SessionState {
                 .map_err(|e| self.map_err(e))?;
             self.temps.copies.push((sqlite.clone(), copy));
         }
-        self.table_var_dml(p)
+        Ok(())
     }
 
     /// The end of the session's transaction, after SQLite's COMMIT or
@@ -239,7 +247,7 @@ impl SessionState {
 
     /// Runs `f` under a SQLite savepoint of its own: all or nothing,
     /// inside the session's SQLite transaction or in autocommit.
-    fn savepoint(
+    pub(super) fn savepoint(
         &mut self,
         name: &str,
         f: impl FnOnce(&mut Self) -> Result<(), SqlError>,

@@ -9,14 +9,14 @@ use sqlparser::ast::{self, Expr, Function, FunctionArg, FunctionArgExpr, Functio
 
 /// A function call's name and arguments, checked for the shapes the
 /// sandbox supports.
-struct Call<'q> {
+pub(super) struct Call<'q> {
     /// The name as written (for messages).
-    fname: String,
+    pub(super) fname: String,
     /// The name, lowercase (for dispatch).
-    lname: String,
-    exprs: Vec<&'q Expr>,
+    pub(super) lname: String,
+    pub(super) exprs: Vec<&'q Expr>,
     /// `COUNT(DISTINCT x)`...
-    distinct: bool,
+    pub(super) distinct: bool,
     /// `COUNT(*)`.
     star: bool,
     /// `CURRENT_TIMESTAMP`, `USER`...: no argument list at all.
@@ -106,7 +106,11 @@ impl<'q> Call<'q> {
         {
             return Err(errors::syntax(&self.fname));
         }
-        if self.distinct && !matches!(lname, "count" | "count_big" | "sum" | "avg" | "min" | "max")
+        if self.distinct
+            && !matches!(
+                lname,
+                "count" | "count_big" | "sum" | "avg" | "min" | "max" | "checksum_agg"
+            )
         {
             return Err(errors::syntax("DISTINCT"));
         }
@@ -116,12 +120,12 @@ impl<'q> Call<'q> {
         Ok(())
     }
 
-    fn n(&self) -> usize {
+    pub(super) fn n(&self) -> usize {
         self.exprs.len()
     }
 
     /// Exactly `k` arguments (error 174 otherwise).
-    fn need(&self, k: usize) -> Result<(), SqlError> {
+    pub(super) fn need(&self, k: usize) -> Result<(), SqlError> {
         if self.n() == k {
             Ok(())
         } else {
@@ -146,7 +150,7 @@ impl<'q> Call<'q> {
         }
     }
 
-    fn d(&self) -> &'static str {
+    pub(super) fn d(&self) -> &'static str {
         if self.distinct {
             "DISTINCT "
         } else {
@@ -164,6 +168,7 @@ impl Tr<'_, '_> {
         }
         match c.lname.as_str() {
             "count" | "count_big" | "sum" | "avg" | "min" | "max" => self.aggregate(&c),
+            "binary_checksum" | "checksum_agg" => self.checksum_function(&c),
             "isnull" | "coalesce" | "nullif" | "iif" => self.null_function(&c),
             "len" | "upper" | "lower" | "ltrim" | "rtrim" | "left" | "right" | "substring" => {
                 self.string_function(&c)

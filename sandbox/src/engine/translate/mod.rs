@@ -16,6 +16,7 @@
 //! that change the session (control). This file holds the plans the
 //! session runs and the statement dispatch.
 
+mod checksum;
 mod control;
 mod ddl;
 mod dml;

@@ -1,0 +1,302 @@
+//! Bulk load at run time: `INSERT BULK` checks its target and remembers
+//! it; the BULK_LOAD message that follows inserts its rows with one
+//! prepared statement under one savepoint (all or nothing, as SQL Server
+//! loads one batch), inside the session's transaction when one is open.
+//!
+//! As SQL Server's default bulk load does: no trigger fires; a NULL takes
+//! the column's default unless KEEP_NULLS was asked for; PRIMARY KEY,
+//! UNIQUE and NOT NULL are enforced (2627, 2601, 515); INSERT permission
+//! is checked. The sandbox enforces no CHECK or FOREIGN KEY constraint
+//! anyway, so CHECK_CONSTRAINTS changes nothing.
+
+use super::{ErrKind, SessionState};
+use crate::engine::bulk;
+use crate::engine::catalog::TableInfo;
+use crate::engine::datatype::{convert, param_storage, quote_ident, Mode};
+use crate::engine::errors;
+use crate::engine::translate::{DmlKind, DmlPlan, Sql};
+use crate::types::{Column, Item, SqlError, Value};
+use rusqlite::types::{Value as SqlVal, ValueRef};
+
+/// What an INSERT BULK prepared for the session's next BULK_LOAD message.
+#[derive(Debug, Clone)]
+pub(crate) struct BulkTarget {
+    table: TableInfo,
+    /// Positions in `table.columns`, in the order the rows carry them.
+    columns: Vec<usize>,
+    keep_nulls: bool,
+}
+
+/// Msg 4804: bulk data that ends too early, or that came without a
+/// preceding INSERT BULK (the server has no row format to read it with).
+pub(crate) fn premature_end() -> SqlError {
+    errors::other(
+        4804,
+        17,
+        1,
+        "While reading current row from host, a premature end-of-message was encountered--an incoming data stream was interrupted when the server expected to see more data. The host program may have terminated. Ensure that you are using a supported client application programming interface (API).",
+    )
+}
+
+impl SessionState {
+    /// INSERT BULK: the table, its columns and the INSERT permission are
+    /// checked now; the rows come with the next request.
+    pub(super) fn insert_bulk(&mut self, sql: &str) -> Vec<Item> {
+        let mut items = Vec::new();
+        match self.bulk_target(sql) {
+            Ok(t) => {
+                self.bulk = Some(t);
+                self.done(&mut items);
+            }
+            Err(e) => {
+                self.fail(e, 1, ErrKind::Compile, &mut items);
+            }
+        }
+        items
+    }
+
+    fn bulk_target(&mut self, sql: &str) -> Result<BulkTarget, SqlError> {
+        let b = bulk::parse(sql)?;
+        let table = self.bulk_table(&b.table)?;
+        if !table.name.starts_with('#') {
+            self.check_writable()?;
+            self.check_perm(&table.schema, &table.name, "INSERT")?;
+        }
+        let mut columns = Vec::with_capacity(b.columns.len());
+        for c in &b.columns {
+            let i = table.column(c).ok_or_else(|| errors::invalid_column(c))?;
+            if columns.contains(&i) {
+                return Err(errors::other(
+                    264,
+                    16,
+                    1,
+                    format!("The column name '{c}' is specified more than once in the SET clause or column list of an INSERT. A column cannot be assigned more than one value in the same clause. Modify the clause to make sure that a column is updated only once. If this statement updates or inserts columns into a view, column aliasing can conceal the duplication."),
+                ));
+            }
+            columns.push(i);
+        }
+        Ok(BulkTarget {
+            table,
+            columns,
+            keep_nulls: b.keep_nulls,
+        })
+    }
+
+    /// The session's `#name` (also as `tempdb..#name`) or a table of the
+    /// current database: 208 otherwise.
+    fn bulk_table(&mut self, parts: &[String]) -> Result<TableInfo, SqlError> {
+        let shown = parts.join(".");
+        let missing = || errors::invalid_object(&shown);
+        let name = parts.last().ok_or_else(missing)?;
+        if name.starts_with('#') {
+            let in_tempdb = match parts.len() {
+                1 => true,
+                _ => parts[0].is_empty() || parts[0].eq_ignore_ascii_case("tempdb"),
+            };
+            return self
+                .temps
+                .live
+                .get(&name.to_lowercase())
+                .filter(|_| in_tempdb)
+                .cloned()
+                .ok_or_else(missing);
+        }
+        let (db, schema) = match parts {
+            [_] => (None, None),
+            [s, _] => (None, Some(s.as_str())),
+            [d, s, _] => (Some(d.as_str()), Some(s.as_str())),
+            _ => return Err(missing()),
+        };
+        if db.is_some_and(|d| !d.is_empty() && !d.eq_ignore_ascii_case(&self.db)) {
+            return Err(missing());
+        }
+        let schema = schema.filter(|s| !s.is_empty());
+        self.catalog()?
+            .table(schema, name)
+            .cloned()
+            .ok_or_else(missing)
+    }
+
+    /// A BULK_LOAD message: `columns` as its COLMETADATA describes them,
+    /// then its rows. Answers the DONE with the row count, or the error.
+    pub(crate) fn bulk_load(
+        &mut self,
+        columns: &[Column],
+        rows: &mut dyn Iterator<Item = Result<Vec<Value>, SqlError>>,
+    ) -> Vec<Item> {
+        let mut items = Vec::new();
+        self.interrupt
+            .flag
+            .store(false, std::sync::atomic::Ordering::SeqCst);
+        self.command = "BULK INSERT";
+        let Some(target) = self.bulk.take() else {
+            self.fail(premature_end(), 1, ErrKind::Runtime, &mut items);
+            return items;
+        };
+        match self.load(&target, columns, rows) {
+            Ok(n) => {
+                self.rowcount = n as i64;
+                self.last_error = 0;
+                items.push(Item::Done {
+                    rows_affected: Some(n),
+                });
+            }
+            Err(e) => {
+                self.fail(e, 1, ErrKind::Runtime, &mut items);
+            }
+        }
+        items
+    }
+
+    fn load(
+        &mut self,
+        t: &BulkTarget,
+        wire: &[Column],
+        rows: &mut dyn Iterator<Item = Result<Vec<Value>, SqlError>>,
+    ) -> Result<u64, SqlError> {
+        if wire.is_empty() {
+            // The front end could not read the column descriptions.
+            if let Some(Err(e)) = rows.next() {
+                return Err(e);
+            }
+        }
+        if wire.len() != t.columns.len() {
+            return Err(premature_end());
+        }
+        let sql = self.bulk_sql(t)?;
+        if t.table.name.starts_with('#') {
+            self.keep_temp_before(&t.table.sqlite)?;
+            let mut n = 0;
+            self.savepoint("sbx_bulk", |s| {
+                n = s.insert_rows(t, &sql, wire, rows)?;
+                Ok(())
+            })?;
+            Ok(n)
+        } else {
+            self.check_perm(&t.table.schema, &t.table.name, "INSERT")?;
+            let n = self.write(false, |s| s.insert_rows(t, &sql, wire, rows))?;
+            self.hold_written(&t.table);
+            Ok(n)
+        }
+    }
+
+    /// `INSERT INTO t (cols) VALUES (?1, ...)`; without KEEP_NULLS a NULL
+    /// takes the column's default, as SQL Server's bulk load does.
+    fn bulk_sql(&self, t: &BulkTarget) -> Result<String, SqlError> {
+        let mut defaults = std::collections::HashMap::new();
+        if !t.keep_nulls {
+            let pragma = format!("PRAGMA table_info({})", quote_ident(&t.table.sqlite));
+            let mut st = self.conn.prepare(&pragma).map_err(|e| self.map_err(e))?;
+            let found = st
+                .query_map([], |r| {
+                    Ok((r.get::<_, String>(1)?, r.get::<_, Option<String>>(4)?))
+                })
+                .and_then(|m| m.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| self.map_err(e))?;
+            defaults.extend(found.into_iter().filter_map(|(c, d)| Some((c, d?))));
+        }
+        let names: Vec<String> = t
+            .columns
+            .iter()
+            .map(|&i| quote_ident(&t.table.columns[i].name))
+            .collect();
+        let values: Vec<String> = t
+            .columns
+            .iter()
+            .enumerate()
+            .map(|(k, &i)| match defaults.get(&t.table.columns[i].name) {
+                Some(d) => format!("coalesce(?{}, ({d}))", k + 1),
+                None => format!("?{}", k + 1),
+            })
+            .collect();
+        Ok(format!(
+            "INSERT INTO {} ({}) VALUES ({})",
+            quote_ident(&t.table.sqlite),
+            names.join(", "),
+            values.join(", ")
+        ))
+    }
+
+    /// Converts each value to its column's type (SQL Server's errors) and
+    /// inserts the row; stops at the first failure.
+    fn insert_rows(
+        &self,
+        t: &BulkTarget,
+        sql: &str,
+        wire: &[Column],
+        rows: &mut dyn Iterator<Item = Result<Vec<Value>, SqlError>>,
+    ) -> Result<u64, SqlError> {
+        let qualified = format!("{}.{}.{}", self.db, t.table.schema, t.table.name);
+        let mut st = self.conn.prepare(sql).map_err(|e| self.map_err(e))?;
+        let mut n = 0u64;
+        let mut vals: Vec<SqlVal> = Vec::with_capacity(wire.len());
+        for row in rows {
+            let row = row?;
+            if n % 1024 == 0 && self.interrupted() {
+                return Err(errors::cancelled());
+            }
+            if row.len() != wire.len() {
+                return Err(premature_end());
+            }
+            vals.clear();
+            for (k, v) in row.iter().enumerate() {
+                let col = &t.table.columns[t.columns[k]];
+                let stored = param_storage(wire[k].ty, v);
+                let mode = Mode::Assign {
+                    table: &qualified,
+                    column: &col.name,
+                };
+                let conv = convert(
+                    ValueRef::from(&stored),
+                    col.decl,
+                    wire[k].ty.type_name(),
+                    None,
+                    &mode,
+                )?;
+                st.raw_bind_parameter(k + 1, &conv)
+                    .map_err(|e| self.map_err(e))?;
+                vals.push(conv);
+            }
+            if let Err(e) = st.raw_execute() {
+                return Err(self.bulk_error(e, t, sql, &vals));
+            }
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// SQL Server's error for a row that failed (the duplicate key named
+    /// as an INSERT's error names it).
+    fn bulk_error(
+        &self,
+        e: rusqlite::Error,
+        t: &BulkTarget,
+        sql: &str,
+        row: &[SqlVal],
+    ) -> SqlError {
+        let probe: Vec<String> = std::iter::once("NULL".to_string())
+            .chain((0..t.table.columns.len()).map(
+                |i| match t.columns.iter().position(|&c| c == i) {
+                    Some(k) => format!("?{}", k + 1),
+                    None => "NULL".into(),
+                },
+            ))
+            .collect();
+        let plan = DmlPlan {
+            sql: Sql {
+                text: sql.to_string(),
+                binds: Vec::new(),
+            },
+            kind: DmlKind::Insert,
+            table: t.table.clone(),
+            probe: Some(Sql {
+                text: format!("SELECT {}", probe.join(", ")),
+                binds: row.to_vec(),
+            }),
+            nowait: false,
+            tables: Vec::new(),
+            set_columns: Vec::new(),
+        };
+        self.dml_error(e, &plan)
+    }
+}
