@@ -243,3 +243,36 @@ async fn on_sql_server_2008_r2_too() {
     assert_eq!(load(&mut c, "#t", &random_rows(50)).await.unwrap(), 50);
     assert_eq!(count(&mut c, "SELECT COUNT(*) FROM #t").await, 50);
 }
+
+#[test]
+fn bulk_data_without_a_preceding_insert_bulk_is_refused_with_4804() {
+    use rgs_sandbox::types::{Column, Item, SqlType, Value};
+    let sb = sandbox("migrated");
+    let mut s = sb.engine().open_session("rgsconfig").unwrap();
+    let cols = [Column {
+        name: "ID".into(),
+        ty: SqlType::UniqueIdentifier,
+        nullable: false,
+    }];
+    let error = |items: Vec<Item>| {
+        items.into_iter().find_map(|i| match i {
+            Item::Error(e) => Some(e.number),
+            _ => None,
+        })
+    };
+    let mut rows = std::iter::once(Ok(vec![Value::Guid(Uuid::new_v4())]));
+    assert_eq!(error(s.bulk_load(&cols, &mut rows)), Some(4804));
+    // An INSERT BULK followed by another batch is forgotten.
+    s.execute(KEYS, &[]);
+    assert_eq!(
+        error(s.execute("INSERT BULK #t ([ID] uniqueidentifier)", &[])),
+        None
+    );
+    s.execute("SELECT 1", &[]);
+    let mut rows = std::iter::once(Ok(vec![Value::Guid(Uuid::new_v4())]));
+    assert_eq!(error(s.bulk_load(&cols, &mut rows)), Some(4804));
+    // Right after it, the rows load.
+    s.execute("INSERT BULK #t ([ID] uniqueidentifier)", &[]);
+    let mut rows = std::iter::once(Ok(vec![Value::Guid(Uuid::new_v4())]));
+    assert_eq!(error(s.bulk_load(&cols, &mut rows)), None);
+}

@@ -176,3 +176,69 @@ fn freetds_sees_login_failures() {
         out.all
     );
 }
+
+/// Runs freebcp (`in`, character mode) against the sandbox: its output.
+fn run_freebcp(sb: &Sandbox, table: &str, data: &str) -> Output {
+    let bin = require_tsql()
+        .and_then(|t| t.parent().map(|d| d.join("freebcp")))
+        .expect("FreeTDS installed");
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("freetds.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "[sandbox]\n\thost = 127.0.0.1\n\tport = {}\n\ttds version = 7.4\n\tencryption = require\n",
+            sb.addr().port()
+        ),
+    )
+    .unwrap();
+    let file = dir.path().join("rows.txt");
+    std::fs::write(&file, data).unwrap();
+    let out = Command::new(bin)
+        .arg(format!("{}.{table}", sb.database()))
+        .arg("in")
+        .arg(&file)
+        .args(["-c", "-S", "sandbox", "-U", "sa", "-P", sb.password()])
+        .args(["-D", sb.database()])
+        .env("FREETDSCONF", &conf)
+        .output()
+        .expect("freebcp runs");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    Output {
+        success: out.status.success(),
+        all: format!("{stdout}\n{stderr}"),
+        stdout,
+    }
+}
+
+/// freebcp reads the table's layout with `SET FMTONLY ON select * from t
+/// SET FMTONLY OFF`, which the sandbox does not implement: it refuses it
+/// with SQL Server's 102 and freebcp stops before any bulk data is sent.
+/// (tiberius's `bulk_insert`, which asks `SELECT TOP 0 ...`, is what the
+/// sandbox serves; see `bulk_load.rs`.)
+#[test]
+fn freebcp_stops_at_fmtonly_with_a_clear_error() {
+    if require_tsql().is_none() {
+        return;
+    }
+    let sb = Sandbox::start(SandboxOptions {
+        scenario: Some("migrated".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    sb.engine()
+        .run_script(
+            sb.database(),
+            "CREATE TABLE dbo.BcpKeys (ID int NOT NULL PRIMARY KEY, Name nvarchar(50) NULL)",
+        )
+        .unwrap();
+    let out = run_freebcp(&sb, "dbo.BcpKeys", "1\tone\n2\ttwo\n");
+    assert!(!out.success, "{}", out.all);
+    assert!(
+        out.all.contains("Msg 102") && out.all.contains("Incorrect syntax near 'FMTONLY'"),
+        "{}",
+        out.all
+    );
+    assert_eq!(count(&sb, "SELECT COUNT(*) FROM dbo.BcpKeys"), 0);
+}

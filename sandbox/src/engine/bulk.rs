@@ -206,7 +206,7 @@ fn options(s: &str) -> Result<bool, SqlError> {
             // Hints only.
             "ROWS_PER_BATCH" | "KILOBYTES_PER_BATCH" => {
                 let v = o[word.len()..].trim_start().strip_prefix('=');
-                if !v.is_some_and(|v| v.trim().parse::<u64>().is_ok()) {
+                if v.is_none_or(|v| v.trim().parse::<u64>().is_err()) {
                     return Err(errors::syntax(&word));
                 }
             }

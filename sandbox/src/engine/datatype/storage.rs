@@ -193,10 +193,39 @@ pub(crate) fn ci_cmp(a: &str, b: &str) -> std::cmp::Ordering {
         .cmp(b.chars().flat_map(char::to_lowercase))
 }
 
+/// Text positions of a canonical GUID text's display bytes, in SQL Server's
+/// comparison order (see `guid_cmp`).
+const GUID_ORDER: [usize; 16] = [24, 26, 28, 30, 32, 34, 19, 21, 16, 14, 11, 9, 6, 4, 2, 0];
+
+/// The comparison key of a GUID stored as the sandbox stores them
+/// (uppercase, hyphenated), read straight from the text: hex digit pairs
+/// compare as their bytes do. None for any other text.
+fn canonical_key(s: &str) -> Option<[u8; 32]> {
+    let b = s.as_bytes();
+    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
+        return None;
+    }
+    let mut k = [0u8; 32];
+    for (n, &p) in GUID_ORDER.iter().enumerate() {
+        let (h, l) = (b[p], b[p + 1]);
+        if !(h.is_ascii_digit() || (b'A'..=b'F').contains(&h))
+            || !(l.is_ascii_digit() || (b'A'..=b'F').contains(&l))
+        {
+            return None;
+        }
+        k[2 * n] = h;
+        k[2 * n + 1] = l;
+    }
+    Some(k)
+}
+
 /// Orders GUID texts as SQL Server orders `uniqueidentifier` values: by the
 /// last 6 bytes, then bytes 8-9, then 7-6, 5-4, 3-0 (display positions).
 /// Texts that are not GUIDs compare case-insensitively after GUIDs.
 pub(crate) fn guid_cmp(a: &str, b: &str) -> std::cmp::Ordering {
+    if let (Some(x), Some(y)) = (canonical_key(a), canonical_key(b)) {
+        return x.cmp(&y);
+    }
     fn key(s: &str) -> Option<[u8; 16]> {
         let g = parse_guid(s)?;
         let x = g.as_bytes();

@@ -133,6 +133,18 @@ fn guid_order_matches_sql_server() {
 }
 
 #[test]
+fn guid_order_fast_path_agrees_with_the_parsed_one() {
+    // Lowercase text takes the parsing path; uppercase the text one.
+    for _ in 0..2000 {
+        let (a, b) = (uuid::Uuid::new_v4(), uuid::Uuid::new_v4());
+        let (au, bu) = (guid_text(&a), guid_text(&b));
+        let (al, bl) = (au.to_lowercase(), bu.to_lowercase());
+        assert_eq!(guid_cmp(&au, &bu), guid_cmp(&al, &bl), "{au} {bu}");
+        assert_eq!(guid_cmp(&au, &bl), guid_cmp(&al, &bu), "{au} {bu}");
+    }
+}
+
+#[test]
 fn datetime_text_round_trip() {
     let dt = parse_datetime("2024-05-06T07:08:09.1234567").unwrap();
     assert_eq!(format_datetime(&dt), "2024-05-06 07:08:09.1234567");
