@@ -14,7 +14,7 @@ mod catalog;
 pub(crate) mod collation;
 mod created;
 mod datatype;
-mod errors;
+pub(crate) mod errors;
 mod functions;
 mod locks;
 pub(crate) mod parse;
@@ -28,6 +28,7 @@ pub use version::{ProductVersion, DEFAULT_VERSION};
 
 use crate::types::{Item, Param, ResultSet, SqlError};
 use catalog::DbSummary;
+pub use session::SharedSink;
 use session::{InterruptState, SessionState};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -512,6 +513,13 @@ impl Session {
         let items = self.state.execute(sql, params);
         self.state.running(false);
         items
+    }
+
+    /// Streams the result sets of the next requests to `sink` (None: back
+    /// to whole `Item::Rows`). The items `execute` returns are then only
+    /// those not yet handed to the sink.
+    pub fn stream_to(&mut self, sink: Option<SharedSink>) {
+        self.state.set_sink(sink);
     }
 
     /// Transaction manager request TM_BEGIN_XACT.

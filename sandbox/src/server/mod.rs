@@ -4,6 +4,7 @@
 
 mod batch;
 mod connection;
+mod stream;
 mod login;
 
 #[cfg(any(test, feature = "fuzzing"))]

@@ -30,7 +30,7 @@ use super::functions::{self, FnShared};
 use super::parse::{parse_batch, Parsed};
 use super::translate::{plan, Action, Env, QueryPlan, SetOption, Var};
 use super::Shared;
-use crate::types::{Item, Param, SqlError, Value};
+use crate::types::{Item, Param, Sink, SqlError, Value};
 use rusqlite::types::Value as SqlVal;
 use rusqlite::{Connection, ErrorCode};
 use sqlparser::ast::Statement;
@@ -45,6 +45,9 @@ pub(crate) struct InterruptState {
     pub flag: AtomicBool,
     pub handle: Mutex<rusqlite::InterruptHandle>,
 }
+
+/// A [`Sink`] the front end keeps a handle to while the session streams.
+pub type SharedSink = Arc<Mutex<dyn Sink>>;
 
 /// Opens a connection to a database file with the sandbox's functions.
 pub(crate) fn open_connection(path: &Path, fns: Arc<FnShared>) -> rusqlite::Result<Connection> {
@@ -110,6 +113,8 @@ pub(crate) struct SessionState {
     command: &'static str,
     /// Whether reads wait for other sessions' table locks.
     lock_waits: bool,
+    /// Where result sets stream to (None: they are whole `Item::Rows`).
+    sink: Option<SharedSink>,
 }
 
 impl SessionState {
@@ -151,6 +156,7 @@ impl SessionState {
             trigger_failed: false,
             command: "SELECT",
             lock_waits: true,
+            sink: None,
         };
         state.register();
         Ok(state)
@@ -371,10 +377,13 @@ impl SessionState {
     /// session's @@ROWCOUNT and @@ERROR are left as they were.
     fn run_injection(&mut self, sql: &str) {
         let (rowcount, last_error) = (self.rowcount, self.last_error);
+        // Its results are dropped too, not streamed to the client.
+        let sink = self.sink.take();
         if let Ok(stmts) = parse_batch(sql) {
             let mut ignored = Vec::new();
             self.run_list(&stmts, &[], &mut ignored);
         }
+        self.sink = sink;
         self.rowcount = rowcount;
         self.last_error = last_error;
     }
