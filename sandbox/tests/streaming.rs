@@ -20,7 +20,8 @@ fn big(extra: u64) -> Sandbox {
     .expect("sandbox starts")
 }
 
-const EXTRA: &str = "SELECT Name FROM dbo.AgentGroups WHERE Name LIKE N'Extra Group %' ORDER BY Name";
+const EXTRA: &str =
+    "SELECT Name FROM dbo.AgentGroups WHERE Name LIKE N'Extra Group %' ORDER BY Name";
 
 #[tokio::test]
 async fn a_result_of_many_packets_arrives_complete_in_order_with_its_count() {

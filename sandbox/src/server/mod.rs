@@ -4,8 +4,8 @@
 
 mod batch;
 mod connection;
-mod stream;
 mod login;
+mod stream;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use batch::scan_request_text;

@@ -163,7 +163,13 @@ impl<'a> Encoder<'a> {
                         0
                     };
                 let rows = rows_affected.unwrap_or(0);
-                tokens::done(self.bytes(), token::DONEINPROC, status, cur_cmd::OTHER, rows);
+                tokens::done(
+                    self.bytes(),
+                    token::DONEINPROC,
+                    status,
+                    cur_cmd::OTHER,
+                    rows,
+                );
             }
             Item::Done { rows_affected } => {
                 let mut status = 0;

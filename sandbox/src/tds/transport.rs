@@ -6,7 +6,8 @@
 //! message" (an attention) against a running request and drop the read.
 
 use super::packet::{
-    frame_message, frame_packets, packet_type, take_packet, Assembler, Header, Message, DEFAULT_PACKET_SIZE,
+    frame_message, frame_packets, packet_type, take_packet, Assembler, Header, Message,
+    DEFAULT_PACKET_SIZE,
 };
 use super::tls::{drain_plaintext, encrypt, feed, take_output};
 use rustls::{ServerConfig, ServerConnection};
@@ -182,7 +183,15 @@ impl Transport {
             }
         };
         let mut framed = Vec::with_capacity(payload.len() + payload.len() / 512 + 64);
-        frame_packets(&mut framed, ty, payload, packet_size, self.spid, &mut id, eom);
+        frame_packets(
+            &mut framed,
+            ty,
+            payload,
+            packet_size,
+            self.spid,
+            &mut id,
+            eom,
+        );
         if !eom {
             self.next_packet_id = Some(id);
         }
