@@ -198,3 +198,37 @@ pub enum Item {
     /// Transaction state changed (ENVCHANGE 8, 9 or 10).
     Tx(TxChange),
 }
+
+/// One value of a streamed row: text borrowed from the engine's storage
+/// for the time it takes to encode it, or any other value.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Cell<'a> {
+    /// `nvarchar` / `varchar` text, not copied.
+    Text(&'a str),
+    /// Everything else (NULL included).
+    Value(Value),
+}
+
+/// Where a request's answer goes while it runs, so that a result set
+/// travels from SQLite to the client row by row, in bounded memory (set
+/// with `Session::stream_to`). Without one, results are whole
+/// [`Item::Rows`]. The engine calls, per result set: [`Sink::items`] (what
+/// came before it), [`Sink::begin_rows`], per row [`Sink::begin_row`], one
+/// [`Sink::cell`] per column and [`Sink::end_row`], then [`Sink::end_rows`]
+/// unless the statement failed (its error then follows as an item).
+pub trait Sink: Send {
+    /// Takes (drains) the items the request produced so far, in order.
+    fn items(&mut self, items: &mut Vec<Item>);
+    /// A result set starts: its columns (COLMETADATA).
+    fn begin_rows(&mut self, columns: &[Column]);
+    /// A row starts.
+    fn begin_row(&mut self);
+    /// The row's next value. On error (a value that does not fit its
+    /// column) the partial row is dropped and the statement fails.
+    fn cell(&mut self, cell: Cell<'_>) -> Result<(), SqlError>;
+    /// The row is complete. An error (the client is gone) stops the
+    /// statement.
+    fn end_row(&mut self) -> Result<(), SqlError>;
+    /// The result set ended after `rows` rows (DONE with the count).
+    fn end_rows(&mut self, rows: u64);
+}

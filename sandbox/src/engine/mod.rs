@@ -16,7 +16,7 @@ mod checksum;
 pub(crate) mod collation;
 mod created;
 mod datatype;
-mod errors;
+pub(crate) mod errors;
 mod functions;
 mod locks;
 pub(crate) mod parse;
@@ -31,6 +31,7 @@ pub use version::{ProductVersion, DEFAULT_VERSION};
 
 use crate::types::{Column, Item, Param, ResultSet, SqlError, Value};
 use catalog::DbSummary;
+pub use session::SharedSink;
 use session::{InterruptState, SessionState};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -532,6 +533,13 @@ impl Session {
         let items = self.state.bulk_load(columns, rows);
         self.state.running(false);
         items
+    }
+
+    /// Streams the result sets of the next requests to `sink` (None: back
+    /// to whole `Item::Rows`). The items `execute` returns are then only
+    /// those not yet handed to the sink.
+    pub fn stream_to(&mut self, sink: Option<SharedSink>) {
+        self.state.set_sink(sink);
     }
 
     /// Transaction manager request TM_BEGIN_XACT.

@@ -3,19 +3,20 @@
 
 use super::batch::{stack_limit_error, RequestText, MAX_EXPRESSION_OPERATORS};
 use super::login::protocol_error;
+use super::stream::Streamer;
 use super::{Shared, SERVER_NAME};
-use crate::engine::{bulk_premature_end, Interrupter, Session};
+use crate::engine::{bulk_premature_end, Interrupter, Session, SharedSink};
 use crate::fault::{self, Fault, FaultKind};
 use crate::tds::bulk::{BulkData, BulkError};
 use crate::tds::packet::{packet_type, status, Message};
 use crate::tds::request::{self, DecodeError, Request, TmRequest};
-use crate::tds::response::{self, Framing};
+use crate::tds::response::{self, Encoder, Framing};
 use crate::tds::transport::Transport;
 use crate::tds::wire::WireError;
 use crate::types::{Item, SqlError};
 use std::io;
 use std::sync::atomic::Ordering;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tracing::{debug, info, warn};
 
@@ -46,10 +47,11 @@ enum Injected {
     Answered(bool),
 }
 
-/// How a running request ended.
+/// How a running request ended: the items not yet encoded, and the
+/// encoder holding what was (part of it may have left already).
 enum Outcome {
-    Done(Vec<Item>),
-    Attention(Vec<Item>),
+    Done(Vec<Item>, Encoder<'static>),
+    Attention(Vec<Item>, Encoder<'static>),
     ClientGone,
 }
 
@@ -238,9 +240,10 @@ impl Connection {
             }
         };
         let xact_abort = text.xact_abort();
-        let outcome = self.execute(req, reset).await?;
-        self.answer(outcome, n, reset, xact_abort, drop_after, framing)
-            .await
+        // A request whose answer is to be lost is answered whole (that is,
+        // not at all).
+        let outcome = self.execute(req, reset, framing, !drop_after).await?;
+        self.answer(outcome, n, reset, xact_abort, drop_after).await
     }
 
     /// Sends the request's answer (or the attention acknowledgement) and
@@ -253,11 +256,10 @@ impl Connection {
         reset: bool,
         xact_abort: Option<bool>,
         drop_after: bool,
-        framing: Framing<'_>,
     ) -> io::Result<bool> {
-        let items = match outcome {
+        let (items, mut encoder) = match outcome {
             Outcome::ClientGone => return Ok(false),
-            Outcome::Attention(items) => {
+            Outcome::Attention(items, encoder) => {
                 debug!(
                     conn = self.conn,
                     request = n,
@@ -266,11 +268,11 @@ impl Connection {
                 if drop_after {
                     return Ok(false);
                 }
-                let ack = response::attention_ack(&items);
+                let ack = encoder.attention(&items);
                 self.reply(&ack).await?;
                 return Ok(true);
             }
-            Outcome::Done(items) => items,
+            Outcome::Done(items, encoder) => (items, encoder),
         };
         if reset {
             self.xact_abort = false;
@@ -281,8 +283,10 @@ impl Connection {
         if drop_after {
             return Ok(false);
         }
-        let bytes = response::encode(&items, framing);
-        self.reply(&bytes).await?;
+        for item in &items {
+            encoder.push(item);
+        }
+        self.reply(&encoder.finish()).await?;
         Ok(true)
     }
 
@@ -376,24 +380,42 @@ impl Connection {
     }
 
     /// Runs the request on a blocking thread while watching for an
-    /// attention from the client.
-    async fn execute(&mut self, req: Request, reset: bool) -> io::Result<Outcome> {
+    /// attention from the client, and with `stream`, sends its result sets
+    /// as they are produced.
+    async fn execute(
+        &mut self,
+        req: Request,
+        reset: bool,
+        framing: Framing<'static>,
+        stream: bool,
+    ) -> io::Result<Outcome> {
         let mut session = self
             .session
             .take()
             .expect("session present between requests");
+        let (streamer, mut rx) = Streamer::new(framing, self.packet_size);
+        let streamer = Arc::new(Mutex::new(streamer));
+        let sink = stream.then(|| streamer.clone() as SharedSink);
         let mut handle = tokio::task::spawn_blocking(move || {
             if reset {
                 session.reset();
             }
+            session.stream_to(sink);
             let items = run_request(&mut session, &req);
+            session.stream_to(None);
             (session, items)
         });
+        let panicked = |e| io::Error::other(format!("engine panicked: {e}"));
         let mut attention = false;
         let mut reading = true;
         let (session, items) = loop {
             tokio::select! {
-                joined = &mut handle => break joined.map_err(|e| io::Error::other(format!("engine panicked: {e}")))?,
+                joined = &mut handle => break joined.map_err(panicked)?,
+                // Sent even after an attention: the stream must stay whole
+                // up to the acknowledgement.
+                Some(chunk) = rx.recv() => {
+                    self.t.write_packets(packet_type::REPLY, &chunk, self.packet_size, false).await?;
+                }
                 m = self.t.read_message(), if reading => match m {
                     Ok(Some(m)) if m.ty == packet_type::ATTENTION => {
                         attention = true;
@@ -403,13 +425,16 @@ impl Connection {
                     Ok(Some(m)) => {
                         warn!(conn = self.conn, ty = m.ty, "a new request arrived while one runs; closing");
                         self.interrupter.interrupt();
-                        let (session, _) = handle.await.map_err(|e| io::Error::other(format!("engine panicked: {e}")))?;
+                        rx.close();
+                        let (session, _) = handle.await.map_err(panicked)?;
                         self.session = Some(session);
                         return Ok(Outcome::ClientGone);
                     }
                     Ok(None) | Err(_) => {
-                        // The client left: let the statement finish, then close.
-                        let (session, _) = handle.await.map_err(|e| io::Error::other(format!("engine panicked: {e}")))?;
+                        // The client left: let the statement finish (a
+                        // streamed result stops), then close.
+                        rx.close();
+                        let (session, _) = handle.await.map_err(panicked)?;
                         self.session = Some(session);
                         return Ok(Outcome::ClientGone);
                     }
@@ -417,10 +442,20 @@ impl Connection {
             }
         };
         self.session = Some(session);
+        while let Ok(chunk) = rx.try_recv() {
+            self.t
+                .write_packets(packet_type::REPLY, &chunk, self.packet_size, false)
+                .await?;
+        }
+        let encoder = Arc::try_unwrap(streamer)
+            .map_err(|_| io::Error::other("the engine kept the response's sink"))?
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_encoder();
         Ok(if attention {
-            Outcome::Attention(items)
+            Outcome::Attention(items, encoder)
         } else {
-            Outcome::Done(items)
+            Outcome::Done(items, encoder)
         })
     }
 }

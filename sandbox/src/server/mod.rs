@@ -5,6 +5,7 @@
 mod batch;
 mod connection;
 mod login;
+mod stream;
 
 #[cfg(any(test, feature = "fuzzing"))]
 pub(crate) use batch::scan_request_text;

@@ -104,23 +104,46 @@ impl Header {
 /// Appends `payload` as one message of packets no larger than
 /// `packet_size`, the last with EOM. An empty payload still makes one packet.
 pub fn frame_message(out: &mut Vec<u8>, ty: u8, payload: &[u8], packet_size: usize, spid: u16) {
-    let chunk = packet_size.clamp(MIN_PACKET_SIZE, MAX_PACKET_SIZE) - HEADER_LEN;
-    let mut id: u8 = 1;
+    let mut id = 1;
+    frame_packets(out, ty, payload, packet_size, spid, &mut id, true);
+}
+
+/// The payload bytes a packet of `packet_size` carries.
+pub fn payload_size(packet_size: usize) -> usize {
+    packet_size.clamp(MIN_PACKET_SIZE, MAX_PACKET_SIZE) - HEADER_LEN
+}
+
+/// Appends `payload` as packets no larger than `packet_size`, numbered
+/// from `*id` on (left at the next number): part of a message that is
+/// sent as it is produced. With `eom`, the last packet ends the message
+/// (an empty payload then still makes one packet); without, `payload`
+/// should be a multiple of [`payload_size`], as only a message's last
+/// packet may be short.
+pub fn frame_packets(
+    out: &mut Vec<u8>,
+    ty: u8,
+    payload: &[u8],
+    packet_size: usize,
+    spid: u16,
+    id: &mut u8,
+    eom: bool,
+) {
+    let chunk = payload_size(packet_size);
     let mut rest = payload;
-    loop {
+    while eom || !rest.is_empty() {
         let n = rest.len().min(chunk);
         let last = n == rest.len();
         let header = Header {
             ty,
-            status: if last { status::EOM } else { 0 },
+            status: if last && eom { status::EOM } else { 0 },
             length: (n + HEADER_LEN) as u16,
             spid,
-            id,
+            id: *id,
         };
         header.write(out);
         out.extend_from_slice(&rest[..n]);
         rest = &rest[n..];
-        id = id.wrapping_add(1);
+        *id = id.wrapping_add(1);
         if last {
             break;
         }

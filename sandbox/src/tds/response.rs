@@ -1,10 +1,15 @@
-//! Turns what the engine produced ([`Item`]s) into the token stream SQL
-//! Server sends: one DONE (DONEINPROC inside an RPC) per statement, MORE on
-//! all but the last, DONE_ERROR on failed statements, and for RPCs a
-//! RETURNSTATUS and a final DONEPROC.
+//! Turns what the engine produced ([`Item`]s, or rows streamed through
+//! [`Sink`]) into the token stream SQL Server sends: one DONE (DONEINPROC
+//! inside an RPC) per statement, MORE on all but the last, DONE_ERROR on
+//! failed statements, and for RPCs a RETURNSTATUS and a final DONEPROC.
+//!
+//! The [`Encoder`] works incrementally so that a response can leave in
+//! packets while it is produced: the only thing it holds back is a
+//! batch's last DONE, whose MORE bit depends on what follows.
 
 use super::tokens::{self, cur_cmd, done_status, token};
-use crate::types::{Item, ResultSet, SqlError, TxChange};
+use super::values::{put_text, put_value};
+use crate::types::{Cell, Column, Item, ResultSet, SqlError, TxChange};
 
 /// How a request's response is framed.
 #[derive(Debug, Clone, Copy)]
@@ -16,21 +21,30 @@ pub struct Framing<'a> {
     pub procedure: Option<&'a str>,
 }
 
-enum Piece {
-    Bytes(Vec<u8>),
-    Done { status: u16, cmd: u16, rows: u64 },
+/// A DONE not yet written.
+#[derive(Debug, Clone, Copy)]
+struct Done {
+    status: u16,
+    cmd: u16,
+    rows: u64,
 }
 
-/// Closes a failed statement whose DONE is still owed.
-fn close_error(pieces: &mut Vec<Piece>, pending: &mut bool) {
-    if *pending {
-        pieces.push(Piece::Done {
-            status: done_status::ERROR,
-            cmd: cur_cmd::OTHER,
-            rows: 0,
-        });
-        *pending = false;
-    }
+/// Encodes one response, item by item and row by row.
+pub struct Encoder<'a> {
+    framing: Framing<'a>,
+    /// Encoded tokens not yet taken.
+    out: Vec<u8>,
+    /// A batch's latest DONE: written with MORE when anything follows.
+    held: Option<Done>,
+    /// A failed statement whose DONE (with DONE_ERROR) is still owed.
+    error_pending: bool,
+    /// Whether any statement failed (an RPC's return status).
+    any_error: bool,
+    /// The streamed result set's columns.
+    columns: Vec<Column>,
+    /// The next streamed value's column, and where its row starts.
+    column: usize,
+    row_start: usize,
 }
 
 fn tx_token(out: &mut Vec<u8>, change: TxChange) {
@@ -43,160 +57,72 @@ fn tx_token(out: &mut Vec<u8>, change: TxChange) {
 
 /// Encodes a complete response.
 pub fn encode(items: &[Item], framing: Framing<'_>) -> Vec<u8> {
-    let (pieces, any_error) = pieces_of(items, framing);
-    match framing.procedure {
-        None => batch_frame(pieces),
-        Some(_) => procedure_frame(pieces, any_error),
-    }
-}
-
-/// The response's pieces, DONEs not yet final, and whether any is an error.
-fn pieces_of(items: &[Item], framing: Framing<'_>) -> (Vec<Piece>, bool) {
-    // Messages from the statement of an sp_executesql call name no
-    // procedure, as in SQL Server (the statement is a dynamic batch).
-    let procedure = "";
-    let mut pieces: Vec<Piece> = Vec::new();
-    let mut error_pending = false;
-    let mut any_error = false;
-
+    let mut e = Encoder::new(framing);
     for item in items {
-        match item {
-            Item::Info { number, message } => {
-                let mut b = Vec::new();
-                tokens::info(&mut b, *number, 1, message, framing.server, procedure, 1);
-                pieces.push(Piece::Bytes(b));
-            }
-            Item::Tx(change) => {
-                let mut b = Vec::new();
-                tx_token(&mut b, *change);
-                pieces.push(Piece::Bytes(b));
-            }
-            Item::Error(e) => {
-                close_error(&mut pieces, &mut error_pending);
-                let mut b = Vec::new();
-                tokens::error(&mut b, e, framing.server, procedure);
-                pieces.push(Piece::Bytes(b));
-                error_pending = true;
-                any_error = true;
-            }
-            Item::Rows(rs) => {
-                close_error(&mut pieces, &mut error_pending);
-                any_error |= rows_pieces(rs, framing, procedure, &mut pieces);
-            }
-            Item::DoneInProc { rows_affected } => {
-                let mut b = Vec::new();
-                let status = done_status::MORE
-                    | if rows_affected.is_some() {
-                        done_status::COUNT
-                    } else {
-                        0
-                    };
-                let rows = rows_affected.unwrap_or(0);
-                tokens::done(&mut b, token::DONEINPROC, status, cur_cmd::OTHER, rows);
-                pieces.push(Piece::Bytes(b));
-            }
-            Item::Done { rows_affected } => {
-                let mut status = 0;
-                if error_pending {
-                    status |= done_status::ERROR;
-                    error_pending = false;
-                }
-                if rows_affected.is_some() {
-                    status |= done_status::COUNT;
-                }
-                pieces.push(Piece::Done {
-                    status,
-                    cmd: cur_cmd::OTHER,
-                    rows: rows_affected.unwrap_or(0),
-                });
-            }
-        }
+        e.push(item);
     }
-    close_error(&mut pieces, &mut error_pending);
-    (pieces, any_error)
+    e.finish()
 }
 
-/// A result set: COLMETADATA, the rows and DONE; a value that does not fit
-/// its column ends it with an error instead (true).
-fn rows_pieces(
-    rs: &ResultSet,
-    framing: Framing<'_>,
-    procedure: &str,
-    pieces: &mut Vec<Piece>,
-) -> bool {
-    let mut b = Vec::new();
-    tokens::col_metadata(&mut b, &rs.columns);
-    let mut sent = 0u64;
-    let mut failure: Option<SqlError> = None;
-    for r in &rs.rows {
-        if let Err(e) = tokens::row(&mut b, &rs.columns, r) {
-            failure = Some(e);
-            break;
-        }
-        sent += 1;
-    }
-    match failure {
-        None => {
-            pieces.push(Piece::Bytes(b));
-            pieces.push(Piece::Done {
-                status: done_status::COUNT,
-                cmd: cur_cmd::SELECT,
-                rows: sent,
-            });
-        }
-        Some(e) => {
-            tracing::warn!(error = %e, "result value does not fit its column");
-            tokens::error(&mut b, &e, framing.server, procedure);
-            pieces.push(Piece::Bytes(b));
-            pieces.push(Piece::Done {
-                status: done_status::ERROR,
-                cmd: cur_cmd::SELECT,
-                rows: 0,
-            });
-            return true;
+impl<'a> Encoder<'a> {
+    /// An empty response.
+    pub fn new(framing: Framing<'a>) -> Encoder<'a> {
+        Encoder {
+            framing,
+            out: Vec::new(),
+            held: None,
+            error_pending: false,
+            any_error: false,
+            columns: Vec::new(),
+            column: 0,
+            row_start: 0,
         }
     }
-    false
-}
 
-/// A batch's answer: every DONE but the last has MORE.
-fn batch_frame(mut pieces: Vec<Piece>) -> Vec<u8> {
-    let mut out = Vec::new();
-    // The last piece must be a DONE without MORE; when tokens follow
-    // the last statement's DONE (or there was none), add a final one.
-    let final_is_done = matches!(pieces.last(), Some(Piece::Done { .. }));
-    if !final_is_done {
-        pieces.push(Piece::Done {
-            status: 0,
-            cmd: cur_cmd::OTHER,
-            rows: 0,
-        });
+    /// Bytes encoded and not yet taken.
+    pub fn pending(&self) -> usize {
+        self.out.len()
     }
-    let last = pieces.len() - 1;
-    for (i, p) in pieces.into_iter().enumerate() {
-        match p {
-            Piece::Bytes(b) => out.extend_from_slice(&b),
-            Piece::Done { status, cmd, rows } => {
-                let status = if i == last {
-                    status
-                } else {
-                    status | done_status::MORE
-                };
-                tokens::done(&mut out, token::DONE, status, cmd, rows);
+
+    /// Takes the first `n` encoded bytes (at most [`Encoder::pending`]),
+    /// for packets that leave before the response is complete.
+    pub fn take(&mut self, n: usize) -> Vec<u8> {
+        let rest = self.out[n..].to_vec();
+        let mut taken = std::mem::replace(&mut self.out, Vec::with_capacity(n.max(rest.len())));
+        taken.truncate(n);
+        self.out.extend_from_slice(&rest);
+        taken
+    }
+
+    /// Writes the held DONE, with MORE: something follows it.
+    fn release(&mut self) {
+        if let Some(d) = self.held.take() {
+            tokens::done(
+                &mut self.out,
+                token::DONE,
+                d.status | done_status::MORE,
+                d.cmd,
+                d.rows,
+            );
+        }
+    }
+
+    /// Buffer for the next token(s), after whatever DONE was held.
+    fn bytes(&mut self) -> &mut Vec<u8> {
+        self.release();
+        &mut self.out
+    }
+
+    /// A statement's DONE: held in a batch (the last one has no MORE),
+    /// DONEINPROC with MORE in an RPC.
+    fn done(&mut self, status: u16, cmd: u16, rows: u64) {
+        match self.framing.procedure {
+            None => {
+                self.release();
+                self.held = Some(Done { status, cmd, rows });
             }
-        }
-    }
-    out
-}
-
-/// sp_executesql's answer: DONEINPROCs, the return status and DONEPROC.
-fn procedure_frame(pieces: Vec<Piece>, any_error: bool) -> Vec<u8> {
-    let mut out = Vec::new();
-    for p in pieces {
-        match p {
-            Piece::Bytes(b) => out.extend_from_slice(&b),
-            Piece::Done { status, cmd, rows } => tokens::done(
-                &mut out,
+            Some(_) => tokens::done(
+                &mut self.out,
                 token::DONEINPROC,
                 status | done_status::MORE,
                 cmd,
@@ -204,24 +130,193 @@ fn procedure_frame(pieces: Vec<Piece>, any_error: bool) -> Vec<u8> {
             ),
         }
     }
-    tokens::return_status(&mut out, if any_error { 1 } else { 0 });
-    let status = if any_error { done_status::ERROR } else { 0 };
-    tokens::done(&mut out, token::DONEPROC, status, cur_cmd::OTHER, 0);
-    out
-}
 
-/// The answer to an attention: the transaction changes the interrupted
-/// request made (so the client's descriptor stays right), then DONE with
-/// DONE_ATTN.
-pub fn attention_ack(items: &[Item]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for item in items {
-        if let Item::Tx(change) = item {
-            tx_token(&mut out, *change);
+    /// Closes a failed statement whose DONE is still owed.
+    fn close_error(&mut self) {
+        if std::mem::take(&mut self.error_pending) {
+            self.done(done_status::ERROR, cur_cmd::OTHER, 0);
         }
     }
-    tokens::done(&mut out, token::DONE, done_status::ATTN, cur_cmd::OTHER, 0);
-    out
+
+    /// Appends one item.
+    pub fn push(&mut self, item: &Item) {
+        // Messages from the statement of an sp_executesql call name no
+        // procedure, as in SQL Server (the statement is a dynamic batch).
+        let (server, procedure) = (self.framing.server, "");
+        match item {
+            Item::Info { number, message } => {
+                tokens::info(self.bytes(), *number, 1, message, server, procedure, 1)
+            }
+            Item::Tx(change) => tx_token(self.bytes(), *change),
+            Item::Error(e) => {
+                self.close_error();
+                tokens::error(self.bytes(), e, server, procedure);
+                self.error_pending = true;
+                self.any_error = true;
+            }
+            Item::Rows(rs) => self.result_set(rs),
+            Item::DoneInProc { rows_affected } => {
+                let status = done_status::MORE
+                    | if rows_affected.is_some() {
+                        done_status::COUNT
+                    } else {
+                        0
+                    };
+                let rows = rows_affected.unwrap_or(0);
+                tokens::done(
+                    self.bytes(),
+                    token::DONEINPROC,
+                    status,
+                    cur_cmd::OTHER,
+                    rows,
+                );
+            }
+            Item::Done { rows_affected } => {
+                let mut status = 0;
+                if std::mem::take(&mut self.error_pending) {
+                    status |= done_status::ERROR;
+                }
+                if rows_affected.is_some() {
+                    status |= done_status::COUNT;
+                }
+                self.done(status, cur_cmd::OTHER, rows_affected.unwrap_or(0));
+            }
+        }
+    }
+
+    /// A result set starts: COLMETADATA.
+    fn begin_result(&mut self, columns: &[Column]) {
+        self.close_error();
+        tokens::col_metadata(self.bytes(), columns);
+        self.columns.clear();
+        self.columns.extend_from_slice(columns);
+    }
+
+    /// A result set ended after `rows` rows.
+    fn end_result(&mut self, rows: u64) {
+        self.done(done_status::COUNT, cur_cmd::SELECT, rows);
+    }
+
+    /// A whole result set: COLMETADATA, the rows and DONE; a value that
+    /// does not fit its column ends it with an error instead.
+    fn result_set(&mut self, rs: &ResultSet) {
+        self.begin_result(&rs.columns);
+        let mut sent = 0u64;
+        for r in &rs.rows {
+            let start = self.out.len();
+            if let Err(e) = tokens::row(&mut self.out, &rs.columns, r) {
+                self.out.truncate(start);
+                tracing::warn!(error = %e, "result value does not fit its column");
+                tokens::error(&mut self.out, &e, self.framing.server, "");
+                self.any_error = true;
+                self.done(done_status::ERROR, cur_cmd::SELECT, 0);
+                return;
+            }
+            sent += 1;
+        }
+        self.end_result(sent);
+    }
+
+    /// The response's remaining bytes: the last DONE without MORE (a
+    /// batch), or the return status and DONEPROC (an RPC).
+    pub fn finish(mut self) -> Vec<u8> {
+        self.close_error();
+        match self.framing.procedure {
+            None => {
+                let d = self.held.take().unwrap_or(Done {
+                    status: 0,
+                    cmd: cur_cmd::OTHER,
+                    rows: 0,
+                });
+                tokens::done(&mut self.out, token::DONE, d.status, d.cmd, d.rows);
+            }
+            Some(_) => {
+                let any_error = self.any_error;
+                tokens::return_status(&mut self.out, if any_error { 1 } else { 0 });
+                let status = if any_error { done_status::ERROR } else { 0 };
+                tokens::done(&mut self.out, token::DONEPROC, status, cur_cmd::OTHER, 0);
+            }
+        }
+        self.out
+    }
+
+    /// The remaining bytes of a response cut short by an attention: what
+    /// was already encoded (part of it may have left), the transaction
+    /// changes among `items` (so the client's descriptor stays right),
+    /// then DONE with DONE_ATTN.
+    pub fn attention(mut self, items: &[Item]) -> Vec<u8> {
+        self.release();
+        for item in items {
+            if let Item::Tx(change) = item {
+                tx_token(&mut self.out, *change);
+            }
+        }
+        tokens::done(
+            &mut self.out,
+            token::DONE,
+            done_status::ATTN,
+            cur_cmd::OTHER,
+            0,
+        );
+        self.out
+    }
+}
+
+impl crate::types::Sink for Encoder<'static> {
+    fn items(&mut self, items: &mut Vec<Item>) {
+        for item in items.drain(..) {
+            self.push(&item);
+        }
+    }
+
+    fn begin_rows(&mut self, columns: &[Column]) {
+        self.begin_result(columns);
+    }
+
+    fn begin_row(&mut self) {
+        self.row_start = self.out.len();
+        self.column = 0;
+        self.out.push(token::ROW);
+    }
+
+    fn cell(&mut self, cell: Cell<'_>) -> Result<(), SqlError> {
+        let Some(ty) = self.columns.get(self.column).map(|c| c.ty) else {
+            self.out.truncate(self.row_start);
+            return Err(tokens::width_error());
+        };
+        self.column += 1;
+        let r = match cell {
+            Cell::Text(s) => put_text(&mut self.out, ty, s),
+            Cell::Value(v) => put_value(&mut self.out, ty, &v),
+        };
+        if r.is_err() {
+            self.out.truncate(self.row_start);
+        }
+        r
+    }
+
+    fn end_row(&mut self) -> Result<(), SqlError> {
+        if self.column != self.columns.len() {
+            self.out.truncate(self.row_start);
+            return Err(tokens::width_error());
+        }
+        Ok(())
+    }
+
+    fn end_rows(&mut self, rows: u64) {
+        self.end_result(rows);
+    }
+}
+
+/// The answer to an attention that arrived while nothing was sent:
+/// the transaction changes the interrupted request made, then DONE with
+/// DONE_ATTN.
+pub fn attention_ack(items: &[Item]) -> Vec<u8> {
+    Encoder::new(Framing {
+        server: "",
+        procedure: None,
+    })
+    .attention(items)
 }
 
 #[cfg(test)]

@@ -240,13 +240,18 @@ pub fn col_metadata(out: &mut Vec<u8>, columns: &[Column]) {
     put_columns(out, columns);
 }
 
+/// Msg 213: a row with more or fewer values than columns.
+pub fn width_error() -> SqlError {
+    SqlError::new(
+        213,
+        "Column name or number of supplied values does not match table definition.",
+    )
+}
+
 /// ROW. On a value that does not fit its column nothing is appended.
 pub fn row(out: &mut Vec<u8>, columns: &[Column], values: &[Value]) -> Result<(), SqlError> {
     if values.len() != columns.len() {
-        return Err(SqlError::new(
-            213,
-            "Column name or number of supplied values does not match table definition.",
-        ));
+        return Err(width_error());
     }
     let mut body = vec![token::ROW];
     for (c, v) in columns.iter().zip(values) {

@@ -6,7 +6,8 @@
 //! message" (an attention) against a running request and drop the read.
 
 use super::packet::{
-    frame_message, packet_type, take_packet, Assembler, Header, Message, DEFAULT_PACKET_SIZE,
+    frame_message, frame_packets, packet_type, take_packet, Assembler, Header, Message,
+    DEFAULT_PACKET_SIZE,
 };
 use super::tls::{drain_plaintext, encrypt, feed, take_output};
 use rustls::{ServerConfig, ServerConnection};
@@ -27,6 +28,8 @@ pub struct Transport {
     spid: u16,
     /// Delay before each message is sent, as a remote link adds.
     latency: Option<std::time::Duration>,
+    /// The next packet's number while a message is being sent in parts.
+    next_packet_id: Option<u8>,
 }
 
 fn invalid(msg: impl std::fmt::Display) -> io::Error {
@@ -45,6 +48,7 @@ impl Transport {
             eof: false,
             spid,
             latency: None,
+            next_packet_id: None,
         }
     }
 
@@ -153,11 +157,44 @@ impl Transport {
         payload: &[u8],
         packet_size: usize,
     ) -> io::Result<()> {
-        if let Some(d) = self.latency {
-            tokio::time::sleep(d).await;
+        self.write_packets(ty, payload, packet_size, true).await
+    }
+
+    /// Sends `payload` as the next packets of a message of type `ty`
+    /// (the first ones, unless a message is under way), the last with EOM
+    /// when `eom`: a response that leaves while it is produced. Without
+    /// `eom`, `payload` should fill whole packets
+    /// ([`super::packet::payload_size`]). The latency applies once per
+    /// message, before its first packet.
+    pub async fn write_packets(
+        &mut self,
+        ty: u8,
+        payload: &[u8],
+        packet_size: usize,
+        eom: bool,
+    ) -> io::Result<()> {
+        let mut id = match self.next_packet_id.take() {
+            Some(id) => id,
+            None => {
+                if let Some(d) = self.latency {
+                    tokio::time::sleep(d).await;
+                }
+                1
+            }
+        };
+        let mut framed = Vec::with_capacity(payload.len() + payload.len() / 512 + 64);
+        frame_packets(
+            &mut framed,
+            ty,
+            payload,
+            packet_size,
+            self.spid,
+            &mut id,
+            eom,
+        );
+        if !eom {
+            self.next_packet_id = Some(id);
         }
-        let mut framed = Vec::with_capacity(payload.len() + 64);
-        frame_message(&mut framed, ty, payload, packet_size, self.spid);
         match &mut self.tls {
             None => self.tcp.write_all(&framed).await?,
             Some(conn) => {

@@ -298,6 +298,30 @@ fn put_number(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlError> 
     Ok(())
 }
 
+/// Appends one ROW value of string column type `t` (`nvarchar` or
+/// `varchar`). Streamed rows come here with text borrowed from SQLite, so
+/// the common case (a sized column) encodes straight into `out`.
+pub fn put_text(out: &mut Vec<u8>, t: SqlType, s: &str) -> Result<(), SqlError> {
+    match t {
+        SqlType::NVarChar(Some(_)) => {
+            let at = out.len();
+            out.extend_from_slice(&[0, 0]);
+            super::wire::put_utf16(out, s);
+            let len = (out.len() - at - 2) as u16;
+            out[at..at + 2].copy_from_slice(&len.to_le_bytes());
+        }
+        SqlType::NVarChar(None) => {
+            let mut b = Vec::with_capacity(s.len() * 2);
+            super::wire::put_utf16(&mut b, s);
+            put_plp(out, &b);
+        }
+        SqlType::VarChar(n) => put_var(out, &to_cp1252(s), n),
+        // Other types take text only through put_value's conversions.
+        _ => return put_value(out, t, &Value::Text(s.to_string())),
+    }
+    Ok(())
+}
+
 /// uniqueidentifier, string, binary and date/time values.
 fn put_other(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlError> {
     match (t, v) {
@@ -312,12 +336,7 @@ fn put_other(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlError> {
                 "Conversion failed when converting from a character string to uniqueidentifier.",
             )),
         },
-        (SqlType::NVarChar(n), Value::Text(s)) => {
-            let mut b = Vec::with_capacity(s.len() * 2);
-            super::wire::put_utf16(&mut b, s);
-            put_var(out, &b, n);
-        }
-        (SqlType::VarChar(n), Value::Text(s)) => put_var(out, &to_cp1252(s), n),
+        (SqlType::NVarChar(_) | SqlType::VarChar(_), Value::Text(s)) => return put_text(out, t, s),
         (
             SqlType::NVarChar(_) | SqlType::VarChar(_),
             Value::Int(_) | Value::Float(_) | Value::Guid(_) | Value::Bit(_),

@@ -137,6 +137,7 @@ pub fn utf16_to_string(bytes: &[u8]) -> WireResult<String> {
 
 /// Appends `s` as UTF-16LE.
 pub fn put_utf16(out: &mut Vec<u8>, s: &str) {
+    out.reserve(s.len() * 2);
     for u in s.encode_utf16() {
         out.extend_from_slice(&u.to_le_bytes());
     }

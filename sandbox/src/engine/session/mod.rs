@@ -31,7 +31,7 @@ use super::functions::{self, FnShared};
 use super::parse::{parse_batch, Parsed};
 use super::translate::{plan, Action, Env, QueryPlan, SetOption, Var};
 use super::Shared;
-use crate::types::{Item, Param, SqlError, Value};
+use crate::types::{Item, Param, Sink, SqlError, Value};
 pub(crate) use bulk::premature_end as bulk_premature_end;
 use rusqlite::types::Value as SqlVal;
 use rusqlite::{Connection, ErrorCode};
@@ -47,6 +47,9 @@ pub(crate) struct InterruptState {
     pub flag: AtomicBool,
     pub handle: Mutex<rusqlite::InterruptHandle>,
 }
+
+/// A [`Sink`] the front end keeps a handle to while the session streams.
+pub type SharedSink = Arc<Mutex<dyn Sink>>;
 
 /// Opens a connection to a database file with the sandbox's functions.
 pub(crate) fn open_connection(path: &Path, fns: Arc<FnShared>) -> rusqlite::Result<Connection> {
@@ -120,6 +123,8 @@ pub(crate) struct SessionState {
     /// The target of the INSERT BULK just run: the next request may be
     /// its BULK_LOAD message.
     bulk: Option<bulk::BulkTarget>,
+    /// Where result sets stream to (None: they are whole `Item::Rows`).
+    sink: Option<SharedSink>,
 }
 
 impl SessionState {
@@ -162,6 +167,7 @@ impl SessionState {
             command: "SELECT",
             lock_waits: true,
             bulk: None,
+            sink: None,
         };
         state.register();
         Ok(state)
@@ -387,10 +393,13 @@ impl SessionState {
     /// session's @@ROWCOUNT and @@ERROR are left as they were.
     fn run_injection(&mut self, sql: &str) {
         let (rowcount, last_error) = (self.rowcount, self.last_error);
+        // Its results are dropped too, not streamed to the client.
+        let sink = self.sink.take();
         if let Ok(stmts) = parse_batch(sql) {
             let mut ignored = Vec::new();
             self.run_list(&stmts, &[], &mut ignored);
         }
+        self.sink = sink;
         self.rowcount = rowcount;
         self.last_error = last_error;
     }

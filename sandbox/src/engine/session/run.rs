@@ -6,8 +6,8 @@ use crate::engine::catalog::{IndexInfo, IndexKind};
 use crate::engine::datatype::{from_storage, quote_ident, DeclType};
 use crate::engine::errors;
 use crate::engine::translate::{DmlPlan, QueryPlan, Sql, Var};
-use crate::types::{Item, ResultSet, SqlError, Value};
-use rusqlite::types::Value as SqlVal;
+use crate::types::{Cell, Item, ResultSet, Sink, SqlError, SqlType, Value};
+use rusqlite::types::{Value as SqlVal, ValueRef};
 use rusqlite::{Connection, ErrorCode};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
@@ -46,10 +46,21 @@ impl SessionState {
     }
 
     pub(super) fn run_query_raw(&mut self, p: &QueryPlan) -> Result<Vec<Vec<SqlVal>>, SqlError> {
+        self.reading(p, |s| s.raw_rows(&p.sql))
+    }
+
+    /// Runs `read` under the locks the query takes: waits for other
+    /// sessions' table locks, and for a locking read outside a
+    /// transaction holds the write lock only for the statement.
+    fn reading<T>(
+        &mut self,
+        p: &QueryPlan,
+        read: impl FnOnce(&Self) -> Result<T, SqlError>,
+    ) -> Result<T, SqlError> {
         self.lock_reads(p)?;
         if p.lock {
             self.acquire(p.nowait)?;
-            let r = self.raw_rows(&p.sql);
+            let r = read(self);
             if self.trancount == 0 {
                 let _ = self
                     .conn
@@ -58,8 +69,47 @@ impl SessionState {
             }
             r
         } else {
-            self.raw_rows(&p.sql)
+            read(self)
         }
+    }
+
+    /// Where result sets stream to, if anywhere.
+    pub(crate) fn set_sink(&mut self, sink: Option<super::SharedSink>) {
+        self.sink = sink;
+    }
+
+    /// A result set streamed to `sink` as SQLite steps, after the items
+    /// before it: no row is kept. Returns the row count.
+    fn stream_query(
+        &mut self,
+        p: &QueryPlan,
+        sink: &super::SharedSink,
+        items: &mut Vec<Item>,
+    ) -> Result<u64, SqlError> {
+        let mut sink = sink.lock().unwrap_or_else(|p| p.into_inner());
+        sink.items(items);
+        self.reading(p, |s| s.stream_rows(p, &mut *sink))
+    }
+
+    fn stream_rows(&self, p: &QueryPlan, sink: &mut dyn Sink) -> Result<u64, SqlError> {
+        let mut st = Self::prepare(&self.conn, &p.sql).map_err(|e| self.map_err(e))?;
+        let mut rows = st.raw_query();
+        sink.begin_rows(&p.columns);
+        let mut n = 0u64;
+        while let Some(row) = rows.next().map_err(|e| self.map_err(e))? {
+            if self.interrupted() {
+                return Err(errors::cancelled());
+            }
+            sink.begin_row();
+            for (i, c) in p.columns.iter().enumerate() {
+                let v = row.get_ref(i).map_err(|e| self.map_err(e))?;
+                sink.cell(stored_cell(v, c.ty))?;
+            }
+            sink.end_row()?;
+            n += 1;
+        }
+        sink.end_rows(n);
+        Ok(n)
     }
 
     pub(super) fn run_query(&mut self, p: &QueryPlan) -> Result<ResultSet, SqlError> {
@@ -294,6 +344,8 @@ impl SessionState {
             items.push(Item::Done {
                 rows_affected: (!self.nocount).then_some(rows.len() as u64),
             });
+        } else if let Some(sink) = self.sink.clone() {
+            self.rowcount = self.stream_query(&p, &sink, items)? as i64;
         } else {
             let rs = self.run_query(&p)?;
             self.rowcount = rs.rows.len() as i64;
@@ -345,5 +397,20 @@ impl SessionState {
         }
         self.done(items);
         Ok(())
+    }
+}
+
+/// A stored value as the client gets it: text as it is (it is the common
+/// case, and copying it would cost an allocation a row), anything else
+/// converted as `from_storage` converts it.
+fn stored_cell(v: ValueRef<'_>, ty: SqlType) -> Cell<'_> {
+    match (ty, v) {
+        (SqlType::NVarChar(_) | SqlType::VarChar(_), ValueRef::Text(t)) => {
+            match std::str::from_utf8(t) {
+                Ok(s) => Cell::Text(s),
+                Err(_) => Cell::Value(from_storage(v, ty)),
+            }
+        }
+        _ => Cell::Value(from_storage(v, ty)),
     }
 }
