@@ -51,11 +51,16 @@ fn a_saved_plan_refuses_more_or_fewer_rows_than_planned() {
     for (change, words) in [
         (
             "UPDATE [dbo].[Agents] SET [OwnerPoolId] = NULL WHERE [ID] = (SELECT MIN([ID]) FROM [dbo].[Agents])",
-            "not in the plan now lack an owner",
+            "not in the plan; 1 row(s) lack an owner now",
         ),
         (
             "UPDATE [dbo].[Queues] SET [OwnerPoolId] = '292CE760-0931-5108-91AE-08CD2BFAD04C' WHERE [Name] = N'Payroll Queue'",
-            "planned row(s) no longer lack an owner",
+            "the plan has 9 row(s) without an owner; 8 lack one now",
+        ),
+        (
+            // As many rows as planned, but not the same ones.
+            "UPDATE [dbo].[Queues] SET [OwnerPoolId] = NULL WHERE [ID] = (SELECT MIN([ID]) FROM [dbo].[Queues] WHERE [OwnerPoolId] IS NOT NULL); UPDATE [dbo].[Queues] SET [OwnerPoolId] = '292CE760-0931-5108-91AE-08CD2BFAD04C' WHERE [Name] = N'Payroll Queue'",
+            "not the same rows",
         ),
     ] {
         let sb = sandbox("migrated");

@@ -324,3 +324,37 @@ fn a_failure_while_taking_the_snapshot_changes_nothing() {
     assert!(!dir.path().join("j.json").exists());
     assert!(!dir.path().join("j.snapshot").exists());
 }
+
+#[test]
+fn as_many_rows_as_planned_but_other_ones_abort_with_4() {
+    // Inside the transaction, just before the Queues' summary under lock:
+    // one planned queue gets an owner and another queue loses its own, so
+    // the count is the plan's and only the checksum of the keys differs.
+    let sb = sandbox("migrated");
+    sb.inject_before(
+        "[dbo].[Queues] AS t WITH (UPDLOCK, HOLDLOCK)",
+        "UPDATE [dbo].[Queues] SET [OwnerPoolId] = NULL WHERE [ID] = (SELECT MIN([ID]) FROM [dbo].[Queues] WHERE [OwnerPoolId] IS NOT NULL); UPDATE [dbo].[Queues] SET [OwnerPoolId] = '292CE760-0931-5108-91AE-08CD2BFAD04C' WHERE [Name] = N'Payroll Queue'",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    tool(&sb)
+        .current_dir(dir.path())
+        .args(["fix", "--yes", "--no-snapshot", "--journal", "j.json"])
+        .assert()
+        .code(4)
+        .stderr(
+            predicate::str::contains("not the same rows")
+                .and(predicate::str::contains("dbo.Queues")),
+        );
+    // Rolled back: the swap happened inside the aborted transaction too.
+    assert_eq!(nulls(&sb, "Queues"), 9);
+    let j = journal(&dir.path().join("j.json"));
+    assert_eq!(j["status"], "rolled_back");
+    assert!(
+        j["tables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t["rows"].as_array().unwrap().is_empty()),
+        "no row was journalled: {j}"
+    );
+}

@@ -721,6 +721,8 @@ mod tests {
                     name: "ID".into(),
                     type_name: "uniqueidentifier".into(),
                 }],
+                old: DbValue::Null,
+                new: DbValue::Guid(Uuid::from_u128(1)),
                 rows: vec![RowChange {
                     key: vec![DbValue::Guid(Uuid::from_u128(2))],
                     name: Some("Helpdesk".into()),
@@ -729,6 +731,7 @@ mod tests {
                 }],
             }],
             digest: String::new(),
+            tail: String::new(),
         }
     }
 
@@ -758,8 +761,8 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("not written by rgs-repair"));
-        assert!(text.contains("\"version\":3"));
-        assert!(Journal::parse(&text.replace("\"version\":3", "\"version\":9")).is_err());
+        assert!(text.contains("\"version\":4"));
+        assert!(Journal::parse(&text.replace("\"version\":4", "\"version\":9")).is_err());
         let mut j = sample();
         j.tables[0].rows[0].key.push(DbValue::Int(1));
         let t = String::from_utf8(j.to_bytes().unwrap()).unwrap();

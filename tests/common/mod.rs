@@ -107,7 +107,17 @@ pub fn journal(path: &Path) -> serde_json::Value {
     }
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     let mut doc = json(lines.next().unwrap_or_default().as_bytes());
-    let attempts: Vec<serde_json::Value> = lines.map(|l| json(l.as_bytes())).collect();
+    let (rows, attempts): (Vec<serde_json::Value>, Vec<serde_json::Value>) = lines
+        .map(|l| json(l.as_bytes()))
+        .partition(|l| l.get("rows").is_some());
+    // A fix's rows are in lines of their own, per attempt: the last
+    // attempt's are the rows its UPDATE changed.
+    let last = rows.iter().filter_map(|r| r["attempt"].as_u64()).max();
+    for r in rows.iter().filter(|r| r["attempt"].as_u64() == last) {
+        let t = r["table"].as_u64().unwrap() as usize;
+        let list = doc["tables"][t]["rows"].as_array_mut().unwrap();
+        list.extend(r["rows"].as_array().unwrap().iter().cloned());
+    }
     let status = attempts
         .last()
         .map_or(serde_json::json!("pending"), |a| a["outcome"].clone());

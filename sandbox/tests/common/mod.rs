@@ -98,9 +98,26 @@ pub fn param(name: &str, ty: SqlType, value: Value) -> Param {
 }
 
 /// A template of sql/ with `{name}` placeholders replaced.
+/// `finding_rows.sql`'s `{which}` is filled as for both kinds at once (a
+/// NULL or a dangling owner) and `{top}` left empty, unless given; a
+/// `{display}` not given is a typed NULL.
 pub fn template(file: &str, subs: &[(&str, &str)]) -> String {
     let mut s = read(&format!("sql/{file}"));
-    for (k, v) in subs {
+    let given = |k: &str| subs.iter().any(|(n, _)| *n == k);
+    let mut defaults: Vec<(&str, &str)> = Vec::new();
+    if !given("which") {
+        defaults.push((
+            "which",
+            "t.{owner} IS NULL OR NOT EXISTS (SELECT 1 FROM {pool_table} AS p WHERE p.{pool_id} = t.{owner})",
+        ));
+    }
+    if !given("top") {
+        defaults.push(("top", ""));
+    }
+    if !given("display") {
+        defaults.push(("display", "CAST(NULL AS nvarchar(256))"));
+    }
+    for (k, v) in defaults.iter().chain(subs) {
         s = s.replace(&format!("{{{k}}}"), v);
     }
     let code: String = s
