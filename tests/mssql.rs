@@ -545,3 +545,67 @@ fn mssql_snapshot_both_isolations_and_diff_after_fix() {
     assert_eq!(d["totals"]["changed"], 30);
     tool().arg("diff").arg(&c).arg("--live").assert().code(0);
 }
+
+// ----- issue 10: the plan by count and key checksum ------------------------
+
+/// Swaps which queue lacks an owner: as many rows as planned, other ones.
+const SWAP_QUEUES: &str = "UPDATE [dbo].[Queues] SET [OwnerPoolId] = NULL WHERE [ID] = (SELECT MIN([ID]) FROM [dbo].[Queues] WHERE [OwnerPoolId] IS NOT NULL); UPDATE [dbo].[Queues] SET [OwnerPoolId] = (SELECT TOP 1 [ID] FROM [dbo].[OwnerPool]) WHERE [Name] = N'Payroll Queue'";
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_other_rows_of_the_planned_count_are_refused_by_the_checksum() {
+    load("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    let script = dir.path().join("change.sql");
+    tool()
+        .args(["fix", "--dry-run", "--save-plan"])
+        .arg(&plan)
+        .arg("--emit-sql")
+        .arg(&script)
+        .assert()
+        .code(0);
+    run_script(SWAP_QUEUES).unwrap();
+    assert_eq!(nulls(), 30);
+    // The saved plan: compared with a new inspection.
+    tool()
+        .args(["fix", "--yes", "--plan"])
+        .arg(&plan)
+        .arg("--journal")
+        .arg(dir.path().join("j.json"))
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains("not the same rows"));
+    // The change script: its guard under lock.
+    let e = run_script(&std::fs::read_to_string(&script).unwrap()).unwrap_err();
+    assert!(e.contains("not the 9 planned ones"), "{e}");
+    assert_eq!(nulls(), 30, "nothing changed");
+}
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_check_names_the_first_objects_and_json_lists_all() {
+    load("migrated");
+    // More agent groups without an owner than a report for people names.
+    run_script("INSERT INTO [dbo].[AgentGroups] ([ID], [Name], [RoutingMethod], [AgentAlertTime], [ParticipationPolicy], [OwnerPoolId]) SELECT TOP (40) NEWID(), N'extra ' + CAST(o.[object_id] AS nvarchar(20)), 0, 20, 0, NULL FROM sys.all_objects AS o").unwrap();
+    let out = tool().arg("check").assert().code(3).get_output().stdout.clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("... and 29 more"), "{out}");
+    let out = tool()
+        .args(["check", "--format", "json"])
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let f = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == "null_owner" && f["table"] == "dbo.AgentGroups")
+        .unwrap()
+        .clone();
+    assert_eq!(f["count"], 49);
+    assert_eq!(f["objects"].as_array().unwrap().len(), 49);
+}
