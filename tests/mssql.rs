@@ -588,7 +588,13 @@ fn mssql_check_names_the_first_objects_and_json_lists_all() {
     load("migrated");
     // More agent groups without an owner than a report for people names.
     run_script("INSERT INTO [dbo].[AgentGroups] ([ID], [Name], [RoutingMethod], [AgentAlertTime], [ParticipationPolicy], [OwnerPoolId]) SELECT TOP (40) NEWID(), N'extra ' + CAST(o.[object_id] AS nvarchar(20)), 0, 20, 0, NULL FROM sys.all_objects AS o").unwrap();
-    let out = tool().arg("check").assert().code(3).get_output().stdout.clone();
+    let out = tool()
+        .arg("check")
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
     let out = String::from_utf8(out).unwrap();
     assert!(out.contains("... and 29 more"), "{out}");
     let out = tool()

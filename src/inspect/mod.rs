@@ -648,10 +648,11 @@ async fn read_tables(
             };
             let object = finding_row(q, row);
             match (&mut rows, kind) {
-                (Rows::Stream(sink), _) => sink.row(table, kind, object),
-                (_, sql::FindingKind::NullOwner) => Ok(found[table].0.push(object)),
-                (_, sql::FindingKind::DanglingOwner) => Ok(found[table].1.push(object)),
+                (Rows::Stream(sink), _) => return sink.row(table, kind, object),
+                (_, sql::FindingKind::NullOwner) => found[table].0.push(object),
+                (_, sql::FindingKind::DanglingOwner) => found[table].1.push(object),
             }
+            Ok(())
         }
     })
     .await?;
