@@ -1,9 +1,11 @@
-//! The journal on disk (version 3): JSON Lines. The first line is the
+//! The journal on disk (version 4): JSON Lines. The first line is the
 //! record of the change, written and flushed before the transaction starts
-//! and never rewritten; each later line is one attempt's outcome, appended
-//! and flushed as it happens, so COMMIT's outcome costs one short line, not
-//! a rewrite of every row. Each line carries a digest: the first its own,
-//! each later one chained to the line before, so an edit anywhere shows.
+//! and never rewritten. Each attempt then appends the rows it locked (a fix
+//! streams them from the server in lines of a few thousand, flushed before
+//! its UPDATE is sent) and one line with its outcome, so COMMIT's outcome
+//! costs one short line, not a rewrite of every row. Each line carries a
+//! digest: the first its own, each later one chained to the line before,
+//! so an edit anywhere shows. The last attempt's rows are the changed ones.
 //!
 //! Rows are compact: a table states its owner before and after once, and a
 //! row is a JSON array of its key values (typed by the table's key columns)
