@@ -275,7 +275,7 @@ impl RowsLine {
     }
 
     /// Whether its digest matches its content after `previous`.
-    fn intact(&self, previous: &str) -> bool {
+    pub(super) fn intact(&self, previous: &str) -> bool {
         crate::digest::of(&RowsChained {
             previous,
             attempt: self.attempt,
@@ -311,44 +311,6 @@ pub(super) fn split(text: &str) -> Result<(&str, Vec<&str>)> {
         .ok_or_else(|| anyhow!("it is empty"))?;
     let rest: Vec<&str> = lines.filter(|l| !l.trim().is_empty()).collect();
     Ok((first, rest))
-}
-
-/// Parses the lines after the record.
-pub(super) fn lines(lines: &[&str]) -> Result<Vec<Line>> {
-    lines
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            serde_json::from_str(l).map_err(|e| {
-                anyhow!(
-                    "its line {} is neither rows nor an attempt of a journal ({e})",
-                    i + 2
-                )
-            })
-        })
-        .collect()
-}
-
-/// Checks the chain of the lines after the record (numbering and digests);
-/// returns the digest of the last line.
-pub(super) fn check_chain(body_digest: &str, lines: &[Line]) -> (bool, String) {
-    let mut previous = body_digest.to_string();
-    let mut attempts = 0;
-    let mut intact = true;
-    for l in lines {
-        match l {
-            Line::Attempt(a) => {
-                attempts += 1;
-                intact &= a.intact(attempts, &previous);
-                previous = a.digest().to_string();
-            }
-            Line::Rows(r) => {
-                intact &= r.attempt == attempts + 1 && r.intact(&previous);
-                previous = r.digest().to_string();
-            }
-        }
-    }
-    (intact, previous)
 }
 
 /// Refuses an impossible journal table (rows of the wrong width are caught

@@ -12,6 +12,7 @@
 mod audit;
 mod files;
 mod format;
+mod read;
 
 use crate::inspect::{CurrentOwner, JournalledTable};
 pub use audit::{command_line, Audit};
@@ -271,6 +272,14 @@ pub struct Journal {
     /// The digest of the file's last line, which the next line chains to.
     #[serde(skip)]
     tail: String,
+    /// Rows per table as read from the file (the last attempt's), whether
+    /// or not the reader kept them ([`Journal::open`] does not).
+    #[serde(skip)]
+    row_counts: Vec<usize>,
+    /// The attempt whose rows are the journal's (None: the rows are in the
+    /// record, or there are none).
+    #[serde(skip)]
+    rows_attempt: Option<usize>,
 }
 
 fn pending() -> Status {
@@ -316,6 +325,8 @@ impl Journal {
                 .collect(),
             digest: String::new(),
             tail: String::new(),
+            row_counts: Vec::new(),
+            rows_attempt: None,
         }
     }
 
@@ -373,6 +384,8 @@ impl Journal {
             tables,
             digest: String::new(),
             tail: String::new(),
+            row_counts: Vec::new(),
+            rows_attempt: None,
             ..fix.clone()
         }
     }
@@ -423,108 +436,16 @@ impl Journal {
             .collect())
     }
 
-    /// Rows in all.
+    /// Rows in all (counted when read, even when not kept).
     pub fn row_count(&self) -> usize {
-        self.tables.iter().map(|t| t.rows.len()).sum()
+        let kept: usize = self.tables.iter().map(|t| t.rows.len()).sum();
+        kept.max(self.row_counts.iter().sum())
     }
 
-    /// Reads and validates a journal. Refuses anything that is not a
-    /// complete journal of this format, before any connection is made, and
-    /// a journal edited since the tool wrote it ([`Edited`]) unless
-    /// `accept_edited`.
-    pub fn read(path: &Path, accept_edited: bool) -> Result<Journal> {
-        let text = fs::read_to_string(path)
-            .with_context(|| format!("cannot read the journal {}", path.display()))?;
-        let (j, intact) = Journal::parse_checked(&text)
-            .with_context(|| format!("{} is not a usable rgs-repair journal", path.display()))?;
-        if !accept_edited && !intact {
-            return Err(Edited(path.to_path_buf()).into());
-        }
-        Ok(j)
-    }
-
-    /// Parses and validates journal text (not its digests).
-    pub fn parse(text: &str) -> Result<Journal> {
-        Journal::parse_checked(text).map(|(j, _)| j)
-    }
-
-    /// Parses journal text; also says whether every digest matches.
-    fn parse_checked(text: &str) -> Result<(Journal, bool)> {
-        let (record, lines) = format::split(text)?;
-        let probe: serde_json::Value = serde_json::from_str(record)
-            .context("it is not complete JSON (truncated or corrupted?)")?;
-        if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            bail!("it is JSON, but not written by rgs-repair (no \"format\": \"{FORMAT}\")");
-        }
-        let version = probe.get("version").and_then(|v| v.as_u64());
-        if version != Some(u64::from(VERSION)) {
-            bail!("it has journal version {version:?}; this build reads version {VERSION} (a journal of version 2 is undone by the build that wrote it)");
-        }
-        let mut j: Journal = serde_json::from_value(probe)
-            .map_err(|e| anyhow!("its content does not match the journal layout: {e}"))?;
-        for t in &j.tables {
-            format::refuse_empty_keys(t)?;
-        }
-        let lines = format::lines(&lines)?;
-        let (chain, tail) = format::check_chain(&j.digest, &lines);
-        let intact = j.digest == j.computed_digest() && chain;
-        j.tail = tail;
-        j.status_at = j.created_at;
-        // The rows of the last attempt that streamed any: the rows its
-        // UPDATE changed, if it committed.
-        let last_rows = lines
-            .iter()
-            .filter_map(|l| match l {
-                format::Line::Rows(r) => Some(r.attempt),
-                format::Line::Attempt(_) => None,
-            })
-            .max();
-        for line in lines {
-            match line {
-                format::Line::Attempt(a) => {
-                    let a = a.attempt();
-                    j.status = a.outcome;
-                    j.status_at = a.at;
-                    j.error = a.reason.clone();
-                    j.attempts.push(a);
-                }
-                format::Line::Rows(r) if Some(r.attempt) == last_rows => {
-                    let t = j.tables.get_mut(r.table).ok_or_else(|| {
-                        anyhow!(
-                            "a line of rows names table {}, which it does not record",
-                            r.table
-                        )
-                    })?;
-                    for v in r.rows {
-                        let row = format::typed_row(t, v).map_err(|e| anyhow!(e))?;
-                        t.rows.push(row);
-                    }
-                }
-                format::Line::Rows(_) => {}
-            }
-        }
-        for t in &j.tables {
-            if let Some(r) = t.rows.iter().find(|r| r.key.iter().any(DbValue::is_null)) {
-                bail!(
-                    "a row of {}.{} has a key that does not match its key columns ({:?})",
-                    t.schema,
-                    t.table,
-                    r.key
-                );
-            }
-            let (side, bad) = match j.kind {
-                Kind::Fix => ("new", t.new.is_null()),
-                Kind::Undo => ("old", t.old.is_null()),
-            };
-            if bad && !t.rows.is_empty() {
-                bail!(
-                    "a row of {}.{} records a NULL {side} owner",
-                    t.schema,
-                    t.table
-                );
-            }
-        }
-        Ok((j, intact))
+    /// Rows of table `i` (counted when read, even when not kept).
+    pub fn table_rows(&self, i: usize) -> usize {
+        let kept = self.tables.get(i).map_or(0, |t| t.rows.len());
+        kept.max(self.row_counts.get(i).copied().unwrap_or(0))
     }
 
     fn computed_digest(&self) -> String {
@@ -732,6 +653,8 @@ mod tests {
             }],
             digest: String::new(),
             tail: String::new(),
+            row_counts: Vec::new(),
+            rows_attempt: None,
         }
     }
 

@@ -1,0 +1,275 @@
+//! Reading a journal back, line by line: the record, then each line after
+//! it checked against the chain of digests as it comes. [`Journal::read`]
+//! keeps the rows (a journal a person or a test looks at);
+//! [`Journal::open`] only counts them, and [`Journal::each_row`] streams
+//! them again when they are needed, so that undo's memory does not grow
+//! with the journal.
+
+use super::format::{self, Line};
+use super::{Edited, Journal, Kind, RowChange, FORMAT, VERSION};
+use crate::value::DbValue;
+use anyhow::{anyhow, bail, Context, Result};
+use std::io::BufRead;
+use std::path::Path;
+
+/// The state of a journal being read.
+struct Reader {
+    journal: Journal,
+    keep_rows: bool,
+    /// Whether every digest so far matches.
+    intact: bool,
+    previous: String,
+    /// Attempt lines seen.
+    attempts: usize,
+    /// The attempt whose rows are being collected, and its counts.
+    rows_attempt: Option<usize>,
+    counts: Vec<usize>,
+}
+
+impl Reader {
+    /// Starts with the record line.
+    fn new(record: &str, keep_rows: bool) -> Result<Reader> {
+        let probe: serde_json::Value = serde_json::from_str(record)
+            .context("it is not complete JSON (truncated or corrupted?)")?;
+        if probe.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
+            bail!("it is JSON, but not written by rgs-repair (no \"format\": \"{FORMAT}\")");
+        }
+        let version = probe.get("version").and_then(|v| v.as_u64());
+        if version != Some(u64::from(VERSION)) {
+            bail!("it has journal version {version:?}; this build reads version {VERSION} (a journal of an earlier version is undone by the build that wrote it)");
+        }
+        let mut j: Journal = serde_json::from_value(probe)
+            .map_err(|e| anyhow!("its content does not match the journal layout: {e}"))?;
+        for t in &j.tables {
+            format::refuse_empty_keys(t)?;
+        }
+        let intact = j.digest == j.computed_digest();
+        let counts = j.tables.iter().map(|t| t.rows.len()).collect();
+        if !keep_rows {
+            for t in &mut j.tables {
+                t.rows = Vec::new();
+            }
+        }
+        j.status_at = j.created_at;
+        Ok(Reader {
+            previous: j.digest.clone(),
+            journal: j,
+            keep_rows,
+            intact,
+            attempts: 0,
+            rows_attempt: None,
+            counts,
+        })
+    }
+
+    /// One line after the record.
+    fn line(&mut self, n: usize, text: &str) -> Result<()> {
+        let line: Line = serde_json::from_str(text).map_err(|e| {
+            anyhow!("its line {} is neither rows nor an attempt of a journal ({e})", n + 1)
+        })?;
+        match line {
+            Line::Attempt(a) => {
+                self.attempts += 1;
+                self.intact &= a.intact(self.attempts, &self.previous);
+                self.previous = a.digest().to_string();
+                let a = a.attempt();
+                let j = &mut self.journal;
+                j.status = a.outcome;
+                j.status_at = a.at;
+                j.error = a.reason.clone();
+                j.attempts.push(a);
+            }
+            Line::Rows(r) => {
+                self.intact &= r.attempt == self.attempts + 1 && r.intact(&self.previous);
+                self.previous = r.digest().to_string();
+                // A later attempt's rows replace an earlier one's: the last
+                // attempt's are the rows its UPDATE changed.
+                if self.rows_attempt != Some(r.attempt) {
+                    self.rows_attempt = Some(r.attempt);
+                    self.counts = vec![0; self.journal.tables.len()];
+                    for t in &mut self.journal.tables {
+                        t.rows = Vec::new();
+                    }
+                }
+                let n_tables = self.journal.tables.len();
+                let t = self.journal.tables.get_mut(r.table).ok_or_else(|| {
+                    anyhow!(
+                        "a line of rows names table {}, which it does not record ({n_tables} tables)",
+                        r.table
+                    )
+                })?;
+                self.counts[r.table] += r.rows.len();
+                for v in r.rows {
+                    let row = format::typed_row(t, v).map_err(|e| anyhow!(e))?;
+                    check_row(self.journal.kind, t.schema.as_str(), &t.table, &row)?;
+                    if self.keep_rows {
+                        t.rows.push(row);
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> Result<(Journal, bool)> {
+        for t in &self.journal.tables {
+            for r in &t.rows {
+                check_row(self.journal.kind, &t.schema, &t.table, r)?;
+            }
+        }
+        self.journal.tail = self.previous;
+        // Kept rows count themselves.
+        if !self.keep_rows {
+            self.journal.row_counts = self.counts;
+        }
+        self.journal.rows_attempt = self.rows_attempt;
+        Ok((self.journal, self.intact))
+    }
+}
+
+/// Refuses a row whose key has a NULL (it does not match its key columns)
+/// or whose owner on the changed side is NULL.
+fn check_row(kind: Kind, schema: &str, table: &str, r: &RowChange) -> Result<()> {
+    if r.key.iter().any(DbValue::is_null) {
+        bail!(
+            "a row of {schema}.{table} has a key that does not match its key columns ({:?})",
+            r.key
+        );
+    }
+    let (side, bad) = match kind {
+        Kind::Fix => ("new", r.new.is_null()),
+        Kind::Undo => ("old", r.old.is_null()),
+    };
+    if bad {
+        bail!("a row of {schema}.{table} records a NULL {side} owner");
+    }
+    Ok(())
+}
+
+/// Hands each line of the file at `path` to `f` with its number (0: the
+/// record), trailing white space removed, blank lines left out. A last line
+/// without its newline was being appended when the process died: it never
+/// recorded anything, and is left out too (the status stays what the lines
+/// before say, which at worst is "pending": not confirmed).
+fn each_line(path: &Path, mut f: impl FnMut(usize, &str) -> Result<()>) -> Result<()> {
+    let file = std::fs::File::open(path)
+        .with_context(|| format!("cannot read the journal {}", path.display()))?;
+    let mut r = std::io::BufReader::with_capacity(1 << 16, file);
+    let mut buf = String::new();
+    let mut n = 0;
+    loop {
+        buf.clear();
+        let read = r
+            .read_line(&mut buf)
+            .with_context(|| format!("cannot read the journal {}", path.display()))?;
+        if read == 0 {
+            break;
+        }
+        if !buf.ends_with('\n') && n > 0 {
+            break;
+        }
+        let line = buf.trim_end();
+        if line.trim().is_empty() {
+            continue;
+        }
+        f(n, line)?;
+        n += 1;
+    }
+    if n == 0 {
+        bail!("it is empty");
+    }
+    Ok(())
+}
+
+impl Journal {
+    /// Reads and validates a journal, keeping its rows. Refuses anything
+    /// that is not a complete journal of this format, before any connection
+    /// is made, and a journal edited since the tool wrote it ([`Edited`])
+    /// unless `accept_edited`.
+    pub fn read(path: &Path, accept_edited: bool) -> Result<Journal> {
+        Journal::read_file(path, accept_edited, true)
+    }
+
+    /// [`Journal::read`] without keeping the rows: they are counted
+    /// ([`Journal::row_count`]) and checked, and [`Journal::each_row`]
+    /// reads them again when needed.
+    pub fn open(path: &Path, accept_edited: bool) -> Result<Journal> {
+        Journal::read_file(path, accept_edited, false)
+    }
+
+    fn read_file(path: &Path, accept_edited: bool, keep_rows: bool) -> Result<Journal> {
+        let mut reader: Option<Reader> = None;
+        each_line(path, |n, line| {
+            match &mut reader {
+                None => reader = Some(Reader::new(line, keep_rows)?),
+                Some(r) => r.line(n, line)?,
+            }
+            Ok(())
+        })
+        .with_context(|| format!("{} is not a usable rgs-repair journal", path.display()))?;
+        let reader = reader.ok_or_else(|| anyhow!("{} is empty", path.display()))?;
+        let (j, intact) = reader
+            .finish()
+            .with_context(|| format!("{} is not a usable rgs-repair journal", path.display()))?;
+        if !accept_edited && !intact {
+            return Err(Edited(path.to_path_buf()).into());
+        }
+        Ok(j)
+    }
+
+    /// Parses and validates journal text (not its digests).
+    pub fn parse(text: &str) -> Result<Journal> {
+        Journal::parse_checked(text).map(|(j, _)| j)
+    }
+
+    /// Parses journal text; also says whether every digest matches.
+    pub(super) fn parse_checked(text: &str) -> Result<(Journal, bool)> {
+        let (record, lines) = format::split(text)?;
+        let mut r = Reader::new(record, true)?;
+        for (i, l) in lines.iter().enumerate() {
+            r.line(i + 1, l)?;
+        }
+        r.finish()
+    }
+
+    /// Hands every row of the journal (read from `path`, which [`Journal::open`]
+    /// read) to `f` with its table's index, in file order, without keeping
+    /// them: the record's rows, then the rows of the attempt the journal's
+    /// rows come from.
+    pub fn each_row(
+        &self,
+        path: &Path,
+        mut f: impl FnMut(usize, RowChange) -> Result<()>,
+    ) -> Result<()> {
+        each_line(path, |n, line| {
+            if n == 0 {
+                let record: Journal = serde_json::from_str(line)
+                    .map_err(|e| anyhow!("the journal changed while it was read ({e})"))?;
+                for (i, t) in record.tables.into_iter().enumerate() {
+                    for r in t.rows {
+                        f(i, r)?;
+                    }
+                }
+                return Ok(());
+            }
+            if !line.contains("\"rows\"") {
+                return Ok(());
+            }
+            if let Line::Rows(r) = serde_json::from_str(line)
+                .map_err(|e| anyhow!("the journal changed while it was read ({e})"))?
+            {
+                if Some(r.attempt) != self.rows_attempt {
+                    return Ok(());
+                }
+                let t = self
+                    .tables
+                    .get(r.table)
+                    .ok_or_else(|| anyhow!("the journal changed while it was read"))?;
+                for v in r.rows {
+                    f(r.table, format::typed_row(t, v).map_err(|e| anyhow!(e))?)?;
+                }
+            }
+            Ok(())
+        })
+    }
+}
