@@ -12,7 +12,8 @@
 use crate::connect::{Connection, DbError, Streamed, Writer};
 use crate::error::Stop;
 use crate::inspect;
-use crate::journal::{Journal, RowLog, Status, UndoRecord, UndoRow};
+use crate::inspect::undo::UndoSummary;
+use crate::journal::{Journal, RowLog, Status, UndoRecord, UndoTablePreview};
 use crate::plan::{self, Plan};
 use crate::sql;
 use crate::value::DbValue;
@@ -500,34 +501,35 @@ pub async fn fix(
     })
 }
 
-/// The undo transaction for the fix journalled in `fix`.
+/// The undo transaction for the fix journalled in `fix` (at `fix_path`).
 struct UndoTx<'a> {
     fix: &'a Journal,
-    preview: &'a [UndoRow],
+    fix_path: &'a Path,
+    preview: &'a [UndoTablePreview],
 }
 
 impl Transaction for UndoTx<'_> {
-    type Done = usize;
+    type Done = u64;
     const WHAT: &'static str = "undo";
 
     /// Three round trips whatever the number of rows: session settings,
-    /// BEGIN and every journalled table's rows re-read under lock through
-    /// the keys sent once before (see [`inspect::upload_keys`]); then, once
-    /// the tool has compared them with the preview, every table's UPDATE
-    /// with its own row count; COMMIT is sent by [`run`].
+    /// BEGIN and every journalled table's summary under lock, through the
+    /// keys sent once before (see [`inspect::undo::upload_keys`]); once the
+    /// tool has compared them with the preview and written the rows it
+    /// puts back to the undo's journal (flushed to disk), every table's
+    /// UPDATE with its own row count; COMMIT is sent by [`run`].
     async fn attempt(
         &mut self,
         w: &mut Writer<'_>,
         opts: &WriteOptions,
-        _journal: &mut Journal,
-        _path: &Path,
-    ) -> Result<usize, Abort> {
+        journal: &mut Journal,
+        path: &Path,
+    ) -> Result<u64, Abort> {
         let c = &opts.cancel;
         let tables = self.fix.journalled_tables()?;
-        let jt: Vec<inspect::JournalledTable> = tables.iter().map(|(_, t)| t.clone()).collect();
         let start = sql::session_setup(opts.lock_timeout_ms).then(
             std::iter::once(sql::Statement::Write(sql::begin())).chain(
-                inspect::journalled_reads(&jt, true)
+                inspect::undo::summaries(&tables, true)
                     .into_iter()
                     .map(sql::Statement::Read),
             ),
@@ -541,35 +543,49 @@ impl Transaction for UndoTx<'_> {
                 tables.len()
             )));
         }
-        let now: Vec<UndoRow> = tables
-            .iter()
-            .zip(sets)
-            .flat_map(|((t, j), set)| {
-                t.undo_rows(&inspect::current_from_rows(set, j.quoted.keys.len()))
-            })
-            .collect();
-        let restorable_then: Vec<&UndoRow> =
-            self.preview.iter().filter(|r| r.restorable()).collect();
-        let restorable_now: Vec<&UndoRow> = now.iter().filter(|r| r.restorable()).collect();
-        if restorable_then != restorable_now {
-            return Err(Abort::Moved(
-                "the database changed after the undo plan was shown (some journalled rows changed owner meanwhile). Nothing was changed; run undo again to see the new list".into(),
-            ));
+        for (then, set) in self.preview.iter().zip(&sets) {
+            if UndoSummary::from_rows(set) != then.summary {
+                return Err(Abort::Moved(format!(
+                    "the database changed after the undo plan was shown (journalled rows of {} changed owner meanwhile). Nothing was changed; run undo again to see the new list",
+                    then.table
+                )));
+            }
         }
+        // The rows it puts back, on disk before anything changes: the
+        // fix's rows but those the preview leaves alone.
+        let mut log = journal.rows_for_next_attempt(path)?;
+        let mut wrote = Ok(());
+        for row in self.fix.rows(self.fix_path)? {
+            let (i, row) = row?;
+            let left = self
+                .preview
+                .get(i)
+                .is_some_and(|p| p.left_alone.contains_key(&row.key));
+            if !left {
+                if let Err(e) = log.push(i, &row.key, row.name.as_deref()) {
+                    wrote = Err(e);
+                    break;
+                }
+            }
+        }
+        let written = journal.rows_written(log);
+        wrote?;
+        written?;
         let change = sql::Write::empty().then(
-            jt.iter()
+            tables
+                .iter()
                 .enumerate()
                 .map(|(i, t)| sql::Statement::Write(sql::undo_update(&t.quoted, i + 1))),
         );
         let counts = step(c, w.results(&change, &[fixed])).await?;
         let mut total = 0;
-        for (n, (t, _)) in tables.iter().enumerate() {
-            let name = t.full_name();
-            let expected = restorable_now.iter().filter(|r| r.table == name).count();
+        for (n, then) in self.preview.iter().enumerate() {
+            let expected = then.summary.restorable;
             let changed = counts.get(n).and_then(|rows| first_int(rows));
             if changed != Some(expected as i64) {
                 return Err(Abort::Failed(anyhow!(
-                    "{name}: the undo UPDATE changed {} row(s) where {expected} were expected",
+                    "{}: the undo UPDATE changed {} row(s) where {expected} were expected",
+                    then.table,
                     changed.map_or_else(|| "an unknown number of".to_string(), |n| n.to_string())
                 )));
             }
@@ -583,22 +599,30 @@ impl Transaction for UndoTx<'_> {
     }
 }
 
-/// Runs the undo transaction: puts back exactly the rows `preview` showed as
-/// restorable, or stops if the database moved since. `journal` (the undo's
-/// own, see [`Journal::for_undo`]) is written to `path` before it starts.
+/// Runs the undo transaction: puts back exactly the rows the preview showed
+/// as restorable (the same count and key checksum under lock), or stops if
+/// the database moved since. `journal` (the undo's own, see
+/// [`Journal::for_undo`]) is written to `path` before it starts.
 pub async fn undo(
     conn: &mut Connection,
     fix: &Journal,
-    preview: &[UndoRow],
+    fix_path: &Path,
+    preview: &[UndoTablePreview],
     journal: &mut Journal,
     path: &Path,
     opts: &WriteOptions,
 ) -> Result<UndoRecord> {
-    let (restored, _) = run(conn, &mut UndoTx { fix, preview }, journal, path, opts).await?;
+    let mut tx = UndoTx {
+        fix,
+        fix_path,
+        preview,
+    };
+    let (restored, _) = run(conn, &mut tx, journal, path, opts).await?;
+    let journalled: u64 = preview.iter().map(|p| p.summary.journalled).sum();
     Ok(UndoRecord {
         at: chrono::Utc::now(),
         status: Status::Committed,
-        restored,
-        left_alone: preview.len() - restored,
+        restored: restored as usize,
+        left_alone: (journalled - restored) as usize,
     })
 }

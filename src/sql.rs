@@ -50,9 +50,9 @@ const FIX_VERIFY: &str = include_str!("../sql/fix_verify.sql");
 /// A session temporary table for undo's keys.
 const UNDO_KEYS_CREATE: &str = include_str!("../sql/undo_keys_create.sql");
 /// One chunk of undo's keys into it.
-const UNDO_KEYS_INSERT: &str = include_str!("../sql/undo_keys_insert.sql");
 /// The journalled rows and what they hold now, through the keys' table.
-const UNDO_CURRENT: &str = include_str!("../sql/undo_current.sql");
+const UNDO_SUMMARY: &str = include_str!("../sql/undo_summary.sql");
+const UNDO_LEFT_ALONE: &str = include_str!("../sql/undo_left_alone.sql");
 /// Puts journalled rows back to NULL.
 const UNDO_UPDATE: &str = include_str!("../sql/undo_update.sql");
 
@@ -412,41 +412,27 @@ pub fn undo_keys_create(t: &QuotedTable, n: usize, types: &[String]) -> Option<S
     )))
 }
 
-/// `rows` keys of `t` into `#rgs_undo_n`, their values as parameters from
-/// `@P{first}`.
-pub fn undo_keys_insert(t: &QuotedTable, n: usize, rows: usize, first: usize) -> Scratch {
-    let width = t.keys.len();
-    let values: Vec<String> = (0..rows)
-        .map(|r| {
-            let p: Vec<String> = (0..width)
-                .map(|c| format!("@P{}", first + r * width + c))
-                .collect();
-            format!("({})", p.join(", "))
-        })
-        .collect();
-    Scratch(render(
-        UNDO_KEYS_INSERT,
-        &[
-            ("temp", &undo_keys_table(n)),
-            ("key_list", &t.key_list()),
-            ("rows", &values.join(", ")),
-        ],
-    ))
-}
-
-/// The journalled rows of `t` (keys in `#rgs_undo_n`) with what they hold
-/// now, and whether that is the fixed value `@P1`; `locked` inside the
-/// undo transaction.
-pub fn undo_current(t: &QuotedTable, n: usize, locked: bool) -> Read {
+/// The placeholders the undo reads share: the temporary table's key
+/// columns, the first key column, the join of the two tables.
+fn undo_parts(t: &QuotedTable, n: usize) -> (String, String, String) {
     let k_keys: Vec<String> = t.keys.iter().map(|k| format!("k.{k}")).collect();
     let join: Vec<String> = t.keys.iter().map(|k| format!("t.{k} = k.{k}")).collect();
+    (k_keys.join(", "), undo_keys_table(n), join.join(" AND "))
+}
+
+/// The server's summary of the journalled rows of `t` (keys in
+/// `#rgs_undo_n`): how many, how many are gone, how many still hold the
+/// fixed value `@P1`, and the checksum of those rows' keys; `locked` inside
+/// the undo transaction.
+pub fn undo_summary(t: &QuotedTable, n: usize, locked: bool) -> Read {
+    let (k_keys, temp, join) = undo_parts(t, n);
     Read(render(
-        UNDO_CURRENT,
+        UNDO_SUMMARY,
         &[
-            ("k_keys", &k_keys.join(", ")),
             ("first_key", &t.keys[0]),
             ("owner", &t.owner),
-            ("temp", &undo_keys_table(n)),
+            ("k_keys", &k_keys),
+            ("temp", &temp),
             ("table", &t.table),
             (
                 "lock",
@@ -456,7 +442,24 @@ pub fn undo_current(t: &QuotedTable, n: usize, locked: bool) -> Read {
                     ""
                 },
             ),
-            ("join", &join.join(" AND ")),
+            ("join", &join),
+        ],
+    ))
+}
+
+/// The journalled rows of `t` (keys in `#rgs_undo_n`) that no longer hold
+/// the fixed value `@P1`, with what they hold now.
+pub fn undo_left_alone(t: &QuotedTable, n: usize) -> Read {
+    let (k_keys, temp, join) = undo_parts(t, n);
+    Read(render(
+        UNDO_LEFT_ALONE,
+        &[
+            ("k_keys", &k_keys),
+            ("first_key", &t.keys[0]),
+            ("owner", &t.owner),
+            ("temp", &temp),
+            ("table", &t.table),
+            ("join", &join),
         ],
     ))
 }
@@ -618,27 +621,27 @@ mod tests {
     }
 
     #[test]
-    fn undo_sends_keys_once_and_joins_them() {
+    fn undo_joins_the_keys_it_sent_once() {
         let q = QuotedTable {
             table: "[dbo].[T]".into(),
             owner: "[o]".into(),
             keys: vec!["[a]".into(), "[b]".into()],
             display: None,
         };
-        let ins = undo_keys_insert(&q, 2, 2, 1);
-        assert!(ins
-            .text()
-            .contains("INSERT INTO [#rgs_undo_2] ([a], [b]) VALUES (@P1, @P2), (@P3, @P4);"));
         let create = undo_keys_create(&q, 2, &["int".into(), "nvarchar".into()]).unwrap();
         assert!(create.text().contains(
             "CREATE TABLE [#rgs_undo_2] ([a] int NOT NULL, [b] nvarchar(450) COLLATE DATABASE_DEFAULT NOT NULL, PRIMARY KEY ([a], [b]));"
         ));
         assert!(undo_keys_create(&q, 1, &["int".into(), "xml".into()]).is_none());
-        let cur = undo_current(&q, 2, true);
-        assert!(cur.text().contains(
+        let sum = undo_summary(&q, 2, true);
+        assert!(sum.text().contains(
             "LEFT JOIN [dbo].[T] AS t WITH (UPDLOCK, HOLDLOCK) ON t.[a] = k.[a] AND t.[b] = k.[b]"
         ));
-        assert!(!strip_comments(undo_current(&q, 2, false).text()).contains("UPDLOCK"));
+        assert!(sum.text().contains("BINARY_CHECKSUM(k.[a], k.[b])"));
+        assert!(!strip_comments(undo_summary(&q, 2, false).text()).contains("UPDLOCK"));
+        assert!(undo_left_alone(&q, 2).text().contains(
+            "FROM [#rgs_undo_2] AS k\nLEFT JOIN [dbo].[T] AS t ON t.[a] = k.[a] AND t.[b] = k.[b]"
+        ));
         let upd = undo_update(&q, 2);
         assert!(upd
             .text()
@@ -691,8 +694,8 @@ mod tests {
             FIX_UPDATE,
             FIX_VERIFY,
             UNDO_KEYS_CREATE,
-            UNDO_KEYS_INSERT,
-            UNDO_CURRENT,
+            UNDO_SUMMARY,
+            UNDO_LEFT_ALONE,
             UNDO_UPDATE,
         ] {
             let mut rest = t;
@@ -717,7 +720,8 @@ mod tests {
             FIX_RECHECK,
             NULL_OWNER_SUMMARY,
             FIX_VERIFY,
-            UNDO_CURRENT,
+            UNDO_SUMMARY,
+            UNDO_LEFT_ALONE,
             UNDO_UPDATE,
             OWNER_COUNTS,
             FINDING_ROWS,

@@ -150,6 +150,23 @@ impl fmt::Display for DbValue {
     }
 }
 
+impl DbValue {
+    /// The value as a column of a bulk-loaded row, owning its data (a bulk
+    /// load outlives the rows it is handed).
+    pub fn into_column(self) -> ColumnData<'static> {
+        match self {
+            DbValue::Text(s) => ColumnData::String(Some(s.into())),
+            DbValue::Null => ColumnData::I32(None),
+            DbValue::Guid(g) => ColumnData::Guid(Some(g)),
+            DbValue::Bit(b) => ColumnData::Bit(Some(b)),
+            DbValue::TinyInt(v) => ColumnData::U8(Some(v)),
+            DbValue::SmallInt(v) => ColumnData::I16(Some(v)),
+            DbValue::Int(v) => ColumnData::I32(Some(v)),
+            DbValue::BigInt(v) => ColumnData::I64(Some(v)),
+        }
+    }
+}
+
 impl ToSql for DbValue {
     fn to_sql(&self) -> ColumnData<'_> {
         match self {

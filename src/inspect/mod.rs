@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod more;
+pub mod undo;
 
 pub use catalog::{Catalog, ObjectTable, PoolTable, TypedColumn};
 
@@ -17,7 +18,6 @@ use crate::sql;
 use crate::value::DbValue;
 use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use tiberius::ToSql;
 
 /// Where the tool is connected.
@@ -833,153 +833,6 @@ pub fn check_permissions(perms: &[Permission]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// One journalled table as undo reads it: its quoted names, its key
-/// columns' types (`sys.types` names) and the journalled keys.
-#[derive(Clone, Debug)]
-pub struct JournalledTable<'a> {
-    /// Quoted names.
-    pub quoted: QuotedTable,
-    /// Key column types, in key order.
-    pub key_types: Vec<String>,
-    /// The journalled keys.
-    pub keys: Vec<&'a [DbValue]>,
-}
-
-/// The most parameters one request carries (SQL Server takes 2,100).
-const PARAMS_PER_REQUEST: usize = 2000;
-/// The most rows one VALUES list takes (SQL Server's limit).
-const ROWS_PER_INSERT: usize = 1000;
-
-/// Sends the journalled keys to the server once, into a temporary table per
-/// journalled table (`#rgs_undo_N`, in tempdb, seen by this session only),
-/// in as few requests as the 2,100-parameter limit allows: about one per
-/// thousand keys. The reads that follow ([`journalled_rows`]) and undo's
-/// transaction join them instead of sending the keys again.
-pub async fn upload_keys(conn: &mut Connection, tables: &[JournalledTable<'_>]) -> Result<()> {
-    let mut creates = Vec::new();
-    for (i, t) in tables.iter().enumerate() {
-        creates.push(
-            sql::undo_keys_create(&t.quoted, i + 1, &t.key_types).ok_or_else(|| {
-                anyhow!(
-                    "{}: the journal names a key column type this tool cannot send back",
-                    t.quoted.table
-                )
-            })?,
-        );
-    }
-    let mut batch: Vec<sql::Scratch> = creates;
-    let mut params: Vec<&dyn ToSql> = Vec::new();
-    for (i, t) in tables.iter().enumerate() {
-        let width = t.quoted.keys.len().max(1);
-        let mut rest: &[&[DbValue]] = &t.keys;
-        while !rest.is_empty() {
-            let room = (PARAMS_PER_REQUEST - params.len()) / width;
-            if room == 0 {
-                conn.scratch(&sql::Scratch::batch(std::mem::take(&mut batch)), &params)
-                    .await?;
-                params.clear();
-                continue;
-            }
-            let n = room.min(ROWS_PER_INSERT).min(rest.len());
-            batch.push(sql::undo_keys_insert(&t.quoted, i + 1, n, params.len() + 1));
-            for k in &rest[..n] {
-                params.extend(k.iter().map(|v| v as &dyn ToSql));
-            }
-            rest = &rest[n..];
-        }
-    }
-    if !batch.is_empty() {
-        conn.scratch(&sql::Scratch::batch(batch), &params).await?;
-    }
-    Ok(())
-}
-
-/// The reads of every journalled table's rows through their keys' tables:
-/// what each holds now and whether the server finds it equal to `@P1` (the
-/// value the fix wrote); `locked` inside the undo transaction.
-pub fn journalled_reads(tables: &[JournalledTable<'_>], locked: bool) -> Vec<sql::Read> {
-    tables
-        .iter()
-        .enumerate()
-        .map(|(i, t)| sql::undo_current(&t.quoted, i + 1, locked))
-        .collect()
-}
-
-/// One table's answer to [`journalled_reads`]: each row that still exists,
-/// by its key as the server returns it.
-pub fn current_from_rows(rows: Vec<Row>, nkeys: usize) -> HashMap<Vec<DbValue>, CurrentOwner> {
-    rows.into_iter()
-        .filter(|r| r.values.len() == nkeys + 3)
-        .filter_map(|mut r| {
-            let holds_fixed = r.values.pop().and_then(|v| v.as_i64()) == Some(1);
-            let owner = r.values.pop().unwrap_or(DbValue::Null);
-            let found = r.values.pop().and_then(|v| v.as_i64()) == Some(1);
-            found.then_some((r.values, CurrentOwner { owner, holds_fixed }))
-        })
-        .collect()
-}
-
-/// undo's preview: for each journalled table (keys already sent with
-/// [`upload_keys`]) what its rows hold now, and the login's permissions on
-/// `perms` (schema, table, owner column), in one request.
-pub async fn journalled_rows(
-    conn: &mut Connection,
-    tables: &[JournalledTable<'_>],
-    fixed: &DbValue,
-    perms: &[(String, String, String)],
-) -> Result<(Vec<HashMap<Vec<DbValue>, CurrentOwner>>, Vec<Permission>)> {
-    let mut names = Vec::new();
-    for (schema, table, _) in perms {
-        names.push(
-            crate::quote::quote_two_part(schema, table)
-                .ok_or_else(|| anyhow!("the table name {schema}.{table} is too long"))?,
-        );
-    }
-    let mut params: Vec<&dyn ToSql> = vec![fixed];
-    for (name, (_, _, column)) in names.iter().zip(perms) {
-        params.push(name);
-        params.push(column);
-    }
-    let mut reads = journalled_reads(tables, false);
-    reads.extend((0..perms.len()).map(|i| sql::permissions(2 * i + 2)));
-    let sets = conn.results(&sql::Read::batch(reads), &params).await?;
-    if sets.len() != tables.len() + perms.len() {
-        bail!(
-            "the server answered {} result sets where {} were asked for",
-            sets.len(),
-            tables.len() + perms.len()
-        );
-    }
-    let mut sets = sets.into_iter();
-    let current = tables
-        .iter()
-        .map(|t| current_from_rows(sets.next().unwrap_or_default(), t.quoted.keys.len()))
-        .collect();
-    let permissions = perms
-        .iter()
-        .map(|(schema, table, column)| {
-            let set = sets.next().unwrap_or_default();
-            let ok = |c: usize| set.first().is_some_and(|r| r.get(c).as_i64() == Some(1));
-            Permission {
-                table: format!("{schema}.{table}"),
-                owner_column: column.clone(),
-                table_ok: ok(0),
-                column_ok: ok(1),
-            }
-        })
-        .collect();
-    Ok((current, permissions))
-}
-
-/// What a journalled row holds now.
-#[derive(Clone, Debug, PartialEq)]
-pub struct CurrentOwner {
-    /// Its owner.
-    pub owner: DbValue,
-    /// Whether the server finds the owner equal to the value the fix wrote.
-    pub holds_fixed: bool,
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ mod files;
 mod format;
 mod read;
 
-use crate::inspect::{CurrentOwner, JournalledTable};
+use crate::inspect::undo::{LeftAlone, UndoSummary, UndoTable};
 pub use audit::{command_line, Audit};
 use files::sync_dir;
 pub use files::{check_new_path, default_path, find_undo, undo_path};
@@ -26,7 +26,6 @@ use crate::value::DbValue;
 use anyhow::{anyhow, bail, Context, Result};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -148,30 +147,6 @@ impl TableChanges {
             display: None,
         })
     }
-
-    /// The journalled keys, in journal order.
-    pub fn keys(&self) -> Vec<&[DbValue]> {
-        self.rows.iter().map(|r| r.key.as_slice()).collect()
-    }
-
-    /// Each journalled row with the owner it holds now, from `current`
-    /// (keyed by the key values as the server returns them, which are the
-    /// values the journal recorded; a row missing from it no longer exists).
-    pub fn undo_rows(&self, current: &HashMap<Vec<DbValue>, CurrentOwner>) -> Vec<UndoRow> {
-        let name = self.full_name();
-        self.rows
-            .iter()
-            .map(|r| {
-                let now = current.get(&r.key);
-                UndoRow {
-                    table: name.clone(),
-                    change: r.clone(),
-                    current: now.map(|c| c.owner.clone()),
-                    holds_fixed: now.is_some_and(|c| c.holds_fixed),
-                }
-            })
-            .collect()
-    }
 }
 
 /// A journalled row and what it holds now: the unit of an undo plan, shown
@@ -194,6 +169,39 @@ impl UndoRow {
     pub fn restorable(&self) -> bool {
         self.holds_fixed
     }
+}
+
+impl UndoRow {
+    /// A journalled row of `table` as undo's preview found it: left alone
+    /// when the server listed it in `left` (gone, or holding another
+    /// owner), else it still holds the value the fix wrote.
+    pub fn of(table: &str, change: RowChange, left: &LeftAlone) -> UndoRow {
+        let (current, holds_fixed) = match left.get(&change.key) {
+            Some(now) => (now.clone(), false),
+            None => (Some(change.new.clone()), true),
+        };
+        UndoRow {
+            table: table.to_string(),
+            change,
+            current,
+            holds_fixed,
+        }
+    }
+}
+
+/// What undo's preview found for one journalled table: the server's summary
+/// and the rows it leaves alone. The restorable rows are the others; they
+/// are never downloaded.
+#[derive(Clone, Debug, PartialEq)]
+pub struct UndoTablePreview {
+    /// `schema.table`
+    pub table: String,
+    /// Counts and the restorable rows' key checksum.
+    pub summary: UndoSummary,
+    /// The rows left alone, by key.
+    pub left_alone: LeftAlone,
+    /// The first journalled rows, for people.
+    pub first: Vec<UndoRow>,
 }
 
 /// What an undo did.
@@ -330,38 +338,21 @@ impl Journal {
         }
     }
 
-    /// The journal of an undo of `fix` (read from `fix_path`): the rows it
-    /// will put back, pending.
-    pub fn for_undo(
-        fix: &Journal,
-        fix_path: &Path,
-        rows: &[&UndoRow],
-        identity: Identity,
-        audit: Audit,
-    ) -> Journal {
+    /// The journal of an undo of `fix` (read from `fix_path`), pending:
+    /// the fix's tables with their owners swapped, in the same order; the
+    /// rows it puts back are appended by its transaction, once they are
+    /// known under lock ([`Journal::rows_for_next_attempt`]).
+    pub fn for_undo(fix: &Journal, fix_path: &Path, identity: Identity, audit: Audit) -> Journal {
         let now = Utc::now();
         let tables = fix
             .tables
             .iter()
-            .map(|t| {
-                let name = t.full_name();
-                TableChanges {
-                    old: t.new.clone(),
-                    new: DbValue::Null,
-                    rows: rows
-                        .iter()
-                        .filter(|r| r.table == name)
-                        .map(|r| RowChange {
-                            key: r.change.key.clone(),
-                            name: r.change.name.clone(),
-                            old: r.change.new.clone(),
-                            new: DbValue::Null,
-                        })
-                        .collect(),
-                    ..t.clone()
-                }
+            .map(|t| TableChanges {
+                old: t.new.clone(),
+                new: DbValue::Null,
+                rows: Vec::new(),
+                ..t.clone()
             })
-            .filter(|t| !t.rows.is_empty())
             .collect();
         Journal {
             kind: Kind::Undo,
@@ -420,18 +411,14 @@ impl Journal {
     }
 
     /// The tables undo works on as the reads take them: quoted, with their
-    /// key types and journalled keys (see [`Journal::undo_tables`]).
-    pub fn journalled_tables(&self) -> Result<Vec<(&TableChanges, JournalledTable<'_>)>> {
+    /// key types (see [`Journal::undo_tables`]).
+    pub fn journalled_tables(&self) -> Result<Vec<UndoTable>> {
         Ok(self
             .undo_tables()?
             .into_iter()
-            .map(|(t, quoted)| {
-                let j = JournalledTable {
-                    quoted,
-                    key_types: t.key_columns.iter().map(|k| k.type_name.clone()).collect(),
-                    keys: t.keys(),
-                };
-                (t, j)
+            .map(|(t, quoted)| UndoTable {
+                quoted,
+                key_types: t.key_columns.iter().map(|k| k.type_name.clone()).collect(),
             })
             .collect())
     }

@@ -65,7 +65,10 @@ impl Reader {
     /// One line after the record.
     fn line(&mut self, n: usize, text: &str) -> Result<()> {
         let line: Line = serde_json::from_str(text).map_err(|e| {
-            anyhow!("its line {} is neither rows nor an attempt of a journal ({e})", n + 1)
+            anyhow!(
+                "its line {} is neither rows nor an attempt of a journal ({e})",
+                n + 1
+            )
         })?;
         match line {
             Line::Attempt(a) => {
@@ -232,44 +235,88 @@ impl Journal {
         r.finish()
     }
 
-    /// Hands every row of the journal (read from `path`, which [`Journal::open`]
-    /// read) to `f` with its table's index, in file order, without keeping
-    /// them: the record's rows, then the rows of the attempt the journal's
-    /// rows come from.
-    pub fn each_row(
-        &self,
-        path: &Path,
-        mut f: impl FnMut(usize, RowChange) -> Result<()>,
-    ) -> Result<()> {
-        each_line(path, |n, line| {
-            if n == 0 {
-                let record: Journal = serde_json::from_str(line)
-                    .map_err(|e| anyhow!("the journal changed while it was read ({e})"))?;
-                for (i, t) in record.tables.into_iter().enumerate() {
-                    for r in t.rows {
-                        f(i, r)?;
+    /// Every row of the journal (read from `path`, which [`Journal::open`]
+    /// read) with its table's index, in file order, read as they are
+    /// taken (a line of rows at a time): the record's rows, then the rows
+    /// of the attempt the journal's rows come from.
+    pub fn rows<'j>(&'j self, path: &Path) -> Result<JournalRows<'j>> {
+        let file = std::fs::File::open(path)
+            .with_context(|| format!("cannot read the journal {}", path.display()))?;
+        Ok(JournalRows {
+            journal: self,
+            reader: std::io::BufReader::with_capacity(1 << 16, file),
+            buf: String::new(),
+            first: true,
+            pending: Vec::new().into_iter(),
+            done: false,
+        })
+    }
+}
+
+/// The rows of a journal, read a line at a time ([`Journal::rows`]).
+pub struct JournalRows<'j> {
+    journal: &'j Journal,
+    reader: std::io::BufReader<std::fs::File>,
+    buf: String,
+    first: bool,
+    pending: std::vec::IntoIter<(usize, RowChange)>,
+    done: bool,
+}
+
+impl JournalRows<'_> {
+    /// Reads the next line into `pending`.
+    fn fill(&mut self) -> Result<()> {
+        self.buf.clear();
+        let read = self.reader.read_line(&mut self.buf)?;
+        if read == 0 || !self.buf.ends_with('\n') && !self.first {
+            self.done = true;
+            return Ok(());
+        }
+        let line = self.buf.trim_end();
+        if line.trim().is_empty() {
+            return Ok(());
+        }
+        let changed = |e: serde_json::Error| anyhow!("the journal changed while it was read ({e})");
+        let mut rows = Vec::new();
+        if std::mem::take(&mut self.first) {
+            let record: Journal = serde_json::from_str(line).map_err(changed)?;
+            for (i, t) in record.tables.into_iter().enumerate() {
+                rows.extend(t.rows.into_iter().map(|r| (i, r)));
+            }
+        } else if line.contains("\"rows\"") {
+            if let Line::Rows(r) = serde_json::from_str(line).map_err(changed)? {
+                if Some(r.attempt) == self.journal.rows_attempt {
+                    let t = self
+                        .journal
+                        .tables
+                        .get(r.table)
+                        .ok_or_else(|| anyhow!("the journal changed while it was read"))?;
+                    for v in r.rows {
+                        rows.push((r.table, format::typed_row(t, v).map_err(|e| anyhow!(e))?));
                     }
                 }
-                return Ok(());
             }
-            if !line.contains("\"rows\"") {
-                return Ok(());
+        }
+        self.pending = rows.into_iter();
+        Ok(())
+    }
+}
+
+impl Iterator for JournalRows<'_> {
+    type Item = Result<(usize, RowChange)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(r) = self.pending.next() {
+                return Some(Ok(r));
             }
-            if let Line::Rows(r) = serde_json::from_str(line)
-                .map_err(|e| anyhow!("the journal changed while it was read ({e})"))?
-            {
-                if Some(r.attempt) != self.rows_attempt {
-                    return Ok(());
-                }
-                let t = self
-                    .tables
-                    .get(r.table)
-                    .ok_or_else(|| anyhow!("the journal changed while it was read"))?;
-                for v in r.rows {
-                    f(r.table, format::typed_row(t, v).map_err(|e| anyhow!(e))?)?;
-                }
+            if self.done {
+                return None;
             }
-            Ok(())
-        })
+            if let Err(e) = self.fill() {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
     }
 }

@@ -6,11 +6,12 @@ use super::{confirm, fix::DEFAULT_RETRIES, Context, Format};
 use crate::apply::{self, WriteOptions};
 use crate::connect::Connection;
 use crate::error::{Stop, EXIT_OK};
-use crate::inspect::{self, server_info, Identity};
-use crate::journal::{self, Audit, Journal, Kind, Status, UndoRow};
-use crate::report::{self, json::undo_json, print_json, UndoOutcome};
+use crate::inspect::{self, server_info, undo, Identity};
+use crate::journal::{self, Audit, Journal, Kind, RowChange, Status, UndoRow, UndoTablePreview};
+use crate::report::{self, json::undo_json, print_json, UndoOutcome, HUMAN_OBJECT_LIMIT};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// `undo`'s own arguments.
@@ -52,14 +53,14 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
         "Reading the {} journalled row(s)",
         fix.row_count()
     ));
-    let (preview, permissions) = preview(&mut conn, &fix).await?;
+    let (preview, permissions) = preview(&mut conn, &fix, &args.journal).await?;
     drop(progress);
-    let restorable: Vec<&UndoRow> = preview.iter().filter(|r| r.restorable()).collect();
+    let restorable: u64 = preview.iter().map(|p| p.summary.restorable).sum();
     if ctx.format == Format::Human {
         print!("{}", report::undo_human(&fix, &preview));
     }
-    if restorable.is_empty() || args.dry_run {
-        return not_applied(ctx, args, &preview, restorable.is_empty());
+    if restorable == 0 || args.dry_run {
+        return not_applied(ctx, args, &fix, &preview, restorable == 0);
     }
     inspect::check_writable(&server)?;
     inspect::check_permissions(&permissions)?;
@@ -68,9 +69,7 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
         args.yes,
         &format!(
             "Put {} row(s) in {} on {} back to OwnerPoolId NULL?",
-            restorable.len(),
-            server.database,
-            server.identity.server_name
+            restorable, server.database, server.identity.server_name
         ),
     )?;
     if args.yes && ctx.format == Format::Human {
@@ -78,7 +77,7 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     }
     let audit = Audit::here(&ctx.target()?.login());
     let routed_to = server.routed_to.clone();
-    let mut uj = Journal::for_undo(&fix, &args.journal, &restorable, server.identity, audit);
+    let mut uj = Journal::for_undo(&fix, &args.journal, server.identity, audit);
     uj.routed_to = routed_to;
     uj.identity_override = identity_override;
     let opts = WriteOptions {
@@ -88,16 +87,27 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
         cancel: ctx.interrupt.begin_write(),
     };
     let progress = ctx.progress("Putting the rows back in one transaction");
-    let result = apply::undo(&mut conn, &fix, &preview, &mut uj, &undo_path, &opts).await;
+    let result = apply::undo(
+        &mut conn,
+        &fix,
+        &args.journal,
+        &preview,
+        &mut uj,
+        &undo_path,
+        &opts,
+    )
+    .await;
     drop(progress);
     ctx.interrupt.end_write();
     let rec = result?;
-    report_done(ctx, args, &rec, &undo_path, &preview);
+    report_done(ctx, args, &rec, &undo_path, &fix, &preview)?;
     Ok(EXIT_OK)
 }
 
 fn read_journal(args: &UndoArgs) -> Result<Journal> {
-    Journal::read(&args.journal, args.accept_edited_journal).map_err(|e| {
+    // Its rows are counted and checked, not kept: undo reads them again as
+    // it sends them.
+    Journal::open(&args.journal, args.accept_edited_journal).map_err(|e| {
         match e.downcast::<journal::Edited>() {
             Ok(edited) => Stop::Usage(edited.to_string()).into(),
             Err(e) => e,
@@ -172,32 +182,83 @@ fn check_identity(args: &UndoArgs, fix: &Journal, now: &Identity) -> Result<Opti
     .into())
 }
 
-/// What undo would do: every journalled row with its owner now, read
-/// without a transaction after the keys went to the server once; and the
-/// login's permissions on the journal's tables, in the same request.
+/// What undo would do: the fix's keys sent to the server once (read from
+/// the journal as they are sent), each journalled table summed up by the
+/// server and its rows left alone listed, and the login's permissions on
+/// the journal's tables, in the same request. The first rows of each table
+/// are kept for people.
 async fn preview(
     conn: &mut Connection,
     j: &Journal,
-) -> Result<(Vec<UndoRow>, Vec<inspect::Permission>)> {
+    path: &Path,
+) -> Result<(Vec<UndoTablePreview>, Vec<inspect::Permission>)> {
     let tables = j.journalled_tables()?;
-    let jt: Vec<inspect::JournalledTable> = tables.iter().map(|(_, t)| t.clone()).collect();
-    inspect::upload_keys(conn, &jt).await?;
+    let first: Mutex<Vec<Vec<RowChange>>> = Mutex::new(vec![Vec::new(); tables.len()]);
+    let keys = j.rows(path)?.map(|r| {
+        r.map(|(i, row)| {
+            if let Ok(mut f) = first.lock() {
+                if f.get(i).is_some_and(|f| f.len() < HUMAN_OBJECT_LIMIT) {
+                    f[i].push(row.clone());
+                }
+            }
+            (i, row.key)
+        })
+    });
+    undo::upload_keys(conn, &tables, keys).await?;
     let perms: Vec<(String, String, String)> = j
         .tables
         .iter()
         .map(|t| (t.schema.clone(), t.table.clone(), t.owner_column.clone()))
         .collect();
-    let (current, permissions) = inspect::journalled_rows(conn, &jt, &j.pool.id, &perms).await?;
-    let rows = tables
+    let (summaries, left, permissions) = undo::preview(conn, &tables, &j.pool.id, &perms).await?;
+    let first = first.into_inner().unwrap_or_default();
+    let preview = j
+        .tables
         .iter()
-        .zip(current)
-        .flat_map(|((t, _), cur)| t.undo_rows(&cur))
+        .zip(summaries)
+        .zip(left)
+        .zip(first)
+        .map(|(((t, summary), left_alone), first)| {
+            let table = t.full_name();
+            let first = first
+                .into_iter()
+                .map(|r| UndoRow::of(&table, r, &left_alone))
+                .collect();
+            UndoTablePreview {
+                table,
+                summary,
+                left_alone,
+                first,
+            }
+        })
         .collect();
-    Ok((rows, permissions))
+    Ok((preview, permissions))
+}
+
+/// Every journalled row as undo finds it, for `--format json` (read from
+/// the journal again).
+fn every_row(j: &Journal, path: &Path, preview: &[UndoTablePreview]) -> Result<Vec<UndoRow>> {
+    let none = Default::default();
+    j.rows(path)?
+        .map(|r| {
+            r.map(|(i, row)| {
+                let (table, left) = preview
+                    .get(i)
+                    .map_or(("", &none), |p| (p.table.as_str(), &p.left_alone));
+                UndoRow::of(table, row, left)
+            })
+        })
+        .collect()
 }
 
 /// Nothing to put back, or a dry run: says so and changes nothing.
-fn not_applied(ctx: &Context, args: &UndoArgs, preview: &[UndoRow], nothing: bool) -> Result<u8> {
+fn not_applied(
+    ctx: &Context,
+    args: &UndoArgs,
+    j: &Journal,
+    preview: &[UndoTablePreview],
+    nothing: bool,
+) -> Result<u8> {
     match ctx.format {
         Format::Human if nothing => println!(
             "\nNothing to put back: no journalled row still holds the owner the fix wrote."
@@ -209,7 +270,8 @@ fn not_applied(ctx: &Context, args: &UndoArgs, preview: &[UndoRow], nothing: boo
             } else {
                 UndoOutcome::DryRun
             };
-            print_json(&undo_json(outcome, &args.journal, preview));
+            let rows = every_row(j, &args.journal, preview)?;
+            print_json(&undo_json(outcome, &args.journal, &rows));
         }
     }
     Ok(EXIT_OK)
@@ -220,8 +282,9 @@ fn report_done(
     args: &UndoArgs,
     rec: &journal::UndoRecord,
     path: &Path,
-    preview: &[UndoRow],
-) {
+    j: &Journal,
+    preview: &[UndoTablePreview],
+) -> Result<()> {
     match ctx.format {
         Format::Human => {
             println!();
@@ -232,10 +295,12 @@ fn report_done(
             println!("The undo's journal: {}", path.display());
         }
         Format::Json => {
-            let mut doc = undo_json(UndoOutcome::Committed, &args.journal, preview);
+            let rows = every_row(j, &args.journal, preview)?;
+            let mut doc = undo_json(UndoOutcome::Committed, &args.journal, &rows);
             doc.restored = rec.restored;
             doc.undo_journal = Some(path.display().to_string());
             print_json(&doc);
         }
     }
+    Ok(())
 }

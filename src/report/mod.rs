@@ -8,7 +8,7 @@ pub mod targets;
 pub use json::{check_json, plan_json, print_json, FixJson, FixOutcome, UndoJson, UndoOutcome};
 
 use crate::inspect::{Finding, Inspection, ObjectRow};
-use crate::journal::{Journal, UndoRow};
+use crate::journal::{Journal, UndoTablePreview};
 use crate::plan::{self, Plan};
 use crate::shell::Command;
 use std::fmt::Write;
@@ -381,10 +381,12 @@ pub fn plan_human(p: &Plan, with_sql: bool) -> String {
     out
 }
 
-/// What undo will do, for people.
-pub fn undo_human(j: &Journal, rows: &[UndoRow]) -> String {
+/// What undo will do, for people: per journalled table its first rows
+/// and what happens to each, and how many more there are.
+pub fn undo_human(j: &Journal, preview: &[UndoTablePreview]) -> String {
     let mut out = String::new();
-    let restorable: Vec<&UndoRow> = rows.iter().filter(|r| r.restorable()).collect();
+    let restorable: u64 = preview.iter().map(|p| p.summary.restorable).sum();
+    let journalled: u64 = preview.iter().map(|p| p.summary.journalled).sum();
     let _ = writeln!(
         out,
         "Undo of the fix of {} ({} on {}, pool {}): {} of {} journalled row(s) go back to OwnerPoolId NULL",
@@ -392,16 +394,13 @@ pub fn undo_human(j: &Journal, rows: &[UndoRow]) -> String {
         j.database,
         j.server,
         j.pool.label(),
-        restorable.len(),
-        rows.len()
+        restorable,
+        journalled
     );
-    let mut tables: Vec<&str> = rows.iter().map(|r| r.table.as_str()).collect();
-    tables.dedup();
-    for t in tables {
-        let here: Vec<&UndoRow> = rows.iter().filter(|r| r.table == t).collect();
+    for p in preview.iter().filter(|p| p.summary.journalled > 0) {
         let _ = writeln!(out);
-        let _ = writeln!(out, "  {t}:");
-        for r in here.iter().take(HUMAN_OBJECT_LIMIT) {
+        let _ = writeln!(out, "  {}:", p.table);
+        for r in p.first.iter().take(HUMAN_OBJECT_LIMIT) {
             let key = r
                 .change
                 .key
@@ -417,11 +416,16 @@ pub fn undo_human(j: &Journal, rows: &[UndoRow]) -> String {
             };
             let _ = writeln!(out, "      {key}  {name}  {state}");
         }
-        if here.len() > HUMAN_OBJECT_LIMIT {
+        let shown = p.first.len().min(HUMAN_OBJECT_LIMIT) as u64;
+        if p.summary.journalled > shown {
+            let _ = writeln!(out, "      ... and {} more", p.summary.journalled - shown);
+        }
+        let left = p.summary.journalled - p.summary.restorable;
+        let unshown_left = p.left_alone.len() - p.first.iter().filter(|r| !r.restorable()).count();
+        if left > 0 && unshown_left > 0 {
             let _ = writeln!(
                 out,
-                "      ... and {} more",
-                here.len() - HUMAN_OBJECT_LIMIT
+                "      ({left} of them left alone: changed since the fix or gone; all are listed with --format json)"
             );
         }
     }

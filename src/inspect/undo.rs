@@ -1,0 +1,191 @@
+//! undo's reads: the fix's keys sent once into session temporary tables
+//! (`#rgs_undo_N`, by bulk load), then everything compared on the server
+//! through them: how many journalled rows still hold the value the fix
+//! wrote, with a checksum of their keys, and which rows are left alone.
+//! The journalled rows themselves are never downloaded.
+
+use super::Permission;
+use crate::connect::{Connection, Row};
+use crate::quote::QuotedTable;
+use crate::sql;
+use crate::value::DbValue;
+use anyhow::{anyhow, bail, Result};
+use std::collections::HashMap;
+use tiberius::ToSql;
+
+/// One journalled table as undo reads it: its quoted names and its key
+/// columns' types (`sys.types` names).
+#[derive(Clone, Debug)]
+pub struct UndoTable {
+    /// Quoted names.
+    pub quoted: QuotedTable,
+    /// Key column types, in key order.
+    pub key_types: Vec<String>,
+}
+
+/// The server's summary of one journalled table's rows
+/// (`sql/undo_summary.sql`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UndoSummary {
+    /// Journalled rows (keys sent).
+    pub journalled: u64,
+    /// Rows that no longer exist.
+    pub missing: u64,
+    /// Rows that still hold the value the fix wrote, as the server compares.
+    pub restorable: u64,
+    /// `CHECKSUM_AGG(BINARY_CHECKSUM(key))` of those rows.
+    pub checksum: Option<i64>,
+}
+
+impl UndoSummary {
+    /// Reads one answer of [`summaries`].
+    pub fn from_rows(rows: &[Row]) -> UndoSummary {
+        let Some(r) = rows.first() else {
+            return UndoSummary::default();
+        };
+        let n = |i: usize| r.get(i).as_i64().unwrap_or(0).max(0) as u64;
+        UndoSummary {
+            journalled: n(0),
+            missing: n(1),
+            restorable: n(2),
+            checksum: r.get(3).as_i64(),
+        }
+    }
+}
+
+/// Creates the temporary key tables (one request for all), then sends the
+/// keys with [`Connection::bulk_scratch`], one bulk load per run of keys of
+/// one table (`keys` are `(table index, key)` in the journal's order, which
+/// keeps a table's rows together): read as they are sent, so that they are
+/// never all in memory. Returns how many keys each table got.
+pub async fn upload_keys(
+    conn: &mut Connection,
+    tables: &[UndoTable],
+    keys: impl Iterator<Item = Result<(usize, Vec<DbValue>)>>,
+) -> Result<Vec<u64>> {
+    let mut creates = Vec::new();
+    for (i, t) in tables.iter().enumerate() {
+        creates.push(
+            sql::undo_keys_create(&t.quoted, i + 1, &t.key_types).ok_or_else(|| {
+                anyhow!(
+                    "{}: the journal names a key column type this tool cannot send back",
+                    t.quoted.table
+                )
+            })?,
+        );
+    }
+    let mut sent = vec![0; tables.len()];
+    if creates.is_empty() {
+        return Ok(sent);
+    }
+    conn.scratch(&sql::Scratch::batch(creates), &[]).await?;
+    let mut keys = keys.peekable();
+    while let Some(first) = keys.peek() {
+        let t = match first {
+            Ok((t, _)) => *t,
+            Err(_) => {
+                return Err(keys
+                    .next()
+                    .and_then(Result::err)
+                    .unwrap_or_else(|| anyhow!("the journal could not be read")))
+            }
+        };
+        if t >= tables.len() {
+            bail!("the journal names table {t}, which it does not record");
+        }
+        let run = std::iter::from_fn(|| match keys.peek() {
+            Some(Ok((i, _))) if *i == t => keys.next().map(|r| r.map(|(_, k)| k)),
+            _ => None,
+        });
+        sent[t] += conn.bulk_scratch(t + 1, run).await?;
+    }
+    Ok(sent)
+}
+
+/// Each journalled table's summary; `locked` inside the undo transaction.
+pub fn summaries(tables: &[UndoTable], locked: bool) -> Vec<sql::Read> {
+    tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| sql::undo_summary(&t.quoted, i + 1, locked))
+        .collect()
+}
+
+/// The rows undo leaves alone in one table, by key as the journal holds it
+/// (the keys the server returns are the ones it was sent): what each holds
+/// now, None when it no longer exists.
+pub type LeftAlone = HashMap<Vec<DbValue>, Option<DbValue>>;
+
+/// undo's preview, in one request: each journalled table's summary and the
+/// rows it leaves alone (keys sent with [`upload_keys`]; `fixed` is the
+/// value the fix wrote), and the login's permissions on `perms` (schema,
+/// table, owner column).
+pub async fn preview(
+    conn: &mut Connection,
+    tables: &[UndoTable],
+    fixed: &DbValue,
+    perms: &[(String, String, String)],
+) -> Result<(Vec<UndoSummary>, Vec<LeftAlone>, Vec<Permission>)> {
+    let mut names = Vec::new();
+    for (schema, table, _) in perms {
+        names.push(
+            crate::quote::quote_two_part(schema, table)
+                .ok_or_else(|| anyhow!("the table name {schema}.{table} is too long"))?,
+        );
+    }
+    let mut params: Vec<&dyn ToSql> = vec![fixed];
+    for (name, (_, _, column)) in names.iter().zip(perms) {
+        params.push(name);
+        params.push(column);
+    }
+    let mut reads = summaries(tables, false);
+    reads.extend(
+        tables
+            .iter()
+            .enumerate()
+            .map(|(i, t)| sql::undo_left_alone(&t.quoted, i + 1)),
+    );
+    reads.extend((0..perms.len()).map(|i| sql::permissions(2 * i + 2)));
+    let sets = conn.results(&sql::Read::batch(reads), &params).await?;
+    let n = tables.len();
+    if sets.len() != 2 * n + perms.len() {
+        bail!(
+            "the server answered {} result sets where {} were asked for",
+            sets.len(),
+            2 * n + perms.len()
+        );
+    }
+    let mut sets = sets.into_iter();
+    let summaries = (0..n)
+        .map(|_| UndoSummary::from_rows(&sets.next().unwrap_or_default()))
+        .collect();
+    let left = tables
+        .iter()
+        .map(|t| left_alone(sets.next().unwrap_or_default(), t.quoted.keys.len()))
+        .collect();
+    let permissions = perms
+        .iter()
+        .map(|(schema, table, column)| {
+            let set = sets.next().unwrap_or_default();
+            let ok = |c: usize| set.first().is_some_and(|r| r.get(c).as_i64() == Some(1));
+            Permission {
+                table: format!("{schema}.{table}"),
+                owner_column: column.clone(),
+                table_ok: ok(0),
+                column_ok: ok(1),
+            }
+        })
+        .collect();
+    Ok((summaries, left, permissions))
+}
+
+fn left_alone(rows: Vec<Row>, nkeys: usize) -> LeftAlone {
+    rows.into_iter()
+        .filter(|r| r.values.len() == nkeys + 2)
+        .map(|mut r| {
+            let owner = r.values.pop().unwrap_or(DbValue::Null);
+            let found = r.values.pop().and_then(|v| v.as_i64()) == Some(1);
+            (r.values, found.then_some(owner))
+        })
+        .collect()
+}
