@@ -51,6 +51,7 @@ const FIX_VERIFY: &str = include_str!("../sql/fix_verify.sql");
 const UNDO_KEYS_CREATE: &str = include_str!("../sql/undo_keys_create.sql");
 /// One chunk of undo's keys into it.
 /// The journalled rows and what they hold now, through the keys' table.
+const UNDO_KEYS_INSERT: &str = include_str!("../sql/undo_keys_insert.sql");
 const UNDO_SUMMARY: &str = include_str!("../sql/undo_summary.sql");
 const UNDO_LEFT_ALONE: &str = include_str!("../sql/undo_left_alone.sql");
 /// Puts journalled rows back to NULL.
@@ -412,6 +413,28 @@ pub fn undo_keys_create(t: &QuotedTable, n: usize, types: &[String]) -> Option<S
     )))
 }
 
+/// `rows` keys of `t` into `#rgs_undo_n`, their values as parameters from
+/// `@P{first}`.
+pub fn undo_keys_insert(t: &QuotedTable, n: usize, rows: usize, first: usize) -> Scratch {
+    let width = t.keys.len();
+    let values: Vec<String> = (0..rows)
+        .map(|r| {
+            let p: Vec<String> = (0..width)
+                .map(|c| format!("@P{}", first + r * width + c))
+                .collect();
+            format!("({})", p.join(", "))
+        })
+        .collect();
+    Scratch(render(
+        UNDO_KEYS_INSERT,
+        &[
+            ("temp", &undo_keys_table(n)),
+            ("key_list", &t.key_list()),
+            ("rows", &values.join(", ")),
+        ],
+    ))
+}
+
 /// The placeholders the undo reads share: the temporary table's key
 /// columns, the first key column, the join of the two tables.
 fn undo_parts(t: &QuotedTable, n: usize) -> (String, String, String) {
@@ -694,6 +717,7 @@ mod tests {
             FIX_UPDATE,
             FIX_VERIFY,
             UNDO_KEYS_CREATE,
+            UNDO_KEYS_INSERT,
             UNDO_SUMMARY,
             UNDO_LEFT_ALONE,
             UNDO_UPDATE,

@@ -358,3 +358,46 @@ fn as_many_rows_as_planned_but_other_ones_abort_with_4() {
         "no row was journalled: {j}"
     );
 }
+
+#[test]
+fn undo_stops_when_other_rows_of_the_same_count_hold_the_fixed_owner() {
+    let sb = sandbox("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    fix_yes(&sb, &j);
+    // Two journalled queues: one changed after the fix (undo leaves it
+    // alone), one still holding the fixed owner.
+    let doc = journal(&j);
+    let queues = doc["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["table"] == "Queues")
+        .unwrap()
+        .clone();
+    let (a, b) = (
+        queues["rows"][0][0].as_str().unwrap().to_string(),
+        queues["rows"][1][0].as_str().unwrap().to_string(),
+    );
+    sb.query(&format!(
+        "UPDATE [dbo].[Queues] SET [OwnerPoolId] = NULL WHERE [ID] = '{a}'"
+    ))
+    .unwrap();
+    let before = snapshot(&sb);
+    // Inside the undo transaction, just before the Queues' summary under
+    // lock: they swap, so as many rows as the preview showed hold the
+    // fixed owner, but not the same ones.
+    sb.inject_before(
+        "[dbo].[Queues] AS t WITH (UPDLOCK, HOLDLOCK)",
+        &format!("UPDATE [dbo].[Queues] SET [OwnerPoolId] = '292CE760-0931-5108-91AE-08CD2BFAD04C' WHERE [ID] = '{a}'; UPDATE [dbo].[Queues] SET [OwnerPoolId] = NULL WHERE [ID] = '{b}'"),
+    );
+    tool(&sb)
+        .args(["undo", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(4)
+        .stderr(predicate::str::contains(
+            "changed after the undo plan was shown",
+        ));
+    assert_eq!(snapshot(&sb), before, "rolled back, the swap with it");
+}

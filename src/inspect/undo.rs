@@ -53,19 +53,31 @@ impl UndoSummary {
     }
 }
 
-/// Creates the temporary key tables (one request for all), then sends the
-/// keys with [`Connection::bulk_scratch`], one bulk load per run of keys of
-/// one table (`keys` are `(table index, key)` in the journal's order, which
-/// keeps a table's rows together): read as they are sent, so that they are
-/// never all in memory. Returns how many keys each table got.
+/// From how many keys a table's keys go by bulk load (three requests)
+/// rather than in the shared INSERT batches (one request per about 2,000
+/// parameters, several tables to a request): so the requests stay at about
+/// one per thousand keys, however many tables there are.
+const BULK_FROM: usize = 5_000;
+/// The most parameters one request carries (SQL Server takes 2,100).
+const PARAMS_PER_REQUEST: usize = 2000;
+/// The most rows one VALUES list takes (SQL Server's limit).
+const ROWS_PER_INSERT: usize = 1000;
+
+/// Creates the temporary key tables, then sends the keys once, read from
+/// the journal as they are sent (`keys` are `(table index, key)` in the
+/// journal's order, which keeps a table's rows together): a table of at
+/// least [`BULK_FROM`] keys (`counts`, from the journal) by bulk load
+/// ([`Connection::bulk_scratch`]), smaller ones in INSERT ... VALUES
+/// batches shared by the tables. Returns how many keys each table got.
 pub async fn upload_keys(
     conn: &mut Connection,
     tables: &[UndoTable],
+    counts: &[usize],
     keys: impl Iterator<Item = Result<(usize, Vec<DbValue>)>>,
 ) -> Result<Vec<u64>> {
-    let mut creates = Vec::new();
+    let mut batch = Batch::default();
     for (i, t) in tables.iter().enumerate() {
-        creates.push(
+        batch.statements.push(
             sql::undo_keys_create(&t.quoted, i + 1, &t.key_types).ok_or_else(|| {
                 anyhow!(
                     "{}: the journal names a key column type this tool cannot send back",
@@ -75,10 +87,6 @@ pub async fn upload_keys(
         );
     }
     let mut sent = vec![0; tables.len()];
-    if creates.is_empty() {
-        return Ok(sent);
-    }
-    conn.scratch(&sql::Scratch::batch(creates), &[]).await?;
     let mut keys = keys.peekable();
     while let Some(first) = keys.peek() {
         let t = match first {
@@ -90,16 +98,86 @@ pub async fn upload_keys(
                     .unwrap_or_else(|| anyhow!("the journal could not be read")))
             }
         };
-        if t >= tables.len() {
+        let Some(table) = tables.get(t) else {
             bail!("the journal names table {t}, which it does not record");
-        }
+        };
         let run = std::iter::from_fn(|| match keys.peek() {
             Some(Ok((i, _))) if *i == t => keys.next().map(|r| r.map(|(_, k)| k)),
             _ => None,
         });
-        sent[t] += conn.bulk_scratch(t + 1, run).await?;
+        if counts.get(t).copied().unwrap_or(0) >= BULK_FROM {
+            // The tables must exist before their bulk load.
+            batch.flush(conn).await?;
+            sent[t] += conn.bulk_scratch(t + 1, run).await?;
+        } else {
+            for key in run {
+                batch.push(conn, table, t + 1, key?).await?;
+                sent[t] += 1;
+            }
+        }
     }
+    batch.flush(conn).await?;
     Ok(sent)
+}
+
+/// INSERT ... VALUES statements of keys waiting to be sent, with their
+/// parameters.
+#[derive(Default)]
+struct Batch {
+    statements: Vec<sql::Scratch>,
+    params: Vec<DbValue>,
+    /// The INSERT being filled: table number, first parameter, rows.
+    open: Option<(usize, usize, usize)>,
+    quoted: Option<QuotedTable>,
+}
+
+impl Batch {
+    async fn push(
+        &mut self,
+        conn: &mut Connection,
+        t: &UndoTable,
+        n: usize,
+        key: Vec<DbValue>,
+    ) -> Result<()> {
+        let width = key.len().max(1);
+        if self.params.len() + width > PARAMS_PER_REQUEST {
+            self.flush(conn).await?;
+        }
+        match &mut self.open {
+            Some((m, _, rows)) if *m == n && *rows < ROWS_PER_INSERT => *rows += 1,
+            _ => {
+                self.close();
+                self.open = Some((n, self.params.len() + 1, 1));
+                self.quoted = Some(t.quoted.clone());
+            }
+        }
+        self.params.extend(key);
+        Ok(())
+    }
+
+    /// Ends the INSERT being filled.
+    fn close(&mut self) {
+        if let (Some((n, first, rows)), Some(q)) = (self.open.take(), self.quoted.take()) {
+            self.statements
+                .push(sql::undo_keys_insert(&q, n, rows, first));
+        }
+    }
+
+    /// Sends what is waiting, in one request.
+    async fn flush(&mut self, conn: &mut Connection) -> Result<()> {
+        self.close();
+        if self.statements.is_empty() {
+            return Ok(());
+        }
+        let params: Vec<&dyn ToSql> = self.params.iter().map(|v| v as &dyn ToSql).collect();
+        conn.scratch(
+            &sql::Scratch::batch(std::mem::take(&mut self.statements)),
+            &params,
+        )
+        .await?;
+        self.params.clear();
+        Ok(())
+    }
 }
 
 /// Each journalled table's summary; `locked` inside the undo transaction.

@@ -204,7 +204,8 @@ async fn preview(
             (i, row.key)
         })
     });
-    undo::upload_keys(conn, &tables, keys).await?;
+    let counts: Vec<usize> = (0..tables.len()).map(|i| j.table_rows(i)).collect();
+    undo::upload_keys(conn, &tables, &counts, keys).await?;
     let perms: Vec<(String, String, String)> = j
         .tables
         .iter()
