@@ -13,8 +13,10 @@ use std::path::Path;
 
 /// Marks a file as a saved plan.
 pub const FORMAT: &str = "rgs-repair-plan";
-/// The layout version this build reads and writes.
-pub const VERSION: u32 = 1;
+/// The layout version this build reads and writes. Version 2: a table's
+/// rows are their count and the server's checksum of their keys, with the
+/// first rows for people (version 1 listed every key).
+pub const VERSION: u32 = 2;
 
 /// A saved plan's content.
 #[derive(Debug, Serialize, Deserialize)]
