@@ -62,8 +62,12 @@ const CATALOG_FOREIGN_KEYS: &str = include_str!("../sql/catalog_foreign_keys.sql
 const CATALOG_LINE_URI_COLUMNS: &str = include_str!("../sql/catalog_line_uri_columns.sql");
 /// Rows of one table without a line URI.
 const FINDING_NO_LINE_URI: &str = include_str!("../sql/finding_no_line_uri.sql");
-/// Rows of one table no row of a linking table names.
+/// How many rows of one table have no line URI.
+const FINDING_NO_LINE_URI_COUNT: &str = include_str!("../sql/finding_no_line_uri_count.sql");
+/// Rows of one table that no way of using them uses.
 const FINDING_UNUSED: &str = include_str!("../sql/finding_unused.sql");
+/// How many rows of one table no way of using them uses.
+const FINDING_UNUSED_COUNT: &str = include_str!("../sql/finding_unused_count.sql");
 
 /// A statement that only reads, as it is sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,11 +246,10 @@ pub fn finding_rows(
             pid = pool.id
         ),
     };
-    let top = top_param.map_or(String::new(), |n| format!("TOP (@P{n})"));
     Read(render(
         FINDING_ROWS,
         &[
-            ("top", &top),
+            ("top", &top(top_param)),
             ("keys", &keys),
             ("order", &order),
             ("display", &display),
@@ -496,29 +499,39 @@ pub fn catalog_line_uri_columns() -> Read {
     Read(CATALOG_LINE_URI_COLUMNS.to_string())
 }
 
-/// The key, display and order lists of a finding query on `t` (which has a
-/// key).
+/// The key and display lists of a finding query on `t` (which has a key).
 fn finding_lists(t: &QuotedTable) -> (String, String) {
-    let display = match &t.display {
-        Some(d) => format!("CAST(t.{d} AS nvarchar(256))"),
-        None => "CAST(NULL AS nvarchar(256))".to_string(),
-    };
     let keys = t
         .keys
         .iter()
         .map(|k| format!("t.{k}"))
         .collect::<Vec<_>>()
         .join(", ");
-    (keys, display)
+    (keys, display(t))
 }
 
-/// The rows of `t` whose line URI `column` (quoted) is NULL or blank: key
-/// columns, display name. `t` must have a key.
-pub fn finding_no_line_uri(t: &QuotedTable, column: &str) -> Read {
+/// `TOP (@Pn)`, or nothing.
+fn top(top_param: Option<usize>) -> String {
+    top_param.map_or(String::new(), |n| format!("TOP (@P{n})"))
+}
+
+/// How many rows of `t` have a NULL or blank line URI `column` (quoted).
+pub fn finding_no_line_uri_count(t: &QuotedTable, column: &str) -> Read {
+    Read(render(
+        FINDING_NO_LINE_URI_COUNT,
+        &[("table", &t.table), ("column", column)],
+    ))
+}
+
+/// The rows of `t` whose line URI `column` (quoted) is NULL or blank, in
+/// key order: key columns, display name. With `top_param` (`n` of `@Pn`),
+/// only the first that many. `t` must have a key.
+pub fn finding_no_line_uri(t: &QuotedTable, column: &str, top_param: Option<usize>) -> Read {
     let (keys, display) = finding_lists(t);
     Read(render(
         FINDING_NO_LINE_URI,
         &[
+            ("top", &top(top_param)),
             ("keys", &keys),
             ("display", &display),
             ("table", &t.table),
@@ -528,20 +541,62 @@ pub fn finding_no_line_uri(t: &QuotedTable, column: &str) -> Read {
     ))
 }
 
-/// The rows of `t` that no row of `link_table` names: `link_column` (of
-/// the link table) refers to `column` (of `t`); all names quoted. `t` must
-/// have a key.
-pub fn finding_unused(t: &QuotedTable, column: &str, link_table: &str, link_column: &str) -> Read {
+/// One declared way rows of a table are used, every name quoted: the
+/// referencing table (the user, or a link table), its referencing column,
+/// and the column of the used table it refers to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuotedUsePath {
+    /// `[schema].[table]` of the referencing table.
+    pub table: String,
+    /// Its referencing column.
+    pub column: String,
+    /// The referenced column of the used table.
+    pub used_column: String,
+}
+
+/// `NOT EXISTS (...)` for each path, AND-ed: true of a row of `t` that no
+/// path uses. Each subquery has its own alias, so that no reference can
+/// bind to another path's table.
+fn unused_condition(paths: &[QuotedUsePath]) -> String {
+    paths
+        .iter()
+        .enumerate()
+        .map(|(n, p)| {
+            format!(
+                "NOT EXISTS (SELECT 1 FROM {lt} AS u{n} WHERE u{n}.{lc} = t.{c})",
+                lt = p.table,
+                lc = p.column,
+                c = p.used_column
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n  AND ")
+}
+
+/// How many rows of `t` no path of `paths` uses. `paths` must not be
+/// empty (no declared way of use says nothing about use).
+pub fn finding_unused_count(t: &QuotedTable, paths: &[QuotedUsePath]) -> Read {
+    assert!(!paths.is_empty(), "an unused-rows query needs a use path");
+    Read(render(
+        FINDING_UNUSED_COUNT,
+        &[("table", &t.table), ("unused", &unused_condition(paths))],
+    ))
+}
+
+/// The rows of `t` no path of `paths` uses, in key order: key columns,
+/// display name. With `top_param` (`n` of `@Pn`), only the first that
+/// many. `t` must have a key; `paths` must not be empty.
+pub fn finding_unused(t: &QuotedTable, paths: &[QuotedUsePath], top_param: Option<usize>) -> Read {
+    assert!(!paths.is_empty(), "an unused-rows query needs a use path");
     let (keys, display) = finding_lists(t);
     Read(render(
         FINDING_UNUSED,
         &[
+            ("top", &top(top_param)),
             ("keys", &keys),
             ("display", &display),
             ("table", &t.table),
-            ("column", column),
-            ("link_table", link_table),
-            ("link_column", link_column),
+            ("unused", &unused_condition(paths)),
             ("order", &keys),
         ],
     ))
@@ -670,6 +725,8 @@ mod tests {
             "column_param",
             "top",
             "which",
+            "column",
+            "unused",
         ];
         for t in [
             SERVER_INFO,
@@ -694,6 +751,12 @@ mod tests {
             UNDO_KEYS_INSERT,
             UNDO_CURRENT,
             UNDO_UPDATE,
+            CATALOG_FOREIGN_KEYS,
+            CATALOG_LINE_URI_COLUMNS,
+            FINDING_NO_LINE_URI,
+            FINDING_NO_LINE_URI_COUNT,
+            FINDING_UNUSED,
+            FINDING_UNUSED_COUNT,
         ] {
             let mut rest = t;
             while let Some(i) = rest.find('{') {
@@ -721,6 +784,8 @@ mod tests {
             UNDO_UPDATE,
             OWNER_COUNTS,
             FINDING_ROWS,
+            FINDING_UNUSED,
+            FINDING_UNUSED_COUNT,
         ] {
             assert!(!strip_comments(t).contains('\''), "{t}");
         }
