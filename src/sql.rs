@@ -570,7 +570,7 @@ fn unused_condition(paths: &[QuotedUsePath]) -> String {
             )
         })
         .collect::<Vec<_>>()
-        .join("\n  AND ")
+        .join(" AND ")
 }
 
 /// How many rows of `t` no path of `paths` uses. `paths` must not be
@@ -701,6 +701,43 @@ mod tests {
     }
 
     #[test]
+    fn unused_rows_are_one_statement_whatever_the_number_of_paths() {
+        let q = QuotedTable {
+            table: "[dbo].[AgentGroups]".into(),
+            owner: "[OwnerPoolId]".into(),
+            keys: vec!["[ID]".into()],
+            display: Some("[Name]".into()),
+        };
+        let path = |t: &str, c: &str| QuotedUsePath {
+            table: t.into(),
+            column: c.into(),
+            used_column: "[ID]".into(),
+        };
+        let paths = [
+            path("[dbo].[QueueAgentGroups]", "[GroupId]"),
+            path("[dbo].[Queues]", "[DefaultGroupId]"),
+        ];
+        assert_eq!(
+            strip_comments(finding_unused_count(&q, &paths).text()),
+            "SELECT COUNT_BIG(*) AS row_count\nFROM [dbo].[AgentGroups] AS t\n\
+             WHERE NOT EXISTS (SELECT 1 FROM [dbo].[QueueAgentGroups] AS u0 WHERE u0.[GroupId] = t.[ID]) \
+             AND NOT EXISTS (SELECT 1 FROM [dbo].[Queues] AS u1 WHERE u1.[DefaultGroupId] = t.[ID]);"
+        );
+        let rows = strip_comments(finding_unused(&q, &paths, Some(3)).text());
+        assert!(rows.starts_with(
+            "SELECT TOP (@P3) t.[ID], CAST(t.[Name] AS nvarchar(256)) AS display_name\nFROM [dbo].[AgentGroups] AS t\nWHERE NOT EXISTS"
+        ), "{rows}");
+        assert!(rows.ends_with("ORDER BY t.[ID];"), "{rows}");
+        let all = strip_comments(finding_unused(&q, &paths[..1], None).text());
+        assert!(all.starts_with("SELECT  t.[ID]"), "{all}");
+        let uri = strip_comments(finding_no_line_uri_count(&q, "[LineUri]").text());
+        assert_eq!(
+            uri,
+            "SELECT COUNT_BIG(*) AS row_count\nFROM [dbo].[AgentGroups] AS t\nWHERE t.[LineUri] IS NULL OR LTRIM(RTRIM(t.[LineUri])) = N'';"
+        );
+    }
+
+    #[test]
     fn every_placeholder_is_one_the_code_fills() {
         let known = [
             "table",
@@ -767,6 +804,22 @@ mod tests {
                     &rest[i..=end]
                 );
                 rest = &rest[end + 1..];
+            }
+        }
+    }
+
+    #[test]
+    fn no_placeholder_is_filled_inside_a_comment() {
+        // A value filled into a `--` line would end the comment at its
+        // first line break and run the rest as SQL.
+        for t in [
+            FINDING_NO_LINE_URI,
+            FINDING_NO_LINE_URI_COUNT,
+            FINDING_UNUSED,
+            FINDING_UNUSED_COUNT,
+        ] {
+            for l in t.lines().filter(|l| l.trim_start().starts_with("--")) {
+                assert!(!l.contains('{'), "{l}");
             }
         }
     }

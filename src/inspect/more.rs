@@ -351,4 +351,91 @@ mod tests {
         // Membership says nothing about which queue uses a group.
         assert!(use_paths(&links, ("dbo", "Queues"), ("dbo", "AgentGroups")).is_empty());
     }
+
+    fn table(name: &str) -> super::super::ObjectTable {
+        let col = |n: &str, t: &str| super::super::TypedColumn {
+            name: n.to_string(),
+            type_name: t.to_string(),
+        };
+        super::super::ObjectTable {
+            schema: "dbo".into(),
+            table: name.into(),
+            owner: col("OwnerPoolId", "uniqueidentifier"),
+            key: vec![col("ID", "uniqueidentifier")],
+            display_column: Some("Name".into()),
+            copy_of: None,
+        }
+    }
+
+    fn count(n: i64) -> Vec<Row> {
+        vec![Row {
+            values: vec![DbValue::BigInt(n)],
+        }]
+    }
+
+    #[test]
+    fn one_count_and_one_row_statement_per_finding_whatever_the_paths() {
+        // Two ways a queue uses a group: directly and through a link table.
+        let cat = MoreCatalog {
+            line_uri_columns: vec![("dbo".into(), "Workflows".into(), "LineUri".into())],
+            links: vec![
+                link(("Queues", "DefaultGroupId"), ("AgentGroups", "ID")),
+                link(("QueueAgentGroups", "GroupId"), ("AgentGroups", "ID")),
+                link(("QueueAgentGroups", "QueueId"), ("Queues", "ID")),
+            ],
+        };
+        let tables: Vec<_> = ["Workflows", "Queues", "AgentGroups"]
+            .into_iter()
+            .map(table)
+            .collect();
+        let (q, missing) = queries(&tables, &cat, Some(7));
+        assert_eq!(q.len(), 2, "{q:?}");
+        let unused = q[1].count.text();
+        assert_eq!(unused.matches("NOT EXISTS").count(), 2, "{unused}");
+        assert!(unused.contains("[dbo].[Queues] AS u0 WHERE u0.[DefaultGroupId] = t.[ID])"));
+        assert!(unused.contains(") AND NOT EXISTS (SELECT 1 FROM [dbo].[QueueAgentGroups] AS u1"));
+        assert!(unused.contains("COUNT_BIG(*)"));
+        assert!(q[1].rows.text().contains("SELECT TOP (@P7) t.[ID]"));
+        assert!(q[0].rows.text().contains("SELECT TOP (@P7) t.[ID]"));
+        // Workflows -> Queues is not declared here; Agents are not a table.
+        assert_eq!(missing, vec!["dbo.Workflows -> dbo.Queues".to_string()]);
+        let (all, _) = queries(&tables, &cat, None);
+        assert!(!sql::strip_comments(all[1].rows.text()).contains("TOP"));
+    }
+
+    #[test]
+    fn findings_are_made_from_the_server_counts_and_say_where_their_rows_go() {
+        let cat = MoreCatalog {
+            line_uri_columns: vec![("dbo".into(), "Workflows".into(), "LineUri".into())],
+            links: vec![
+                link(("QueueAgentGroups", "GroupId"), ("AgentGroups", "ID")),
+                link(("QueueAgentGroups", "QueueId"), ("Queues", "ID")),
+                link(("Workflows", "QueueId"), ("Queues", "ID")),
+            ],
+        };
+        let tables: Vec<_> = ["Workflows", "Queues", "AgentGroups"]
+            .into_iter()
+            .map(table)
+            .collect();
+        let (q, _) = queries(&tables, &cat, None);
+        assert_eq!(q.len(), 3);
+        let (found, at) = collect(&q, vec![count(0), count(2_500_000), count(1)]);
+        assert_eq!(at, vec![None, Some(0), Some(1)]);
+        assert!(matches!(
+            &found[0],
+            Finding::Unused { code, count: 2_500_000, table, .. }
+                if *code == codes::GROUP_IN_NO_QUEUE && table == "dbo.AgentGroups"
+        ));
+        assert!(matches!(&found[1], Finding::Unused { count: 1, .. }));
+        assert_eq!(found.len(), 2);
+    }
+
+    #[test]
+    fn a_row_is_its_keys_then_its_name() {
+        let o = object_row(Row {
+            values: vec![DbValue::Int(1), DbValue::Int(2), DbValue::Null],
+        });
+        assert_eq!(o.key, vec![DbValue::Int(1), DbValue::Int(2)]);
+        assert_eq!(o.name, None);
+    }
 }

@@ -169,3 +169,57 @@ impl<'r, 'a> Tail<'r, 'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quoted(name: &str) -> (QuotedTable, String) {
+        let q = QuotedTable {
+            table: format!("[dbo].[{name}]"),
+            owner: "[OwnerPoolId]".into(),
+            keys: vec!["[ID]".into()],
+            display: None,
+        };
+        (q, format!("[dbo].[{name}]"))
+    }
+
+    #[test]
+    fn sets_are_two_per_table_then_one_per_query_beyond_ownership() {
+        let tables = [quoted("A"), quoted("B")];
+        let mut rows = Rows::All;
+        let mut tail = Tail::new(&mut rows, 5, &tables);
+        tail.more_at = vec![None, Some(0), Some(1)];
+        let of: Vec<_> = (4..=12).map(|s| tail.of(s)).collect();
+        use FindingKind::*;
+        assert_eq!(
+            of,
+            vec![
+                None,
+                Some(ObjectsOf::Owner(0, NullOwner)),
+                Some(ObjectsOf::Owner(0, DanglingOwner)),
+                Some(ObjectsOf::Owner(1, NullOwner)),
+                Some(ObjectsOf::Owner(1, DanglingOwner)),
+                None,
+                Some(ObjectsOf::More(0)),
+                Some(ObjectsOf::More(1)),
+                None,
+            ]
+        );
+        let row = |n| Row {
+            values: vec![
+                crate::value::DbValue::BigInt(n),
+                crate::value::DbValue::Null,
+            ],
+        };
+        for (set, n) in [(10, 1), (10, 2), (11, 3), (9, 4)] {
+            tail.row(set, row(n)).unwrap();
+        }
+        let keys: Vec<(usize, usize)> = tail.more.iter().map(|(f, v)| (*f, v.len())).collect();
+        assert_eq!(
+            keys,
+            vec![(0, 2), (1, 1)],
+            "the query that found nothing keeps nothing"
+        );
+    }
+}
