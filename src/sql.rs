@@ -10,7 +10,13 @@
 
 use crate::quote::{QuotedPoolTable, QuotedTable};
 
+pub mod more;
 pub mod snapshot;
+
+pub use more::{
+    finding_no_line_uri, finding_no_line_uri_count, finding_unused, finding_unused_count,
+    QuotedUsePath,
+};
 
 /// Server, database and whether the database can be written.
 const SERVER_INFO: &str = include_str!("../sql/server_info.sql");
@@ -61,10 +67,6 @@ const UNDO_UPDATE: &str = include_str!("../sql/undo_update.sql");
 const CATALOG_FOREIGN_KEYS: &str = include_str!("../sql/catalog_foreign_keys.sql");
 /// Columns named LineUri or TelUri.
 const CATALOG_LINE_URI_COLUMNS: &str = include_str!("../sql/catalog_line_uri_columns.sql");
-/// Rows of one table without a line URI.
-const FINDING_NO_LINE_URI: &str = include_str!("../sql/finding_no_line_uri.sql");
-/// Rows of one table no row of a linking table names.
-const FINDING_UNUSED: &str = include_str!("../sql/finding_unused.sql");
 
 /// A statement that only reads, as it is sent.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -243,11 +245,10 @@ pub fn finding_rows(
             pid = pool.id
         ),
     };
-    let top = top_param.map_or(String::new(), |n| format!("TOP (@P{n})"));
     Read(render(
         FINDING_ROWS,
         &[
-            ("top", &top),
+            ("top", &top(top_param)),
             ("keys", &keys),
             ("order", &order),
             ("display", &display),
@@ -522,55 +523,9 @@ pub fn catalog_line_uri_columns() -> Read {
     Read(CATALOG_LINE_URI_COLUMNS.to_string())
 }
 
-/// The key, display and order lists of a finding query on `t` (which has a
-/// key).
-fn finding_lists(t: &QuotedTable) -> (String, String) {
-    let display = match &t.display {
-        Some(d) => format!("CAST(t.{d} AS nvarchar(256))"),
-        None => "CAST(NULL AS nvarchar(256))".to_string(),
-    };
-    let keys = t
-        .keys
-        .iter()
-        .map(|k| format!("t.{k}"))
-        .collect::<Vec<_>>()
-        .join(", ");
-    (keys, display)
-}
-
-/// The rows of `t` whose line URI `column` (quoted) is NULL or blank: key
-/// columns, display name. `t` must have a key.
-pub fn finding_no_line_uri(t: &QuotedTable, column: &str) -> Read {
-    let (keys, display) = finding_lists(t);
-    Read(render(
-        FINDING_NO_LINE_URI,
-        &[
-            ("keys", &keys),
-            ("display", &display),
-            ("table", &t.table),
-            ("column", column),
-            ("order", &keys),
-        ],
-    ))
-}
-
-/// The rows of `t` that no row of `link_table` names: `link_column` (of
-/// the link table) refers to `column` (of `t`); all names quoted. `t` must
-/// have a key.
-pub fn finding_unused(t: &QuotedTable, column: &str, link_table: &str, link_column: &str) -> Read {
-    let (keys, display) = finding_lists(t);
-    Read(render(
-        FINDING_UNUSED,
-        &[
-            ("keys", &keys),
-            ("display", &display),
-            ("table", &t.table),
-            ("column", column),
-            ("link_table", link_table),
-            ("link_column", link_column),
-            ("order", &keys),
-        ],
-    ))
+/// `TOP (@Pn)`, or nothing.
+fn top(top_param: Option<usize>) -> String {
+    top_param.map_or(String::new(), |n| format!("TOP (@P{n})"))
 }
 
 fn render(template: &str, values: &[(&str, &str)]) -> String {
@@ -721,6 +676,8 @@ mod tests {
             UNDO_SUMMARY,
             UNDO_LEFT_ALONE,
             UNDO_UPDATE,
+            CATALOG_FOREIGN_KEYS,
+            CATALOG_LINE_URI_COLUMNS,
         ] {
             let mut rest = t;
             while let Some(i) = rest.find('{') {

@@ -188,3 +188,34 @@ fn links_the_catalog_does_not_declare_are_not_guessed() {
         ])
     );
 }
+
+#[test]
+fn a_row_is_unused_only_when_no_declared_way_uses_it() {
+    let sb = sandbox("unlinked");
+    // A second way a queue uses groups; Facilities (in no queue's group
+    // list) is used this way, and a new group is used no way at all.
+    sb.query(
+        "CREATE TABLE dbo.QueueOverflowGroups (QueueId uniqueidentifier NOT NULL, GroupId uniqueidentifier NOT NULL,
+             CONSTRAINT PK_QueueOverflowGroups PRIMARY KEY (QueueId, GroupId),
+             CONSTRAINT FK_QueueOverflowGroups_Queues FOREIGN KEY (QueueId) REFERENCES dbo.Queues (ID),
+             CONSTRAINT FK_QueueOverflowGroups_AgentGroups FOREIGN KEY (GroupId) REFERENCES dbo.AgentGroups (ID));
+         INSERT INTO dbo.QueueOverflowGroups (QueueId, GroupId)
+             SELECT (SELECT TOP (1) q.ID FROM dbo.Queues AS q ORDER BY q.ID), g.ID FROM dbo.AgentGroups AS g WHERE g.Name = N'Facilities';
+         INSERT INTO dbo.AgentGroups (ID, Name, RoutingMethod, AgentAlertTime, ParticipationPolicy, OwnerPoolId)
+             SELECT 'F0000000-0000-0000-0000-000000000001', N'Spare', 0, 20, 0, OwnerPoolId FROM dbo.AgentGroups WHERE Name = N'Facilities';",
+    )
+    .unwrap();
+    let j = check_json(&sb, 0);
+    let unused: Vec<_> = found(&j).into_iter().filter(|f| f.0 == "RGS007").collect();
+    assert_eq!(
+        unused,
+        vec![("RGS007".into(), "dbo.AgentGroups".into(), s(&["Spare"]))]
+    );
+    let f = j["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["code"] == "RGS007")
+        .unwrap();
+    assert_eq!(f["count"], 1);
+}

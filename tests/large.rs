@@ -21,6 +21,25 @@ fn agent_group_nulls(sb: &Sandbox) -> i64 {
     nulls(sb, "AgentGroups")
 }
 
+/// Agent groups no queue uses (RGS007), counted here with the fixtures'
+/// one link table, independently of the tool's statements.
+fn unused_groups(sb: &Sandbox) -> i64 {
+    scalar(
+        sb,
+        "SELECT COUNT(*) FROM [dbo].[AgentGroups] AS g WHERE NOT EXISTS (SELECT 1 FROM [dbo].[QueueAgentGroups] AS l WHERE l.[GroupId] = g.[ID])",
+    )
+}
+
+/// The one finding of `doc` of that kind and table.
+fn finding<'a>(doc: &'a serde_json::Value, kind: &str, table: &str) -> &'a serde_json::Value {
+    doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["kind"] == kind && f["table"] == table)
+        .unwrap_or_else(|| panic!("no {kind} finding of {table}"))
+}
+
 #[test]
 fn check_for_people_names_the_first_objects_and_counts_the_rest() {
     let sb = large(2_500);
@@ -43,6 +62,81 @@ fn check_for_people_names_the_first_objects_and_counts_the_rest() {
         out.contains(&format!("... and {} more", total - 20)),
         "{out}"
     );
+}
+
+#[test]
+fn check_for_people_counts_the_unused_groups_and_names_the_first() {
+    let sb = large(2_500);
+    let unused = unused_groups(&sb);
+    assert!(unused >= 2_500, "{unused}");
+    let out = tool(&sb)
+        .arg("check")
+        .assert()
+        .code(3)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = out.lines().collect();
+    let head = format!("RGS007 dbo.AgentGroups: {unused} object(s) no row of dbo.Queues uses:");
+    let at = lines
+        .iter()
+        .position(|l| l.contains(&head))
+        .unwrap_or_else(|| panic!("no line with {head:?} in\n{out}"));
+    // The first 20, then the rest counted, not named.
+    assert!(
+        lines[at + 1..=at + 20]
+            .iter()
+            .all(|l| l.starts_with("      ") && !l.contains("...")),
+        "{out}"
+    );
+    assert_eq!(
+        lines[at + 21].trim(),
+        format!(
+            "... and {} more (all are listed with --format json)",
+            unused - 20
+        ),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_as_json_lists_every_unused_group_with_the_exact_count() {
+    let sb = large(2_500);
+    let unused = unused_groups(&sb) as usize;
+    let doc = check_json(&sb, 3);
+    let f = finding(&doc, "unused", "dbo.AgentGroups");
+    assert_eq!(f["code"], "RGS007");
+    assert_eq!(f["used_by"], "dbo.Queues");
+    assert_eq!(f["count"], unused);
+    let objects = f["objects"].as_array().unwrap();
+    assert_eq!(objects.len(), unused);
+    let keys: std::collections::HashSet<&str> = objects
+        .iter()
+        .map(|o| o["key"][0].as_str().unwrap())
+        .collect();
+    assert_eq!(keys.len(), unused, "every group once");
+    assert!(objects.iter().any(|o| o["name"] == "Extra Group 0002500"));
+    // In the server's key order.
+    let first = scalar_text(
+        &sb,
+        "SELECT TOP (1) CAST(g.[ID] AS nvarchar(36)) FROM [dbo].[AgentGroups] AS g WHERE NOT EXISTS (SELECT 1 FROM [dbo].[QueueAgentGroups] AS l WHERE l.[GroupId] = g.[ID]) ORDER BY g.[ID]",
+    );
+    let listed = objects[0]["key"][0].as_str().unwrap();
+    assert!(listed.eq_ignore_ascii_case(&first), "{listed} vs {first}");
+    // The lists streamed before and after it are complete too.
+    let nulls_listed = finding(&doc, "null_owner", "dbo.AgentGroups")["objects"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(nulls_listed, agent_group_nulls(&sb) as usize);
+    let no_line_uri = doc["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["code"] == "RGS005")
+        .count();
+    assert_eq!(no_line_uri, 1, "the line URI finding before it is there");
 }
 
 #[test]
@@ -88,7 +182,10 @@ fn check_as_json_lists_every_object_in_key_order() {
 
 #[test]
 fn the_round_trips_do_not_grow_with_the_rows() {
+    // 2,500 groups without an owner, none in a queue: every finding that
+    // names objects, the unused ones included, counted on the server.
     let sb = large(2_500);
+    assert!(unused_groups(&sb) >= 2_500);
     for args in [
         &["check"][..],
         &["check", "--format", "json"],

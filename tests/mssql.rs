@@ -615,3 +615,63 @@ fn mssql_check_names_the_first_objects_and_json_lists_all() {
     assert_eq!(f["count"], 49);
     assert_eq!(f["objects"].as_array().unwrap().len(), 49);
 }
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_findings_beyond_ownership_are_counted_and_intersected_on_the_server() {
+    // finding_unused_count.sql / finding_unused.sql with two use paths
+    // (NOT EXISTS AND-ed), finding_no_line_uri_count.sql and the TOP (@Pn)
+    // row statements, on a real server.
+    load("unlinked");
+    run_script(
+        "CREATE TABLE [dbo].[QueueOverflowGroups] ([QueueId] uniqueidentifier NOT NULL, [GroupId] uniqueidentifier NOT NULL,
+             CONSTRAINT [PK_QueueOverflowGroups] PRIMARY KEY ([QueueId], [GroupId]),
+             CONSTRAINT [FK_QueueOverflowGroups_Queues] FOREIGN KEY ([QueueId]) REFERENCES [dbo].[Queues] ([ID]),
+             CONSTRAINT [FK_QueueOverflowGroups_AgentGroups] FOREIGN KEY ([GroupId]) REFERENCES [dbo].[AgentGroups] ([ID]));
+         INSERT INTO [dbo].[QueueOverflowGroups] ([QueueId], [GroupId])
+             SELECT (SELECT TOP (1) q.[ID] FROM [dbo].[Queues] AS q ORDER BY q.[ID]), g.[ID] FROM [dbo].[AgentGroups] AS g WHERE g.[Name] = N'Facilities';
+         INSERT INTO [dbo].[AgentGroups] ([ID], [Name], [RoutingMethod], [AgentAlertTime], [ParticipationPolicy], [OwnerPoolId])
+             SELECT TOP (30) NEWID(), N'spare ' + CAST(o.[object_id] AS nvarchar(20)), 0, 20, 0, (SELECT TOP (1) g.[OwnerPoolId] FROM [dbo].[AgentGroups] AS g WHERE g.[Name] = N'Facilities')
+             FROM sys.all_objects AS o;",
+    )
+    .unwrap();
+    let out = tool()
+        .arg("check")
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(
+        out.contains("RGS007 dbo.AgentGroups: 30 object(s) no row of dbo.Queues uses:"),
+        "{out}"
+    );
+    assert!(out.contains("... and 10 more"), "{out}");
+    assert!(!out.contains("Facilities"), "{out}");
+    let out = tool()
+        .args(["check", "--format", "json"])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let doc: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    let find = |code: &str| {
+        doc["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["code"] == code)
+            .unwrap()
+            .clone()
+    };
+    let groups = find("RGS007");
+    assert_eq!(groups["count"], 30);
+    assert_eq!(groups["objects"].as_array().unwrap().len(), 30);
+    let uri = find("RGS005");
+    assert_eq!(
+        uri["count"].as_u64().unwrap() as usize,
+        uri["objects"].as_array().unwrap().len()
+    );
+}

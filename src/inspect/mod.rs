@@ -8,9 +8,11 @@
 
 pub mod catalog;
 pub mod more;
+mod tail;
 pub mod undo;
 
 pub use catalog::{Catalog, ObjectTable, PoolTable, TypedColumn};
+pub use tail::{ObjectsOf, RowSink, Rows};
 
 use crate::connect::{Connection, Row, Streamed};
 use crate::quote::QuotedTable;
@@ -250,7 +252,9 @@ pub enum Finding {
         table: String,
         /// The line URI column.
         column: String,
-        /// Which.
+        /// How many (exact, counted by the server).
+        count: usize,
+        /// Which: the first ones, or all of them ([`Rows`]).
         objects: Vec<ObjectRow>,
     },
     /// Objects nothing uses along the declared links ([`more`]).
@@ -261,7 +265,9 @@ pub enum Finding {
         table: String,
         /// `schema.table` of the objects that would use them.
         by: String,
-        /// Which.
+        /// How many (exact, counted by the server).
+        count: usize,
+        /// Which: the first ones, or all of them ([`Rows`]).
         objects: Vec<ObjectRow>,
     },
     /// Owner pools that own no object ([`more`]).
@@ -406,30 +412,6 @@ async fn server_info_only(conn: &mut Connection) -> Result<ServerInfo> {
 #[error("database '{0}' does not look like a Response Group configuration database: it has no dbo.OwnerPool table (is -d right? the default is rgsconfig)")]
 pub struct NotRgsConfig(pub String);
 
-/// How many of the rows without a valid owner an inspection downloads. The
-/// counts are exact whatever this says: they come from the owner counts.
-pub enum Rows<'a> {
-    /// The first `n` of each table and finding, in key order: what a
-    /// report for people names.
-    Sample(usize),
-    /// Every one, collected.
-    All,
-    /// Every one, handed to the sink as it arrives and not kept, so memory
-    /// stays bounded however many there are.
-    Stream(&'a mut (dyn RowSink + Send)),
-}
-
-/// Where [`Rows::Stream`] sends the rows.
-pub trait RowSink {
-    /// The inspection is complete but for its rows: called once, before
-    /// the first row.
-    fn ready(&mut self, inspection: &Inspection) -> Result<()>;
-    /// One row of table `table` (its index in [`Inspection::tables`]).
-    fn row(&mut self, table: usize, kind: sql::FindingKind, row: ObjectRow) -> Result<()>;
-    /// Every row of `table` and `kind` has been handed over.
-    fn end(&mut self, table: usize, kind: sql::FindingKind) -> Result<()>;
-}
-
 /// Runs every read-only query `check` needs, in three round trips whatever
 /// the number of tables: where (server, database, identity); what (the
 /// catalog, with the group ID on 2012 and later); and what the tables hold
@@ -486,8 +468,9 @@ async fn inspect_with(
     let Some(pool_table) = catalog.pool_table else {
         return Err(NotRgsConfig(server.database).into());
     };
+    let top = tail::top_param(&rows, catalog.tables.len());
     let (queries, missing) = match &more_catalog {
-        Some(c) => more::queries(&catalog.tables, c),
+        Some(c) => more::queries(&catalog.tables, c, top),
         None => (Vec::new(), Vec::new()),
     };
     let mut i = Inspection {
@@ -497,20 +480,23 @@ async fn inspect_with(
         tables: Vec::new(),
         more: Vec::new(),
     };
-    let finish = |i: &mut Inspection, answers: Vec<Vec<Row>>| {
-        if more_catalog.is_some() {
-            i.more = more::collect(&queries, answers);
-            i.more.extend(i.idle_pools());
-            if !missing.is_empty() {
-                i.more.push(Finding::LinksNotDeclared {
-                    links: missing.clone(),
-                });
-            }
+    let finish = |i: &mut Inspection, counts: Vec<Vec<Row>>| {
+        if more_catalog.is_none() {
+            return Vec::new();
         }
+        let (found, at) = more::collect(&queries, counts);
+        i.more = found;
+        i.more.extend(i.idle_pools());
+        if !missing.is_empty() {
+            i.more.push(Finding::LinksNotDeclared {
+                links: missing.clone(),
+            });
+        }
+        at
     };
-    let extra: Vec<sql::Read> = queries.iter().map(|q| q.read.clone()).collect();
     let ask = Ask {
-        extra,
+        extra: queries.iter().map(|q| q.count.clone()).collect(),
+        extra_rows: queries.iter().map(|q| q.rows.clone()).collect(),
         summaries,
         rows,
     };
@@ -538,19 +524,21 @@ fn quote_tables(tables: &[ObjectTable]) -> Result<Vec<(QuotedTable, String)>> {
 }
 
 /// The third round trip, one batch: the pools; per table its owner counts
-/// and the login's permissions; the `extra` reads; then per table its rows
-/// with a NULL owner and its rows with a dangling owner, last, so that
-/// [`Rows::Stream`] can hand them on as they arrive once everything else
-/// is known. `finish` completes the inspection from the `extra` answers.
+/// and the login's permissions; the `extra` reads (the counts of the
+/// findings beyond ownership); then the objects of the findings, last
+/// ([`tail`]), so that [`Rows::Stream`] can hand them on as they arrive
+/// once everything else is known. `finish` completes the inspection from
+/// the `extra` answers and says where each of the `extra_rows` goes.
 async fn read_tables(
     conn: &mut Connection,
     i: &mut Inspection,
     tables: Vec<ObjectTable>,
     ask: Ask<'_>,
-    finish: impl Fn(&mut Inspection, Vec<Vec<Row>>),
+    finish: impl Fn(&mut Inspection, Vec<Vec<Row>>) -> Vec<Option<usize>>,
 ) -> Result<()> {
     let Ask {
         extra,
+        extra_rows,
         summaries,
         mut rows,
     } = ask;
@@ -560,11 +548,7 @@ async fn read_tables(
         .quoted()
         .ok_or_else(|| anyhow!("the owner pool table has a name longer than SQL Server allows"))?;
     let quoted = quote_tables(&tables)?;
-    let n = tables.len();
-    let top = match rows {
-        Rows::Sample(_) => Some(2 * n + 1),
-        _ => None,
-    };
+    let top = tail::top_param(&rows, tables.len());
     let mut reads = vec![sql::owner_pools(&pool)];
     for (k, (q, _)) in quoted.iter().enumerate() {
         reads.push(sql::owner_counts(q, &pool));
@@ -573,22 +557,14 @@ async fn read_tables(
             reads.push(sql::null_owner_summary(q, false));
         }
     }
-    let small = 1 + per_table * n + extra.len();
+    let small = 1 + per_table * quoted.len() + extra.len();
     reads.extend(extra);
     for (q, _) in &quoted {
-        reads.push(sql::finding_rows(
-            q,
-            &pool,
-            sql::FindingKind::NullOwner,
-            top,
-        ));
-        reads.push(sql::finding_rows(
-            q,
-            &pool,
-            sql::FindingKind::DanglingOwner,
-            top,
-        ));
+        for kind in [sql::FindingKind::NullOwner, sql::FindingKind::DanglingOwner] {
+            reads.push(sql::finding_rows(q, &pool, kind, top));
+        }
     }
+    reads.extend(extra_rows);
     let sample = match rows {
         Rows::Sample(s) => s as i64,
         _ => 0,
@@ -603,37 +579,19 @@ async fn read_tables(
         params.push(&sample);
     }
     let mut answers: Vec<Vec<Row>> = Vec::new();
-    let mut found: Vec<(Vec<ObjectRow>, Vec<ObjectRow>)> = vec![Default::default(); n];
     let mut tables = Some(tables);
-    let mut current: Option<usize> = None;
-    let kind = |set: usize| {
-        if (set - small) % 2 == 0 {
-            sql::FindingKind::NullOwner
-        } else {
-            sql::FindingKind::DanglingOwner
-        }
-    };
-    let close = |rows: &mut Rows<'_>, set: Option<usize>| -> Result<()> {
-        if let (Some(set), Rows::Stream(sink)) = (set, rows) {
-            sink.end((set - small) / 2, kind(set))?;
-        }
-        Ok(())
-    };
+    let mut tail = tail::Tail::new(&mut rows, small, &quoted);
     conn.each(&sql::Read::batch(reads), &params, |piece| match piece {
         Streamed::Set(set) if set < small => {
             answers.push(Vec::new());
             Ok(())
         }
         Streamed::Set(set) => {
-            close(&mut rows, current)?;
-            current = Some(set);
             if let Some(t) = tables.take() {
-                complete(i, t, per_table, std::mem::take(&mut answers), &finish)?;
-                if let Rows::Stream(sink) = &mut rows {
-                    sink.ready(i)?;
-                }
+                let at = complete(i, t, per_table, std::mem::take(&mut answers), &finish)?;
+                tail.ready(i, at)?;
             }
-            Ok(())
+            tail.start(set)
         }
         Streamed::Row(set, row) if set < small => {
             if let Some(a) = answers.last_mut() {
@@ -641,32 +599,15 @@ async fn read_tables(
             }
             Ok(())
         }
-        Streamed::Row(set, row) => {
-            let (table, kind) = ((set - small) / 2, kind(set));
-            let Some((q, _)) = quoted.get(table) else {
-                return Ok(());
-            };
-            let object = finding_row(q, row);
-            match (&mut rows, kind) {
-                (Rows::Stream(sink), _) => return sink.row(table, kind, object),
-                (_, sql::FindingKind::NullOwner) => found[table].0.push(object),
-                (_, sql::FindingKind::DanglingOwner) => found[table].1.push(object),
-            }
-            Ok(())
-        }
+        Streamed::Row(set, row) => tail.row(set, row),
     })
     .await?;
-    close(&mut rows, current)?;
+    tail.close()?;
     if let Some(t) = tables.take() {
-        complete(i, t, per_table, answers, &finish)?;
-        if let Rows::Stream(sink) = &mut rows {
-            sink.ready(i)?;
-        }
+        let at = complete(i, t, per_table, answers, &finish)?;
+        tail.ready(i, at)?;
     }
-    for (t, (null, dangling)) in i.tables.iter_mut().zip(found) {
-        t.null_owner = null;
-        t.dangling_owner = dangling;
-    }
+    tail.into_inspection(i);
     Ok(())
 }
 
@@ -678,8 +619,8 @@ fn complete(
     tables: Vec<ObjectTable>,
     per_table: usize,
     answers: Vec<Vec<Row>>,
-    finish: &impl Fn(&mut Inspection, Vec<Vec<Row>>),
-) -> Result<()> {
+    finish: &impl Fn(&mut Inspection, Vec<Vec<Row>>) -> Vec<Option<usize>>,
+) -> Result<Vec<Option<usize>>> {
     let asked = 1 + per_table * tables.len();
     if answers.len() < asked {
         bail!(
@@ -706,15 +647,16 @@ fn complete(
         }
         i.tables.push(state);
     }
-    finish(i, sets.collect());
-    Ok(())
+    Ok(finish(i, sets.collect()))
 }
 
 /// What the third round trip reads beyond the pools, owners and
 /// permissions.
 struct Ask<'a> {
-    /// The findings beyond ownership ([`more`]).
+    /// The counts of the findings beyond ownership ([`more`]).
     extra: Vec<sql::Read>,
+    /// Their objects, at the end of the batch.
+    extra_rows: Vec<sql::Read>,
     /// Each table's summary of its rows without an owner (for a plan).
     summaries: bool,
     /// How many of the rows without a valid owner.

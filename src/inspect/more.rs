@@ -60,6 +60,20 @@ impl Finding {
     pub fn entry(&self) -> &'static codes::Code {
         codes::lookup(self.code()).expect("every finding's code is in the catalogue")
     }
+
+    /// The objects it names, for the kinds that name objects.
+    pub fn objects_mut(&mut self) -> Option<&mut Vec<ObjectRow>> {
+        match self {
+            Finding::NullOwner { objects, .. }
+            | Finding::DanglingOwner { objects, .. }
+            | Finding::NoLineUri { objects, .. }
+            | Finding::Unused { objects, .. } => Some(objects),
+            Finding::NoOwnerPools
+            | Finding::Unfixable { .. }
+            | Finding::IdlePools { .. }
+            | Finding::LinksNotDeclared { .. } => None,
+        }
+    }
 }
 
 /// What the catalog says that these findings need: the line-URI columns
@@ -87,13 +101,15 @@ impl MoreCatalog {
     }
 }
 
-/// One query of these findings, and what its rows mean.
+/// The two statements of one finding of RGS005-RGS008: its exact count,
+/// answered with the pools and owner counts, and its rows in key order,
+/// answered at the end of the batch (so that they can be streamed).
 #[derive(Clone, Debug)]
 pub struct MoreQuery {
-    /// The statement.
-    pub read: sql::Read,
-    /// Key columns in its rows, before the display name.
-    nkeys: usize,
+    /// `COUNT_BIG(*)` of the rows the finding names.
+    pub count: sql::Read,
+    /// Those rows (the first ones, or all): key columns, display name.
+    pub rows: sql::Read,
     what: Kind,
 }
 
@@ -103,7 +119,7 @@ enum Kind {
         table: String,
         column: String,
     },
-    /// One of the paths by which `by` uses `table`'s rows.
+    /// Rows of `table` that no declared way by which `by` uses them uses.
     Unused {
         code: &'static str,
         table: String,
@@ -113,8 +129,14 @@ enum Kind {
 
 /// The queries RGS005-RGS008 need for `tables` (object tables as the
 /// catalog found them), sent with the third round trip of
-/// [`super::inspect`]; and the links the catalog does not declare (RGS010).
-pub fn queries(tables: &[super::ObjectTable], cat: &MoreCatalog) -> (Vec<MoreQuery>, Vec<String>) {
+/// [`super::inspect`], one pair per finding; and the links the catalog does
+/// not declare (RGS010). `top` is the parameter (`n` of `@Pn`) that limits
+/// the rows, when only the first ones are read.
+pub fn queries(
+    tables: &[super::ObjectTable],
+    cat: &MoreCatalog,
+    top: Option<usize>,
+) -> (Vec<MoreQuery>, Vec<String>) {
     let objects: Vec<&super::ObjectTable> = tables
         .iter()
         .filter(|t| t.copy_of.is_none() && !t.key.is_empty())
@@ -131,8 +153,8 @@ pub fn queries(tables: &[super::ObjectTable], cat: &MoreCatalog) -> (Vec<MoreQue
             continue;
         };
         out.push(MoreQuery {
-            read: sql::finding_no_line_uri(&q, &col),
-            nkeys: q.keys.len(),
+            count: sql::finding_no_line_uri_count(&q, &col),
+            rows: sql::finding_no_line_uri(&q, &col, top),
             what: Kind::NoLineUri {
                 table: t.full_name(),
                 column: column.clone(),
@@ -149,66 +171,84 @@ pub fn queries(tables: &[super::ObjectTable], cat: &MoreCatalog) -> (Vec<MoreQue
             missing.push(format!("{} -> {}", u.full_name(), x.full_name()));
             continue;
         }
-        let Some(q) = x.quoted() else { continue };
-        for p in &paths {
-            let (Some(lt), Some(lc), Some(c)) = (
-                quote_two_part(&p.table.0, &p.table.1),
-                quote_name(&p.column),
-                quote_name(&p.used_column),
-            ) else {
-                continue;
-            };
-            out.push(MoreQuery {
-                read: sql::finding_unused(&q, &c, &lt, &lc),
-                nkeys: q.keys.len(),
-                what: Kind::Unused {
-                    code,
-                    table: x.full_name(),
-                    by: u.full_name(),
-                },
-            });
-        }
+        // A path left out would call rows unused that it uses: all or none.
+        let (Some(q), Some(quoted)) = (x.quoted(), quote_paths(&paths)) else {
+            continue;
+        };
+        out.push(MoreQuery {
+            count: sql::finding_unused_count(&q, &quoted),
+            rows: sql::finding_unused(&q, &quoted, top),
+            what: Kind::Unused {
+                code,
+                table: x.full_name(),
+                by: u.full_name(),
+            },
+        });
     }
     (out, missing)
 }
 
-/// RGS005-RGS008 from the answers to `queries` (in order). A row is unused
-/// only if no path uses it.
-pub fn collect(queries: &[MoreQuery], answers: Vec<Vec<Row>>) -> Vec<Finding> {
-    let mut out: Vec<Finding> = Vec::new();
-    for (q, rows) in queries.iter().zip(answers) {
-        let rows = named_rows(rows, q.nkeys);
-        match &q.what {
-            Kind::NoLineUri { table, column } => {
-                if !rows.is_empty() {
-                    out.push(Finding::NoLineUri {
-                        table: table.clone(),
-                        column: column.clone(),
-                        objects: rows,
-                    });
-                }
-            }
-            Kind::Unused { code, table, by } => {
-                // Paths of one table follow each other: keep what all miss.
-                match out.last_mut() {
-                    Some(Finding::Unused {
-                        table: t,
-                        by: b,
-                        objects,
-                        ..
-                    }) if t == table && b == by => objects.retain(|r| rows.contains(r)),
-                    _ => out.push(Finding::Unused {
-                        code,
-                        table: table.clone(),
-                        by: by.clone(),
-                        objects: rows,
-                    }),
-                }
-            }
+fn quote_paths(paths: &[UsePath]) -> Option<Vec<sql::QuotedUsePath>> {
+    paths
+        .iter()
+        .map(|p| {
+            Some(sql::QuotedUsePath {
+                table: quote_two_part(&p.table.0, &p.table.1)?,
+                column: quote_name(&p.column)?,
+                used_column: quote_name(&p.used_column)?,
+            })
+        })
+        .collect()
+}
+
+/// RGS005-RGS008 from the answers to the `count` statements of `queries`
+/// (in order), without their objects (they come later, from the `rows`
+/// statements): the findings, and for each query the index of its finding
+/// among them (None: nothing found).
+pub fn collect(queries: &[MoreQuery], counts: Vec<Vec<Row>>) -> (Vec<Finding>, Vec<Option<usize>>) {
+    let mut out = Vec::new();
+    let mut at = Vec::with_capacity(queries.len());
+    for (q, rows) in queries
+        .iter()
+        .zip(counts.into_iter().chain(std::iter::repeat_with(Vec::new)))
+    {
+        let count = rows.first().map_or(0, |r| r.int(0).max(0) as usize);
+        if count == 0 {
+            at.push(None);
+            continue;
         }
+        at.push(Some(out.len()));
+        out.push(match &q.what {
+            Kind::NoLineUri { table, column } => Finding::NoLineUri {
+                table: table.clone(),
+                column: column.clone(),
+                count,
+                objects: Vec::new(),
+            },
+            Kind::Unused { code, table, by } => Finding::Unused {
+                code,
+                table: table.clone(),
+                by: by.clone(),
+                count,
+                objects: Vec::new(),
+            },
+        });
     }
-    out.retain(|f| !matches!(f, Finding::Unused { objects, .. } if objects.is_empty()));
-    out
+    (out, at)
+}
+
+/// A row of a `rows` statement: the key values, then the display name.
+pub fn object_row(row: Row) -> ObjectRow {
+    let mut values = row.values;
+    let name = match values.pop() {
+        Some(DbValue::Null) | None => None,
+        Some(v) => Some(v.to_string()),
+    };
+    ObjectRow {
+        key: values,
+        name,
+        owner: DbValue::Null,
+    }
 }
 
 impl Inspection {
@@ -283,25 +323,6 @@ pub fn use_paths(links: &[Link], user: (&str, &str), used: (&str, &str)) -> Vec<
     out
 }
 
-/// Rows of a finding query: `nkeys` key values, then the display name.
-fn named_rows(rows: Vec<Row>, nkeys: usize) -> Vec<ObjectRow> {
-    rows.into_iter()
-        .map(|r| {
-            let mut values = r.values;
-            let name = match values.get(nkeys) {
-                Some(DbValue::Null) | None => None,
-                Some(v) => Some(v.to_string()),
-            };
-            values.truncate(nkeys);
-            ObjectRow {
-                key: values,
-                name,
-                owner: DbValue::Null,
-            }
-        })
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -329,5 +350,92 @@ mod tests {
         assert_eq!(p[0].column, "QueueId");
         // Membership says nothing about which queue uses a group.
         assert!(use_paths(&links, ("dbo", "Queues"), ("dbo", "AgentGroups")).is_empty());
+    }
+
+    fn table(name: &str) -> super::super::ObjectTable {
+        let col = |n: &str, t: &str| super::super::TypedColumn {
+            name: n.to_string(),
+            type_name: t.to_string(),
+        };
+        super::super::ObjectTable {
+            schema: "dbo".into(),
+            table: name.into(),
+            owner: col("OwnerPoolId", "uniqueidentifier"),
+            key: vec![col("ID", "uniqueidentifier")],
+            display_column: Some("Name".into()),
+            copy_of: None,
+        }
+    }
+
+    fn count(n: i64) -> Vec<Row> {
+        vec![Row {
+            values: vec![DbValue::BigInt(n)],
+        }]
+    }
+
+    #[test]
+    fn one_count_and_one_row_statement_per_finding_whatever_the_paths() {
+        // Two ways a queue uses a group: directly and through a link table.
+        let cat = MoreCatalog {
+            line_uri_columns: vec![("dbo".into(), "Workflows".into(), "LineUri".into())],
+            links: vec![
+                link(("Queues", "DefaultGroupId"), ("AgentGroups", "ID")),
+                link(("QueueAgentGroups", "GroupId"), ("AgentGroups", "ID")),
+                link(("QueueAgentGroups", "QueueId"), ("Queues", "ID")),
+            ],
+        };
+        let tables: Vec<_> = ["Workflows", "Queues", "AgentGroups"]
+            .into_iter()
+            .map(table)
+            .collect();
+        let (q, missing) = queries(&tables, &cat, Some(7));
+        assert_eq!(q.len(), 2, "{q:?}");
+        let unused = q[1].count.text();
+        assert_eq!(unused.matches("NOT EXISTS").count(), 2, "{unused}");
+        assert!(unused.contains("[dbo].[Queues] AS u0 WHERE u0.[DefaultGroupId] = t.[ID])"));
+        assert!(unused.contains(") AND NOT EXISTS (SELECT 1 FROM [dbo].[QueueAgentGroups] AS u1"));
+        assert!(unused.contains("COUNT_BIG(*)"));
+        assert!(q[1].rows.text().contains("SELECT TOP (@P7) t.[ID]"));
+        assert!(q[0].rows.text().contains("SELECT TOP (@P7) t.[ID]"));
+        // Workflows -> Queues is not declared here; Agents are not a table.
+        assert_eq!(missing, vec!["dbo.Workflows -> dbo.Queues".to_string()]);
+        let (all, _) = queries(&tables, &cat, None);
+        assert!(!sql::strip_comments(all[1].rows.text()).contains("TOP"));
+    }
+
+    #[test]
+    fn findings_are_made_from_the_server_counts_and_say_where_their_rows_go() {
+        let cat = MoreCatalog {
+            line_uri_columns: vec![("dbo".into(), "Workflows".into(), "LineUri".into())],
+            links: vec![
+                link(("QueueAgentGroups", "GroupId"), ("AgentGroups", "ID")),
+                link(("QueueAgentGroups", "QueueId"), ("Queues", "ID")),
+                link(("Workflows", "QueueId"), ("Queues", "ID")),
+            ],
+        };
+        let tables: Vec<_> = ["Workflows", "Queues", "AgentGroups"]
+            .into_iter()
+            .map(table)
+            .collect();
+        let (q, _) = queries(&tables, &cat, None);
+        assert_eq!(q.len(), 3);
+        let (found, at) = collect(&q, vec![count(0), count(2_500_000), count(1)]);
+        assert_eq!(at, vec![None, Some(0), Some(1)]);
+        assert!(matches!(
+            &found[0],
+            Finding::Unused { code, count: 2_500_000, table, .. }
+                if *code == codes::GROUP_IN_NO_QUEUE && table == "dbo.AgentGroups"
+        ));
+        assert!(matches!(&found[1], Finding::Unused { count: 1, .. }));
+        assert_eq!(found.len(), 2);
+    }
+
+    #[test]
+    fn a_row_is_its_keys_then_its_name() {
+        let o = object_row(Row {
+            values: vec![DbValue::Int(1), DbValue::Int(2), DbValue::Null],
+        });
+        assert_eq!(o.key, vec![DbValue::Int(1), DbValue::Int(2)]);
+        assert_eq!(o.name, None);
     }
 }

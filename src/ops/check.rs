@@ -4,7 +4,7 @@ use super::{Context, Format};
 use crate::connect::Connection;
 use crate::error::{EXIT_FINDINGS, EXIT_OK};
 use crate::findings::{fails, FailOn};
-use crate::inspect::{inspect_for, Finding, Inspection, ObjectRow, RowSink, Rows};
+use crate::inspect::{inspect_for, Finding, Inspection, ObjectRow, ObjectsOf, RowSink, Rows};
 use crate::report::json::{object_json, write_json, Piece};
 use crate::report::{self, HUMAN_OBJECT_LIMIT};
 use crate::sql::FindingKind;
@@ -78,15 +78,15 @@ fn judge(inspection: &Inspection, fail_on: &[FailOn]) -> (Vec<Finding>, u8) {
 const IN_FLIGHT: usize = 4096;
 
 /// `check --format json` as the rows arrive: once everything but the rows
-/// is known, a thread starts writing the document, and each NULL or
-/// dangling owner finding's objects are passed to it one by one. Memory
-/// stays bounded however many objects there are.
+/// is known, a thread starts writing the document, and the objects of each
+/// finding that names objects (NULL or dangling owner, no line URI,
+/// unused) are passed to it one by one, in the order the document lists
+/// the findings. Memory stays bounded however many objects there are.
 struct JsonSink<'a> {
     fail_on: &'a [FailOn],
     exit_code: u8,
-    /// The (table, kind) pairs that are findings, whose objects the
-    /// document lists.
-    listed: HashSet<(usize, FindingKind)>,
+    /// The lists that are findings, whose objects the document lists.
+    listed: HashSet<ObjectsOf>,
     tx: Option<SyncSender<Piece>>,
     writer: Option<JoinHandle<Result<()>>>,
 }
@@ -138,10 +138,17 @@ impl RowSink for JsonSink<'_> {
                 continue;
             }
             if t.null_count > 0 {
-                self.listed.insert((n, FindingKind::NullOwner));
+                self.listed
+                    .insert(ObjectsOf::Owner(n, FindingKind::NullOwner));
             }
             if t.dangling_count > 0 {
-                self.listed.insert((n, FindingKind::DanglingOwner));
+                self.listed
+                    .insert(ObjectsOf::Owner(n, FindingKind::DanglingOwner));
+            }
+        }
+        for (n, f) in inspection.more.iter().enumerate() {
+            if matches!(f, Finding::NoLineUri { .. } | Finding::Unused { .. }) {
+                self.listed.insert(ObjectsOf::More(n));
             }
         }
         let (tx, rx) = sync_channel(IN_FLIGHT);
@@ -151,15 +158,15 @@ impl RowSink for JsonSink<'_> {
         Ok(())
     }
 
-    fn row(&mut self, table: usize, kind: FindingKind, row: ObjectRow) -> Result<()> {
-        if self.listed.contains(&(table, kind)) {
+    fn row(&mut self, of: ObjectsOf, row: ObjectRow) -> Result<()> {
+        if self.listed.contains(&of) {
             self.send(Piece::Object(object_json(&row)))?;
         }
         Ok(())
     }
 
-    fn end(&mut self, table: usize, kind: FindingKind) -> Result<()> {
-        if self.listed.contains(&(table, kind)) {
+    fn end(&mut self, of: ObjectsOf) -> Result<()> {
+        if self.listed.contains(&of) {
             self.send(Piece::End)?;
         }
         Ok(())

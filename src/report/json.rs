@@ -160,7 +160,8 @@ pub enum FindingJson {
         /// How many.
         count: usize,
         /// Which (`owner_pool_id` is null: not read).
-        objects: Vec<ObjectJson>,
+        #[schemars(with = "Vec<ObjectJson>")]
+        objects: ObjectList,
     },
     /// Objects nothing uses along the declared links.
     Unused {
@@ -171,7 +172,8 @@ pub enum FindingJson {
         /// How many.
         count: usize,
         /// Which (`owner_pool_id` is null: not read).
-        objects: Vec<ObjectJson>,
+        #[schemars(with = "Vec<ObjectJson>")]
+        objects: ObjectList,
     },
     /// Owner pools that own no object.
     IdlePools {
@@ -259,9 +261,9 @@ fn objects_json(objects: &[ObjectRow]) -> Vec<ObjectJson> {
 
 /// The `check` report as one JSON document; `findings` are the
 /// inspection's and the others `check` read ([`crate::inspect::more`]).
-/// With `stream`, the objects of the NULL and dangling owner findings are
-/// not the inspection's: they arrive on that channel, in finding order,
-/// while the document is written.
+/// With `stream`, the objects of the findings that name objects (NULL and
+/// dangling owner, no line URI, unused) are not the inspection's: they
+/// arrive on that channel, in finding order, while the document is written.
 pub fn check_json(
     i: &Inspection,
     findings: &[Finding],
@@ -336,20 +338,25 @@ fn finding_json(f: &Finding, stream: Option<&Arc<Mutex<Receiver<Piece>>>>) -> Fi
         Finding::NoLineUri {
             table,
             column,
+            count,
             objects,
         } => FindingJson::NoLineUri {
             table: table.clone(),
             column: column.clone(),
-            count: objects.len(),
-            objects: objects_json(objects),
+            count: *count,
+            objects: list(objects),
         },
         Finding::Unused {
-            table, by, objects, ..
+            table,
+            by,
+            count,
+            objects,
+            ..
         } => FindingJson::Unused {
             table: table.clone(),
             used_by: by.clone(),
-            count: objects.len(),
-            objects: objects_json(objects),
+            count: *count,
+            objects: list(objects),
         },
         Finding::IdlePools { pools } => FindingJson::IdlePools {
             pools: pools

@@ -259,26 +259,29 @@ fn finding_human(out: &mut String, f: &Finding) {
         Finding::NoLineUri {
             table,
             column,
+            count,
             objects,
         } => {
             let _ = writeln!(
                 out,
-                "  {} {table}: {} object(s) without a line URI ({column} is empty):",
-                mark(f),
-                objects.len()
+                "  {} {table}: {count} object(s) without a line URI ({column} is empty):",
+                mark(f)
             );
-            object_lines(out, objects, objects.len(), false);
+            object_lines(out, objects, *count, false);
         }
         Finding::Unused {
-            table, by, objects, ..
+            table,
+            by,
+            count,
+            objects,
+            ..
         } => {
             let _ = writeln!(
                 out,
-                "  {} {table}: {} object(s) no row of {by} uses:",
-                mark(f),
-                objects.len()
+                "  {} {table}: {count} object(s) no row of {by} uses:",
+                mark(f)
             );
-            object_lines(out, objects, objects.len(), false);
+            object_lines(out, objects, *count, false);
         }
         Finding::IdlePools { pools } => {
             let _ = writeln!(out, "  {} owner pool(s) that own no object:", mark(f));
