@@ -84,7 +84,16 @@ async fn main() {
     let tcp = TcpStream::connect(config.get_addr()).await.unwrap();
     let mut c = Client::connect(config, tcp.compat_write()).await.unwrap();
 
-    let random: Vec<uuid::Uuid> = (0..rows).map(|_| uuid::Uuid::new_v4()).collect();
+    let mut random: Vec<uuid::Uuid> = (0..rows).map(|_| uuid::Uuid::new_v4()).collect();
+    if std::env::args().nth(3).as_deref() == Some("sorted") {
+        random.sort_by_key(|g| {
+            let x = g.as_bytes();
+            [
+                x[10], x[11], x[12], x[13], x[14], x[15], x[8], x[9], x[7], x[6], x[5], x[4], x[3],
+                x[2], x[1], x[0],
+            ]
+        });
+    }
     run(
         &mut c,
         "create #r",

@@ -92,11 +92,7 @@ fn order_key(b: &[u8; 36]) -> Option<u128> {
 /// [`GUID_ORDER`]); case-insensitive. Texts that are not GUIDs (a stored
 /// value never is one; braces or spaces around one are read as SQL Server
 /// converts them) compare case-insensitively after GUIDs.
-fn guid_cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
-    if a == b {
-        // Equal bytes are equal texts, GUIDs or not.
-        return Ordering::Equal;
-    }
+pub(crate) fn guid_cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
     if let (Ok(x), Ok(y)) = (<&[u8; 36]>::try_from(a), <&[u8; 36]>::try_from(b)) {
         if is_guid_text(x) && is_guid_text(y) {
             return cmp_valid(x, y);
@@ -105,9 +101,29 @@ fn guid_cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
     slow_cmp(a, b)
 }
 
+/// A key that orders texts as [`guid_cmp_bytes`] does, as far as a number
+/// can: GUIDs by their order key, any other text last (u128::MAX, which
+/// ties with the greatest GUID; the comparison decides ties).
+pub(crate) fn guid_sort_key(text: &[u8]) -> u128 {
+    let parsed = || {
+        let g = parse_guid(&String::from_utf8_lossy(text))?;
+        let mut canonical = [0u8; 36];
+        g.hyphenated().encode_upper(&mut canonical);
+        order_key(&canonical)
+    };
+    <&[u8; 36]>::try_from(text)
+        .ok()
+        .and_then(order_key)
+        .or_else(parsed)
+        .unwrap_or(u128::MAX)
+}
+
 /// [`guid_cmp_bytes`] for operands at least one of which is not in the
 /// stored form.
 fn slow_cmp(a: &[u8], b: &[u8]) -> Ordering {
+    if a == b {
+        return Ordering::Equal;
+    }
     let key = |s: &[u8]| -> Option<u128> {
         let g = parse_guid(&String::from_utf8_lossy(s))?;
         let mut text = [0u8; 36];
@@ -218,6 +234,8 @@ mod tests {
             assert_eq!(guid_cmp(&au, &bl), want, "{au} {bl}");
             assert_eq!(guid_cmp(&au, &al), Ordering::Equal);
             assert_eq!(guid_cmp(&format!("{{{al}}}"), &bu), want, "{al} {bu}");
+            let keys = (guid_sort_key(al.as_bytes()), guid_sort_key(bu.as_bytes()));
+            assert_eq!(keys.0.cmp(&keys.1), want, "{al} {bu}");
         }
     }
 
@@ -233,6 +251,11 @@ mod tests {
             assert_eq!(guid_cmp(g, other), Ordering::Less, "{other}");
             assert_eq!(guid_cmp(other, g), Ordering::Greater, "{other}");
         }
+        assert_eq!(guid_sort_key(b"zzz"), u128::MAX);
+        assert_eq!(
+            guid_sort_key(format!("{{{g}}}").as_bytes()),
+            guid_sort_key(g.as_bytes())
+        );
         assert_eq!(guid_cmp("abc", "ABC"), Ordering::Equal);
         assert_eq!(guid_cmp("abc", "abd"), Ordering::Less);
         assert_eq!(guid_cmp(&format!(" {g} "), g), Ordering::Equal);

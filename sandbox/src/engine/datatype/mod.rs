@@ -21,7 +21,10 @@ mod tests;
 pub(crate) use convert::{convert, Mode};
 #[cfg(test)]
 use guid::guid_cmp;
-pub(crate) use guid::{guid_text, parse_guid, register_collation as register_guid_collation};
+pub(crate) use guid::{
+    guid_cmp_bytes, guid_sort_key, guid_text, parse_guid,
+    register_collation as register_guid_collation,
+};
 pub(crate) use storage::{
     ci_cmp, format_datetime, from_storage, literal, param_storage, parse_datetime, quote_ident,
     quote_str, to_storage,
