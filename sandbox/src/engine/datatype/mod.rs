@@ -22,7 +22,7 @@ pub(crate) use convert::{convert, Mode};
 #[cfg(test)]
 use guid::guid_cmp;
 pub(crate) use guid::{
-    guid_cmp_bytes, guid_sort_key, guid_text, parse_guid,
+    guid_bytes, guid_cmp_bytes, guid_sort_key, guid_text,
     register_collation as register_guid_collation,
 };
 pub(crate) use storage::{
