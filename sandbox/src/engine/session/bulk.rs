@@ -10,7 +10,7 @@
 //! is checked. The sandbox enforces no CHECK or FOREIGN KEY constraint
 //! anyway, so CHECK_CONSTRAINTS changes nothing.
 
-use super::bulkorder::{RowOrder, RUN};
+use super::bulkorder::{RowOrder, RUN_VALUES};
 use super::{ErrKind, SessionState};
 use crate::engine::bulk;
 use crate::engine::catalog::TableInfo;
@@ -248,7 +248,7 @@ impl SessionState {
             match &order {
                 Some(o) => {
                     run.extend(vals);
-                    if run.len() == RUN * wire.len() {
+                    if run.len() >= RUN_VALUES {
                         self.insert_run(&mut st, t, sql, o, &mut run)?;
                     }
                 }

@@ -14,12 +14,12 @@ use crate::engine::datatype::{family, guid_cmp_bytes, guid_sort_key, Family};
 use rusqlite::types::Value as SqlVal;
 use std::cmp::Ordering;
 
-/// How many rows are sorted and inserted together. Only a load sorted
-/// whole gains much (into an empty table every insert is then an append,
-/// which SQLite does without searching the index), so a run holds a
-/// million-row load; beyond it, memory stays bounded (about 100 bytes a
-/// row of one GUID).
-pub(super) const RUN: usize = 1 << 20;
+/// How many values (rows times columns) are sorted and inserted
+/// together. Only a load sorted whole gains much (into an empty table
+/// every insert is then an append, which SQLite does without searching
+/// the index), so a run holds a million one-column keys; beyond it, the
+/// memory a load holds stays bounded (about 80 bytes a value).
+pub(super) const RUN_VALUES: usize = 1 << 20;
 
 /// How one key column's stored values compare.
 #[derive(Debug, Clone, Copy)]
