@@ -129,6 +129,57 @@ async fn a_duplicate_key_fails_with_2627_and_loads_nothing() {
     assert_eq!(load(&mut c, "#t", &rows[..3]).await.unwrap(), 3);
 }
 
+/// The Name column of `table`, as a scan returns it.
+async fn scan(c: &mut Conn, table: &str) -> Vec<String> {
+    run(c, &format!("SELECT [Name] FROM {table}"))
+        .await
+        .unwrap()[0]
+        .iter()
+        .map(|r| r.get::<&str, _>(0).unwrap().to_string())
+        .collect()
+}
+
+/// SQL Server's order of uniqueidentifier values (bytes 10-15, 8-9, then
+/// 7-6, 5-4, 3-0 of the display form).
+fn sql_server_order(g: &Uuid) -> [u8; 16] {
+    let x = g.as_bytes();
+    [
+        x[10], x[11], x[12], x[13], x[14], x[15], x[8], x[9], x[7], x[6], x[5], x[4], x[3], x[2],
+        x[1], x[0],
+    ]
+}
+
+#[tokio::test]
+async fn rows_go_in_in_clustered_key_order_and_into_a_heap_as_they_came() {
+    // A clustered table stores its rows in key order, and SQL Server sorts
+    // a bulk load into it; a scan of the table (not of its key: Name is
+    // not in it) shows the order the rows went in.
+    let sb = sandbox("migrated");
+    let mut c = connect(&sb).await;
+    let rows = random_rows(2000);
+    let mut by_key = rows.clone();
+    by_key.sort_by_key(|(id, _)| sql_server_order(id));
+    let names = |rs: &[(Uuid, String)]| rs.iter().map(|r| r.1.clone()).collect::<Vec<_>>();
+    run(&mut c, KEYS).await.unwrap();
+    assert_eq!(load(&mut c, "#t", &rows).await.unwrap(), 2000);
+    assert_eq!(scan(&mut c, "#t").await, names(&by_key));
+    run(
+        &mut c,
+        "CREATE TABLE #h ([ID] uniqueidentifier NOT NULL, [Name] nvarchar(256))",
+    )
+    .await
+    .unwrap();
+    assert_eq!(load(&mut c, "#h", &rows).await.unwrap(), 2000);
+    assert_eq!(scan(&mut c, "#h").await, names(&rows));
+    // The key still finds every row.
+    let (id, name) = &rows[1234];
+    let sql = format!("SELECT [Name] FROM #t WHERE [ID] = '{id}'");
+    assert_eq!(
+        run(&mut c, &sql).await.unwrap()[0][0].get::<&str, _>(0),
+        Some(name.as_str())
+    );
+}
+
 #[tokio::test]
 async fn a_null_into_a_not_null_column_fails_with_515() {
     let sb = sandbox("migrated");

@@ -10,7 +10,7 @@
 //! `sbx_checksum_agg(int)` XORs its non-NULL inputs, as SQL Server's does:
 //! order-independent, NULL over no rows.
 
-use super::datatype::parse_guid;
+use super::datatype::guid_bytes;
 use rusqlite::functions::{Aggregate, Context, FunctionFlags};
 use rusqlite::types::ValueRef;
 use rusqlite::Connection;
@@ -37,53 +37,77 @@ impl Fnv {
     }
 }
 
-/// The bytes a value of SQL Server type `ty` hashes as. Strings ignore
-/// trailing spaces (as `=` does); integers take their type's width.
-fn value_bytes(ty: &str, v: ValueRef<'_>) -> Option<Vec<u8>> {
-    Some(match v {
-        ValueRef::Null => return None,
-        ValueRef::Integer(i) => match ty {
-            "bit" | "tinyint" => vec![i as u8],
-            "smallint" => (i as i16).to_le_bytes().to_vec(),
-            "int" => (i as i32).to_le_bytes().to_vec(),
-            _ => i.to_le_bytes().to_vec(),
-        },
-        ValueRef::Real(f) => f.to_le_bytes().to_vec(),
-        ValueRef::Text(t) => {
-            let s = String::from_utf8_lossy(t);
-            match ty {
-                "uniqueidentifier" => match parse_guid(&s) {
-                    Some(g) => g.as_bytes().to_vec(),
-                    None => t.to_vec(),
-                },
-                "nvarchar" => s
-                    .trim_end_matches(' ')
-                    .encode_utf16()
-                    .flat_map(|u| u.to_le_bytes())
-                    .collect(),
-                "varchar" => s.trim_end_matches(' ').as_bytes().to_vec(),
-                _ => t.to_vec(),
-            }
+/// Hashes one value of SQL Server type `ty` as its binary representation,
+/// length-prefixed. Strings ignore trailing spaces (as `=` does);
+/// integers take their type's width. Nothing is allocated for the common
+/// types: the function runs once per row of a checksum over a table.
+fn hash_value(h: &mut Fnv, ty: &[u8], v: ValueRef<'_>) {
+    let prefixed = |h: &mut Fnv, len: usize| {
+        h.bytes(&[0]);
+        h.bytes(&(len as u32).to_le_bytes());
+    };
+    match v {
+        // A NULL of a type has one representation, distinct from every
+        // value's (the length prefix of a value is never all ones).
+        ValueRef::Null => h.bytes(&[0xFF; 5]),
+        ValueRef::Integer(i) => {
+            let width = match ty {
+                b"bit" | b"tinyint" => 1,
+                b"smallint" => 2,
+                b"int" => 4,
+                _ => 8,
+            };
+            prefixed(h, width);
+            h.bytes(&i.to_le_bytes()[..width]);
         }
-        ValueRef::Blob(b) => b.to_vec(),
-    })
+        ValueRef::Real(f) => {
+            prefixed(h, 8);
+            h.bytes(&f.to_le_bytes());
+        }
+        ValueRef::Text(t) => match ty {
+            b"uniqueidentifier" => match guid_bytes(t) {
+                Some(g) => {
+                    prefixed(h, 16);
+                    h.bytes(&g);
+                }
+                None => {
+                    prefixed(h, t.len());
+                    h.bytes(t);
+                }
+            },
+            b"nvarchar" => {
+                let s = String::from_utf8_lossy(t);
+                let s = s.trim_end_matches(' ');
+                prefixed(h, 2 * s.encode_utf16().count());
+                for u in s.encode_utf16() {
+                    h.bytes(&u.to_le_bytes());
+                }
+            }
+            b"varchar" => {
+                let s = String::from_utf8_lossy(t);
+                let s = s.trim_end_matches(' ');
+                prefixed(h, s.len());
+                h.bytes(s.as_bytes());
+            }
+            _ => {
+                prefixed(h, t.len());
+                h.bytes(t);
+            }
+        },
+        ValueRef::Blob(b) => {
+            prefixed(h, b.len());
+            h.bytes(b);
+        }
+    }
 }
 
 /// BINARY_CHECKSUM over (type, value) pairs.
+#[cfg(test)]
 pub(crate) fn binary_checksum(args: &[(&str, ValueRef<'_>)]) -> i32 {
     let mut h = Fnv::new();
     for (ty, v) in args {
         h.bytes(ty.as_bytes());
-        match value_bytes(ty, *v) {
-            // A NULL of a type has one representation, distinct from every
-            // value's (the length prefix of a value is never all ones).
-            None => h.bytes(&[0xFF; 5]),
-            Some(b) => {
-                h.bytes(&[0]);
-                h.bytes(&(b.len() as u32).to_le_bytes());
-                h.bytes(&b);
-            }
-        }
+        hash_value(&mut h, ty.as_bytes(), *v);
     }
     h.finish()
 }
@@ -116,26 +140,21 @@ impl Aggregate<Option<i32>, Option<i32>> for ChecksumAgg {
 pub(crate) fn register(conn: &Connection) -> rusqlite::Result<()> {
     let det = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
     conn.create_scalar_function("sbx_binary_checksum", -1, det, |ctx| {
-        let mut tys = Vec::with_capacity(ctx.len() / 2);
+        let mut h = Fnv::new();
         for i in (0..ctx.len()).step_by(2) {
-            tys.push(match ctx.get_raw(i) {
-                ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                _ => String::new(),
-            });
+            let ty = match ctx.get_raw(i) {
+                ValueRef::Text(t) => t,
+                _ => &[],
+            };
+            let v = if i + 1 < ctx.len() {
+                ctx.get_raw(i + 1)
+            } else {
+                ValueRef::Null
+            };
+            h.bytes(ty);
+            hash_value(&mut h, ty, v);
         }
-        let args: Vec<(&str, ValueRef<'_>)> = tys
-            .iter()
-            .enumerate()
-            .map(|(k, ty)| {
-                let v = if 2 * k + 1 < ctx.len() {
-                    ctx.get_raw(2 * k + 1)
-                } else {
-                    ValueRef::Null
-                };
-                (ty.as_str(), v)
-            })
-            .collect();
-        Ok(binary_checksum(&args) as i64)
+        Ok(h.finish() as i64)
     })?;
     conn.create_aggregate_function("sbx_checksum_agg", 1, det, ChecksumAgg)?;
     Ok(())
@@ -164,6 +183,52 @@ mod tests {
             binary_checksum(&[("uniqueidentifier", text(g))]),
             binary_checksum(&[("uniqueidentifier", text(&g.to_lowercase()))])
         );
+        // The values stay what earlier versions computed (a saved plan
+        // compares them).
+        let t = |s: &'static str| ValueRef::Text(s.as_bytes());
+        let pinned: [(&[(&str, ValueRef<'_>)], i32); 6] = [
+            (
+                &[(
+                    "uniqueidentifier",
+                    t("6F9619FF-8B86-D011-B42D-00C04FC964FF"),
+                )],
+                2048066908,
+            ),
+            (
+                &[(
+                    "uniqueidentifier",
+                    t("{6f9619ff-8b86-d011-b42d-00c04fc964ff}"),
+                )],
+                2048066908,
+            ),
+            (&[("uniqueidentifier", t("not a guid"))], 527503659),
+            (
+                &[("nvarchar", t("Größe  ")), ("varchar", t("abc "))],
+                -1817132363,
+            ),
+            (
+                &[
+                    ("bit", ValueRef::Integer(1)),
+                    ("tinyint", ValueRef::Integer(300)),
+                    ("smallint", ValueRef::Integer(-2)),
+                    ("int", ValueRef::Integer(-70000)),
+                    ("bigint", ValueRef::Integer(1 << 40)),
+                ],
+                -29340698,
+            ),
+            (
+                &[
+                    ("float", ValueRef::Real(1.5)),
+                    ("varbinary", ValueRef::Blob(&[1, 2, 3])),
+                    ("int", ValueRef::Null),
+                    ("datetime2", t("2024-01-02 03:04:05.0000000")),
+                ],
+                1875490618,
+            ),
+        ];
+        for (args, want) in pinned {
+            assert_eq!(binary_checksum(args), want, "{args:?}");
+        }
         // The order of the arguments matters, as in SQL Server.
         let ab = binary_checksum(&[("int", ValueRef::Integer(1)), ("int", ValueRef::Integer(2))]);
         let ba = binary_checksum(&[("int", ValueRef::Integer(2)), ("int", ValueRef::Integer(1))]);

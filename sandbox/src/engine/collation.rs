@@ -112,19 +112,26 @@ impl Collation {
     pub fn rule(self) -> Rule {
         KNOWN[self.0 as usize].2
     }
+
+    /// Its comparison of two texts.
+    pub fn compare(self) -> fn(&str, &str) -> Ordering {
+        rule_cmp(self.rule())
+    }
+}
+
+/// The comparison a rule stands for.
+fn rule_cmp(rule: Rule) -> fn(&str, &str) -> Ordering {
+    match rule {
+        Rule::CaseInsensitive => ci_cmp,
+        Rule::CaseSensitive => cs_cmp,
+        Rule::Binary => bin_cmp,
+    }
 }
 
 /// Every (SQLite name, comparison) to register on a connection.
 pub(crate) fn sqlite_collations() -> impl Iterator<Item = (&'static str, fn(&str, &str) -> Ordering)>
 {
-    KNOWN.iter().map(|(_, s, r)| {
-        let f: fn(&str, &str) -> Ordering = match r {
-            Rule::CaseInsensitive => ci_cmp,
-            Rule::CaseSensitive => cs_cmp,
-            Rule::Binary => bin_cmp,
-        };
-        (*s, f)
-    })
+    KNOWN.iter().map(|(_, s, r)| (*s, rule_cmp(*r)))
 }
 
 /// Case-sensitive order: as the case-insensitive one, lowercase before

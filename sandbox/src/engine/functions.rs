@@ -62,7 +62,7 @@ fn text_arg(ctx: &Context<'_>, i: usize) -> Option<String> {
 
 /// Registers the functions and collations on a new connection.
 pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Result<()> {
-    conn.create_collation("GUID", datatype::guid_cmp)?;
+    datatype::register_guid_collation(conn)?;
     for (name, cmp) in super::collation::sqlite_collations() {
         conn.create_collation(name, cmp)?;
     }

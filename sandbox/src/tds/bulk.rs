@@ -1,7 +1,9 @@
 //! The BULK_LOAD message (packet type 0x07, MS-TDS 2.2.6.1): a COLMETADATA
 //! token describing the rows, ROW tokens, then DONE. Sent after an
 //! `INSERT BULK` batch. The column descriptions are decoded at once; the
-//! rows as the engine reads them, so a million rows are never held twice.
+//! rows as the engine reads them, so a million rows are never held twice
+//! as values (the engine keeps its converted rows only to sort a load into
+//! a clustered table).
 
 use super::tokens::token;
 use super::values::{read_param_type_info, read_param_value, ParamTypeInfo};

@@ -318,9 +318,12 @@ fn executesql_params(raw: Vec<RawParam>) -> Result<Request, SqlError> {
         } else {
             format!("@{}", p.name)
         };
+        // Parameters usually come in their declared order: look there
+        // first, so that a thousand of them cost no million comparisons.
         let declared = decls
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+            .get(i)
+            .filter(|(n, _)| n.eq_ignore_ascii_case(&name))
+            .or_else(|| decls.iter().find(|(n, _)| n.eq_ignore_ascii_case(&name)))
             .map(|(_, t)| *t);
         let ty = match declared {
             Some(t) => t,
@@ -337,8 +340,9 @@ fn executesql_params(raw: Vec<RawParam>) -> Result<Request, SqlError> {
             value: p.value,
         });
     }
-    for (n, _) in &decls {
-        if !params.iter().any(|p| p.name.eq_ignore_ascii_case(n)) {
+    for (k, (n, _)) in decls.iter().enumerate() {
+        let sent = |p: &Param| p.name.eq_ignore_ascii_case(n);
+        if !params.get(k).is_some_and(sent) && !params.iter().any(sent) {
             let mut shown: String = format!("({decl_text}){sql}");
             if shown.chars().count() > 80 {
                 shown = shown.chars().take(80).collect();
@@ -629,6 +633,32 @@ mod tests {
         v.extend_from_slice(&[0, ty::DECIMALN, 17, 18, 2, 0]);
         match decode(&tiberius_rpc("SELECT @P1", "@P1 numeric(18,2)", &v)) {
             Err(DecodeError::Sql(e)) => assert_eq!(e.number, 8009),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn named_parameters_out_of_declared_order_take_their_declared_types() {
+        let mut v = Vec::new();
+        put_b_varchar(&mut v, "@b");
+        v.extend_from_slice(&[0, ty::INTN, 4, 4]);
+        v.extend_from_slice(&7i32.to_le_bytes());
+        put_b_varchar(&mut v, "@A");
+        v.extend_from_slice(&[0, ty::INTN, 4, 4]);
+        v.extend_from_slice(&8i32.to_le_bytes());
+        let d = decode(&tiberius_rpc("SELECT @a, @b", "@a bigint, @b int", &v)).unwrap();
+        let Request::ExecuteSql { params, .. } = d.request else {
+            panic!()
+        };
+        let got: Vec<(&str, SqlType)> = params.iter().map(|p| (p.name.as_str(), p.ty)).collect();
+        assert_eq!(got, [("@b", SqlType::Int), ("@A", SqlType::BigInt)]);
+        // One of two declared, sent under the other's position: 8178.
+        let mut v = Vec::new();
+        put_b_varchar(&mut v, "@b");
+        v.extend_from_slice(&[0, ty::INTN, 4, 4]);
+        v.extend_from_slice(&7i32.to_le_bytes());
+        match decode(&tiberius_rpc("SELECT @a, @b", "@a int, @b int", &v)) {
+            Err(DecodeError::Sql(e)) => assert!(e.message.contains("'@a'"), "{}", e.message),
             other => panic!("{other:?}"),
         }
     }

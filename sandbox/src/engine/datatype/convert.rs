@@ -1,7 +1,8 @@
 //! Conversions between SQL Server types (CAST, CONVERT, assignment), with
 //! SQL Server's errors: 245, 8114, 8115, 8152, 241...
 
-use super::storage::{format_datetime, guid_text, parse_datetime, parse_guid};
+use super::guid::{guid_text, parse_guid};
+use super::storage::{format_datetime, parse_datetime};
 use super::{family, DeclType, Family};
 use crate::engine::errors;
 use crate::types::{SqlError, SqlType};

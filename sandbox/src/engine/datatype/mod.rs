@@ -13,14 +13,21 @@ use crate::types::{SqlError, SqlType};
 use sqlparser::ast::{BinaryLength, CharacterLength, DataType, ExactNumberInfo};
 
 mod convert;
+mod guid;
 mod storage;
 #[cfg(test)]
 mod tests;
 
 pub(crate) use convert::{convert, Mode};
+#[cfg(test)]
+use guid::guid_cmp;
+pub(crate) use guid::{
+    guid_bytes, guid_cmp_bytes, guid_sort_key, guid_text,
+    register_collation as register_guid_collation,
+};
 pub(crate) use storage::{
-    ci_cmp, format_datetime, from_storage, guid_cmp, guid_text, literal, param_storage,
-    parse_datetime, parse_guid, quote_ident, quote_str, to_storage,
+    ci_cmp, format_datetime, from_storage, literal, param_storage, parse_datetime, quote_ident,
+    quote_str, to_storage,
 };
 
 /// A declared type: the wire type plus the `datetime2` fractional precision,

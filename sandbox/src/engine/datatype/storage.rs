@@ -2,6 +2,7 @@
 //! values, reading them back, literals, quoting and the collations.
 
 use super::convert::format_float;
+use super::guid::{guid_text, parse_guid};
 use crate::types::{SqlType, Value};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use rusqlite::types::{Value as SqlVal, ValueRef};
@@ -36,26 +37,6 @@ pub(crate) fn parse_datetime(text: &str) -> Option<NaiveDateTime> {
         }
     }
     None
-}
-
-/// Parses a GUID the way SQL Server's string conversion does: 36 characters
-/// with hyphens, optionally in braces.
-pub(crate) fn parse_guid(text: &str) -> Option<uuid::Uuid> {
-    let t = text.trim();
-    let t = t
-        .strip_prefix('{')
-        .and_then(|x| x.strip_suffix('}'))
-        .unwrap_or(t);
-    let b = t.as_bytes();
-    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
-        return None;
-    }
-    uuid::Uuid::parse_str(t).ok()
-}
-
-/// Uppercase canonical text of a GUID (SQL Server's display form).
-pub(crate) fn guid_text(g: &uuid::Uuid) -> String {
-    g.hyphenated().to_string().to_uppercase()
 }
 
 /// A front-end value in storage representation, for binding.
@@ -191,61 +172,4 @@ pub(crate) fn ci_cmp(a: &str, b: &str) -> std::cmp::Ordering {
     a.chars()
         .flat_map(char::to_lowercase)
         .cmp(b.chars().flat_map(char::to_lowercase))
-}
-
-/// Text positions of a canonical GUID text's display bytes, in SQL Server's
-/// comparison order (see `guid_cmp`).
-const GUID_ORDER: [usize; 16] = [24, 26, 28, 30, 32, 34, 19, 21, 16, 14, 11, 9, 6, 4, 2, 0];
-
-/// The comparison key of a GUID stored as the sandbox stores them
-/// (uppercase, hyphenated), read straight from the text: hex digit pairs
-/// compare as their bytes do. None for any other text.
-fn canonical_key(s: &str) -> Option<[u8; 32]> {
-    let b = s.as_bytes();
-    if b.len() != 36 || b[8] != b'-' || b[13] != b'-' || b[18] != b'-' || b[23] != b'-' {
-        return None;
-    }
-    let mut k = [0u8; 32];
-    for (n, &p) in GUID_ORDER.iter().enumerate() {
-        let (h, l) = (b[p], b[p + 1]);
-        if !(h.is_ascii_digit() || (b'A'..=b'F').contains(&h))
-            || !(l.is_ascii_digit() || (b'A'..=b'F').contains(&l))
-        {
-            return None;
-        }
-        k[2 * n] = h;
-        k[2 * n + 1] = l;
-    }
-    Some(k)
-}
-
-/// Orders GUID texts as SQL Server orders `uniqueidentifier` values: by the
-/// last 6 bytes, then bytes 8-9, then 7-6, 5-4, 3-0 (display positions).
-/// Texts that are not GUIDs compare case-insensitively after GUIDs.
-pub(crate) fn guid_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    if let (Some(x), Some(y)) = (canonical_key(a), canonical_key(b)) {
-        return x.cmp(&y);
-    }
-    fn key(s: &str) -> Option<[u8; 16]> {
-        let g = parse_guid(s)?;
-        let x = g.as_bytes();
-        Some([
-            x[10], x[11], x[12], x[13], x[14], x[15], x[8], x[9], x[6], x[7], x[4], x[5], x[0],
-            x[1], x[2], x[3],
-        ])
-    }
-    // Within groups 1-3 SQL Server compares the stored (little-endian) bytes,
-    // i.e. the display bytes right to left.
-    fn fix(k: [u8; 16]) -> [u8; 16] {
-        [
-            k[0], k[1], k[2], k[3], k[4], k[5], k[6], k[7], k[9], k[8], k[11], k[10], k[15], k[14],
-            k[13], k[12],
-        ]
-    }
-    match (key(a), key(b)) {
-        (Some(x), Some(y)) => fix(x).cmp(&fix(y)),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => a.to_lowercase().cmp(&b.to_lowercase()),
-    }
 }

@@ -1,7 +1,8 @@
 //! Bulk load at run time: `INSERT BULK` checks its target and remembers
 //! it; the BULK_LOAD message that follows inserts its rows with one
 //! prepared statement under one savepoint (all or nothing, as SQL Server
-//! loads one batch), inside the session's transaction when one is open.
+//! loads one batch), inside the session's transaction when one is open,
+//! sorted by the clustered index when the table has one (`bulkorder`).
 //!
 //! As SQL Server's default bulk load does: no trigger fires; a NULL takes
 //! the column's default unless KEEP_NULLS was asked for; PRIMARY KEY,
@@ -9,6 +10,7 @@
 //! is checked. The sandbox enforces no CHECK or FOREIGN KEY constraint
 //! anyway, so CHECK_CONSTRAINTS changes nothing.
 
+use super::bulkorder::{RowOrder, RUN_VALUES};
 use super::{ErrKind, SessionState};
 use crate::engine::bulk;
 use crate::engine::catalog::TableInfo;
@@ -218,7 +220,8 @@ impl SessionState {
     }
 
     /// Converts each value to its column's type (SQL Server's errors) and
-    /// inserts the row; stops at the first failure.
+    /// inserts the rows, in runs sorted by the clustered index when the
+    /// table has one (see [`RowOrder`]); stops at the first failure.
     fn insert_rows(
         &self,
         t: &BulkTarget,
@@ -228,8 +231,10 @@ impl SessionState {
     ) -> Result<u64, SqlError> {
         let qualified = format!("{}.{}.{}", self.db, t.table.schema, t.table.name);
         let mut st = self.conn.prepare(sql).map_err(|e| self.map_err(e))?;
+        let order = RowOrder::of(&t.table, &t.columns);
+        // Rows waiting to be sorted, `wire.len()` values each.
+        let mut run: Vec<SqlVal> = Vec::new();
         let mut n = 0u64;
-        let mut vals: Vec<SqlVal> = Vec::with_capacity(wire.len());
         for row in rows {
             let row = row?;
             if n % 1024 == 0 && self.interrupted() {
@@ -238,31 +243,61 @@ impl SessionState {
             if row.len() != wire.len() {
                 return Err(premature_end());
             }
-            vals.clear();
-            for (k, v) in row.iter().enumerate() {
-                let col = &t.table.columns[t.columns[k]];
-                let stored = param_storage(wire[k].ty, v);
-                let mode = Mode::Assign {
-                    table: &qualified,
-                    column: &col.name,
-                };
-                let conv = convert(
-                    ValueRef::from(&stored),
-                    col.decl,
-                    wire[k].ty.type_name(),
-                    None,
-                    &mode,
-                )?;
-                st.raw_bind_parameter(k + 1, &conv)
-                    .map_err(|e| self.map_err(e))?;
-                vals.push(conv);
-            }
-            if let Err(e) = st.raw_execute() {
-                return Err(self.bulk_error(e, t, sql, &vals));
-            }
+            let vals = convert_row(t, &qualified, wire, &row)?;
             n += 1;
+            match &order {
+                Some(o) => {
+                    run.extend(vals);
+                    if run.len() >= RUN_VALUES {
+                        self.insert_run(&mut st, t, sql, o, &mut run)?;
+                    }
+                }
+                None => self.insert_row(&mut st, t, sql, &vals)?,
+            }
+        }
+        if let Some(o) = &order {
+            self.insert_run(&mut st, t, sql, o, &mut run)?;
         }
         Ok(n)
+    }
+
+    /// Inserts (and empties) a run of converted rows in key order.
+    fn insert_run(
+        &self,
+        st: &mut rusqlite::Statement<'_>,
+        t: &BulkTarget,
+        sql: &str,
+        order: &RowOrder,
+        run: &mut Vec<SqlVal>,
+    ) -> Result<(), SqlError> {
+        let width = t.columns.len();
+        for (k, i) in order.sorted(run, width).into_iter().enumerate() {
+            if k % 1024 == 1023 && self.interrupted() {
+                return Err(errors::cancelled());
+            }
+            let at = i as usize * width;
+            self.insert_row(st, t, sql, &run[at..at + width])?;
+        }
+        run.clear();
+        Ok(())
+    }
+
+    /// Inserts one converted row.
+    fn insert_row(
+        &self,
+        st: &mut rusqlite::Statement<'_>,
+        t: &BulkTarget,
+        sql: &str,
+        vals: &[SqlVal],
+    ) -> Result<(), SqlError> {
+        for (k, v) in vals.iter().enumerate() {
+            st.raw_bind_parameter(k + 1, v)
+                .map_err(|e| self.map_err(e))?;
+        }
+        match st.raw_execute() {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.bulk_error(e, t, sql, vals)),
+        }
     }
 
     /// SQL Server's error for a row that failed (the duplicate key named
@@ -299,4 +334,31 @@ impl SessionState {
         };
         self.dml_error(e, &plan)
     }
+}
+
+/// One row's values converted to their columns' types, with SQL Server's
+/// errors (`qualified` names the table in them).
+fn convert_row(
+    t: &BulkTarget,
+    qualified: &str,
+    wire: &[Column],
+    row: &[Value],
+) -> Result<Vec<SqlVal>, SqlError> {
+    let mut vals = Vec::with_capacity(row.len());
+    for (k, v) in row.iter().enumerate() {
+        let col = &t.table.columns[t.columns[k]];
+        let stored = param_storage(wire[k].ty, v);
+        let mode = Mode::Assign {
+            table: qualified,
+            column: &col.name,
+        };
+        vals.push(convert(
+            ValueRef::from(&stored),
+            col.decl,
+            wire[k].ty.type_name(),
+            None,
+            &mode,
+        )?);
+    }
+    Ok(vals)
 }

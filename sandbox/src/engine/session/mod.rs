@@ -15,6 +15,7 @@
 //! Server's default), as NOLOCK reads do not.
 
 mod bulk;
+mod bulkorder;
 mod ddl;
 mod raise;
 mod run;
