@@ -194,10 +194,10 @@ pub fn summaries(tables: &[UndoTable], locked: bool) -> Vec<sql::Read> {
 /// now, None when it no longer exists.
 pub type LeftAlone = HashMap<Vec<DbValue>, Option<DbValue>>;
 
-/// undo's preview, in one request: each journalled table's summary and the
-/// rows it leaves alone (keys sent with [`upload_keys`]; `fixed` is the
-/// value the fix wrote), and the login's permissions on `perms` (schema,
-/// table, owner column).
+/// undo's preview: each journalled table's summary and the login's
+/// permissions on `perms` (schema, table, owner column) in one request,
+/// then the rows left alone where there are any (keys sent with
+/// [`upload_keys`]; `fixed` is the value the fix wrote).
 pub async fn preview(
     conn: &mut Connection,
     tables: &[UndoTable],
@@ -217,29 +217,19 @@ pub async fn preview(
         params.push(column);
     }
     let mut reads = summaries(tables, false);
-    reads.extend(
-        tables
-            .iter()
-            .enumerate()
-            .map(|(i, t)| sql::undo_left_alone(&t.quoted, i + 1)),
-    );
     reads.extend((0..perms.len()).map(|i| sql::permissions(2 * i + 2)));
     let sets = conn.results(&sql::Read::batch(reads), &params).await?;
     let n = tables.len();
-    if sets.len() != 2 * n + perms.len() {
+    if sets.len() != n + perms.len() {
         bail!(
             "the server answered {} result sets where {} were asked for",
             sets.len(),
-            2 * n + perms.len()
+            n + perms.len()
         );
     }
     let mut sets = sets.into_iter();
-    let summaries = (0..n)
+    let summaries: Vec<UndoSummary> = (0..n)
         .map(|_| UndoSummary::from_rows(&sets.next().unwrap_or_default()))
-        .collect();
-    let left = tables
-        .iter()
-        .map(|t| left_alone(sets.next().unwrap_or_default(), t.quoted.keys.len()))
         .collect();
     let permissions = perms
         .iter()
@@ -254,7 +244,46 @@ pub async fn preview(
             }
         })
         .collect();
+    let left = left_alone_rows(conn, tables, fixed, &summaries).await?;
     Ok((summaries, left, permissions))
+}
+
+/// The rows each table leaves alone, read only for the tables whose
+/// summary says there are some (one more request then; none when every
+/// journalled row still holds the fixed value, the usual case, so that the
+/// journalled rows are joined once less).
+async fn left_alone_rows(
+    conn: &mut Connection,
+    tables: &[UndoTable],
+    fixed: &DbValue,
+    summaries: &[UndoSummary],
+) -> Result<Vec<LeftAlone>> {
+    let some: Vec<usize> = summaries
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| s.journalled > s.restorable)
+        .map(|(i, _)| i)
+        .collect();
+    let mut left = vec![LeftAlone::new(); tables.len()];
+    if some.is_empty() {
+        return Ok(left);
+    }
+    let reads = some
+        .iter()
+        .map(|&i| sql::undo_left_alone(&tables[i].quoted, i + 1));
+    let params: [&dyn ToSql; 1] = [fixed];
+    let sets = conn.results(&sql::Read::batch(reads), &params).await?;
+    if sets.len() != some.len() {
+        bail!(
+            "the server answered {} result sets where {} were asked for",
+            sets.len(),
+            some.len()
+        );
+    }
+    for (&i, rows) in some.iter().zip(sets) {
+        left[i] = left_alone(rows, tables[i].quoted.keys.len());
+    }
+    Ok(left)
 }
 
 fn left_alone(rows: Vec<Row>, nkeys: usize) -> LeftAlone {

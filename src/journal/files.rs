@@ -67,7 +67,7 @@ pub fn find_undo(fix: &Path, digest: &str) -> Option<(PathBuf, Journal)> {
             p.file_name()
                 .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{stem}.undo-")))
         })
-        .filter_map(|p| Some((p.clone(), Journal::read(&p, true).ok()?)))
+        .filter_map(|p| Some((p.clone(), Journal::open(&p, true).ok()?)))
         .find(|(_, j)| {
             j.kind == Kind::Undo
                 && j.status == Status::Committed
