@@ -535,7 +535,25 @@ impl Transaction for UndoTx<'_> {
             ),
         );
         let fixed: &dyn ToSql = &self.fix.pool.id;
-        let sets = step(c, w.results(&start, &[fixed])).await?;
+        // The rows it puts back (the fix's rows but those the preview leaves
+        // alone) go to the undo's journal while the server locks and sums
+        // up the rows; they are on disk before the UPDATE is sent, and
+        // belong to this attempt's lines whatever happens next.
+        let log = journal.rows_for_next_attempt(path)?;
+        let copy = {
+            let fix = self.fix.clone();
+            let fix_path = self.fix_path.to_path_buf();
+            let left: Vec<_> = self.preview.iter().map(|p| p.left_alone.clone()).collect();
+            tokio::task::spawn_blocking(move || put_back_rows(&fix, &fix_path, &left, log))
+        };
+        let sets = step(c, w.results(&start, &[fixed])).await;
+        let (log, wrote) = copy
+            .await
+            .map_err(|e| Abort::Failed(anyhow!("writing the undo's journal stopped: {e}")))?;
+        let written = journal.rows_written(log);
+        wrote?;
+        written?;
+        let sets = sets?;
         if sets.len() != tables.len() {
             return Err(Abort::Failed(anyhow!(
                 "the server answered {} re-checks where the journal has {} tables",
@@ -551,26 +569,6 @@ impl Transaction for UndoTx<'_> {
                 )));
             }
         }
-        // The rows it puts back, on disk before anything changes: the
-        // fix's rows but those the preview leaves alone.
-        let mut log = journal.rows_for_next_attempt(path)?;
-        let mut wrote = Ok(());
-        for row in self.fix.rows(self.fix_path)? {
-            let (i, row) = row?;
-            let left = self
-                .preview
-                .get(i)
-                .is_some_and(|p| p.left_alone.contains_key(&row.key));
-            if !left {
-                if let Err(e) = log.push(i, &row.key, row.name.as_deref()) {
-                    wrote = Err(e);
-                    break;
-                }
-            }
-        }
-        let written = journal.rows_written(log);
-        wrote?;
-        written?;
         let change = sql::Write::empty().then(
             tables
                 .iter()
@@ -597,6 +595,27 @@ impl Transaction for UndoTx<'_> {
     fn outcome_unknown(&self, path: &Path, error: &str) -> String {
         format!("the connection was lost while the undo's COMMIT was under way ({error}); the outcome is unknown (the undo's journal {} says so). Run `rgs-repair check`; running undo again is safe, since it only touches rows that still hold the fixed owner", path.display())
     }
+}
+
+/// Writes the fix's journalled rows (read again from `fix_path`) but those
+/// `left` alone to `log`; returns the log with how the writing went.
+fn put_back_rows(
+    fix: &Journal,
+    fix_path: &Path,
+    left: &[crate::inspect::undo::LeftAlone],
+    mut log: RowLog,
+) -> (RowLog, Result<()>) {
+    let mut write = || -> Result<()> {
+        for row in fix.rows(fix_path)? {
+            let (i, row) = row?;
+            if !left.get(i).is_some_and(|l| l.contains_key(&row.key)) {
+                log.push(i, &row.key, row.name.as_deref())?;
+            }
+        }
+        Ok(())
+    };
+    let wrote = write();
+    (log, wrote)
 }
 
 /// Runs the undo transaction: puts back exactly the rows the preview showed

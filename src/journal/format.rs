@@ -286,13 +286,26 @@ impl RowsLine {
 }
 
 /// A line after the record.
-#[derive(Deserialize)]
-#[serde(untagged)]
 pub(super) enum Line {
     /// Rows an attempt locked.
     Rows(RowsLine),
     /// How an attempt ended.
     Attempt(AttemptLine),
+}
+
+impl Line {
+    /// Parses a line after the record. Which kind it is shows in its first
+    /// key (serde writes the fields in order): rows lines start with
+    /// `{"attempt":N,"table":`; parsing straight into that kind avoids
+    /// buffering a large line to try each kind in turn.
+    pub(super) fn parse(text: &str) -> serde_json::Result<Line> {
+        let head = &text[..text.len().min(48)];
+        if head.contains("\"table\":") {
+            serde_json::from_str(text).map(Line::Rows)
+        } else {
+            serde_json::from_str(text).map(Line::Attempt)
+        }
+    }
 }
 
 /// A journal file split into its record line and its attempt lines. A last

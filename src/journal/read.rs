@@ -64,7 +64,7 @@ impl Reader {
 
     /// One line after the record.
     fn line(&mut self, n: usize, text: &str) -> Result<()> {
-        let line: Line = serde_json::from_str(text).map_err(|e| {
+        let line = Line::parse(text).map_err(|e| {
             anyhow!(
                 "its line {} is neither rows nor an attempt of a journal ({e})",
                 n + 1
@@ -102,11 +102,24 @@ impl Reader {
                     )
                 })?;
                 self.counts[r.table] += r.rows.len();
-                for v in r.rows {
-                    let row = format::typed_row(t, v).map_err(|e| anyhow!(e))?;
-                    check_row(self.journal.kind, t.schema.as_str(), &t.table, &row)?;
-                    if self.keep_rows {
+                if self.keep_rows {
+                    for v in r.rows {
+                        let row = format::typed_row(t, v).map_err(|e| anyhow!(e))?;
+                        check_row(self.journal.kind, t.schema.as_str(), &t.table, &row)?;
                         t.rows.push(row);
+                    }
+                } else {
+                    // Counted and checked for shape only: each row is typed
+                    // when it is read again to be sent.
+                    let width = t.key_columns.len() + 1;
+                    if let Some(v) = r.rows.iter().find(|v| {
+                        v.len() != width || v[..width - 1].iter().any(serde_json::Value::is_null)
+                    }) {
+                        bail!(
+                            "a row of {}.{} does not match its key columns ({v:?})",
+                            t.schema,
+                            t.table
+                        );
                     }
                 }
             }
@@ -284,7 +297,7 @@ impl JournalRows<'_> {
                 rows.extend(t.rows.into_iter().map(|r| (i, r)));
             }
         } else if line.contains("\"rows\"") {
-            if let Line::Rows(r) = serde_json::from_str(line).map_err(changed)? {
+            if let Line::Rows(r) = Line::parse(line).map_err(changed)? {
                 if Some(r.attempt) == self.journal.rows_attempt {
                     let t = self
                         .journal
