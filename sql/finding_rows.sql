@@ -1,6 +1,6 @@
 -- The rows of one table whose owner is missing (NULL) or names no pool
--- (dangling: not NULL, and no pool matches); {which} is that condition.
--- {top} is empty, or TOP (@Pn) when only the first rows are shown: the
+-- (dangling: not NULL, and no pool matches); which is the WHERE below.
+-- The TOP is empty, or TOP (@Pn) when only the first rows are shown: the
 -- counts come from owner_counts.sql, so a report of a large table never
 -- downloads every row. {keys} are the primary key columns ({order} the
 -- same, or a constant for a table without a key), {display} the name

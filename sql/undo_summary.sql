@@ -2,7 +2,7 @@
 -- server: how many there are, how many no longer exist, how many still hold
 -- the value the fix wrote (@P1, as the owner column's collation compares
 -- it), and a checksum of those rows' keys. undo's preview reads it without
--- a lock; inside the undo transaction the same summary, read {lock} until
+-- a lock; inside the undo transaction the same summary, read WITH (UPDLOCK, HOLDLOCK) until
 -- COMMIT, must match the preview before anything changes. The keys are
 -- never downloaded to be compared.
 SELECT COUNT_BIG(*) AS journalled,

@@ -675,3 +675,35 @@ fn mssql_findings_beyond_ownership_are_counted_and_intersected_on_the_server() {
         uri["objects"].as_array().unwrap().len()
     );
 }
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_a_large_undo_bulk_loads_its_keys_and_is_summed_up_on_the_server() {
+    load("migrated");
+    // Enough agent groups without an owner that undo sends their keys by
+    // bulk load (INSERT BULK into #rgs_undo_N), and one that changes after
+    // the fix so that the left-alone listing runs too.
+    run_script("INSERT INTO [dbo].[AgentGroups] ([ID], [Name], [RoutingMethod], [AgentAlertTime], [ParticipationPolicy], [OwnerPoolId]) SELECT TOP (6000) NEWID(), N'bulk ' + CAST(ROW_NUMBER() OVER (ORDER BY a.[object_id]) AS nvarchar(20)), 0, 20, 0, NULL FROM sys.all_objects AS a CROSS JOIN sys.all_objects AS b").unwrap();
+    let before = nulls();
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    tool()
+        .args(["fix", "--yes", "--no-snapshot", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    assert_eq!(nulls(), 0);
+    run_script("UPDATE [dbo].[AgentGroups] SET [OwnerPoolId] = NULL WHERE [Name] = N'bulk 1'")
+        .unwrap();
+    let out = tool()
+        .args(["undo", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert!(out.contains("1 left alone"), "{out}");
+    assert_eq!(nulls(), before);
+}

@@ -18,8 +18,6 @@ pub enum Rows<'a> {
     /// The first `n` of each finding, in key order: what a report for
     /// people names.
     Sample(usize),
-    /// Every one, collected.
-    All,
     /// Every one, handed to the sink as it arrives and not kept, so memory
     /// stays bounded however many there are.
     Stream(&'a mut (dyn RowSink + Send)),
@@ -187,7 +185,7 @@ mod tests {
     #[test]
     fn sets_are_two_per_table_then_one_per_query_beyond_ownership() {
         let tables = [quoted("A"), quoted("B")];
-        let mut rows = Rows::All;
+        let mut rows = Rows::Sample(20);
         let mut tail = Tail::new(&mut rows, 5, &tables);
         tail.more_at = vec![None, Some(0), Some(1)];
         let of: Vec<_> = (4..=12).map(|s| tail.of(s)).collect();

@@ -1,7 +1,7 @@
 //! Reading a journal back, line by line: the record, then each line after
 //! it checked against the chain of digests as it comes. [`Journal::read`]
 //! keeps the rows (a journal a person or a test looks at);
-//! [`Journal::open`] only counts them, and [`Journal::each_row`] streams
+//! [`Journal::open`] only counts them, and [`Journal::rows`] streams
 //! them again when they are needed, so that undo's memory does not grow
 //! with the journal.
 
@@ -207,7 +207,7 @@ impl Journal {
     }
 
     /// [`Journal::read`] without keeping the rows: they are counted
-    /// ([`Journal::row_count`]) and checked, and [`Journal::each_row`]
+    /// ([`Journal::row_count`]) and checked, and [`Journal::rows`]
     /// reads them again when needed.
     pub fn open(path: &Path, accept_edited: bool) -> Result<Journal> {
         Journal::read_file(path, accept_edited, false)
