@@ -401,3 +401,30 @@ fn undo_stops_when_other_rows_of_the_same_count_hold_the_fixed_owner() {
         ));
     assert_eq!(snapshot(&sb), before, "rolled back, the swap with it");
 }
+
+#[test]
+fn rows_read_under_lock_that_are_not_the_counted_ones_stop_the_fix() {
+    // Between the Queues' summary under lock (which matches the plan) and
+    // the read of their rows, a queue that had an owner loses it: the rows
+    // read are more than the server counted a moment before.
+    let sb = sandbox("migrated");
+    let before = snapshot(&sb);
+    sb.inject_before(
+        "display_name FROM [dbo].[Queues] AS t WITH (UPDLOCK, HOLDLOCK)",
+        "UPDATE [dbo].[Queues] SET [OwnerPoolId] = NULL WHERE [ID] = (SELECT MIN([ID]) FROM [dbo].[Queues] WHERE [OwnerPoolId] IS NOT NULL)",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    tool(&sb)
+        .current_dir(dir.path())
+        .args(["fix", "--yes", "--no-snapshot", "--journal", "j.json"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "read under lock where the server counted",
+        ));
+    assert_eq!(
+        snapshot(&sb),
+        before,
+        "rolled back, the injected change with it"
+    );
+}
