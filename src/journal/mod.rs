@@ -663,6 +663,27 @@ mod tests {
     }
 
     #[test]
+    fn opening_refuses_a_row_line_that_does_not_match_its_key_columns() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("j.json");
+        let mut j = sample();
+        j.tables[0].rows.clear();
+        j.create(&path).unwrap();
+        let mut log = j.rows_for_next_attempt(&path).unwrap();
+        log.push(0, &[DbValue::Guid(Uuid::from_u128(3))], Some("ok"))
+            .unwrap();
+        log.push(0, &[DbValue::Int(1), DbValue::Int(2)], None)
+            .unwrap();
+        j.rows_written(log).unwrap();
+        for e in [
+            Journal::open(&path, false).unwrap_err(),
+            Journal::read(&path, false).unwrap_err(),
+        ] {
+            assert!(format!("{e:#}").contains("key column"), "{e:#}");
+        }
+    }
+
+    #[test]
     fn refuses_truncated_foreign_and_inconsistent_files() {
         let text = String::from_utf8(sample().to_bytes().unwrap()).unwrap();
         let e = Journal::parse(&text[..text.len() / 2]).unwrap_err();
