@@ -199,7 +199,20 @@ pub fn owner_pools(pool: &QuotedPoolTable) -> Read {
 
 /// Rows per owner value of one table, with the pool each owner names as
 /// the server matches them.
-pub fn owner_counts(t: &QuotedTable, pool: &QuotedPoolTable) -> Read {
+///
+/// With `summed`, each table's line for the rows without an owner also
+/// carries the checksum of their keys, as [`null_owner_summary`] computes
+/// it (for a plan, in the same scan); without, a typed NULL.
+pub fn owner_counts(t: &QuotedTable, pool: &QuotedPoolTable, summed: bool) -> Read {
+    let checksum = if summed {
+        format!(
+            "CHECKSUM_AGG(CASE WHEN t.{} IS NULL THEN BINARY_CHECKSUM({}) END)",
+            t.owner,
+            summary_keys(t)
+        )
+    } else {
+        "CAST(NULL AS int)".to_string()
+    };
     Read(render(
         OWNER_COUNTS,
         &[
@@ -207,8 +220,19 @@ pub fn owner_counts(t: &QuotedTable, pool: &QuotedPoolTable) -> Read {
             ("table", &t.table),
             ("pool_table", &pool.table),
             ("pool_id", &pool.id),
+            ("key_checksum", &checksum),
         ],
     ))
+}
+
+/// The key columns a summary checksums; a table without a key is never
+/// changed, and its summary counts alone (a constant checksums nothing).
+fn summary_keys(t: &QuotedTable) -> String {
+    if t.keys.is_empty() {
+        "0".to_string()
+    } else {
+        t.key_list()
+    }
 }
 
 /// Which rows of a table a finding names.
@@ -294,12 +318,7 @@ fn display(t: &QuotedTable) -> String {
 /// How many rows of a table have no owner, and the checksum of their keys;
 /// `locked` inside the fix, where the rows stay locked until COMMIT.
 pub fn null_owner_summary(t: &QuotedTable, locked: bool) -> Read {
-    // A table without a key is never changed; its summary counts alone.
-    let keys = if t.keys.is_empty() {
-        "0".to_string()
-    } else {
-        t.key_list()
-    };
+    let keys = summary_keys(t);
     Read(render(
         NULL_OWNER_SUMMARY,
         &[
@@ -587,6 +606,45 @@ mod tests {
     }
 
     #[test]
+    fn a_plans_owner_counts_checksum_the_keys_the_locked_summary_does() {
+        let q = QuotedTable {
+            table: "[dbo].[T]".into(),
+            owner: "[o]".into(),
+            keys: vec!["[a]".into(), "[b]".into()],
+            display: None,
+        };
+        let pool = QuotedPoolTable {
+            table: "[dbo].[OwnerPool]".into(),
+            id: "[ID]".into(),
+            name: None,
+        };
+        let summed = strip_comments(owner_counts(&q, &pool, true).text());
+        assert!(
+            summed.contains("CHECKSUM_AGG(CASE WHEN t.[o] IS NULL THEN BINARY_CHECKSUM([a], [b]) END) AS key_checksum"),
+            "{summed}"
+        );
+        assert!(strip_comments(null_owner_summary(&q, true).text())
+            .contains("CHECKSUM_AGG(BINARY_CHECKSUM([a], [b]))"));
+        let plain = strip_comments(owner_counts(&q, &pool, false).text());
+        assert!(
+            plain.contains("CAST(NULL AS int) AS key_checksum"),
+            "{plain}"
+        );
+        assert!(!plain.contains("CHECKSUM_AGG"));
+        // A table without a key: counted alone, by both.
+        let keyless = QuotedTable {
+            keys: Vec::new(),
+            ..q
+        };
+        assert!(owner_counts(&keyless, &pool, true)
+            .text()
+            .contains("BINARY_CHECKSUM(0)"));
+        assert!(null_owner_summary(&keyless, false)
+            .text()
+            .contains("BINARY_CHECKSUM(0)"));
+    }
+
+    #[test]
     fn a_quoted_value_with_braces_is_not_expanded_again() {
         let sql = render("SELECT {a} FROM {b}", &[("a", "[{b}]"), ("b", "[t]")]);
         assert_eq!(sql, "SELECT [{b}] FROM [t]");
@@ -651,6 +709,7 @@ mod tests {
             "column_param",
             "top",
             "which",
+            "key_checksum",
         ];
         for t in [
             SERVER_INFO,

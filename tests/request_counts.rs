@@ -68,9 +68,11 @@ fn snapshot_cost(sb: &Sandbox) -> u64 {
 fn the_migrated_scenario_takes_a_fixed_number_of_round_trips() {
     let sb = sandbox("migrated");
     let [check, dry, fix, undo] = story(&sb);
-    assert!(check <= 3, "check sent {check} requests");
-    assert!(dry <= 3, "fix --dry-run sent {dry} requests");
-    assert!(fix <= 6, "fix --yes sent {fix} requests");
+    // Issue 10 asks for at most 3, 3 and 6; these are what the tool takes
+    // now, so that a change adding a round trip fails here.
+    assert!(check <= 2, "check sent {check} requests");
+    assert!(dry <= 2, "fix --dry-run sent {dry} requests");
+    assert!(fix <= 5, "fix --yes sent {fix} requests");
     // 30 rows: one chunk of keys.
     assert!(undo <= 7, "undo --yes sent {undo} requests");
     // Four tables change.
@@ -83,9 +85,11 @@ fn thirty_tables_take_as_many_round_trips_as_six() {
     let sb = sandbox("migrated");
     add_tables(&sb, 24);
     let [check, dry, fix, undo] = story(&sb);
-    assert!(check <= 3, "check sent {check} requests");
-    assert!(dry <= 3, "fix --dry-run sent {dry} requests");
-    assert!(fix <= 6, "fix --yes sent {fix} requests");
+    // Issue 10 asks for at most 3, 3 and 6; these are what the tool takes
+    // now, so that a change adding a round trip fails here.
+    assert!(check <= 2, "check sent {check} requests");
+    assert!(dry <= 2, "fix --dry-run sent {dry} requests");
+    assert!(fix <= 5, "fix --yes sent {fix} requests");
     assert!(undo <= 7, "undo --yes sent {undo} requests");
     // 28 tables change.
     let snapshot = snapshot_cost(&sb);

@@ -365,7 +365,8 @@ impl Inspection {
 /// Reads where the tool is connected (with the availability-group database
 /// ID on SQL Server 2012 and later, a second request).
 pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
-    let mut info = server_info_only(conn).await?;
+    let rows = conn.rows(&sql::server_info(), &[]).await?;
+    let mut info = server_from(conn, &rows)?;
     if info.major_version() >= 11 {
         let rows = conn.rows(&sql::group_database_id(), &[]).await?;
         info.identity.group_database_id = group_id(&rows);
@@ -377,10 +378,10 @@ fn group_id(rows: &[Row]) -> Option<String> {
     rows.first().map(|r| r.text(0)).filter(|id| !id.is_empty())
 }
 
-/// The server information query alone; [`inspect`] reads the group ID in
-/// the same round trip as the catalog.
-async fn server_info_only(conn: &mut Connection) -> Result<ServerInfo> {
-    let rows = conn.rows(&sql::server_info(), &[]).await?;
+/// The answer to the server information query; [`inspect`] reads it in
+/// the same round trip as the catalog, and the group ID (which needs the
+/// version) with the tables.
+fn server_from(conn: &Connection, rows: &[Row]) -> Result<ServerInfo> {
     let r = rows
         .first()
         .ok_or_else(|| anyhow!("the server returned nothing for the server information query"))?;
@@ -415,13 +416,14 @@ async fn server_info_only(conn: &mut Connection) -> Result<ServerInfo> {
 #[error("database '{0}' does not look like a Response Group configuration database: it has no dbo.OwnerPool table (is -d right? the default is rgsconfig)")]
 pub struct NotRgsConfig(pub String);
 
-/// Runs every read-only query `check` needs, in three round trips whatever
-/// the number of tables: where (server, database, identity); what (the
-/// catalog, with the group ID on 2012 and later); and what the tables hold
-/// (the pools, then per table its owners and whether the login may update
-/// it, then its rows without a valid owner as `rows` asks). Whether an owner
-/// names a pool is decided by the server, with the column's collation.
-/// This is the inspection a plan is made from: it also reads each table's
+/// Runs every read-only query `check` needs, in two round trips whatever
+/// the number of tables: where and what (server, database, identity, and
+/// the catalog); then what the tables hold (the pools, the group ID on
+/// 2012 and later, which needs the version the first answer gave, then per
+/// table its owners and whether the login may update it, then its rows
+/// without a valid owner as `rows` asks). Whether an owner names a pool is
+/// decided by the server, with the column's collation. This is the
+/// inspection a plan is made from: each table's owner counts also carry the
 /// summary of its rows without an owner (count and key checksum), which the
 /// fix compares under lock before it changes anything.
 pub async fn inspect(conn: &mut Connection, rows: Rows<'_>) -> Result<Inspection> {
@@ -429,7 +431,7 @@ pub async fn inspect(conn: &mut Connection, rows: Rows<'_>) -> Result<Inspection
 }
 
 /// [`inspect`], and with `more` also the findings beyond ownership
-/// (RGS005-RGS010, [`more`]), in the same three round trips.
+/// (RGS005-RGS010, [`more`]), in the same two round trips.
 pub async fn inspect_for(conn: &mut Connection, more: bool, rows: Rows<'_>) -> Result<Inspection> {
     inspect_with(conn, more, false, rows).await
 }
@@ -440,21 +442,22 @@ async fn inspect_with(
     summaries: bool,
     rows: Rows<'_>,
 ) -> Result<Inspection> {
-    let mut server = server_info_only(conn).await?;
-    let mut reads = vec![sql::catalog_columns(), sql::catalog_primary_keys()];
+    let mut reads = vec![
+        sql::server_info(),
+        sql::catalog_columns(),
+        sql::catalog_primary_keys(),
+    ];
     if more {
         reads.push(sql::catalog_line_uri_columns());
         reads.push(sql::catalog_foreign_keys());
     }
-    let with_group = server.major_version() >= 11;
-    if with_group {
-        reads.push(sql::group_database_id());
-    }
     let sets = conn.results(&sql::Read::batch(reads), &[]).await?;
     let mut sets = sets.into_iter();
-    let (Some(columns), Some(keys)) = (sets.next(), sets.next()) else {
+    let (Some(info), Some(columns), Some(keys)) = (sets.next(), sets.next(), sets.next()) else {
         bail!("the server did not answer every catalog query");
     };
+    let server = server_from(conn, &info)?;
+    let with_group = server.major_version() >= 11;
     let more_catalog = if more {
         let (uri, fks) = (
             sets.next().unwrap_or_default(),
@@ -464,9 +467,6 @@ async fn inspect_with(
     } else {
         None
     };
-    if with_group {
-        server.identity.group_database_id = sets.next().and_then(|r| group_id(&r));
-    }
     let catalog = catalog::from_rows(&columns, &keys);
     let Some(pool_table) = catalog.pool_table else {
         return Err(NotRgsConfig(server.database).into());
@@ -501,6 +501,7 @@ async fn inspect_with(
         extra: queries.iter().map(|q| q.count.clone()).collect(),
         extra_rows: queries.iter().map(|q| q.rows.clone()).collect(),
         summaries,
+        group: with_group,
         rows,
     };
     read_tables(conn, &mut i, catalog.tables, ask, finish).await?;
@@ -526,8 +527,8 @@ fn quote_tables(tables: &[ObjectTable]) -> Result<Vec<(QuotedTable, String)>> {
         .collect()
 }
 
-/// The third round trip, one batch: the pools; per table its owner counts
-/// and the login's permissions; the `extra` reads (the counts of the
+/// The second round trip, one batch: the pools (and the group ID); per
+/// table its owner counts and the login's permissions; the `extra` reads (the counts of the
 /// findings beyond ownership); then the objects of the findings, last
 /// ([`tail`]), so that [`Rows::Stream`] can hand them on as they arrive
 /// once everything else is known. `finish` completes the inspection from
@@ -543,9 +544,9 @@ async fn read_tables(
         extra,
         extra_rows,
         summaries,
+        group,
         mut rows,
     } = ask;
-    let per_table = if summaries { 3 } else { 2 };
     let pool = i
         .pool_table
         .quoted()
@@ -553,14 +554,14 @@ async fn read_tables(
     let quoted = quote_tables(&tables)?;
     let top = tail::top_param(&rows, tables.len());
     let mut reads = vec![sql::owner_pools(&pool)];
-    for (k, (q, _)) in quoted.iter().enumerate() {
-        reads.push(sql::owner_counts(q, &pool));
-        reads.push(sql::permissions(2 * k + 1));
-        if summaries {
-            reads.push(sql::null_owner_summary(q, false));
-        }
+    if group {
+        reads.push(sql::group_database_id());
     }
-    let small = 1 + per_table * quoted.len() + extra.len();
+    for (k, (q, _)) in quoted.iter().enumerate() {
+        reads.push(sql::owner_counts(q, &pool, summaries));
+        reads.push(sql::permissions(2 * k + 1));
+    }
+    let small = reads.len() + extra.len();
     reads.extend(extra);
     for (q, _) in &quoted {
         for kind in [sql::FindingKind::NullOwner, sql::FindingKind::DanglingOwner] {
@@ -591,7 +592,7 @@ async fn read_tables(
         }
         Streamed::Set(set) => {
             if let Some(t) = tables.take() {
-                let at = complete(i, t, per_table, std::mem::take(&mut answers), &finish)?;
+                let at = complete(i, t, group, std::mem::take(&mut answers), &finish)?;
                 tail.ready(i, at)?;
             }
             tail.start(set)
@@ -607,24 +608,24 @@ async fn read_tables(
     .await?;
     tail.close()?;
     if let Some(t) = tables.take() {
-        let at = complete(i, t, per_table, answers, &finish)?;
+        let at = complete(i, t, group, answers, &finish)?;
         tail.ready(i, at)?;
     }
     tail.into_inspection(i);
     Ok(())
 }
 
-/// Fills `i` from the answers to everything but the rows: the pools, each
-/// table's owner counts and permissions, and (through `finish`) the extra
-/// reads.
+/// Fills `i` from the answers to everything but the rows: the pools, the
+/// group ID when `group` asked for it, each table's owner counts and
+/// permissions, and (through `finish`) the extra reads.
 fn complete(
     i: &mut Inspection,
     tables: Vec<ObjectTable>,
-    per_table: usize,
+    group: bool,
     answers: Vec<Vec<Row>>,
     finish: &impl Fn(&mut Inspection, Vec<Vec<Row>>) -> Vec<Option<usize>>,
 ) -> Result<Vec<Option<usize>>> {
-    let asked = 1 + per_table * tables.len();
+    let asked = 1 + usize::from(group) + 2 * tables.len();
     if answers.len() < asked {
         bail!(
             "the server answered {} result sets where at least {asked} were asked for",
@@ -638,22 +639,20 @@ fn complete(
         .into_iter()
         .map(pool_row)
         .collect();
+    if group {
+        i.server.identity.group_database_id = group_id(&sets.next().unwrap_or_default());
+    }
     for table in tables {
         let (counts, perms) = (
             sets.next().unwrap_or_default(),
             sets.next().unwrap_or_default(),
         );
-        let mut state = table_state(table, counts, perms);
-        if per_table == 3 {
-            let summary = sets.next().unwrap_or_default();
-            state.null_checksum = summary.first().and_then(|r| r.get(1).as_i64());
-        }
-        i.tables.push(state);
+        i.tables.push(table_state(table, counts, perms));
     }
     Ok(finish(i, sets.collect()))
 }
 
-/// What the third round trip reads beyond the pools, owners and
+/// What the second round trip reads beyond the pools, owners and
 /// permissions.
 struct Ask<'a> {
     /// The counts of the findings beyond ownership ([`more`]).
@@ -662,6 +661,8 @@ struct Ask<'a> {
     extra_rows: Vec<sql::Read>,
     /// Each table's summary of its rows without an owner (for a plan).
     summaries: bool,
+    /// The availability-group database ID (SQL Server 2012 and later).
+    group: bool,
     /// How many of the rows without a valid owner.
     rows: Rows<'a>,
 }
@@ -677,6 +678,10 @@ fn pool_row(r: Row) -> Pool {
 }
 
 fn table_state(table: ObjectTable, counts: Vec<Row>, perms: Vec<Row>) -> TableState {
+    let null_checksum = counts
+        .iter()
+        .find(|r| r.get(0).is_null())
+        .and_then(|r| r.get(3).as_i64());
     let owners: Vec<OwnerCount> = counts
         .into_iter()
         .map(|r| OwnerCount {
@@ -703,7 +708,7 @@ fn table_state(table: ObjectTable, counts: Vec<Row>, perms: Vec<Row>) -> TableSt
         owners,
         null_count,
         dangling_count,
-        null_checksum: None,
+        null_checksum,
         null_owner: Vec::new(),
         dangling_owner: Vec::new(),
         may_update: perm(0).unwrap_or(false),

@@ -128,7 +128,7 @@ enum Kind {
 }
 
 /// The queries RGS005-RGS008 need for `tables` (object tables as the
-/// catalog found them), sent with the third round trip of
+/// catalog found them), sent with the second round trip of
 /// [`super::inspect`], one pair per finding; and the links the catalog does
 /// not declare (RGS010). `top` is the parameter (`n` of `@Pn`) that limits
 /// the rows, when only the first ones are read.

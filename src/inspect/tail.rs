@@ -1,4 +1,4 @@
-//! The end of [`super::inspect`]'s third round trip: the row sets that name
+//! The end of [`super::inspect`]'s second round trip: the row sets that name
 //! the objects of the findings, after everything else, so that
 //! [`Rows::Stream`] can hand them on as they arrive once the rest of the
 //! inspection is known. First each table's rows with a NULL owner and its

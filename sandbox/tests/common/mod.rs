@@ -114,6 +114,9 @@ pub fn template(file: &str, subs: &[(&str, &str)]) -> String {
     if !given("top") {
         defaults.push(("top", ""));
     }
+    if !given("key_checksum") {
+        defaults.push(("key_checksum", "CAST(NULL AS int)"));
+    }
     if !given("display") {
         defaults.push(("display", "CAST(NULL AS nvarchar(256))"));
     }
