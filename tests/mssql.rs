@@ -707,3 +707,29 @@ fn mssql_a_large_undo_bulk_loads_its_keys_and_is_summed_up_on_the_server() {
     assert!(out.contains("1 left alone"), "{out}");
     assert_eq!(nulls(), before);
 }
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_a_plans_checksum_read_with_the_owner_counts_is_the_servers_own() {
+    // The plan's checksum comes from the owner counts
+    // (CHECKSUM_AGG over a CASE, in the GROUP BY); the fix compares it with
+    // the plain summary under lock. Both must be the server's one value.
+    load("migrated");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.json");
+    tool()
+        .args(["fix", "--dry-run", "--save-plan"])
+        .arg(&plan)
+        .assert()
+        .code(0);
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&plan).unwrap()).unwrap();
+    let tables = doc["plan"]["tables"].as_array().unwrap();
+    assert_eq!(tables.len(), 4);
+    for t in tables {
+        let name = t["table"]["table"].as_str().unwrap();
+        let direct = scalar(&format!(
+            "SELECT CHECKSUM_AGG(BINARY_CHECKSUM([ID])) FROM [dbo].[{name}] WHERE [OwnerPoolId] IS NULL"
+        ));
+        assert_eq!(t["checksum"].as_i64(), Some(direct), "{name}");
+    }
+}
