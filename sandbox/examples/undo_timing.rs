@@ -71,7 +71,12 @@ async fn main() -> anyhow::Result<()> {
         .iter()
         .filter_map(|r| r.get::<uuid::Uuid, _>(0))
         .collect();
-    println!("{:<28} {:.3} s ({} rows)", "findings ORDER BY", secs(t0), keys.len());
+    println!(
+        "{:<28} {:.3} s ({} rows)",
+        "findings ORDER BY",
+        secs(t0),
+        keys.len()
+    );
     timed(&mut c, "fix UPDATE", FIX, &[&pool]).await?;
     timed(
         &mut c,
