@@ -583,7 +583,7 @@ mod tests {
         let guid = DbValue::Guid(uuid::Uuid::from_u128(0xABC));
         for rows in [
             vec![],
-            vec![compact_row(&[guid.clone()], Some("Helpdesk"))],
+            vec![compact_row(std::slice::from_ref(&guid), Some("Helpdesk"))],
             vec![
                 compact_row(
                     &[DbValue::Int(0), DbValue::Text("Ünïcode ]'/".into())],
