@@ -250,3 +250,55 @@ fn a_large_fix_streams_every_row_into_the_journal_and_undo_puts_them_back() {
     );
     assert_eq!(snapshot(&sb), before, "undo put every row back");
 }
+
+/// `undo --format json` of a large fix, as a dry run and committed: every
+/// journalled row is listed once (read from the journal as the document is
+/// written), one changed after the fix among them, and the counts the
+/// document states before its rows add up.
+#[test]
+fn a_large_undo_in_json_lists_every_journalled_row() {
+    let sb = large(12_000);
+    let planned = all_nulls(&sb) as usize;
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    tool(&sb)
+        .args(["fix", "--yes", "--no-snapshot", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    // Changed since the fix: left alone, and listed as such.
+    sb.query(
+        "UPDATE [dbo].[AgentGroups] SET [OwnerPoolId] = NULL WHERE [Name] = N'Extra Group 0006000'",
+    )
+    .unwrap();
+    let undo = |args: &[&str]| {
+        let out = tool(&sb)
+            .args(["--format", "json", "undo", "--journal"])
+            .arg(&j)
+            .args(args)
+            .assert()
+            .code(0)
+            .get_output()
+            .stdout
+            .clone();
+        valid("undo", json(&out))
+    };
+    for (doc, restored) in [(undo(&["--dry-run"]), 0), (undo(&["--yes"]), planned - 1)] {
+        let rows = doc["rows"].as_array().unwrap();
+        assert_eq!(rows.len(), planned);
+        let keys: std::collections::HashSet<(&str, &str)> = rows
+            .iter()
+            .map(|r| (r["table"].as_str().unwrap(), r["key"][0].as_str().unwrap()))
+            .collect();
+        assert_eq!(keys.len(), planned, "every row once");
+        let left: Vec<&serde_json::Value> =
+            rows.iter().filter(|r| r["state"] != "put_back").collect();
+        assert_eq!(left.len(), 1, "{left:?}");
+        assert_eq!(left[0]["name"], "Extra Group 0006000");
+        assert_eq!(left[0]["state"], "changed_since_fix");
+        assert_eq!(doc["restorable"], planned - 1);
+        assert_eq!(doc["left_alone"], 1);
+        assert_eq!(doc["restored"], restored);
+    }
+    assert_eq!(all_nulls(&sb) as usize, planned, "undo put the rows back");
+}

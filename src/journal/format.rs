@@ -285,6 +285,223 @@ impl RowsLine {
     }
 }
 
+/// A line of rows exactly as [`RowLog`](super::RowLog) writes it, read
+/// without building its rows: `{"attempt":N,"table":T,"rows":[...],
+/// "digest":"..."}`, compact, its strings without escapes, its numbers
+/// integers. Its `rows` text is then what serializing the parsed rows
+/// again would give, so its digest is taken over that text as it is:
+/// opening a large journal neither allocates a value per row nor writes
+/// them out again. Any other spelling of the same line (spaces, escapes,
+/// another key order) is not matched here, and is read by [`Line::parse`]
+/// and checked the long way, which gives the same answer.
+pub(super) struct RawRowsLine<'a> {
+    pub(super) attempt: usize,
+    pub(super) table: usize,
+    /// How many rows.
+    pub(super) rows: usize,
+    raw_rows: &'a str,
+    digest: &'a str,
+    /// Every row's length when they are all the same (None: they differ).
+    width: Option<usize>,
+    /// Whether a value other than a row's last is null.
+    null_key: bool,
+}
+
+impl<'a> RawRowsLine<'a> {
+    /// The line read this way, or None when it is not spelled as the
+    /// writer spells it.
+    pub(super) fn scan(text: &'a str) -> Option<RawRowsLine<'a>> {
+        let mut s = Scanner {
+            b: text.as_bytes(),
+            i: 0,
+        };
+        s.literal(b"{\"attempt\":")?;
+        let attempt = s.count()?;
+        s.literal(b",\"table\":")?;
+        let table = s.count()?;
+        s.literal(b",\"rows\":")?;
+        let start = s.i;
+        let shape = s.rows()?;
+        let raw_rows = &text[start..s.i];
+        s.literal(b",\"digest\":\"")?;
+        let at = s.i;
+        s.plain_string_body()?;
+        let digest = &text[at..s.i - 1];
+        s.literal(b"}")?;
+        if s.i != s.b.len() {
+            return None;
+        }
+        Some(RawRowsLine {
+            attempt,
+            table,
+            rows: shape.rows,
+            raw_rows,
+            digest,
+            width: shape.width,
+            null_key: shape.null_key,
+        })
+    }
+
+    /// Its digest as written.
+    pub(super) fn digest(&self) -> &'a str {
+        self.digest
+    }
+
+    /// Whether every row is `width` values (its key's and a name) with no
+    /// null key value: the check [`Line::parse`]'s caller makes on parsed
+    /// rows.
+    pub(super) fn fits(&self, width: usize) -> bool {
+        self.rows == 0 || self.width == Some(width) && !self.null_key
+    }
+
+    /// Whether its digest matches its content after `previous`: the same
+    /// bytes [`RowsLine::intact`] hashes, the rows' text taken as it is.
+    pub(super) fn intact(&self, previous: &str) -> bool {
+        use sha2::{Digest, Sha256};
+        let Ok(previous) = serde_json::to_string(previous) else {
+            return false;
+        };
+        let mut h = Sha256::new();
+        h.update(b"{\"previous\":");
+        h.update(previous.as_bytes());
+        h.update(
+            format!(
+                ",\"attempt\":{},\"table\":{},\"rows\":",
+                self.attempt, self.table
+            )
+            .as_bytes(),
+        );
+        h.update(self.raw_rows.as_bytes());
+        h.update(b"}");
+        let mut hex = String::with_capacity(7 + 64);
+        hex.push_str("sha256:");
+        for b in h.finalize() {
+            hex.push_str(&format!("{b:02x}"));
+        }
+        hex == self.digest
+    }
+}
+
+/// What [`Scanner::rows`] found.
+struct Shape {
+    rows: usize,
+    width: Option<usize>,
+    null_key: bool,
+}
+
+/// A cursor over a line, matching only the writer's spelling.
+struct Scanner<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl Scanner<'_> {
+    fn peek(&self) -> Option<u8> {
+        self.b.get(self.i).copied()
+    }
+
+    fn literal(&mut self, l: &[u8]) -> Option<()> {
+        self.b[self.i..].starts_with(l).then(|| self.i += l.len())
+    }
+
+    /// Digits as serde_json writes a `usize`: no sign, no leading zero.
+    fn count(&mut self) -> Option<usize> {
+        let start = self.i;
+        self.integer(false)?;
+        std::str::from_utf8(&self.b[start..self.i])
+            .ok()?
+            .parse()
+            .ok()
+    }
+
+    /// An integer as serde_json writes an `i64` or `u64` (`-0` is read back
+    /// as a float, so it is not one); digits kept few enough to fit.
+    fn integer(&mut self, signed: bool) -> Option<()> {
+        let negative = signed && self.peek() == Some(b'-');
+        if negative {
+            self.i += 1;
+        }
+        let start = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        let digits = &self.b[start..self.i];
+        let most = if negative { 18 } else { 19 };
+        let ok = match digits {
+            [] => false,
+            [b'0'] => !negative,
+            [b'0', ..] => false,
+            d => d.len() <= most,
+        };
+        ok.then_some(())
+    }
+
+    /// After the opening quote: up to and past the closing one, refusing
+    /// escapes (serde_json writes no others than those it must, and which
+    /// it must is not worth checking here) and control characters.
+    fn plain_string_body(&mut self) -> Option<()> {
+        let rest = &self.b[self.i..];
+        let end = rest
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+        (rest[end] == b'"').then(|| self.i += end + 1)
+    }
+
+    /// One value of a row; whether it is null.
+    fn value(&mut self) -> Option<bool> {
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                self.plain_string_body().map(|()| false)
+            }
+            b'n' => self.literal(b"null").map(|()| true),
+            _ => self.integer(true).map(|()| false),
+        }
+    }
+
+    /// `[[v,...],...]`.
+    fn rows(&mut self) -> Option<Shape> {
+        let mut shape = Shape {
+            rows: 0,
+            width: None,
+            null_key: false,
+        };
+        self.literal(b"[")?;
+        if self.literal(b"]").is_some() {
+            return Some(shape);
+        }
+        loop {
+            self.literal(b"[")?;
+            let mut len = 0;
+            loop {
+                let null = self.value()?;
+                len += 1;
+                match self.peek()? {
+                    b',' => shape.null_key |= null,
+                    b']' => break,
+                    _ => return None,
+                }
+                self.i += 1;
+            }
+            self.i += 1;
+            shape.width = match (shape.rows, shape.width) {
+                (0, _) => Some(len),
+                (_, Some(w)) if w == len => Some(w),
+                _ => None,
+            };
+            shape.rows += 1;
+            match self.peek()? {
+                b',' => self.i += 1,
+                b']' => {
+                    self.i += 1;
+                    return Some(shape);
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
 /// A line after the record.
 pub(super) enum Line {
     /// Rows an attempt locked.
@@ -355,6 +572,89 @@ mod tests {
         assert!(typed("int", &Value::from(1i64 << 40)).is_err());
         assert!(typed("uniqueidentifier", &Value::from("nope")).is_err());
         assert!(typed("xml", &Value::from("x")).is_err());
+    }
+
+    fn written(rows: Vec<Vec<Value>>) -> String {
+        serde_json::to_string(&RowsLine::new(3, 1, rows, "sha256:ab\"c")).unwrap()
+    }
+
+    #[test]
+    fn lines_of_rows_as_the_writer_spells_them_are_checked_without_parsing_the_rows() {
+        let guid = DbValue::Guid(uuid::Uuid::from_u128(0xABC));
+        for rows in [
+            vec![],
+            vec![compact_row(std::slice::from_ref(&guid), Some("Helpdesk"))],
+            vec![
+                compact_row(
+                    &[DbValue::Int(0), DbValue::Text("Ünïcode ]'/".into())],
+                    None,
+                ),
+                compact_row(
+                    &[DbValue::BigInt(-(1 << 40)), DbValue::Text("x".into())],
+                    Some("y"),
+                ),
+                compact_row(
+                    &[DbValue::BigInt(i64::MAX), DbValue::Text(String::new())],
+                    Some(""),
+                ),
+            ],
+        ] {
+            let n = rows.len();
+            let text = written(rows);
+            let raw = RawRowsLine::scan(&text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!((raw.attempt, raw.table, raw.rows), (3, 1, n));
+            assert!(raw.intact("sha256:ab\"c"), "{text}");
+            assert!(!raw.intact("sha256:abc"), "{text}");
+            let parsed: RowsLine = serde_json::from_str(&text).unwrap();
+            assert_eq!(raw.digest(), parsed.digest());
+        }
+    }
+
+    #[test]
+    fn lines_of_rows_spelled_otherwise_are_left_to_the_parser() {
+        let rows = vec![compact_row(&[DbValue::Int(5)], Some("a\"b"))];
+        assert!(RawRowsLine::scan(&written(rows)).is_none(), "an escape");
+        for v in [
+            Value::from(-0.0),
+            Value::from(1.5),
+            Value::from(true),
+            Value::from(u64::MAX),
+            Value::from(i64::MIN),
+            Value::from("tab\there"),
+        ] {
+            let text = written(vec![vec![v.clone(), Value::Null]]);
+            assert!(RawRowsLine::scan(&text).is_none(), "{text}");
+        }
+        let text = written(vec![compact_row(&[DbValue::Int(5)], None)]);
+        for other in [
+            text.replacen("[[", "[ [", 1),
+            text.replacen("5", "05", 1),
+            text.replacen("\"table\"", "\"table\" ", 1),
+            text.replacen(
+                "{\"attempt\":3,\"table\":1",
+                "{\"table\":1,\"attempt\":3",
+                1,
+            ),
+            format!("{text} "),
+            text.replacen("[[5,null]]", "[[-0,null]]", 1),
+        ] {
+            assert!(RawRowsLine::scan(&other).is_none(), "{other}");
+        }
+    }
+
+    #[test]
+    fn a_scanned_line_fits_its_table_only_when_every_row_does() {
+        let fits =
+            |rows: Vec<Vec<Value>>, width| RawRowsLine::scan(&written(rows)).unwrap().fits(width);
+        let row = |k: Value| vec![k, Value::Null];
+        assert!(fits(vec![row(1.into()), row(2.into())], 2));
+        assert!(fits(vec![], 5));
+        assert!(!fits(vec![row(1.into())], 3));
+        assert!(!fits(
+            vec![row(1.into()), vec![1.into(), 2.into(), Value::Null]],
+            2
+        ));
+        assert!(!fits(vec![row(1.into()), row(Value::Null)], 2));
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! them again when they are needed, so that undo's memory does not grow
 //! with the journal.
 
-use super::format::{self, Line};
+use super::format::{self, Line, RawRowsLine};
 use super::{Edited, Journal, Kind, RowChange, FORMAT, VERSION};
 use crate::value::DbValue;
 use anyhow::{anyhow, bail, Context, Result};
@@ -64,6 +64,9 @@ impl Reader {
 
     /// One line after the record.
     fn line(&mut self, n: usize, text: &str) -> Result<()> {
+        if !self.keep_rows && self.counted(text) {
+            return Ok(());
+        }
         let line = Line::parse(text).map_err(|e| {
             anyhow!(
                 "its line {} is neither rows nor an attempt of a journal ({e})",
@@ -85,15 +88,7 @@ impl Reader {
             Line::Rows(r) => {
                 self.intact &= r.attempt == self.attempts + 1 && r.intact(&self.previous);
                 self.previous = r.digest().to_string();
-                // A later attempt's rows replace an earlier one's: the last
-                // attempt's are the rows its UPDATE changed.
-                if self.rows_attempt != Some(r.attempt) {
-                    self.rows_attempt = Some(r.attempt);
-                    self.counts = vec![0; self.journal.tables.len()];
-                    for t in &mut self.journal.tables {
-                        t.rows = Vec::new();
-                    }
-                }
+                self.start_rows_of(r.attempt);
                 let n_tables = self.journal.tables.len();
                 let t = self.journal.tables.get_mut(r.table).ok_or_else(|| {
                     anyhow!(
@@ -125,6 +120,41 @@ impl Reader {
             }
         }
         Ok(())
+    }
+
+    /// A line of rows as the writer spells it, counted and checked
+    /// without parsing its rows ([`RawRowsLine`]); false when it is not
+    /// one, or its rows do not fit their table, and [`Reader::line`]
+    /// reads it the long way (which explains what is wrong).
+    fn counted(&mut self, text: &str) -> bool {
+        let Some(r) = RawRowsLine::scan(text) else {
+            return false;
+        };
+        let fits = self
+            .journal
+            .tables
+            .get(r.table)
+            .is_some_and(|t| r.fits(t.key_columns.len() + 1));
+        if !fits {
+            return false;
+        }
+        self.intact &= r.attempt == self.attempts + 1 && r.intact(&self.previous);
+        self.previous = r.digest().to_string();
+        self.start_rows_of(r.attempt);
+        self.counts[r.table] += r.rows;
+        true
+    }
+
+    /// A later attempt's rows replace an earlier one's: the last attempt's
+    /// are the rows its UPDATE changed.
+    fn start_rows_of(&mut self, attempt: usize) {
+        if self.rows_attempt != Some(attempt) {
+            self.rows_attempt = Some(attempt);
+            self.counts = vec![0; self.journal.tables.len()];
+            for t in &mut self.journal.tables {
+                t.rows = Vec::new();
+            }
+        }
     }
 
     fn finish(mut self) -> Result<(Journal, bool)> {
@@ -331,5 +361,83 @@ impl Iterator for JournalRows<'_> {
                 return Some(Err(e));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::journal::{Edited, Status};
+
+    /// A fix's journal written by the released version 4 (two attempts, the
+    /// first rolled back; uniqueidentifier, int + nvarchar and bigint keys;
+    /// names with quotes, a backslash and non-ASCII letters, and none).
+    const V4: &str = include_str!("testdata/v4-fix.json");
+
+    fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> std::path::PathBuf {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_version_4_journal_still_opens_verified_and_undoes_its_last_attempts_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(&dir, "v4.json", V4);
+        let opened = Journal::open(&path, false).unwrap();
+        let read = Journal::read(&path, false).unwrap();
+        assert_eq!(opened.status, Status::Committed);
+        assert_eq!(opened.attempts.len(), 2);
+        assert_eq!(opened.row_count(), 7);
+        assert_eq!(
+            (0..3).map(|i| opened.table_rows(i)).collect::<Vec<_>>(),
+            [3, 2, 2]
+        );
+        assert_eq!(opened.tail, read.tail);
+        let streamed: Vec<(usize, RowChange)> =
+            opened.rows(&path).unwrap().collect::<Result<_>>().unwrap();
+        let kept: Vec<(usize, RowChange)> = read
+            .tables
+            .iter()
+            .enumerate()
+            .flat_map(|(i, t)| t.rows.iter().map(move |r| (i, r.clone())))
+            .collect();
+        assert_eq!(streamed, kept);
+        assert_eq!(kept[4].1.name.as_deref(), Some("Sales \"East\" \\ 2"));
+        assert_eq!(kept[6].1.key, [DbValue::BigInt(i64::MIN)]);
+    }
+
+    #[test]
+    fn an_edit_to_any_line_of_rows_is_noticed_when_opening() {
+        let dir = tempfile::tempdir().unwrap();
+        // A GUID (the line is still spelled as the writer spells it), an
+        // integer, and a name with escapes (a line read the long way).
+        for (from, to) in [
+            ("00000000ABC2\",\"Helpdesk 2\"]],\"digest\":\"sha256:c8d3", "00000000ABC9\",\"Helpdesk 2\"]],\"digest\":\"sha256:c8d3"),
+            ("[[1099511627776,\"Big\"],[-9223372036854775808,\"Least\"]],\"digest\":\"sha256:1548", "[[1099511627777,\"Big\"],[-9223372036854775808,\"Least\"]],\"digest\":\"sha256:1548"),
+            ("\"Sales \\\"East\\\" \\\\ 2\"]],\"digest\":\"sha256:7dff", "\"Sales \\\"West\\\" \\\\ 2\"]],\"digest\":\"sha256:7dff"),
+        ] {
+            assert_eq!(V4.matches(from).count(), 1, "{from}");
+            let path = write(&dir, "edited.json", &V4.replace(from, to));
+            let e = Journal::open(&path, false).unwrap_err();
+            assert!(e.downcast_ref::<Edited>().is_some(), "{from}: {e:#}");
+            assert!(Journal::open(&path, true).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_line_of_rows_spelled_another_way_is_the_same_content() {
+        let dir = tempfile::tempdir().unwrap();
+        // Spaces and a needless escape: not how the writer spells it, so
+        // read the long way, and still the same rows and digests.
+        let respelled = V4
+            .replace("[[0,\"Ünïcode", "[ [0, \"Ünïcode")
+            .replace("\"a/b\"", "\"a\\/b\"");
+        assert_ne!(respelled, V4);
+        let path = write(&dir, "respelled.json", &respelled);
+        let j = Journal::open(&path, false).unwrap();
+        assert_eq!(j.row_count(), 7);
+        let row = j.rows(&path).unwrap().nth(4).unwrap().unwrap().1;
+        assert_eq!(row.key[1], DbValue::Text("a/b".into()));
     }
 }

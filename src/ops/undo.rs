@@ -6,10 +6,12 @@ use super::{confirm, fix::DEFAULT_RETRIES, Context, Format};
 use crate::apply::{self, WriteOptions};
 use crate::connect::Connection;
 use crate::error::{Stop, EXIT_OK};
+use crate::inspect::undo::LeftAlone;
 use crate::inspect::{self, server_info, undo, Identity};
 use crate::journal::{self, Audit, Journal, Kind, RowChange, Status, UndoRow, UndoTablePreview};
-use crate::report::{self, json::undo_json, print_json, UndoOutcome, HUMAN_OBJECT_LIMIT};
-use anyhow::{bail, Result};
+use crate::report::json::{undo_json, write_json, UndoCounts};
+use crate::report::{self, UndoOutcome, HUMAN_OBJECT_LIMIT};
+use anyhow::{bail, Context as _, Result};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
@@ -236,20 +238,38 @@ async fn preview(
     Ok((preview, permissions))
 }
 
-/// Every journalled row as undo finds it, for `--format json` (read from
-/// the journal again).
-fn every_row(j: &Journal, path: &Path, preview: &[UndoTablePreview]) -> Result<Vec<UndoRow>> {
-    let none = Default::default();
-    j.rows(path)?
-        .map(|r| {
-            r.map(|(i, row)| {
-                let (table, left) = preview
-                    .get(i)
-                    .map_or(("", &none), |p| (p.table.as_str(), &p.left_alone));
-                UndoRow::of(table, row, left)
-            })
+/// `undo`'s JSON document on standard output, every journalled row read
+/// from the journal again as it is written (memory does not grow with the
+/// rows); `committed` is the undo's record and journal, once it committed.
+/// A row that cannot be read leaves the document unfinished and fails.
+fn write_undo_json(
+    outcome: UndoOutcome,
+    j: &Journal,
+    path: &Path,
+    preview: &[UndoTablePreview],
+    committed: Option<(&journal::UndoRecord, &Path)>,
+) -> Result<()> {
+    let counts = UndoCounts {
+        rows: j.row_count(),
+        // The temporary table's primary key made the journalled keys of a
+        // table distinct, so each row left alone is one journalled row.
+        left_alone: preview.iter().map(|p| p.left_alone.len()).sum(),
+    };
+    let none = LeftAlone::new();
+    let rows = j.rows(path)?.map(|r| {
+        r.map(|(i, row)| {
+            let (table, left) = preview
+                .get(i)
+                .map_or(("", &none), |p| (p.table.as_str(), &p.left_alone));
+            UndoRow::of(table, row, left)
         })
-        .collect()
+    });
+    let mut doc = undo_json(outcome, path, counts, rows);
+    if let Some((rec, undo_path)) = committed {
+        doc.restored = rec.restored;
+        doc.undo_journal = Some(undo_path.display().to_string());
+    }
+    write_json(&doc)
 }
 
 /// Nothing to put back, or a dry run: says so and changes nothing.
@@ -271,8 +291,7 @@ fn not_applied(
             } else {
                 UndoOutcome::DryRun
             };
-            let rows = every_row(j, &args.journal, preview)?;
-            print_json(&undo_json(outcome, &args.journal, &rows));
+            write_undo_json(outcome, j, &args.journal, preview, None)?;
         }
     }
     Ok(EXIT_OK)
@@ -296,11 +315,20 @@ fn report_done(
             println!("The undo's journal: {}", path.display());
         }
         Format::Json => {
-            let rows = every_row(j, &args.journal, preview)?;
-            let mut doc = undo_json(UndoOutcome::Committed, &args.journal, &rows);
-            doc.restored = rec.restored;
-            doc.undo_journal = Some(path.display().to_string());
-            print_json(&doc);
+            write_undo_json(
+                UndoOutcome::Committed,
+                j,
+                &args.journal,
+                preview,
+                Some((rec, path)),
+            )
+            .with_context(|| {
+                format!(
+                    "the undo was committed ({} row(s) put back; its journal is {}), but its rows could not all be listed",
+                    rec.restored,
+                    path.display()
+                )
+            })?;
         }
     }
     Ok(())

@@ -565,7 +565,7 @@ pub struct UndoRowJson {
 
 /// `undo --format json`.
 #[derive(Serialize, JsonSchema)]
-pub struct UndoJson {
+pub struct UndoJson<'a> {
     /// [`SCHEMA_VERSION`].
     pub schema_version: u32,
     /// `undo`.
@@ -587,12 +587,95 @@ pub struct UndoJson {
     /// Rows left alone (changed since the fix, or gone).
     pub left_alone: usize,
     /// Every journalled row.
-    pub rows: Vec<UndoRowJson>,
+    #[schemars(with = "Vec<UndoRowJson>")]
+    pub rows: UndoRowStream<'a>,
 }
 
-/// `undo`'s document for `rows` (the preview), before the outcome is known.
-pub fn undo_json(outcome: UndoOutcome, journal: &std::path::Path, rows: &[UndoRow]) -> UndoJson {
-    let restorable = rows.iter().filter(|r| r.restorable()).count();
+/// How many rows `undo`'s document lists, and how many of them are left
+/// alone: known from the preview before the first row is written, since
+/// the document states its counts ahead of its rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct UndoCounts {
+    /// Journalled rows in all.
+    pub rows: usize,
+    /// Of those, rows undo leaves alone.
+    pub left_alone: usize,
+}
+
+/// The journalled rows of `undo`'s document, pulled (from the journal
+/// file) while the document is written, so that it never holds every row.
+/// A row that cannot be read, or rows that do not add up to the counts
+/// the document stated before them, fail the serialization: the document
+/// is left unfinished (not valid JSON), never complete-looking.
+pub struct UndoRowStream<'a> {
+    rows: std::cell::RefCell<Option<UndoRowSource<'a>>>,
+    counts: UndoCounts,
+}
+
+type UndoRowSource<'a> = Box<dyn Iterator<Item = anyhow::Result<UndoRow>> + 'a>;
+
+impl Serialize for UndoRowStream<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error, SerializeSeq};
+        // Taken, not borrowed: a second serialization would find the rows
+        // gone and write an empty list that looks complete.
+        let rows = self
+            .rows
+            .try_borrow_mut()
+            .ok()
+            .and_then(|mut r| r.take())
+            .ok_or_else(|| S::Error::custom("the journalled rows were already written"))?;
+        let mut seq = s.serialize_seq(None)?;
+        let (mut listed, mut left) = (0, 0);
+        for row in rows {
+            let row = row.map_err(|e| S::Error::custom(format!("{e:#}")))?;
+            listed += 1;
+            left += usize::from(!row.restorable());
+            seq.serialize_element(&undo_row_json(&row))?;
+        }
+        let seen = UndoCounts {
+            rows: listed,
+            left_alone: left,
+        };
+        if seen != self.counts {
+            return Err(S::Error::custom(format!(
+                "the journal listed {listed} row(s), {left} left alone, where undo's preview counted {} and {}: the journal changed while it was read",
+                self.counts.rows, self.counts.left_alone
+            )));
+        }
+        seq.end()
+    }
+}
+
+/// One journalled row as `undo`'s document shows it.
+fn undo_row_json(r: &UndoRow) -> UndoRowJson {
+    UndoRowJson {
+        table: r.table.clone(),
+        key: r.change.key.iter().map(ToString::to_string).collect(),
+        name: r.change.name.clone(),
+        state: match &r.current {
+            _ if r.restorable() => UndoRowState::PutBack,
+            None => UndoRowState::Missing,
+            Some(_) => UndoRowState::ChangedSinceFix,
+        },
+        owner_now: r
+            .current
+            .as_ref()
+            .filter(|v| !v.is_null())
+            .map(ToString::to_string),
+    }
+}
+
+/// `undo`'s document before the outcome is known: its counts, then `rows`
+/// (every journalled row as the preview found it, `counts.rows` of them)
+/// pulled one by one while the document is written ([`write_json`]).
+pub fn undo_json<'a>(
+    outcome: UndoOutcome,
+    journal: &std::path::Path,
+    counts: UndoCounts,
+    rows: impl Iterator<Item = anyhow::Result<UndoRow>> + 'a,
+) -> UndoJson<'a> {
+    let restorable = counts.rows.saturating_sub(counts.left_alone);
     UndoJson {
         schema_version: SCHEMA_VERSION,
         command: "undo".to_string(),
@@ -607,25 +690,11 @@ pub fn undo_json(outcome: UndoOutcome, journal: &std::path::Path, rows: &[UndoRo
         } else {
             0
         },
-        left_alone: rows.len() - restorable,
-        rows: rows
-            .iter()
-            .map(|r| UndoRowJson {
-                table: r.table.clone(),
-                key: r.change.key.iter().map(ToString::to_string).collect(),
-                name: r.change.name.clone(),
-                state: match &r.current {
-                    _ if r.restorable() => UndoRowState::PutBack,
-                    None => UndoRowState::Missing,
-                    Some(_) => UndoRowState::ChangedSinceFix,
-                },
-                owner_now: r
-                    .current
-                    .as_ref()
-                    .filter(|v| !v.is_null())
-                    .map(ToString::to_string),
-            })
-            .collect(),
+        left_alone: counts.left_alone,
+        rows: UndoRowStream {
+            rows: std::cell::RefCell::new(Some(Box::new(rows))),
+            counts,
+        },
     }
 }
 
@@ -713,6 +782,10 @@ pub fn write_json<T: Serialize>(v: &T) -> anyhow::Result<()> {
     out.flush()?;
     Ok(())
 }
+
+#[cfg(test)]
+#[path = "json_undo_tests.rs"]
+mod undo_tests;
 
 #[cfg(test)]
 mod tests {
