@@ -1,5 +1,6 @@
-//! `undo`'s streamed document ([`UndoRowStream`]): written as its rows are
-//! pulled, the same bytes as a list in memory, unfinished when a row fails.
+//! The streamed parts of the documents: `undo`'s ([`UndoRowStream`]),
+//! written as its rows are pulled, the same bytes as a list in memory,
+//! unfinished when a row fails; and `check`'s lists of objects.
 
 use super::*;
 use crate::journal::RowChange;
@@ -169,5 +170,47 @@ fn streamed_undo_documents_are_the_bytes_an_in_memory_one_was() {
             serde_json::to_string_pretty(&doc).unwrap(),
             serde_json::to_string_pretty(&old).unwrap()
         );
+    }
+}
+
+/// `check`'s streamed lists ([`ObjectList::Streamed`]) share the same
+/// promise: a list whose rows stop before [`Piece::End`] fails the
+/// document instead of closing it as if it were complete.
+mod check_stream {
+    use super::super::*;
+    use std::sync::mpsc::sync_channel;
+
+    fn object(n: u32) -> ObjectJson {
+        ObjectJson {
+            key: vec![n.to_string()],
+            name: Some(format!("group {n}")),
+            owner_pool_id: None,
+        }
+    }
+
+    #[test]
+    fn a_list_that_stops_before_its_end_fails_the_document() {
+        let (tx, rx) = sync_channel(4);
+        tx.send(Piece::Object(object(1))).unwrap();
+        drop(tx); // the reading side gave up after one row
+        let list = ObjectList::Streamed(Arc::new(Mutex::new(rx)));
+        let mut out = Vec::new();
+        let e = serde_json::to_writer(&mut out, &list).unwrap_err();
+        assert!(e.to_string().contains("stopped before the end"), "{e}");
+        let partial = String::from_utf8(out).unwrap();
+        assert!(partial.contains("group 1"), "{partial}");
+        assert!(serde_json::from_str::<serde_json::Value>(&partial).is_err());
+    }
+
+    #[test]
+    fn a_list_that_reaches_its_end_is_a_complete_array() {
+        let (tx, rx) = sync_channel(4);
+        tx.send(Piece::Object(object(1))).unwrap();
+        tx.send(Piece::Object(object(2))).unwrap();
+        tx.send(Piece::End).unwrap();
+        let list = ObjectList::Streamed(Arc::new(Mutex::new(rx)));
+        let v: serde_json::Value = serde_json::to_value(&list).unwrap();
+        assert_eq!(v.as_array().unwrap().len(), 2);
+        assert_eq!(v[1]["name"], "group 2");
     }
 }
