@@ -193,29 +193,46 @@ impl Connection {
         DbError::Blocked { holders }
     }
 
-    /// Runs a read-only query and hands each row of its first result set
-    /// to `on_row` as it arrives, without collecting them: memory stays
-    /// bounded however many rows there are. Returns the number of rows.
-    pub async fn stream(
+    /// Runs a read-only batch and hands every row of every result set to
+    /// `on` as tiberius decoded it, with the set's number, and the start of
+    /// each set (`None`), without collecting anything; for readers that
+    /// need every SQL type ([`Connection::each`] takes the tool's own). As
+    /// with [`Connection::each`], the server's error comes once the whole
+    /// answer is read, and later sets may have arrived under shifted
+    /// numbers: what `on` built is to be dropped when this fails. Returns
+    /// the number of rows.
+    pub async fn each_raw(
         &mut self,
         query: &sql::Read,
         params: &[&dyn ToSql],
-        mut on_row: impl FnMut(tiberius::Row) -> Result<()>,
+        mut on: impl FnMut(usize, Option<tiberius::Row>) -> Result<()>,
     ) -> Result<u64> {
-        use futures_util::TryStreamExt;
-        let (stream, started) = self.open(query.text(), params).await?;
-        let mut rows = stream.into_row_stream();
+        use futures_util::StreamExt;
+        let (mut stream, started) = self.open(query.text(), params).await?;
         let mut n = 0u64;
-        while let Some(row) = rows.try_next().await.map_err(server_error)? {
-            if row.result_index() > 0 {
+        let mut first_error: Option<anyhow::Error> = None;
+        while let Some(item) = stream.next().await {
+            if first_error.is_some() {
                 continue;
             }
-            on_row(row)?;
-            n += 1;
+            let handled = match item.map_err(server_error) {
+                Err(e) => Err(e),
+                Ok(tiberius::QueryItem::Metadata(m)) => on(m.result_index(), None),
+                Ok(tiberius::QueryItem::Row(r)) => {
+                    n += 1;
+                    on(r.result_index(), Some(r))
+                }
+            };
+            if let Err(e) = handled {
+                first_error = Some(e);
+            }
         }
-        drop(rows);
+        drop(stream);
         self.answered(started, n as usize);
-        Ok(n)
+        match first_error {
+            Some(e) => Err(e),
+            None => Ok(n),
+        }
     }
 
     /// Runs a read-only batch and hands its answer to `on` as it arrives:

@@ -18,7 +18,7 @@ pub mod schema;
 use crate::connect::Connection;
 use crate::inspect::server_info;
 use crate::sql::{self, snapshot::Isolation};
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use schema::{CsvNote, IsolationNote, Schema, Server, Table};
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -48,19 +48,31 @@ pub struct Summary {
     pub isolation: Isolation,
 }
 
-/// Takes a snapshot of the connected database into `out`.
+/// Takes a snapshot of the connected database into `out`, in a number of
+/// requests that does not grow with the tables: where (the server), how
+/// and what (whether SNAPSHOT isolation is allowed, and the catalog, in one
+/// batch), BEGIN, every table's rows (one batch, streamed table by table
+/// into the files), and the end of the transaction.
 pub async fn take(conn: &mut Connection, out: &Path, options: &Options) -> Result<Summary> {
     let staging = files::stage(out, options.force)?;
     let info = server_info(conn).await?;
-    let state = conn.rows(&sql::snapshot::isolation_state(), &[]).await?;
-    let isolation = match state.first().map(|r| r.int(0)) {
+    // The catalog is read just before BEGIN: SNAPSHOT isolation does not
+    // version metadata, and a table altered after this read fails its own
+    // read (SQL Server error 3961, or a row of another width) either way.
+    let reads = std::iter::once(sql::snapshot::isolation_state()).chain(schema::catalog_reads());
+    let mut sets = conn
+        .results(&sql::Read::batch(reads), &[])
+        .await?
+        .into_iter();
+    let isolation = match sets.next().and_then(|s| s.first().map(|r| r.int(0))) {
         Some(1) => Isolation::Snapshot,
         _ => Isolation::TableLocks,
     };
+    let tables = chosen(schema::catalog_from(sets), options)?;
     conn.read_transaction(&sql::snapshot::begin(isolation))
         .await?;
     let taken_at = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-    let read = read_all(conn, &staging, options, isolation).await;
+    let read = read_rows(conn, &staging, tables, options, isolation).await;
     // Ended whatever happened; after a lost connection this fails too, and
     // the first error is the one to tell.
     let end = conn.read_transaction(&sql::snapshot::end()).await;
@@ -111,14 +123,9 @@ pub fn note(isolation: Isolation) -> IsolationNote {
     }
 }
 
-/// The catalog and every chosen table's rows, inside the transaction.
-async fn read_all(
-    conn: &mut Connection,
-    staging: &files::Staging,
-    options: &Options,
-    isolation: Isolation,
-) -> Result<Vec<Table>> {
-    let mut tables = schema::read_catalog(conn).await?;
+/// The tables `options` chose (all, or those `--tables` names, every one of
+/// which must exist).
+fn chosen(mut tables: Vec<Table>, options: &Options) -> Result<Vec<Table>> {
     if let Some(only) = &options.tables {
         if let Some(missing) = only
             .iter()
@@ -128,38 +135,61 @@ async fn read_all(
         }
         tables.retain(|t| only.iter().any(|n| t.full_name().eq_ignore_ascii_case(n)));
     }
-    let bar = progress(options.progress);
-    for t in &mut tables {
-        t.rows = write_table(conn, staging, t, isolation, &bar).await?;
-    }
-    bar.finish_and_clear();
     Ok(tables)
 }
 
-/// A spinner with the table and its rows so far, on a terminal only.
-fn progress(show: bool) -> indicatif::ProgressBar {
-    if !show {
-        return indicatif::ProgressBar::hidden();
-    }
-    let bar =
-        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
-    if let Ok(style) =
-        indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec})")
-    {
-        bar.set_style(style);
-    }
-    bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    bar
-}
-
-/// Streams one table into its CSV file; returns its row count.
-async fn write_table(
+/// Every chosen table's rows, inside the transaction: one batch with a
+/// SELECT per table, each result set streamed into its table's CSV file
+/// as it arrives. Returns the tables with their row counts.
+async fn read_rows(
     conn: &mut Connection,
     staging: &files::Staging,
-    t: &Table,
+    mut tables: Vec<Table>,
+    options: &Options,
     isolation: Isolation,
-    bar: &indicatif::ProgressBar,
-) -> Result<u64> {
+) -> Result<Vec<Table>> {
+    let reads = tables
+        .iter()
+        .map(|t| rows_sql(t, isolation))
+        .collect::<Result<Vec<_>>>()?;
+    if reads.is_empty() {
+        return Ok(tables);
+    }
+    let bar = progress(options.progress);
+    let mut files = CsvFiles {
+        staging,
+        tables: &tables,
+        current: None,
+        rows: vec![0; tables.len()],
+        fields: Vec::new(),
+        bar: &bar,
+    };
+    let read = conn
+        .each_raw(&sql::Read::batch(reads), &[], |set, row| match row {
+            None => files.start(set),
+            Some(row) => files.row(set, row),
+        })
+        .await;
+    let done = read.and_then(|_| files.finish());
+    bar.finish_and_clear();
+    let rows = files.rows;
+    if let Err(e) = done {
+        // A failing statement's error comes at the end of the answer, so
+        // the table read last is the best clue to which one failed.
+        let at = files.current.map(|(i, _)| tables[i].full_name());
+        return Err(match at {
+            Some(t) => e.context(format!("reading the tables' rows (last read: {t})")),
+            None => e.context("reading the tables' rows"),
+        });
+    }
+    for (t, n) in tables.iter_mut().zip(rows) {
+        t.rows = n;
+    }
+    Ok(tables)
+}
+
+/// One table's SELECT of every row and column, in key order.
+fn rows_sql(t: &Table, isolation: Isolation) -> Result<sql::Read> {
     let table = schema::quoted_table(t)?;
     let columns = t
         .columns
@@ -178,35 +208,85 @@ async fn write_table(
         .map(|k| crate::quote::quote_name(k))
         .collect::<Option<Vec<_>>>()
         .unwrap_or_default();
-    let path = staging.path(&t.file);
-    let mut out = BufWriter::with_capacity(1 << 16, File::create(&path)?);
-    let header: Vec<Option<&str>> = t.columns.iter().map(|c| Some(c.name.as_str())).collect();
-    rfc4180::write_record(&mut out, &header)?;
-    bar.set_message(t.full_name());
-    bar.set_position(0);
-    let width = t.columns.len();
-    let mut fields: Vec<Option<String>> = Vec::with_capacity(width);
-    let n = conn
-        .stream(
-            &sql::snapshot::rows(&table, &columns, &order, isolation),
-            &[],
-            |row| {
-                fields.clear();
-                fields.extend(row.into_iter().map(|d| render::text(&d)));
-                if fields.len() != width {
-                    return Err(anyhow!(
-                        "table {}: {} values in a row of {width} columns",
-                        t.full_name(),
-                        fields.len()
-                    ));
-                }
-                rfc4180::write_record(&mut out, &fields)?;
-                bar.inc(1);
-                Ok(())
-            },
-        )
-        .await
-        .with_context(|| format!("reading {}", t.full_name()))?;
-    out.flush()?;
-    Ok(n)
+    Ok(sql::snapshot::rows(&table, &columns, &order, isolation))
+}
+
+/// The CSV files of a snapshot as the one batch of rows arrives: result
+/// set `i` is table `i`'s rows, written to its file (header first).
+struct CsvFiles<'a> {
+    staging: &'a files::Staging,
+    tables: &'a [Table],
+    /// The table being written, and its file.
+    current: Option<(usize, BufWriter<File>)>,
+    /// Rows written, per table.
+    rows: Vec<u64>,
+    fields: Vec<Option<String>>,
+    bar: &'a indicatif::ProgressBar,
+}
+
+impl CsvFiles<'_> {
+    /// Result set `set` begins: the previous table's file is complete.
+    fn start(&mut self, set: usize) -> Result<()> {
+        self.finish()?;
+        let t = self.tables.get(set).ok_or_else(|| {
+            anyhow!(
+                "the server answered more result sets than the {} tables asked for",
+                self.tables.len()
+            )
+        })?;
+        let mut out = BufWriter::with_capacity(1 << 16, File::create(self.staging.path(&t.file))?);
+        let header: Vec<Option<&str>> = t.columns.iter().map(|c| Some(c.name.as_str())).collect();
+        rfc4180::write_record(&mut out, &header)?;
+        self.bar.set_message(t.full_name());
+        self.bar.set_position(0);
+        self.current = Some((set, out));
+        Ok(())
+    }
+
+    fn row(&mut self, set: usize, row: tiberius::Row) -> Result<()> {
+        let Some((i, out)) = self.current.as_mut().filter(|(i, _)| *i == set) else {
+            bail!("a row arrived outside its table's result set");
+        };
+        let t = &self.tables[*i];
+        let width = t.columns.len();
+        self.fields.clear();
+        self.fields
+            .extend(row.into_iter().map(|d| render::text(&d)));
+        if self.fields.len() != width {
+            bail!(
+                "table {}: {} values in a row of {width} columns",
+                t.full_name(),
+                self.fields.len()
+            );
+        }
+        rfc4180::write_record(out, &self.fields)?;
+        self.rows[*i] += 1;
+        self.bar.inc(1);
+        Ok(())
+    }
+
+    /// Flushes the file being written.
+    fn finish(&mut self) -> Result<()> {
+        if let Some((i, mut out)) = self.current.take() {
+            out.flush()
+                .with_context(|| format!("writing {}", self.tables[i].file))?;
+        }
+        Ok(())
+    }
+}
+
+/// A spinner with the table and its rows so far, on a terminal only.
+fn progress(show: bool) -> indicatif::ProgressBar {
+    if !show {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar =
+        indicatif::ProgressBar::with_draw_target(None, indicatif::ProgressDrawTarget::stderr());
+    if let Ok(style) =
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {pos} rows ({per_sec})")
+    {
+        bar.set_style(style);
+    }
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
+    bar
 }

@@ -1,9 +1,10 @@
 //! `schema.json`: what the snapshot holds (tables, columns, types, keys,
 //! foreign keys, row counts), where it was taken (server identity, time),
-//! how (isolation) and how its CSV files are written. [`read_catalog`]
-//! reads every user table from the catalog; [`assemble`] is pure.
+//! how (isolation) and how its CSV files are written. [`catalog_reads`]
+//! are the statements that find every user table in the catalog, and
+//! [`catalog_from`] reads their answers; [`assemble`] is pure.
 
-use crate::connect::Connection;
+use crate::connect::Row;
 use crate::inspect::Identity;
 use crate::quote::{quote_name, quote_two_part};
 use crate::sql;
@@ -217,11 +218,21 @@ fn file_safe(name: &str) -> String {
         .collect()
 }
 
-/// Reads every user table's columns, keys and foreign keys.
-pub async fn read_catalog(conn: &mut Connection) -> Result<Vec<Table>> {
-    let columns = conn
-        .rows(&sql::snapshot::columns(), &[])
-        .await?
+/// The statements that read every user table's columns, keys and foreign
+/// keys, in the order [`catalog_from`] takes their answers.
+pub fn catalog_reads() -> [sql::Read; 3] {
+    [
+        sql::snapshot::columns(),
+        sql::catalog_primary_keys(),
+        sql::snapshot::foreign_keys(),
+    ]
+}
+
+/// Every user table, from the answers to [`catalog_reads`].
+pub fn catalog_from(mut sets: impl Iterator<Item = Vec<Row>>) -> Vec<Table> {
+    let columns = sets
+        .next()
+        .unwrap_or_default()
         .iter()
         .map(|r| {
             (
@@ -238,15 +249,15 @@ pub async fn read_catalog(conn: &mut Connection) -> Result<Vec<Table>> {
             )
         })
         .collect();
-    let keys: Vec<KeyRow> = conn
-        .rows(&sql::catalog_primary_keys(), &[])
-        .await?
+    let keys: Vec<KeyRow> = sets
+        .next()
+        .unwrap_or_default()
         .iter()
         .map(|r| (r.text(0), r.text(1), r.text(2)))
         .collect();
-    let fks: Vec<ForeignKeyRow> = conn
-        .rows(&sql::snapshot::foreign_keys(), &[])
-        .await?
+    let fks: Vec<ForeignKeyRow> = sets
+        .next()
+        .unwrap_or_default()
         .iter()
         .map(|r| {
             (
@@ -260,7 +271,7 @@ pub async fn read_catalog(conn: &mut Connection) -> Result<Vec<Table>> {
             )
         })
         .collect();
-    Ok(assemble(columns, &keys, &fks))
+    assemble(columns, &keys, &fks)
 }
 
 /// The select list item for a column: the quoted name, or a conversion
