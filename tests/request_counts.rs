@@ -76,7 +76,7 @@ fn the_migrated_scenario_takes_a_fixed_number_of_round_trips() {
     // 30 rows: one chunk of keys.
     assert!(undo <= 7, "undo --yes sent {undo} requests");
     let snapshot = snapshot_cost(&sb);
-    assert!(snapshot <= 6, "the snapshot took {snapshot} requests");
+    assert!(snapshot <= 4, "the snapshot took {snapshot} requests");
 }
 
 #[test]
@@ -92,5 +92,5 @@ fn thirty_tables_take_as_many_round_trips_as_six() {
     assert!(undo <= 7, "undo --yes sent {undo} requests");
     // Whatever the number of tables: one batch reads them all.
     let snapshot = snapshot_cost(&sb);
-    assert!(snapshot <= 6, "the snapshot took {snapshot} requests");
+    assert!(snapshot <= 4, "the snapshot took {snapshot} requests");
 }

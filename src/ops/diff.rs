@@ -38,6 +38,7 @@ pub async fn run(ctx: &Context, args: &DiffArgs) -> Result<u8> {
                 tables: None,
                 force: false,
                 progress: false,
+                server: None,
             };
             snapshot::take(&mut conn, &live, &options).await?;
             let mut d = diff::compare(&args.a, &live)?;

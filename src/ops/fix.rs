@@ -233,6 +233,7 @@ pub(super) async fn apply(
             tables: Some(tables.clone()),
             force: false,
             progress: !ctx.quiet,
+            server: Some(inspection.server.clone()),
         };
         crate::snapshot::take(conn, &dir, &options)
             .await

@@ -26,6 +26,7 @@ pub async fn run(ctx: &Context, args: &SnapshotArgs) -> Result<u8> {
         tables: None,
         force: args.force,
         progress: !ctx.quiet && std::io::stderr().is_terminal(),
+        server: None,
     };
     let s = snapshot::take(&mut conn, &args.out, &options).await?;
     match ctx.format {

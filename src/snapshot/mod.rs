@@ -16,7 +16,7 @@ pub mod rfc4180;
 pub mod schema;
 
 use crate::connect::Connection;
-use crate::inspect::server_info;
+use crate::inspect::{server_info, ServerInfo};
 use crate::sql::{self, snapshot::Isolation};
 use anyhow::{anyhow, bail, Context, Result};
 use schema::{CsvNote, IsolationNote, Schema, Server, Table};
@@ -33,6 +33,9 @@ pub struct Options {
     pub force: bool,
     /// Show progress on standard error (a terminal).
     pub progress: bool,
+    /// Where the connection is, when the caller read it already (`fix`
+    /// did, in its inspection); None: the snapshot reads it.
+    pub server: Option<ServerInfo>,
 }
 
 /// What was written.
@@ -49,13 +52,17 @@ pub struct Summary {
 }
 
 /// Takes a snapshot of the connected database into `out`, in a number of
-/// requests that does not grow with the tables: where (the server), how
+/// requests that does not grow with the tables: where (the server, unless
+/// `options` knows it), how
 /// and what (whether SNAPSHOT isolation is allowed, and the catalog, in one
 /// batch), BEGIN, every table's rows (one batch, streamed table by table
 /// into the files), and the end of the transaction.
 pub async fn take(conn: &mut Connection, out: &Path, options: &Options) -> Result<Summary> {
     let staging = files::stage(out, options.force)?;
-    let info = server_info(conn).await?;
+    let info = match &options.server {
+        Some(known) => known.clone(),
+        None => server_info(conn).await?,
+    };
     // The catalog is read just before BEGIN: SNAPSHOT isolation does not
     // version metadata, and a table altered after this read fails its own
     // read (SQL Server error 3961, or a row of another width) either way.
