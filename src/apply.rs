@@ -162,6 +162,14 @@ async fn run<T: Transaction>(
     match w.batch(&sql::commit()).await {
         Ok(()) => {
             journal.record(path, Status::Committed, None)?;
+            if opts.cancel.is_cancelled() {
+                // Ctrl-C during COMMIT: it was not interrupted, and did
+                // commit; say so next to "Interrupted".
+                eprintln!(
+                    "The interrupt came while COMMIT was under way: the {} was committed.",
+                    T::WHAT
+                );
+            }
             Ok((done, attempt))
         }
         Err(e) if lost(&e) => {

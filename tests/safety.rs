@@ -216,6 +216,38 @@ fn ctrl_c_during_fix_rolls_back_and_exits_4() {
     assert_eq!(snapshot(&sb), before);
 }
 
+/// Ctrl-C while COMMIT is on its way is not a rollback: COMMIT is waited
+/// for, the change is committed, and the tool says so next to
+/// "Interrupted" instead of leaving "rolling back" as the last word.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_during_commit_says_the_fix_was_committed() {
+    // Requests of the fix: the inspection's, then setup + BEGIN + re-checks,
+    // the UPDATEs, COMMIT.
+    let commit = inspection_requests() + 3;
+    let sb = sandbox("migrated");
+    sb.arm(Fault::parse(&format!("delay@{commit}:3000")).unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let child = spawn_fix(&sb, dir.path(), &[]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("Interrupted")
+            && stderr.contains("unless its COMMIT is already under way")
+            && stderr.contains("while COMMIT was under way: the fix was committed"),
+        "{stderr}"
+    );
+    assert_eq!(all_nulls(&sb), 0);
+    assert_eq!(journal(&dir.path().join("j.json"))["status"], "committed");
+}
+
 #[test]
 fn a_deadlock_victim_is_rerun_then_given_up_cleanly() {
     // Each attempt starts with one request (session setup, BEGIN, the

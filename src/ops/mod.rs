@@ -151,7 +151,9 @@ impl Interrupt {
             loop {
                 let signal = next_signal().await;
                 if handler.writing.load(Ordering::SeqCst) {
-                    eprintln!("\nInterrupted ({signal}): rolling back the transaction...");
+                    // COMMIT, once sent, is waited for: its outcome is
+                    // what the journal must tell (see `apply::run`).
+                    eprintln!("\nInterrupted ({signal}): rolling back the transaction, unless its COMMIT is already under way...");
                     handler.token.cancel();
                 } else {
                     saved.restore();
