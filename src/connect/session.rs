@@ -205,10 +205,68 @@ impl Connection {
         &mut self,
         query: &sql::Read,
         params: &[&dyn ToSql],
+        on: impl FnMut(usize, Option<tiberius::Row>) -> Result<()>,
+    ) -> Result<u64> {
+        self.drain(query.text(), params, on).await
+    }
+
+    /// Runs a read-only batch and hands its answer to `on` as it arrives:
+    /// [`Streamed::Set`] at the start of each result set, then its rows.
+    /// Nothing is collected, so memory stays bounded however many rows the
+    /// batch returns. A statement that fails sends no result set, and the
+    /// server's error is returned only once the whole answer is read, so
+    /// `on` may have seen the later result sets under shifted numbers:
+    /// what it built is to be dropped when this returns an error. A read blocked past the lock timeout comes back as
+    /// [`DbError::Blocked`], as with [`Connection::results`].
+    pub async fn each(
+        &mut self,
+        query: &sql::Read,
+        params: &[&dyn ToSql],
+        on: impl FnMut(Streamed) -> Result<()>,
+    ) -> Result<()> {
+        match self.each_text(query.text(), params, on).await {
+            Err(e) if code(&e) == Some(LOCK_TIMEOUT) => Err(self.blocked().await.into()),
+            r => r,
+        }
+    }
+
+    /// [`Connection::each`] for any statement text: each row typed as the
+    /// tool's own values.
+    async fn each_text(
+        &mut self,
+        text: &str,
+        params: &[&dyn ToSql],
+        mut on: impl FnMut(Streamed) -> Result<()>,
+    ) -> Result<()> {
+        self.drain(text, params, |set, row| match row {
+            None => on(Streamed::Set(set)),
+            Some(r) => {
+                let values = r
+                    .into_iter()
+                    .map(DbValue::from_column)
+                    .collect::<Result<Vec<_>, _>>()?;
+                on(Streamed::Row(set, Row { values }))
+            }
+        })
+        .await
+        .map(|_| ())
+    }
+
+    /// Sends `text` and reads its whole answer, handing `on` the start of
+    /// each result set (`None`) and each row, with the set's number;
+    /// returns the number of rows. After the first error (a server error,
+    /// or `on` refusing a row) the rest of the answer is still read, and
+    /// dropped: a statement that fails does not end the batch on the
+    /// server, and what it still sends must not be taken for the next
+    /// request's answer.
+    async fn drain(
+        &mut self,
+        text: &str,
+        params: &[&dyn ToSql],
         mut on: impl FnMut(usize, Option<tiberius::Row>) -> Result<()>,
     ) -> Result<u64> {
         use futures_util::StreamExt;
-        let (mut stream, started) = self.open(query.text(), params).await?;
+        let (mut stream, started) = self.open(text, params).await?;
         let mut n = 0u64;
         let mut first_error: Option<anyhow::Error> = None;
         while let Some(item) = stream.next().await {
@@ -232,69 +290,6 @@ impl Connection {
         match first_error {
             Some(e) => Err(e),
             None => Ok(n),
-        }
-    }
-
-    /// Runs a read-only batch and hands its answer to `on` as it arrives:
-    /// [`Streamed::Set`] at the start of each result set, then its rows.
-    /// Nothing is collected, so memory stays bounded however many rows the
-    /// batch returns. A statement that fails sends no result set, and the
-    /// server's error is returned only once the whole answer is read, so
-    /// `on` may have seen the later result sets under shifted numbers:
-    /// what it built is to be dropped when this returns an error. A read blocked past the lock timeout comes back as
-    /// [`DbError::Blocked`], as with [`Connection::results`].
-    pub async fn each(
-        &mut self,
-        query: &sql::Read,
-        params: &[&dyn ToSql],
-        on: impl FnMut(Streamed) -> Result<()>,
-    ) -> Result<()> {
-        match self.each_text(query.text(), params, on).await {
-            Err(e) if code(&e) == Some(LOCK_TIMEOUT) => Err(self.blocked().await.into()),
-            r => r,
-        }
-    }
-
-    async fn each_text(
-        &mut self,
-        text: &str,
-        params: &[&dyn ToSql],
-        mut on: impl FnMut(Streamed) -> Result<()>,
-    ) -> Result<()> {
-        use futures_util::StreamExt;
-        let (mut stream, started) = self.open(text, params).await?;
-        let mut n = 0usize;
-        // After the first error (a server error, or `on` refusing a row)
-        // the rest of the answer is still read, and dropped: a statement
-        // that fails does not end the batch on the server, and what it
-        // still sends must not be taken for the next request's answer.
-        let mut first_error: Option<anyhow::Error> = None;
-        while let Some(item) = stream.next().await {
-            if first_error.is_some() {
-                continue;
-            }
-            let handled = match item.map_err(server_error) {
-                Err(e) => Err(e),
-                Ok(tiberius::QueryItem::Metadata(m)) => on(Streamed::Set(m.result_index())),
-                Ok(tiberius::QueryItem::Row(r)) => {
-                    let set = r.result_index();
-                    n += 1;
-                    r.into_iter()
-                        .map(DbValue::from_column)
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(anyhow::Error::from)
-                        .and_then(|values| on(Streamed::Row(set, Row { values })))
-                }
-            };
-            if let Err(e) = handled {
-                first_error = Some(e);
-            }
-        }
-        drop(stream);
-        self.answered(started, n);
-        match first_error {
-            Some(e) => Err(e),
-            None => Ok(()),
         }
     }
 

@@ -53,10 +53,10 @@ pub struct Summary {
 
 /// Takes a snapshot of the connected database into `out`, in a number of
 /// requests that does not grow with the tables: where (the server, unless
-/// `options` knows it), how
-/// and what (whether SNAPSHOT isolation is allowed, and the catalog, in one
-/// batch), BEGIN, every table's rows (one batch, streamed table by table
-/// into the files), and the end of the transaction.
+/// `options` knows it); how and what (whether SNAPSHOT isolation is
+/// allowed, and the catalog, in one batch); BEGIN; every table's rows (one
+/// batch, streamed table by table into the files); and the end of the
+/// transaction.
 pub async fn take(conn: &mut Connection, out: &Path, options: &Options) -> Result<Summary> {
     let staging = files::stage(out, options.force)?;
     let info = match &options.server {
