@@ -187,6 +187,20 @@ fn spawn_fix(
         .unwrap()
 }
 
+/// Runs `fix --yes` in `dir`, presses Ctrl-C (SIGINT) 1.2 s in, and
+/// returns what the tool printed and its exit status.
+#[cfg(unix)]
+fn interrupted_fix(sb: &rgs_sandbox::Sandbox, dir: &std::path::Path) -> std::process::Output {
+    let child = spawn_fix(sb, dir, &[]);
+    std::thread::sleep(Duration::from_millis(1200));
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    child.wait_with_output().unwrap()
+}
+
 #[cfg(unix)]
 #[test]
 fn ctrl_c_during_fix_rolls_back_and_exits_4() {
@@ -198,14 +212,7 @@ fn ctrl_c_during_fix_rolls_back_and_exits_4() {
     sb.arm(Fault::parse(&format!("delay@{}:3000", begin + 1)).unwrap());
     let before = snapshot(&sb);
     let dir = tempfile::tempdir().unwrap();
-    let child = spawn_fix(&sb, dir.path(), &[]);
-    std::thread::sleep(Duration::from_millis(1200));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
+    let out = interrupted_fix(&sb, dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
     assert!(
@@ -228,14 +235,7 @@ fn ctrl_c_during_commit_says_the_fix_was_committed() {
     let sb = sandbox("migrated");
     sb.arm(Fault::parse(&format!("delay@{commit}:3000")).unwrap());
     let dir = tempfile::tempdir().unwrap();
-    let child = spawn_fix(&sb, dir.path(), &[]);
-    std::thread::sleep(Duration::from_millis(1200));
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let out = child.wait_with_output().unwrap();
+    let out = interrupted_fix(&sb, dir.path());
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(
