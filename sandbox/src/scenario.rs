@@ -63,23 +63,24 @@ pub fn lookup(name: &str) -> anyhow::Result<&'static str> {
 /// valid routing settings. The table must exist (`schema.sql`).
 ///
 /// One SQLite statement writes them all (T-SQL batches would take minutes
-/// for a million rows), and the IDs share a random prefix and end in a
-/// counter, so they ascend in uniqueidentifier order (whose most
-/// significant part is the last group): each goes at the end of the
-/// primary key's B-tree, found without a search.
+/// for a million rows), in the engine's stored form of a GUID (see
+/// `engine::datatype`): the IDs share a random GUID but for their last
+/// group, a counter, so they ascend in uniqueidentifier order (whose most
+/// significant part is the last group, the first 12 digits of the stored
+/// form): each goes at the end of the primary key's B-tree, found without
+/// a search.
 pub fn add_extra_objects(engine: &Engine, database: &str, n: u64) -> anyhow::Result<()> {
     if n == 0 {
         return Ok(());
     }
     let conn = engine.raw_connection(database)?;
-    let prefix = uuid::Uuid::new_v4().hyphenated().to_string().to_uppercase();
-    // `XXXXXXXX-XXXX-XXXX-XXXX-`: all but the last group.
-    let prefix = &prefix[..24];
+    // All but the last group, which the counter takes.
+    let tail = crate::engine::guid_store_tail(&uuid::Uuid::new_v4());
     conn.execute(
         "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < ?1) \
          INSERT INTO \"dbo.AgentGroups\" (ID, Name, Description, RoutingMethod, AgentAlertTime, ParticipationPolicy, OwnerPoolId) \
-         SELECT printf('%s%012X', ?2, ?3 + i), printf('Extra Group %07d', i), NULL, i % 4, 20, i % 2, NULL FROM n",
-        rusqlite::params![n as i64, prefix, 0xF000_0000_0000_i64],
+         SELECT printf('%012X%s', ?3 + i, ?2), printf('Extra Group %07d', i), NULL, i % 4, 20, i % 2, NULL FROM n",
+        rusqlite::params![n as i64, tail, 0xF000_0000_0000_i64],
     )?;
     Ok(())
 }

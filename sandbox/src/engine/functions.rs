@@ -8,7 +8,7 @@
 //! session reports SQL Server's error rather than SQLite's text.
 
 use super::catalog::split_name;
-use super::datatype::{self, convert, guid_text, DeclType, Mode};
+use super::datatype::{self, convert, guid_store, DeclType, Mode};
 use super::errors;
 use crate::types::SqlError;
 use rusqlite::functions::{Context, FunctionFlags};
@@ -62,7 +62,6 @@ fn text_arg(ctx: &Context<'_>, i: usize) -> Option<String> {
 
 /// Registers the functions and collations on a new connection.
 pub(crate) fn register(conn: &Connection, shared: Arc<FnShared>) -> rusqlite::Result<()> {
-    datatype::register_guid_collation(conn)?;
     for (name, cmp) in super::collation::sqlite_collations() {
         conn.create_collation(name, cmp)?;
     }
@@ -138,7 +137,7 @@ fn register_conversions(conn: &Connection, shared: &Arc<FnShared>) -> rusqlite::
 fn register_clock(conn: &Connection) -> rusqlite::Result<()> {
     let volatile = FunctionFlags::SQLITE_UTF8;
     conn.create_scalar_function("sbx_newid", 0, volatile, |_| {
-        Ok(guid_text(&uuid::Uuid::new_v4()))
+        Ok(guid_store(&uuid::Uuid::new_v4()))
     })?;
 
     // sbx_now('utc' | 'local'): the current time as stored text.

@@ -25,6 +25,7 @@ mod session;
 mod translate;
 mod version;
 
+pub(crate) use datatype::{guid_store_tail, stored_guid};
 pub use errors::CANCELLED;
 pub(crate) use session::bulk_premature_end;
 pub use version::{ProductVersion, DEFAULT_VERSION};
@@ -157,6 +158,7 @@ fn init_file(path: &Path) -> anyhow::Result<(bool, chrono::NaiveDateTime)> {
     let conn = rusqlite::Connection::open(path)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     let _: String = conn.query_row("PRAGMA journal_mode=WAL", [], |r| r.get(0))?;
+    refuse_display_text_guids(&conn, path)?;
     let user_tables: i64 = conn.query_row(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' AND name <> ?1",
         [catalog::META_TABLE],
@@ -168,6 +170,25 @@ fn init_file(path: &Path) -> anyhow::Result<(bool, chrono::NaiveDateTime)> {
     ))?;
     let created = created::database_created(&conn)?;
     Ok((user_tables == 0, created))
+}
+
+/// Refuses a database file made by a sandbox that stored uniqueidentifier
+/// values as display text under a `GUID` collation (its columns say
+/// `COLLATE GUID`): this one stores them in another form (see
+/// `datatype`), and the two would not find each other's keys.
+fn refuse_display_text_guids(conn: &rusqlite::Connection, path: &Path) -> anyhow::Result<()> {
+    let old: i64 = conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE sql LIKE '%COLLATE GUID%'",
+        [],
+        |r| r.get(0),
+    )?;
+    if old > 0 {
+        anyhow::bail!(
+            "{} was made by an earlier version of the sandbox, which stored uniqueidentifier values in another form; make it again (start the sandbox with a new --db-file)",
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// All databases of one sandbox. Cheap to clone; shared by every connection.

@@ -329,9 +329,11 @@ fn put_other(out: &mut Vec<u8>, t: SqlType, v: &Value) -> Result<(), SqlError> {
             out.push(16);
             out.extend_from_slice(&guid_wire_bytes(*g.as_bytes()));
         }
-        (SqlType::UniqueIdentifier, Value::Text(s)) => match uuid::Uuid::parse_str(s.trim()) {
-            Ok(g) => return put_value(out, t, &Value::Guid(g)),
-            Err(_) => return Err(SqlError::new(
+        (SqlType::UniqueIdentifier, Value::Text(s)) => match crate::engine::stored_guid(
+            s.as_bytes(),
+        ) {
+            Some(g) => return put_value(out, t, &Value::Guid(g)),
+            None => return Err(SqlError::new(
                 8169,
                 "Conversion failed when converting from a character string to uniqueidentifier.",
             )),

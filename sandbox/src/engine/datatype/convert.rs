@@ -1,7 +1,7 @@
 //! Conversions between SQL Server types (CAST, CONVERT, assignment), with
 //! SQL Server's errors: 245, 8114, 8115, 8152, 241...
 
-use super::guid::{guid_text, parse_guid};
+use super::guid::{guid_store, guid_text, parse_guid, stored_guid};
 use super::storage::{format_datetime, parse_datetime};
 use super::{family, DeclType, Family};
 use crate::engine::errors;
@@ -235,20 +235,25 @@ fn to_float(v: ValueRef<'_>, c: &Conv<'_>) -> Result<SqlVal, SqlError> {
     }
 }
 
-/// To uniqueidentifier: from its text, or its 16 bytes.
+/// To uniqueidentifier: from its text, or its 16 bytes; a value that is
+/// one already is read in its stored form.
 fn to_guid(v: ValueRef<'_>, c: &Conv<'_>) -> Result<SqlVal, SqlError> {
     match v {
         ValueRef::Text(t) => {
-            let s = String::from_utf8_lossy(t);
-            match parse_guid(&s) {
-                Some(g) => Ok(SqlVal::Text(guid_text(&g))),
+            let g = if c.src_family == Family::Guid {
+                stored_guid(t)
+            } else {
+                parse_guid(&String::from_utf8_lossy(t))
+            };
+            match g {
+                Some(g) => Ok(SqlVal::Text(guid_store(&g))),
                 None => Err(errors::guid_conversion()),
             }
         }
         ValueRef::Blob(b) if b.len() == 16 => {
             let mut a = [0u8; 16];
             a.copy_from_slice(b);
-            Ok(SqlVal::Text(guid_text(&uuid::Uuid::from_bytes_le(a))))
+            Ok(SqlVal::Text(guid_store(&uuid::Uuid::from_bytes_le(a))))
         }
         _ => Err(clash(c.src, c.target, c.mode)),
     }
@@ -263,13 +268,14 @@ fn to_string(v: ValueRef<'_>, c: &Conv<'_>, n: Option<u16>) -> Result<SqlVal, Sq
         ValueRef::Real(f) => format_float(f),
         ValueRef::Text(t) => {
             let s = String::from_utf8_lossy(t).into_owned();
-            if c.src_family == Family::Time {
-                match parse_datetime(&s) {
+            match c.src_family {
+                Family::Time => match parse_datetime(&s) {
                     Some(dt) => format_datetime_style(&dt, c.src, c.style),
                     None => s,
-                }
-            } else {
-                s
+                },
+                // The display form, from the stored one.
+                Family::Guid => stored_guid(t).map_or(s, |g| guid_text(&g)),
+                _ => s,
             }
         }
         ValueRef::Blob(b) => {
@@ -343,7 +349,7 @@ fn to_binary(v: ValueRef<'_>, c: &Conv<'_>, n: Option<u16>) -> Result<SqlVal, Sq
         ValueRef::Text(t) => {
             let s = String::from_utf8_lossy(t);
             if c.src_family == Family::Guid {
-                match parse_guid(&s) {
+                match stored_guid(t) {
                     Some(g) => g.to_bytes_le().to_vec(),
                     None => s.as_bytes().to_vec(),
                 }

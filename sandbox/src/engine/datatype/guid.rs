@@ -1,15 +1,26 @@
-//! `uniqueidentifier` as SQLite stores it (uppercase hyphenated text) and
-//! the `GUID` collation that orders it as SQL Server does.
+//! `uniqueidentifier` as SQLite stores it: the hex digits of the GUID's
+//! bytes in SQL Server's comparison order (bytes 10-15, 8-9, then 7-6, 5-4
+//! and 3-0 of the display form), uppercase, in groups of 12-4-4-4-8
+//! (`6F9619FF-8B86-D011-B42D-00C04FC964FF` is stored as
+//! `00C04FC964FF-B42D-11D0-868B-FF19966F`), so that SQLite's own BINARY
+//! comparison of the text is SQL Server's order of the GUIDs.
 //!
-//! The collation runs for every index probe, join, sort and GROUP BY on a
-//! GUID column (about 20 times per row inserted into a million-row key),
-//! so it is registered with SQLite directly rather than through rusqlite's
-//! `create_collation`, whose wrapper re-validates both operands as UTF-8
-//! on every call, and it reads the hex digits in place without allocating.
+//! Keys, joins, GROUP BY and ORDER BY on GUID columns therefore run on
+//! `memcmp`, and an index on a GUID walks in SQL Server's order. (A GUID
+//! collation callback, which the sandbox used before, cost 30-40 % of every
+//! join over a million keys: SQLite calls it about 20 times per index
+//! probe.) The hyphens keep the text from ever reading as a number (the
+//! columns' declared type gives them NUMERIC affinity), and sit where no
+//! display text has them, so the stored form is never mistaken for a
+//! GUID's display text: only a value whose type is uniqueidentifier is
+//! read in this form.
 
-use rusqlite::{ffi, Connection};
-use std::cmp::Ordering;
-use std::ffi::{c_int, c_void};
+use std::fmt::Write as _;
+
+/// Display-byte positions (as in `Uuid::as_bytes`) in SQL Server's
+/// comparison order: the first three groups are stored little-endian, so
+/// SQL Server compares their display bytes right to left.
+const ORDER: [usize; 16] = [10, 11, 12, 13, 14, 15, 8, 9, 7, 6, 5, 4, 3, 2, 1, 0];
 
 /// Parses a GUID the way SQL Server's string conversion does: 36 characters
 /// with hyphens, optionally in braces.
@@ -32,208 +43,90 @@ pub(crate) fn guid_text(g: &uuid::Uuid) -> String {
     g.hyphenated().encode_upper(&mut buf).to_string()
 }
 
-/// Text positions of a hyphenated GUID's display bytes, in SQL Server's
-/// comparison order: the last 6 bytes, then bytes 8-9, then 7-6, 5-4 and
-/// 3-0 (the first three groups are stored little-endian, so SQL Server
-/// compares their display bytes right to left).
-const GUID_ORDER: [usize; 16] = [24, 26, 28, 30, 32, 34, 19, 21, 16, 14, 11, 9, 6, 4, 2, 0];
+/// Where the stored form has its hyphens.
+const STORED_HYPHENS: [usize; 4] = [12, 17, 22, 27];
 
-/// Where a hyphenated GUID text has its hyphens.
-const HYPHEN: [bool; 36] = {
-    let mut h = [false; 36];
-    h[8] = true;
-    h[13] = true;
-    h[18] = true;
-    h[23] = true;
-    h
-};
-
-/// Whether `b` is a hyphenated GUID text (hex digits of either case, no
-/// braces or spaces: the form the sandbox stores). Written without early
-/// exits so that the compiler checks all 36 bytes at once.
-fn is_guid_text(b: &[u8; 36]) -> bool {
-    let mut ok = true;
-    for (&c, &hyphen) in b.iter().zip(HYPHEN.iter()) {
-        let hex = (c.wrapping_sub(b'0') < 10) | ((c | 0x20).wrapping_sub(b'a') < 6);
-        ok &= if hyphen { c == b'-' } else { hex };
-    }
-    ok
-}
-
-/// Whether two 36-byte texts are the same bytes, compared a word at a
-/// time in line (`==` on the arrays calls `memcmp`, which costs more than
-/// the rest of a comparison of two random GUIDs).
-fn same(a: &[u8; 36], b: &[u8; 36]) -> bool {
-    let word = |x: &[u8; 36], at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&x[at..at + 8]);
-        u64::from_ne_bytes(w)
-    };
-    [0, 8, 16, 24, 28]
-        .iter()
-        .fold(0, |d, &at| d | (word(a, at) ^ word(b, at)))
-        == 0
-}
-
-/// The value of a hex digit already known to be one (either case).
-fn nibble(c: u8) -> u8 {
-    (c & 0x0F) + 9 * (c >> 6)
-}
-
-/// Compares two GUID texts already known to be well formed, display byte
-/// by display byte in SQL Server's order; usually the first byte decides.
-fn cmp_valid(a: &[u8; 36], b: &[u8; 36]) -> Ordering {
-    for &p in &GUID_ORDER {
-        let x = nibble(a[p]) << 4 | nibble(a[p + 1]);
-        let y = nibble(b[p]) << 4 | nibble(b[p + 1]);
-        if x != y {
-            return x.cmp(&y);
+/// A GUID in the stored form (see the module's documentation).
+pub(crate) fn guid_store(g: &uuid::Uuid) -> String {
+    let b = g.as_bytes();
+    let mut s = String::with_capacity(36);
+    for &i in &ORDER {
+        if STORED_HYPHENS.contains(&s.len()) {
+            s.push('-');
         }
+        let _ = write!(s, "{:02X}", b[i]);
     }
-    Ordering::Equal
+    s
 }
 
-/// The comparison key of a GUID's text in the stored form; None for any
-/// other text. Keys compare as SQL Server compares the GUIDs.
-fn order_key(b: &[u8; 36]) -> Option<u128> {
-    is_guid_text(b).then(|| {
-        GUID_ORDER.iter().fold(0u128, |k, &p| {
-            k << 8 | u128::from(nibble(b[p]) << 4 | nibble(b[p + 1]))
-        })
+/// The stored form of a GUID but its first 12 digits (its last display
+/// group, bytes 10-15, the most significant in SQL Server's order).
+pub(crate) fn guid_store_tail(g: &uuid::Uuid) -> String {
+    guid_store(g)[12..].to_string()
+}
+
+/// The hex digits of a text in the stored form (uppercase only: the form
+/// the sandbox writes), or None.
+fn stored_digits(text: &[u8]) -> Option<impl Iterator<Item = u8> + '_> {
+    let b = <&[u8; 36]>::try_from(text).ok()?;
+    let shaped = b.iter().enumerate().all(|(i, &c)| {
+        if STORED_HYPHENS.contains(&i) {
+            c == b'-'
+        } else {
+            c.is_ascii_digit() || (b'A'..=b'F').contains(&c)
+        }
+    });
+    shaped.then(|| {
+        b.iter()
+            .filter(|&&c| c != b'-')
+            .map(|&c| hex(c).unwrap_or(0))
     })
 }
 
-/// Orders GUID texts as SQL Server orders `uniqueidentifier` values (see
-/// [`GUID_ORDER`]); case-insensitive. Texts that are not GUIDs (a stored
-/// value never is one; braces or spaces around one are read as SQL Server
-/// converts them) compare case-insensitively after GUIDs.
-pub(crate) fn guid_cmp_bytes(a: &[u8], b: &[u8]) -> Ordering {
-    if let (Ok(x), Ok(y)) = (<&[u8; 36]>::try_from(a), <&[u8; 36]>::try_from(b)) {
-        if same(x, y) {
-            // Equal bytes are equal texts, GUIDs or not; the common case of
-            // GROUP BY and of a key compared with a parameter.
-            return Ordering::Equal;
-        }
-        if is_guid_text(x) && is_guid_text(y) {
-            return cmp_valid(x, y);
-        }
+/// The value of a hex digit (either case), or None.
+fn hex(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
     }
-    slow_cmp(a, b)
 }
 
-/// The 16 bytes (display order) of a GUID's text: read in place from the
-/// stored form, parsed (as SQL Server converts text) from any other.
+/// A GUID read from text in the stored form, or None.
+fn from_stored(text: &[u8]) -> Option<uuid::Uuid> {
+    let digits: Vec<u8> = stored_digits(text)?.collect();
+    let mut g = [0u8; 16];
+    for (k, &i) in ORDER.iter().enumerate() {
+        g[i] = digits[2 * k] << 4 | digits[2 * k + 1];
+    }
+    Some(uuid::Uuid::from_bytes(g))
+}
+
+/// The GUID a value of type uniqueidentifier holds: its stored form, or
+/// (for values that reach a GUID's place as text, e.g. a catalog row or a
+/// VALUES list that mixes types) the display text SQL Server converts.
+pub(crate) fn stored_guid(text: &[u8]) -> Option<uuid::Uuid> {
+    from_stored(text).or_else(|| std::str::from_utf8(text).ok().and_then(parse_guid))
+}
+
+/// The 16 bytes (display order) of a uniqueidentifier value's text (see
+/// [`stored_guid`]).
 pub(crate) fn guid_bytes(text: &[u8]) -> Option<[u8; 16]> {
-    match <&[u8; 36]>::try_from(text) {
-        Ok(b) if is_guid_text(b) => {
-            let mut g = [0u8; 16];
-            let digits = b.iter().filter(|&&c| c != b'-');
-            for (i, c) in digits.enumerate() {
-                g[i / 2] |= nibble(*c) << (4 * (1 - i % 2));
-            }
-            Some(g)
-        }
-        _ => parse_guid(&String::from_utf8_lossy(text)).map(|g| *g.as_bytes()),
-    }
+    stored_guid(text).map(|g| *g.as_bytes())
 }
 
-/// A key that orders texts as [`guid_cmp_bytes`] does, as far as a number
-/// can: GUIDs by their order key, any other text last (u128::MAX, which
-/// ties with the greatest GUID; the comparison decides ties).
-pub(crate) fn guid_sort_key(text: &[u8]) -> u128 {
-    let parsed = || {
-        let g = parse_guid(&String::from_utf8_lossy(text))?;
-        let mut canonical = [0u8; 36];
-        g.hyphenated().encode_upper(&mut canonical);
-        order_key(&canonical)
-    };
-    <&[u8; 36]>::try_from(text)
-        .ok()
-        .and_then(order_key)
-        .or_else(parsed)
-        .unwrap_or(u128::MAX)
-}
-
-/// [`guid_cmp_bytes`] for operands at least one of which is not in the
-/// stored form.
-fn slow_cmp(a: &[u8], b: &[u8]) -> Ordering {
-    if a == b {
-        return Ordering::Equal;
-    }
-    let key = |s: &[u8]| -> Option<u128> {
-        let g = parse_guid(&String::from_utf8_lossy(s))?;
-        let mut text = [0u8; 36];
-        g.hyphenated().encode_upper(&mut text);
-        order_key(&text)
-    };
-    match (key(a), key(b)) {
-        (Some(x), Some(y)) => x.cmp(&y),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => String::from_utf8_lossy(a)
-            .to_lowercase()
-            .cmp(&String::from_utf8_lossy(b).to_lowercase()),
-    }
-}
-
-/// [`guid_cmp_bytes`] on text.
-#[cfg(test)]
-pub(crate) fn guid_cmp(a: &str, b: &str) -> Ordering {
-    guid_cmp_bytes(a.as_bytes(), b.as_bytes())
-}
-
-/// SQLite's comparison callback for the `GUID` collation.
-unsafe extern "C" fn guid_collate(
-    _: *mut c_void,
-    n1: c_int,
-    p1: *const c_void,
-    n2: c_int,
-    p2: *const c_void,
-) -> c_int {
-    let bytes = |n: c_int, p: *const c_void| -> &[u8] {
-        if n <= 0 || p.is_null() {
-            &[]
-        } else {
-            // SAFETY: SQLite passes `n` readable bytes at `p`, alive for
-            // the duration of the call.
-            unsafe { std::slice::from_raw_parts(p.cast::<u8>(), n as usize) }
-        }
-    };
-    let (a, b) = (bytes(n1, p1), bytes(n2, p2));
-    // A panic must not unwind into SQLite; none is expected here.
-    match std::panic::catch_unwind(|| guid_cmp_bytes(a, b)) {
-        Ok(Ordering::Less) => -1,
-        Ok(Ordering::Equal) => 0,
-        Ok(Ordering::Greater) => 1,
-        Err(_) => 0,
-    }
-}
-
-/// Registers the `GUID` collation on a connection.
-pub(crate) fn register_collation(conn: &Connection) -> rusqlite::Result<()> {
-    // SAFETY: the handle is the live connection's; the callback keeps no
-    // state (null user data, no destructor) and the name is a C string
-    // SQLite copies.
-    let rc = unsafe {
-        ffi::sqlite3_create_collation_v2(
-            conn.handle(),
-            c"GUID".as_ptr(),
-            ffi::SQLITE_UTF8,
-            std::ptr::null_mut(),
-            Some(guid_collate),
-            None,
-        )
-    };
-    if rc == ffi::SQLITE_OK {
-        Ok(())
-    } else {
-        Err(rusqlite::Error::SqliteFailure(ffi::Error::new(rc), None))
-    }
+/// A number ordering stored GUIDs as SQLite orders their text (the 32
+/// digits read as one number); 0 for any other text, which the comparison
+/// then orders.
+pub(crate) fn stored_sort_key(text: &[u8]) -> u128 {
+    stored_digits(text).map_or(0, |d| d.fold(0u128, |k, x| k << 4 | u128::from(x)))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::cmp::Ordering;
 
     /// SQL Server's order from the GUID's bytes (display order in
     /// `as_bytes`): bytes 10-15, 8-9, then 6-7, 4-5, 0-3 as stored, that
@@ -250,11 +143,11 @@ mod tests {
     }
 
     #[test]
-    fn order_matches_the_byte_groups_in_either_case() {
+    fn the_stored_forms_byte_order_is_sql_servers_order() {
         for i in 0..5000 {
             let a = uuid::Uuid::new_v4();
-            // Every other pair differs in one byte only, so that later
-            // byte groups decide too.
+            // Every other pair differs in one byte only, so that every
+            // byte group gets to decide.
             let b = if i % 2 == 0 {
                 uuid::Uuid::new_v4()
             } else {
@@ -262,82 +155,89 @@ mod tests {
                 x[i % 16] = x[i % 16].wrapping_add(1 + (i % 7) as u8);
                 uuid::Uuid::from_bytes(x)
             };
-            let (au, bu) = (guid_text(&a), guid_text(&b));
-            let (al, bl) = (au.to_lowercase(), bu.to_lowercase());
-            let want = reference(&a, &b);
-            assert_eq!(guid_cmp(&au, &bu), want, "{au} {bu}");
-            assert_eq!(guid_cmp(&al, &bu), want, "{al} {bu}");
-            assert_eq!(guid_cmp(&au, &bl), want, "{au} {bl}");
-            assert_eq!(guid_cmp(&au, &al), Ordering::Equal);
-            assert_eq!(guid_cmp(&format!("{{{al}}}"), &bu), want, "{al} {bu}");
-            assert_eq!(guid_bytes(al.as_bytes()), Some(*a.as_bytes()));
-            assert_eq!(guid_bytes(bu.as_bytes()), Some(*b.as_bytes()));
-            let keys = (guid_sort_key(al.as_bytes()), guid_sort_key(bu.as_bytes()));
-            assert_eq!(keys.0.cmp(&keys.1), want, "{al} {bu}");
+            let (sa, sb) = (guid_store(&a), guid_store(&b));
+            assert_eq!(
+                sa.as_bytes().cmp(sb.as_bytes()),
+                reference(&a, &b),
+                "{a} {b}"
+            );
+            assert_eq!(
+                stored_sort_key(sa.as_bytes()).cmp(&stored_sort_key(sb.as_bytes())),
+                reference(&a, &b)
+            );
+            assert_eq!(stored_guid(sa.as_bytes()), Some(a));
+            assert_eq!(guid_bytes(sb.as_bytes()), Some(*b.as_bytes()));
+            assert_eq!(&sa[12..], guid_store_tail(&a));
         }
     }
 
     #[test]
-    fn other_texts_come_after_guids_case_insensitively() {
-        let g = "6F9619FF-8B86-D011-B42D-00C04FC964FF";
-        for other in [
-            "6F9619FF-8B86-D011-B42D-00C04FC964FG",
-            "6F9619FF-8B86-D011-B42D_00C04FC964FF",
-            "zzz",
-            "",
+    fn display_text_is_read_too_but_bare_or_lowercase_digits_are_not_a_display_guid() {
+        let g = parse_guid("6F9619FF-8B86-D011-B42D-00C04FC964FF").unwrap();
+        assert_eq!(guid_store(&g), "00C04FC964FF-B42D-11D0-868B-FF19966F");
+        for text in [
+            "6F9619FF-8B86-D011-B42D-00C04FC964FF",
+            "6f9619ff-8b86-d011-b42d-00c04fc964ff",
+            "{6F9619FF-8B86-D011-B42D-00C04FC964FF}",
+            "00C04FC964FF-B42D-11D0-868B-FF19966F",
         ] {
-            assert_eq!(guid_cmp(g, other), Ordering::Less, "{other}");
-            assert_eq!(guid_cmp(other, g), Ordering::Greater, "{other}");
+            assert_eq!(stored_guid(text.as_bytes()), Some(g), "{text}");
         }
-        assert_eq!(guid_sort_key(b"zzz"), u128::MAX);
-        assert_eq!(
-            guid_sort_key(format!("{{{g}}}").as_bytes()),
-            guid_sort_key(g.as_bytes())
-        );
-        assert_eq!(guid_cmp("abc", "ABC"), Ordering::Equal);
-        // Texts of GUID length that differ only in their last byte.
-        let (x, y) = (format!("{}x", &g[..35]), format!("{}y", &g[..35]));
-        assert_eq!(guid_cmp(&x, &y), Ordering::Less);
-        assert_eq!(guid_cmp(&x, &x.clone()), Ordering::Equal);
-        assert_eq!(guid_cmp("abc", "abd"), Ordering::Less);
-        assert_eq!(guid_cmp(&format!(" {g} "), g), Ordering::Equal);
+        // The stored form is not a display text; it is read only where a
+        // uniqueidentifier is expected, and only as the sandbox writes it.
+        assert_eq!(parse_guid("00C04FC964FF-B42D-11D0-868B-FF19966F"), None);
+        assert!(uuid::Uuid::parse_str("00C04FC964FF-B42D-11D0-868B-FF19966F").is_err());
+        assert_eq!(stored_guid(b"00c04fc964ff-b42d-11d0-868b-ff19966f"), None);
+        assert_eq!(stored_guid(b"00C04FC964FF-B42D-11D0-868B-FF19966G"), None);
+        assert_eq!(stored_guid(b"00C04FC964FFB42D11D0868BFF19966F"), None);
+        assert_eq!(stored_guid(b"zzz"), None);
+        assert_eq!(stored_sort_key(b"zzz"), 0);
+        assert_eq!(guid_text(&g), "6F9619FF-8B86-D011-B42D-00C04FC964FF");
     }
 
     #[test]
-    fn sqlite_orders_and_finds_with_the_registered_collation() {
-        let conn = Connection::open_in_memory().unwrap();
-        register_collation(&conn).unwrap();
-        conn.execute_batch(
-            "CREATE TABLE k (id TEXT COLLATE GUID PRIMARY KEY);
-             INSERT INTO k VALUES ('00000000-0000-0000-0000-000000000001'),
-                                  ('00000001-0000-0000-0000-000000000000'),
-                                  ('00000000-0000-0000-0100-000000000000');",
-        )
-        .unwrap();
+    fn sqlite_orders_and_finds_the_stored_form_without_a_collation() {
+        let conn = rusqlite::Connection::open_in_memory().unwrap();
+        // Declared as the sandbox declares it: NUMERIC affinity, which
+        // would turn digits alone into a number.
+        conn.execute_batch("CREATE TABLE k (id uniqueidentifier PRIMARY KEY);")
+            .unwrap();
+        let shown = [
+            "00000000-0000-0000-0000-000000000001",
+            "00000001-0000-0000-0000-000000000000",
+            "00000000-0000-0000-0100-000000000000",
+            "00000000-0100-0000-0000-000000000000",
+        ];
+        for s in shown {
+            conn.execute(
+                "INSERT INTO k VALUES (?1)",
+                [guid_store(&parse_guid(s).unwrap())],
+            )
+            .unwrap();
+        }
+        let texts: i64 = conn
+            .query_row(
+                "SELECT count(*) FROM k WHERE typeof(id) = 'text'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(texts, 4, "every stored GUID stays text");
         let ids: Vec<String> = conn
             .prepare("SELECT id FROM k ORDER BY id")
             .unwrap()
-            .query_map([], |r| r.get(0))
+            .query_map([], |r| r.get::<_, String>(0))
             .unwrap()
-            .collect::<Result<_, _>>()
-            .unwrap();
+            .map(|s| guid_text(&stored_guid(s.unwrap().as_bytes()).unwrap()))
+            .collect();
         assert_eq!(
             ids,
             [
                 "00000001-0000-0000-0000-000000000000",
+                "00000000-0100-0000-0000-000000000000",
                 "00000000-0000-0000-0100-000000000000",
                 "00000000-0000-0000-0000-000000000001",
             ]
         );
-        conn.execute(
-            "INSERT INTO k VALUES ('ABCDEF00-0000-0000-0000-000000000000')",
-            [],
-        )
-        .unwrap();
-        let dup = conn.execute(
-            "INSERT INTO k VALUES ('abcdef00-0000-0000-0000-000000000000')",
-            [],
-        );
-        assert!(dup.is_err(), "the key is unique under the collation");
     }
 }

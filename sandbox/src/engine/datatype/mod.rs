@@ -4,7 +4,7 @@
 //!
 //! Storage representation (what a SQLite column or expression holds):
 //! integer types and `bit` as INTEGER, `float` as REAL, `uniqueidentifier` as
-//! uppercase canonical TEXT, strings as TEXT, date/time types as TEXT
+//! TEXT of 32 hex digits in SQL Server's comparison order (see `guid`), strings as TEXT, date/time types as TEXT
 //! `YYYY-MM-DD HH:MM:SS.fffffff` (always 7 fraction digits, so that text order
 //! is time order), `varbinary` as BLOB.
 
@@ -19,12 +19,7 @@ mod storage;
 mod tests;
 
 pub(crate) use convert::{convert, Mode};
-#[cfg(test)]
-use guid::guid_cmp;
-pub(crate) use guid::{
-    guid_bytes, guid_cmp_bytes, guid_sort_key, guid_text,
-    register_collation as register_guid_collation,
-};
+pub(crate) use guid::{guid_bytes, guid_store, guid_store_tail, stored_guid, stored_sort_key};
 pub(crate) use storage::{
     ci_cmp, format_datetime, from_storage, literal, param_storage, parse_datetime, quote_ident,
     quote_str, to_storage,
@@ -222,10 +217,10 @@ impl DeclType {
     }
 
     /// The SQLite collation that gives SQL Server's comparison semantics
-    /// (case-insensitive strings; GUIDs in SQL Server's byte order).
+    /// (case-insensitive strings; GUIDs need none: their stored form
+    /// compares bytewise in SQL Server's order).
     pub fn collation(&self) -> Option<&'static str> {
         match self.ty {
-            SqlType::UniqueIdentifier => Some("GUID"),
             SqlType::NVarChar(_) | SqlType::VarChar(_) => Some("CI"),
             _ => None,
         }

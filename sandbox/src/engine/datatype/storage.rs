@@ -2,7 +2,7 @@
 //! values, reading them back, literals, quoting and the collations.
 
 use super::convert::format_float;
-use super::guid::{guid_text, parse_guid};
+use super::guid::{guid_store, parse_guid, stored_guid};
 use crate::types::{SqlType, Value};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Timelike};
 use rusqlite::types::{Value as SqlVal, ValueRef};
@@ -46,7 +46,7 @@ pub(crate) fn to_storage(v: &Value) -> SqlVal {
         Value::Bit(b) => SqlVal::Integer(*b as i64),
         Value::Int(i) => SqlVal::Integer(*i),
         Value::Float(f) => SqlVal::Real(*f),
-        Value::Guid(g) => SqlVal::Text(guid_text(g)),
+        Value::Guid(g) => SqlVal::Text(guid_store(g)),
         Value::Text(s) => SqlVal::Text(s.clone()),
         Value::DateTime(dt) => SqlVal::Text(format_datetime(dt)),
         Value::Binary(b) => SqlVal::Blob(b.clone()),
@@ -54,11 +54,11 @@ pub(crate) fn to_storage(v: &Value) -> SqlVal {
 }
 
 /// A parameter's value in storage representation for its declared type
-/// (a GUID sent as text is canonicalised).
+/// (a GUID sent as text is stored as a GUID).
 pub(crate) fn param_storage(ty: SqlType, v: &Value) -> SqlVal {
     match (ty, v) {
         (SqlType::UniqueIdentifier, Value::Text(s)) => match parse_guid(s) {
-            Some(g) => SqlVal::Text(guid_text(&g)),
+            Some(g) => SqlVal::Text(guid_store(&g)),
             None => SqlVal::Text(s.clone()),
         },
         (SqlType::DateTime | SqlType::DateTime2, Value::Text(s)) => match parse_datetime(s) {
@@ -106,7 +106,7 @@ pub(crate) fn from_storage(v: ValueRef<'_>, ty: SqlType) -> Value {
             _ => Value::Null,
         },
         SqlType::UniqueIdentifier => match v {
-            ValueRef::Text(t) => parse_guid(&text(t)).map(Value::Guid).unwrap_or(Value::Null),
+            ValueRef::Text(t) => stored_guid(t).map(Value::Guid).unwrap_or(Value::Null),
             ValueRef::Blob(b) if b.len() == 16 => {
                 let mut a = [0u8; 16];
                 a.copy_from_slice(b);
@@ -143,7 +143,7 @@ pub(crate) fn literal(v: &Value) -> String {
         Value::Bit(b) => (*b as i64).to_string(),
         Value::Int(i) => i.to_string(),
         Value::Float(f) => format!("{f:?}"),
-        Value::Guid(g) => quote_str(&guid_text(g)),
+        Value::Guid(g) => quote_str(&guid_store(g)),
         Value::Text(s) => quote_str(s),
         Value::DateTime(dt) => quote_str(&format_datetime(dt)),
         Value::Binary(b) => format!(

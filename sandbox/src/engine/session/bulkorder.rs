@@ -10,7 +10,7 @@
 
 use crate::engine::catalog::{ColumnInfo, TableInfo};
 use crate::engine::collation::Collation;
-use crate::engine::datatype::{family, guid_cmp_bytes, guid_sort_key, Family};
+use crate::engine::datatype::{family, stored_sort_key, Family};
 use rusqlite::types::Value as SqlVal;
 use std::cmp::Ordering;
 
@@ -24,7 +24,8 @@ pub(super) const RUN_VALUES: usize = 1 << 20;
 /// How one key column's stored values compare.
 #[derive(Debug, Clone, Copy)]
 enum Cmp {
-    /// uniqueidentifier: SQL Server's byte-group order.
+    /// uniqueidentifier: bytewise, as SQLite orders the stored form
+    /// (SQL Server's order), with a numeric key to sort by.
     Guid,
     /// Character data under its collation.
     Text(Collation),
@@ -95,7 +96,7 @@ impl RowOrder {
 /// does, or 0 where none is cheap (the comparison then decides).
 fn prefix(v: &SqlVal, how: Cmp) -> u128 {
     match (v, how) {
-        (SqlVal::Text(t), Cmp::Guid) => guid_sort_key(t.as_bytes()),
+        (SqlVal::Text(t), Cmp::Guid) => stored_sort_key(t.as_bytes()),
         _ => 0,
     }
 }
@@ -125,9 +126,8 @@ fn cmp_values(a: &SqlVal, b: &SqlVal, how: Cmp) -> Ordering {
             number(a).total_cmp(&number(b))
         }
         (SqlVal::Text(x), SqlVal::Text(y)) => match how {
-            Cmp::Guid => guid_cmp_bytes(x.as_bytes(), y.as_bytes()),
             Cmp::Text(c) => (c.compare())(x, y),
-            Cmp::Plain => x.cmp(y),
+            Cmp::Guid | Cmp::Plain => x.cmp(y),
         },
         (SqlVal::Blob(x), SqlVal::Blob(y)) => x.cmp(y),
         _ => class(a).cmp(&class(b)),
@@ -189,17 +189,20 @@ mod tests {
     fn rows_sort_by_the_clustered_key_in_sql_server_order() {
         // Rows carry (N, ID): the key's column is found by position.
         let order = RowOrder::of(&table(true, vec![(0, false)]), &[2, 0]).unwrap();
+        // Stored forms (see `datatype`) of 00000000-0000-0000-0000-000000000001,
+        // 00000001-0000-0000-0000-000000000000 and
+        // 00000000-0000-0000-0100-000000000000.
         let run = [
             SqlVal::Integer(0),
-            text("00000000-0000-0000-0000-000000000001"),
+            text("000000000001-0000-0000-0000-00000000"),
             SqlVal::Integer(1),
-            text("00000001-0000-0000-0000-000000000000"),
+            text("000000000000-0000-0000-0000-01000000"),
             SqlVal::Integer(2),
             SqlVal::Null,
             SqlVal::Integer(3),
-            text("00000000-0000-0000-0100-000000000000"),
+            text("000000000000-0100-0000-0000-00000000"),
             SqlVal::Integer(4),
-            text("00000001-0000-0000-0000-000000000000"),
+            text("000000000000-0000-0000-0000-01000000"),
         ];
         assert_eq!(order.sorted(&run, 2), [2, 1, 4, 3, 0]);
         let desc = RowOrder::of(&table(true, vec![(0, true)]), &[2, 0]).unwrap();

@@ -606,11 +606,11 @@ fn check_wildcard(o: &ast::WildcardAdditionalOptions) -> Result<(), SqlError> {
 }
 
 /// The SQLite collation comparisons of type `ty` use: the resolved
-/// collation for strings, SQL Server's GUID order for uniqueidentifier.
+/// collation for strings; none for the rest (a uniqueidentifier's stored
+/// form compares bytewise in SQL Server's order).
 fn collation_for(ty: SqlType, coll: Collation) -> Option<&'static str> {
     match family(ty) {
         Family::Text => Some(coll.sqlite()),
-        Family::Guid => Some("GUID"),
         _ => None,
     }
 }
