@@ -1,7 +1,7 @@
 //! Conversions between SQL Server types (CAST, CONVERT, assignment), with
 //! SQL Server's errors: 245, 8114, 8115, 8152, 241...
 
-use super::guid::{guid_store, guid_text, parse_guid, stored_guid};
+use super::guid::{guid_store, guid_text, is_stored, parse_guid, stored_guid};
 use super::storage::{format_datetime, parse_datetime};
 use super::{family, DeclType, Family};
 use crate::engine::errors;
@@ -239,6 +239,10 @@ fn to_float(v: ValueRef<'_>, c: &Conv<'_>) -> Result<SqlVal, SqlError> {
 /// one already is read in its stored form.
 fn to_guid(v: ValueRef<'_>, c: &Conv<'_>) -> Result<SqlVal, SqlError> {
     match v {
+        // Already stored (a GUID's own column, parameter or bulk value).
+        ValueRef::Text(t) if c.src_family == Family::Guid && is_stored(t) => {
+            Ok(SqlVal::Text(String::from_utf8_lossy(t).into_owned()))
+        }
         ValueRef::Text(t) => {
             let g = if c.src_family == Family::Guid {
                 stored_guid(t)

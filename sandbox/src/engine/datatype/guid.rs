@@ -15,8 +15,6 @@
 //! GUID's display text: only a value whose type is uniqueidentifier is
 //! read in this form.
 
-use std::fmt::Write as _;
-
 /// Display-byte positions (as in `Uuid::as_bytes`) in SQL Server's
 /// comparison order: the first three groups are stored little-endian, so
 /// SQL Server compares their display bytes right to left.
@@ -46,17 +44,22 @@ pub(crate) fn guid_text(g: &uuid::Uuid) -> String {
 /// Where the stored form has its hyphens.
 const STORED_HYPHENS: [usize; 4] = [12, 17, 22, 27];
 
-/// A GUID in the stored form (see the module's documentation).
+/// A GUID in the stored form (see the module's documentation). Written
+/// by table, since a bulk load stores a million of them.
 pub(crate) fn guid_store(g: &uuid::Uuid) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
     let b = g.as_bytes();
-    let mut s = String::with_capacity(36);
+    let mut out = [b'-'; 36];
+    let mut at = 0;
     for &i in &ORDER {
-        if STORED_HYPHENS.contains(&s.len()) {
-            s.push('-');
+        if STORED_HYPHENS.contains(&at) {
+            at += 1;
         }
-        let _ = write!(s, "{:02X}", b[i]);
+        out[at] = HEX[usize::from(b[i] >> 4)];
+        out[at + 1] = HEX[usize::from(b[i] & 0x0F)];
+        at += 2;
     }
-    s
+    out.iter().map(|&c| char::from(c)).collect()
 }
 
 /// The stored form of a GUID but its first 12 digits (its last display
@@ -65,37 +68,37 @@ pub(crate) fn guid_store_tail(g: &uuid::Uuid) -> String {
     guid_store(g)[12..].to_string()
 }
 
-/// The hex digits of a text in the stored form (uppercase only: the form
-/// the sandbox writes), or None.
-fn stored_digits(text: &[u8]) -> Option<impl Iterator<Item = u8> + '_> {
+/// The 32 hex digits' values of a text in the stored form (uppercase
+/// only: the form the sandbox writes), or None.
+fn stored_digits(text: &[u8]) -> Option<[u8; 32]> {
     let b = <&[u8; 36]>::try_from(text).ok()?;
-    let shaped = b.iter().enumerate().all(|(i, &c)| {
+    let mut digits = [0u8; 32];
+    let mut n = 0;
+    for (i, &c) in b.iter().enumerate() {
         if STORED_HYPHENS.contains(&i) {
-            c == b'-'
+            if c != b'-' {
+                return None;
+            }
         } else {
-            c.is_ascii_digit() || (b'A'..=b'F').contains(&c)
+            digits[n] = match c {
+                b'0'..=b'9' => c - b'0',
+                b'A'..=b'F' => c - b'A' + 10,
+                _ => return None,
+            };
+            n += 1;
         }
-    });
-    shaped.then(|| {
-        b.iter()
-            .filter(|&&c| c != b'-')
-            .map(|&c| hex(c).unwrap_or(0))
-    })
+    }
+    Some(digits)
 }
 
-/// The value of a hex digit (either case), or None.
-fn hex(c: u8) -> Option<u8> {
-    match c {
-        b'0'..=b'9' => Some(c - b'0'),
-        b'A'..=b'F' => Some(c - b'A' + 10),
-        b'a'..=b'f' => Some(c - b'a' + 10),
-        _ => None,
-    }
+/// Whether a text is in the stored form.
+pub(crate) fn is_stored(text: &[u8]) -> bool {
+    stored_digits(text).is_some()
 }
 
 /// A GUID read from text in the stored form, or None.
 fn from_stored(text: &[u8]) -> Option<uuid::Uuid> {
-    let digits: Vec<u8> = stored_digits(text)?.collect();
+    let digits = stored_digits(text)?;
     let mut g = [0u8; 16];
     for (k, &i) in ORDER.iter().enumerate() {
         g[i] = digits[2 * k] << 4 | digits[2 * k + 1];
@@ -120,7 +123,7 @@ pub(crate) fn guid_bytes(text: &[u8]) -> Option<[u8; 16]> {
 /// digits read as one number); 0 for any other text, which the comparison
 /// then orders.
 pub(crate) fn stored_sort_key(text: &[u8]) -> u128 {
-    stored_digits(text).map_or(0, |d| d.fold(0u128, |k, x| k << 4 | u128::from(x)))
+    stored_digits(text).map_or(0, |d| d.iter().fold(0u128, |k, &x| k << 4 | u128::from(x)))
 }
 
 #[cfg(test)]
