@@ -70,7 +70,47 @@ pub(super) fn compact_row(key: &[DbValue], name: Option<&str>) -> Vec<Value> {
 }
 
 /// A compact row read back for `table`, whose rows have its owners.
-pub(super) fn typed_row(table: &TableChanges, mut v: Vec<Value>) -> Result<RowChange, String> {
+pub(super) fn typed_row(table: &TableChanges, v: Vec<Value>) -> Result<RowChange, String> {
+    let raw: Vec<Raw<'_>> = v.iter().map(Raw::of).collect();
+    typed_raw_row(table, &raw)
+}
+
+/// A row's values as its line spells them: what [`typed`] reads, from
+/// parsed JSON or straight from a line's text ([`RawRowsLine`]).
+#[derive(Clone, Copy)]
+enum Raw<'a> {
+    Null,
+    Str(&'a str),
+    Int(i64),
+    /// Any other JSON value (never a valid key or name).
+    Other(&'a Value),
+}
+
+impl<'a> Raw<'a> {
+    fn of(v: &'a Value) -> Raw<'a> {
+        match v {
+            Value::Null => Raw::Null,
+            Value::String(s) => Raw::Str(s),
+            Value::Number(n) if n.as_i64().is_some() => Raw::Int(n.as_i64().unwrap_or(0)),
+            other => Raw::Other(other),
+        }
+    }
+}
+
+impl std::fmt::Display for Raw<'_> {
+    /// As JSON spells it (for messages).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Raw::Null => f.write_str("null"),
+            Raw::Str(s) => write!(f, "{}", Value::String((*s).to_string())),
+            Raw::Int(i) => write!(f, "{i}"),
+            Raw::Other(v) => write!(f, "{v}"),
+        }
+    }
+}
+
+/// [`typed_row`] over a row's values as spelled.
+fn typed_raw_row(table: &TableChanges, v: &[Raw<'_>]) -> Result<RowChange, String> {
     let n = table.key_columns.len();
     if v.len() != n + 1 {
         return Err(format!(
@@ -81,15 +121,15 @@ pub(super) fn typed_row(table: &TableChanges, mut v: Vec<Value>) -> Result<RowCh
             n + 1
         ));
     }
-    let name = match v.pop() {
-        Some(Value::String(s)) => Some(s),
-        Some(Value::Null) | None => None,
-        Some(_) => return Err("an object name that is not text".to_string()),
+    let name = match v[n] {
+        Raw::Str(s) => Some(s.to_string()),
+        Raw::Null => None,
+        _ => return Err("an object name that is not text".to_string()),
     };
-    let key = v
+    let key = v[..n]
         .iter()
         .zip(&table.key_columns)
-        .map(|(v, col)| typed(&col.type_name, v))
+        .map(|(v, col)| typed(&col.type_name, *v))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(RowChange {
         key,
@@ -132,32 +172,48 @@ fn plain(v: &DbValue) -> Value {
 }
 
 /// A plain JSON key value read back as the SQL type `type_name`.
-fn typed(type_name: &str, v: &Value) -> Result<DbValue, String> {
+fn typed(type_name: &str, v: Raw<'_>) -> Result<DbValue, String> {
     let bad = || format!("a key value {v} that is not a {type_name}");
-    let int = || v.as_i64().ok_or_else(bad);
-    Ok(match type_name.to_ascii_lowercase().as_str() {
-        "uniqueidentifier" => DbValue::Guid(
-            v.as_str()
+    let int = || match v {
+        Raw::Int(i) => Ok(i),
+        _ => Err(bad()),
+    };
+    let text = || match v {
+        Raw::Str(s) => Ok(s),
+        _ => Err(bad()),
+    };
+    let is = |t: &str| type_name.eq_ignore_ascii_case(t);
+    Ok(if is("uniqueidentifier") {
+        DbValue::Guid(
+            text()
+                .ok()
                 .and_then(|s| uuid::Uuid::parse_str(s).ok())
                 .ok_or_else(bad)?,
-        ),
-        "bit" => DbValue::Bit(match int()? {
+        )
+    } else if is("bit") {
+        DbValue::Bit(match int()? {
             0 => false,
             1 => true,
             _ => return Err(bad()),
-        }),
-        "tinyint" => DbValue::TinyInt(u8::try_from(int()?).map_err(|_| bad())?),
-        "smallint" => DbValue::SmallInt(i16::try_from(int()?).map_err(|_| bad())?),
-        "int" => DbValue::Int(i32::try_from(int()?).map_err(|_| bad())?),
-        "bigint" => DbValue::BigInt(int()?),
-        "nvarchar" | "varchar" | "nchar" | "char" | "sysname" => {
-            DbValue::Text(v.as_str().ok_or_else(bad)?.to_string())
-        }
-        other => {
-            return Err(format!(
-                "a key column of type {other}, which no journal holds"
-            ))
-        }
+        })
+    } else if is("tinyint") {
+        DbValue::TinyInt(u8::try_from(int()?).map_err(|_| bad())?)
+    } else if is("smallint") {
+        DbValue::SmallInt(i16::try_from(int()?).map_err(|_| bad())?)
+    } else if is("int") {
+        DbValue::Int(i32::try_from(int()?).map_err(|_| bad())?)
+    } else if is("bigint") {
+        DbValue::BigInt(int()?)
+    } else if ["nvarchar", "varchar", "nchar", "char", "sysname"]
+        .iter()
+        .any(|t| is(t))
+    {
+        DbValue::Text(text()?.to_string())
+    } else {
+        return Err(format!(
+            "a key column of type {}, which no journal holds",
+            type_name.to_ascii_lowercase()
+        ));
     })
 }
 
@@ -347,6 +403,42 @@ impl<'a> RawRowsLine<'a> {
         self.digest
     }
 
+    /// Its rows read for `table` as [`typed_row`] reads them, straight from
+    /// the text (which [`RawRowsLine::scan`] found spelled as the writer
+    /// spells it): no JSON value is built per row.
+    pub(super) fn typed_rows(&self, table: &TableChanges) -> Result<Vec<RowChange>, String> {
+        let mut s = Scanner {
+            b: self.raw_rows.as_bytes(),
+            i: 0,
+        };
+        let bad = || "a line of rows that could not be read again".to_string();
+        let mut out = Vec::with_capacity(self.rows);
+        let mut row: Vec<Raw<'_>> = Vec::new();
+        s.literal(b"[").ok_or_else(bad)?;
+        if s.literal(b"]").is_some() {
+            return Ok(out);
+        }
+        loop {
+            s.literal(b"[").ok_or_else(bad)?;
+            row.clear();
+            loop {
+                row.push(s.raw_value(self.raw_rows).ok_or_else(bad)?);
+                match s.peek() {
+                    Some(b',') => s.i += 1,
+                    Some(b']') => break,
+                    _ => return Err(bad()),
+                }
+            }
+            s.i += 1;
+            out.push(typed_raw_row(table, &row)?);
+            match s.peek() {
+                Some(b',') => s.i += 1,
+                Some(b']') => return Ok(out),
+                _ => return Err(bad()),
+            }
+        }
+    }
+
     /// Whether every row is `width` values (its key's and a name) with no
     /// null key value: the check [`Line::parse`]'s caller makes on parsed
     /// rows.
@@ -445,6 +537,23 @@ impl Scanner<'_> {
             .iter()
             .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
         (rest[end] == b'"').then(|| self.i += end + 1)
+    }
+
+    /// One value of a row as spelled in `text` (the scanned bytes').
+    fn raw_value<'t>(&mut self, text: &'t str) -> Option<Raw<'t>> {
+        let start = self.i;
+        match self.peek()? {
+            b'"' => {
+                self.i += 1;
+                self.plain_string_body()?;
+                text.get(start + 1..self.i - 1).map(Raw::Str)
+            }
+            b'n' => self.literal(b"null").map(|()| Raw::Null),
+            _ => {
+                self.integer(true)?;
+                text.get(start..self.i)?.parse().ok().map(Raw::Int)
+            }
+        }
     }
 
     /// One value of a row; whether it is null.
@@ -567,11 +676,20 @@ mod tests {
             ("bigint", DbValue::BigInt(1 << 40)),
             ("nvarchar", DbValue::Text("Ünïcode ]'\"".into())),
         ] {
-            assert_eq!(typed(ty, &plain(&v)).unwrap(), v, "{ty}");
+            assert_eq!(typed(ty, Raw::of(&plain(&v))).unwrap(), v, "{ty}");
+            assert_eq!(
+                typed(&ty.to_uppercase(), Raw::of(&plain(&v))).unwrap(),
+                v,
+                "{ty}"
+            );
         }
-        assert!(typed("int", &Value::from(1i64 << 40)).is_err());
-        assert!(typed("uniqueidentifier", &Value::from("nope")).is_err());
-        assert!(typed("xml", &Value::from("x")).is_err());
+        assert!(typed("int", Raw::of(&Value::from(1i64 << 40))).is_err());
+        assert!(typed("uniqueidentifier", Raw::of(&Value::from("nope"))).is_err());
+        assert_eq!(
+            typed("int", Raw::of(&Value::from("7"))).unwrap_err(),
+            "a key value \"7\" that is not a int"
+        );
+        assert!(typed("xml", Raw::of(&Value::from("x"))).is_err());
     }
 
     fn written(rows: Vec<Vec<Value>>) -> String {
@@ -607,6 +725,71 @@ mod tests {
             assert!(!raw.intact("sha256:abc"), "{text}");
             let parsed: RowsLine = serde_json::from_str(&text).unwrap();
             assert_eq!(raw.digest(), parsed.digest());
+        }
+    }
+
+    fn table(key_types: &[&str]) -> TableChanges {
+        TableChanges {
+            schema: "dbo".into(),
+            table: "T".into(),
+            owner_column: "OwnerPoolId".into(),
+            key_columns: key_types
+                .iter()
+                .enumerate()
+                .map(|(i, t)| TypedColumn {
+                    name: format!("K{i}"),
+                    type_name: (*t).into(),
+                })
+                .collect(),
+            old: DbValue::Null,
+            new: DbValue::Guid(uuid::Uuid::from_u128(1)),
+            rows: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn rows_read_from_a_lines_text_are_the_rows_parsing_it_gives() {
+        let guid = |n| DbValue::Guid(uuid::Uuid::from_u128(n));
+        for (types, rows) in [
+            (vec!["uniqueidentifier"], vec![]),
+            (
+                vec!["uniqueidentifier"],
+                vec![
+                    compact_row(&[guid(0xABC)], Some("Helpdesk [1], \"x\"")),
+                    compact_row(&[guid(u128::MAX)], None),
+                    compact_row(&[guid(7)], Some("")),
+                ],
+            ),
+            (
+                vec!["int", "nvarchar"],
+                vec![
+                    compact_row(
+                        &[DbValue::Int(-5), DbValue::Text("Ünïcode ]'/,".into())],
+                        None,
+                    ),
+                    compact_row(&[DbValue::Int(0), DbValue::Text(String::new())], Some("y")),
+                ],
+            ),
+            (
+                vec!["BIGINT"],
+                vec![compact_row(&[DbValue::BigInt(i64::MAX)], Some("n"))],
+            ),
+            // Not a row of this table: both ways refuse it alike.
+            (
+                vec!["int"],
+                vec![compact_row(&[DbValue::Int(1), DbValue::Int(2)], None)],
+            ),
+            (vec!["int"], vec![vec![Value::from("1"), Value::Null]]),
+        ] {
+            let t = table(&types);
+            let text = written(rows.clone());
+            let parsed: Result<Vec<RowChange>, String> =
+                rows.into_iter().map(|r| typed_row(&t, r)).collect();
+            match RawRowsLine::scan(&text) {
+                Some(raw) => assert_eq!(raw.typed_rows(&t), parsed, "{text}"),
+                // An escape: only the parser reads it.
+                None => assert!(text.contains('\\'), "{text}"),
+            }
         }
     }
 

@@ -326,6 +326,17 @@ impl JournalRows<'_> {
             for (i, t) in record.tables.into_iter().enumerate() {
                 rows.extend(t.rows.into_iter().map(|r| (i, r)));
             }
+        } else if let Some(r) = RawRowsLine::scan(line) {
+            // Spelled as the writer spells it: read without JSON values.
+            if Some(r.attempt) == self.journal.rows_attempt {
+                let t = self
+                    .journal
+                    .tables
+                    .get(r.table)
+                    .ok_or_else(|| anyhow!("the journal changed while it was read"))?;
+                let typed = r.typed_rows(t).map_err(|e| anyhow!(e))?;
+                rows.extend(typed.into_iter().map(|row| (r.table, row)));
+            }
         } else if line.contains("\"rows\"") {
             if let Line::Rows(r) = Line::parse(line).map_err(changed)? {
                 if Some(r.attempt) == self.journal.rows_attempt {
