@@ -1,13 +1,15 @@
 //! Manual measurement (not a test: no timed assertions) of what the GUID
 //! collation costs SQLite itself, outside the sandbox: undo's key-table
 //! load, summary join and UPDATE join over ROWS rows (default 1,000,000),
-//! once with GUIDs stored as the sandbox stores them (hyphenated text under
-//! a collation callback that checks both texts and compares their bytes in
-//! SQL Server's order) and once stored as 16-byte blobs already in SQL
-//! Server's order (bytes 10-15, 8-9, 7-6, 5-4, 3-0), which SQLite compares
-//! with memcmp. The difference bounds what a storage change could gain.
-//! (The callback here is a plain one registered through rusqlite, slower
-//! than the sandbox's; `undo_timing` measures the sandbox itself.)
+//! once with GUIDs stored as the sandbox stored them until 2026-11-27
+//! (hyphenated display text under a collation callback that checks both
+//! texts and compares their bytes in SQL Server's order) and once stored as
+//! 16-byte blobs already in SQL Server's order (bytes 10-15, 8-9, 7-6, 5-4,
+//! 3-0), which SQLite compares with memcmp. The difference bounded what a
+//! storage change could gain; the sandbox now stores the text of those
+//! ordered bytes (see `engine::datatype`), compared with memcmp too. (The
+//! callback here is a plain one registered through rusqlite, slower than
+//! the sandbox's was; `undo_timing` measures the sandbox itself.)
 //! `cargo run --release -p rgs-sandbox --example guid_storage_cost -- [ROWS]`
 
 use rusqlite::{params, Connection};

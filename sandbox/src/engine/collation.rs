@@ -90,7 +90,7 @@ impl Collation {
     }
 
     /// The collation a SQLite column was declared with (None: not one of
-    /// these, e.g. the GUID collation or none).
+    /// these, e.g. BINARY or none).
     pub fn from_sqlite(name: &str) -> Option<Collation> {
         KNOWN
             .iter()
