@@ -163,6 +163,44 @@ fn every_write_path_stores_the_one_form_and_finds_it_again() {
         ),
         Value::Text("6F9619FF-8B86-D011-B42D-00C04FC964FF".into())
     );
+    // String functions and LIKE see the display text, as SQL Server
+    // converts a GUID for them.
+    for (sql, want) in [
+        (
+            "SELECT Note FROM dbo.G WHERE ID LIKE '6F9619FF-%'",
+            Value::Text("lower".into()),
+        ),
+        (
+            "SELECT Note FROM dbo.G WHERE ID LIKE '%-00c04fc964ff'",
+            Value::Text("lower".into()),
+        ),
+        (
+            "SELECT LEFT(ID, 8) FROM dbo.G WHERE Note = N'lower'",
+            Value::Text("6F9619FF".into()),
+        ),
+        (
+            "SELECT LOWER(ID) FROM dbo.G WHERE Note = N'lower'",
+            Value::Text("6f9619ff-8b86-d011-b42d-00c04fc964ff".into()),
+        ),
+        (
+            "SELECT LEN(ID) FROM dbo.G WHERE Note = N'lower'",
+            Value::Int(36),
+        ),
+        (
+            "SELECT REPLACE(ID, '-', '') FROM dbo.G WHERE Note = N'lower'",
+            Value::Text("6F9619FF8B86D011B42D00C04FC964FF".into()),
+        ),
+        (
+            "SELECT CHARINDEX('D011', ID) FROM dbo.G WHERE Note = N'lower'",
+            Value::Int(15),
+        ),
+        (
+            "SELECT QUOTENAME(ID) FROM dbo.G WHERE Note = N'lower'",
+            Value::Text("[6F9619FF-8B86-D011-B42D-00C04FC964FF]".into()),
+        ),
+    ] {
+        assert_eq!(scalar(&e, sql), want, "{sql}");
+    }
     assert_eq!(
         scalar(
             &e,

@@ -348,6 +348,17 @@ impl Tr<'_, '_> {
         }
     }
 
+    /// A value where a string function wants text: a uniqueidentifier as
+    /// its display text, as SQL Server converts it (its stored form is not
+    /// that text; see `datatype`); anything else as it is.
+    pub(super) fn text_sql(&mut self, v: &Typed) -> String {
+        if family(v.ty) == Family::Guid && !v.null_lit {
+            self.conv_to(v, SqlType::NVarChar(Some(36)))
+        } else {
+            v.sql.clone()
+        }
+    }
+
     pub(super) fn cast(
         &mut self,
         v: Typed,

@@ -314,7 +314,7 @@ impl Tr<'_, '_> {
                 c.need(1)?;
                 let v = self.expr(c.exprs[0])?;
                 Ok(Typed::new(
-                    format!("sbx_len({})", v.sql),
+                    format!("sbx_len({})", self.text_sql(&v)),
                     SqlType::Int,
                     v.nullable,
                 ))
@@ -324,7 +324,7 @@ impl Tr<'_, '_> {
                 let v = self.expr(c.exprs[0])?;
                 let ty = string_result(v.ty);
                 Ok(Typed::new(
-                    format!("sbx_{lname}({})", v.sql),
+                    format!("sbx_{lname}({})", self.text_sql(&v)),
                     ty,
                     v.nullable,
                 ))
@@ -334,7 +334,7 @@ impl Tr<'_, '_> {
                 let v = self.expr(c.exprs[0])?;
                 let ty = string_result(v.ty);
                 Ok(Typed::new(
-                    format!("{lname}({}, ' ')", v.sql),
+                    format!("{lname}({}, ' ')", self.text_sql(&v)),
                     ty,
                     v.nullable,
                 ))
@@ -345,7 +345,7 @@ impl Tr<'_, '_> {
                 let k = self.expr(c.exprs[1])?;
                 let ty = string_result(v.ty);
                 Ok(Typed::new(
-                    format!("sbx_{lname}({}, {})", v.sql, k.sql),
+                    format!("sbx_{lname}({}, {})", self.text_sql(&v), k.sql),
                     ty,
                     true,
                 ))
@@ -357,7 +357,7 @@ impl Tr<'_, '_> {
                 let l = self.expr(c.exprs[2])?;
                 let ty = string_result(v.ty);
                 Ok(Typed::new(
-                    format!("substr({}, {}, {})", v.sql, s.sql, l.sql),
+                    format!("substr({}, {}, {})", self.text_sql(&v), s.sql, l.sql),
                     ty,
                     true,
                 ))
@@ -383,18 +383,16 @@ impl Tr<'_, '_> {
                     SqlType::NVarChar(_) => SqlType::NVarChar(Some(4000)),
                     _ => SqlType::VarChar(Some(8000)),
                 };
-                Ok(Typed::new(
-                    format!("replace({}, {}, {})", v.sql, a.sql, b.sql),
-                    ty,
-                    true,
-                ))
+                let (vs, as_, bs) = (self.text_sql(&v), self.text_sql(&a), self.text_sql(&b));
+                Ok(Typed::new(format!("replace({vs}, {as_}, {bs})"), ty, true))
             }
             "charindex" => {
                 c.need(2)?;
                 let a = self.expr(c.exprs[0])?;
                 let b = self.expr(c.exprs[1])?;
+                let (as_, bs) = (self.text_sql(&a), self.text_sql(&b));
                 Ok(Typed::new(
-                    format!("instr(sbx_lower({}), sbx_lower({}))", b.sql, a.sql),
+                    format!("instr(sbx_lower({bs}), sbx_lower({as_}))"),
                     SqlType::Int,
                     true,
                 ))
@@ -612,7 +610,7 @@ impl Tr<'_, '_> {
                     .collect::<Result<Vec<_>, _>>()?;
                 let sql = args
                     .iter()
-                    .map(|a| a.sql.clone())
+                    .map(|a| self.text_sql(a))
                     .collect::<Vec<_>>()
                     .join(", ");
                 Ok(Typed::new(

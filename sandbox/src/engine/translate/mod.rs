@@ -495,6 +495,8 @@ fn qi(s: &str) -> String {
 fn string_result(ty: SqlType) -> SqlType {
     if is_string(ty) {
         ty
+    } else if family(ty) == Family::Guid {
+        SqlType::NVarChar(Some(36))
     } else {
         SqlType::VarChar(Some(30))
     }

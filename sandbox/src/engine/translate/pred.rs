@@ -268,7 +268,8 @@ impl Tr<'_, '_> {
             Rule::CaseInsensitive => "sbx_like",
             Rule::CaseSensitive | Rule::Binary => "sbx_like_cs",
         };
-        let test = format!("{f}({}, {}{esc}) = 1", x.sql, p.sql);
+        let (xs, ps) = (self.text_sql(&x), self.text_sql(&p));
+        let test = format!("{f}({xs}, {ps}{esc}) = 1");
         Ok(if negated {
             format!("NOT ({test})")
         } else {
