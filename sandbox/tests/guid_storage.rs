@@ -122,6 +122,12 @@ fn every_write_path_stores_the_one_form_and_finds_it_again() {
         "UPDATE dbo.G SET Other = ID WHERE Other IS NULL",
         &[],
     );
+    // A GUID assigned to a string column is its display text.
+    ok(
+        &mut s,
+        "INSERT INTO dbo.G (Other, Note) SELECT ID, ID FROM dbo.G WHERE Note = N'lower'",
+        &[],
+    );
     let stored = stored_guids(&path);
     assert!(stored.len() > 40, "{stored:?}");
     let odd: Vec<_> = stored
@@ -160,6 +166,13 @@ fn every_write_path_stores_the_one_form_and_finds_it_again() {
         scalar(
             &e,
             "SELECT CAST(ID AS nvarchar(36)) FROM dbo.G WHERE Note = N'lower'"
+        ),
+        Value::Text("6F9619FF-8B86-D011-B42D-00C04FC964FF".into())
+    );
+    assert_eq!(
+        scalar(
+            &e,
+            "SELECT Note FROM dbo.G WHERE Other = '6F9619FF-8B86-D011-B42D-00C04FC964FF' AND ID <> Other"
         ),
         Value::Text("6F9619FF-8B86-D011-B42D-00C04FC964FF".into())
     );
