@@ -670,6 +670,7 @@ mod tests {
         for (ty, v) in [
             ("uniqueidentifier", DbValue::Guid(uuid::Uuid::from_u128(7))),
             ("bit", DbValue::Bit(true)),
+            ("bit", DbValue::Bit(false)),
             ("tinyint", DbValue::TinyInt(255)),
             ("smallint", DbValue::SmallInt(-3)),
             ("int", DbValue::Int(42)),
@@ -684,6 +685,13 @@ mod tests {
             );
         }
         assert!(typed("int", Raw::of(&Value::from(1i64 << 40))).is_err());
+        assert!(typed("bit", Raw::of(&Value::from(2))).is_err());
+        for not_an_integer in [Value::from(1.5), Value::from(u64::MAX), Value::from(true)] {
+            assert!(
+                typed("bigint", Raw::of(&not_an_integer)).is_err(),
+                "{not_an_integer}"
+            );
+        }
         assert!(typed("uniqueidentifier", Raw::of(&Value::from("nope"))).is_err());
         assert_eq!(
             typed("int", Raw::of(&Value::from("7"))).unwrap_err(),

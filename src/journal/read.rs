@@ -437,6 +437,45 @@ mod tests {
     }
 
     #[test]
+    fn only_the_last_attempts_rows_are_read_back() {
+        let dir = tempfile::tempdir().unwrap();
+        // The rolled-back first attempt locked other rows than the second
+        // (an edit here, accepted, so that the two differ); its lines are
+        // spelled as the writer spells them, so the fast path reads them.
+        let from = "[[\"00000000-0000-0000-0000-00000000ABC0\",\"Helpdesk 0\"]";
+        assert_eq!(V4.matches(from).count(), 2);
+        let edited = V4.replacen(
+            from,
+            "[[\"00000000-0000-0000-0000-00000000ABD0\",\"Helpdesk 0\"]",
+            1,
+        );
+        let path = write(&dir, "attempts.json", &edited);
+        let j = Journal::open(&path, true).unwrap();
+        let keys: Vec<String> = j
+            .rows(&path)
+            .unwrap()
+            .map(|r| r.unwrap())
+            .filter(|(t, _)| *t == 0)
+            .map(|(_, r)| r.key[0].to_string())
+            .collect();
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys[0], "00000000-0000-0000-0000-00000000ABC0");
+    }
+
+    #[test]
+    fn a_torn_last_line_is_not_read_as_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a crash in the middle of appending a line leaves.
+        let torn = format!(
+            "{V4}{{\"attempt\":3,\"table\":0,\"rows\":[[\"00000000-0000-0000-0000-00000000ABC0\",\"Help"
+        );
+        let path = write(&dir, "torn.json", &torn);
+        let j = Journal::open(&path, false).unwrap();
+        let rows: Vec<_> = j.rows(&path).unwrap().collect::<Result<_>>().unwrap();
+        assert_eq!(rows.len(), 7);
+    }
+
+    #[test]
     fn a_line_of_rows_spelled_another_way_is_the_same_content() {
         let dir = tempfile::tempdir().unwrap();
         // Spaces and a needless escape: not how the writer spells it, so
