@@ -327,3 +327,51 @@ fn bulk_data_without_a_preceding_insert_bulk_is_refused_with_4804() {
     let mut rows = std::iter::once(Ok(vec![Value::Guid(Uuid::new_v4())]));
     assert_eq!(error(s.bulk_load(&cols, &mut rows)), None);
 }
+
+#[tokio::test]
+async fn a_long_load_goes_in_chunks_with_defaults_and_a_bad_row_is_named() {
+    // More rows than one chunked statement carries, and a remainder.
+    let sb = sandbox("migrated");
+    let mut c = connect(&sb).await;
+    run(
+        &mut c,
+        "CREATE TABLE #d ([ID] int NOT NULL PRIMARY KEY, [Note] nvarchar(10) NULL DEFAULT N'dflt', [N] int NOT NULL)",
+    )
+    .await
+    .unwrap();
+    let none: Option<&str> = None;
+    let mut req = c.bulk_insert("#d").await.unwrap();
+    for i in (0..200).rev() {
+        req.send((i, none, i).into_row()).await.unwrap();
+    }
+    assert_eq!(req.finalize().await.unwrap().total(), 200);
+    assert_eq!(
+        count(
+            &mut c,
+            "SELECT COUNT(*) FROM #d WHERE Note = N'dflt' AND N = ID"
+        )
+        .await,
+        200
+    );
+    // A NULL into a NOT NULL column in the middle of a chunk: 515, and
+    // nothing of this load stays.
+    let mut req = c.bulk_insert("#d").await.unwrap();
+    let no_n: Option<i32> = None;
+    for i in 200..400 {
+        let n = if i == 330 { no_n } else { Some(i) };
+        req.send((i, Some("x"), n).into_row()).await.unwrap();
+    }
+    let e = req.finalize().await.expect_err("NULL");
+    assert_eq!(code(&e), 515, "{e}");
+    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM #d").await, 200);
+    // A key that is already there, in a later chunk: 2627 naming it.
+    let mut req = c.bulk_insert("#d").await.unwrap();
+    for i in 400..600 {
+        let id = if i == 590 { 7 } else { i };
+        req.send((id, Some("y"), i).into_row()).await.unwrap();
+    }
+    let e = req.finalize().await.expect_err("duplicate");
+    assert_eq!(code(&e), 2627, "{e}");
+    assert!(e.to_string().contains("(7)"), "{e}");
+    assert_eq!(count(&mut c, "SELECT COUNT(*) FROM #d").await, 200);
+}

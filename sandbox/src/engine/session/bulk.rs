@@ -166,25 +166,28 @@ impl SessionState {
             return Err(premature_end());
         }
         let sql = self.bulk_sql(t)?;
+        let sql = (sql.0.as_str(), sql.1.as_str());
         if t.table.name.starts_with('#') {
             self.keep_temp_before(&t.table.sqlite)?;
             let mut n = 0;
             self.savepoint("sbx_bulk", |s| {
-                n = s.insert_rows(t, &sql, wire, rows)?;
+                n = s.insert_rows(t, sql, wire, rows)?;
                 Ok(())
             })?;
             Ok(n)
         } else {
             self.check_perm(&t.table.schema, &t.table.name, "INSERT")?;
-            let n = self.write(false, |s| s.insert_rows(t, &sql, wire, rows))?;
+            let n = self.write(false, |s| s.insert_rows(t, sql, wire, rows))?;
             self.hold_written(&t.table);
             Ok(n)
         }
     }
 
-    /// `INSERT INTO t (cols) VALUES (?1, ...)`; without KEEP_NULLS a NULL
-    /// takes the column's default, as SQL Server's bulk load does.
-    fn bulk_sql(&self, t: &BulkTarget) -> Result<String, SqlError> {
+    /// `INSERT INTO t (cols) VALUES (?1, ...)` for one row, and the same
+    /// for [`CHUNK_ROWS`] rows at once (`VALUES (...), (...), ...`); without
+    /// KEEP_NULLS a NULL takes the column's default, as SQL Server's bulk
+    /// load does.
+    fn bulk_sql(&self, t: &BulkTarget) -> Result<(String, String), SqlError> {
         let mut defaults = std::collections::HashMap::new();
         if !t.keep_nulls {
             let pragma = format!("PRAGMA table_info({})", quote_ident(&t.table.sqlite));
@@ -202,20 +205,31 @@ impl SessionState {
             .iter()
             .map(|&i| quote_ident(&t.table.columns[i].name))
             .collect();
-        let values: Vec<String> = t
-            .columns
-            .iter()
-            .enumerate()
-            .map(|(k, &i)| match defaults.get(&t.table.columns[i].name) {
-                Some(d) => format!("coalesce(?{}, ({d}))", k + 1),
-                None => format!("?{}", k + 1),
-            })
-            .collect();
-        Ok(format!(
-            "INSERT INTO {} ({}) VALUES ({})",
+        let width = t.columns.len();
+        let row = |r: usize| -> String {
+            let values: Vec<String> = t
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(k, &i)| {
+                    let n = r * width + k + 1;
+                    match defaults.get(&t.table.columns[i].name) {
+                        Some(d) => format!("coalesce(?{n}, ({d}))"),
+                        None => format!("?{n}"),
+                    }
+                })
+                .collect();
+            format!("({})", values.join(", "))
+        };
+        let head = format!(
+            "INSERT INTO {} ({}) VALUES ",
             quote_ident(&t.table.sqlite),
-            names.join(", "),
-            values.join(", ")
+            names.join(", ")
+        );
+        let rows: Vec<String> = (0..chunk_rows(width)).map(row).collect();
+        Ok((
+            format!("{head}{}", row(0)),
+            format!("{head}{}", rows.join(", ")),
         ))
     }
 
@@ -225,13 +239,19 @@ impl SessionState {
     fn insert_rows(
         &self,
         t: &BulkTarget,
-        sql: &str,
+        (sql, chunk_sql): (&str, &str),
         wire: &[Column],
         rows: &mut dyn Iterator<Item = Result<Vec<Value>, SqlError>>,
     ) -> Result<u64, SqlError> {
         let qualified = format!("{}.{}.{}", self.db, t.table.schema, t.table.name);
         let mut st = self.conn.prepare(sql).map_err(|e| self.map_err(e))?;
         let order = RowOrder::of(&t.table, &t.columns);
+        // Only a sorted run is inserted in chunks: arrival order goes a row
+        // at a time, as it comes.
+        let mut chunk = match order {
+            Some(_) => Some(self.conn.prepare(chunk_sql).map_err(|e| self.map_err(e))?),
+            None => None,
+        };
         // Rows waiting to be sorted, `wire.len()` values each.
         let mut run: Vec<SqlVal> = Vec::new();
         let mut n = 0u64;
@@ -249,34 +269,54 @@ impl SessionState {
                 Some(o) => {
                     run.extend(vals);
                     if run.len() >= RUN_VALUES {
-                        self.insert_run(&mut st, t, sql, o, &mut run)?;
+                        self.insert_run(&mut st, chunk.as_mut(), t, sql, o, &mut run)?;
                     }
                 }
                 None => self.insert_row(&mut st, t, sql, &vals)?,
             }
         }
         if let Some(o) = &order {
-            self.insert_run(&mut st, t, sql, o, &mut run)?;
+            self.insert_run(&mut st, chunk.as_mut(), t, sql, o, &mut run)?;
         }
         Ok(n)
     }
 
-    /// Inserts (and empties) a run of converted rows in key order.
+    /// Inserts (and empties) a run of converted rows in key order,
+    /// [`CHUNK_ROWS`] rows a statement through `chunk` where it is given
+    /// (SQLite's cost per statement is most of a short row's); a chunk that
+    /// fails is inserted again a row at a time, so that the error names
+    /// the row as a single insert does.
     fn insert_run(
         &self,
         st: &mut rusqlite::Statement<'_>,
+        mut chunk: Option<&mut rusqlite::Statement<'_>>,
         t: &BulkTarget,
         sql: &str,
         order: &RowOrder,
         run: &mut Vec<SqlVal>,
     ) -> Result<(), SqlError> {
         let width = t.columns.len();
-        for (k, i) in order.sorted(run, width).into_iter().enumerate() {
-            if k % 1024 == 1023 && self.interrupted() {
+        let per = chunk_rows(width);
+        let sorted = order.sorted(run, width);
+        let row = |i: u32| &run[i as usize * width..(i as usize + 1) * width];
+        for (n, group) in sorted.chunks(per).enumerate() {
+            if n % 16 == 15 && self.interrupted() {
                 return Err(errors::cancelled());
             }
-            let at = i as usize * width;
-            self.insert_row(st, t, sql, &run[at..at + width])?;
+            if let Some(c) = chunk.as_deref_mut().filter(|_| group.len() == per) {
+                let mut bound = Ok(());
+                for (k, v) in group.iter().flat_map(|&i| row(i)).enumerate() {
+                    bound = bound.and(c.raw_bind_parameter(k + 1, v));
+                }
+                if bound.and_then(|()| c.raw_execute()).is_ok() {
+                    continue;
+                }
+                // The statement changed nothing (SQLite undoes a failed
+                // statement); a row at a time finds the row at fault.
+            }
+            for &i in group {
+                self.insert_row(st, t, sql, row(i))?;
+            }
         }
         run.clear();
         Ok(())
@@ -334,6 +374,12 @@ impl SessionState {
         };
         self.dml_error(e, &plan)
     }
+}
+
+/// Rows a chunked insert carries: 64, or fewer for rows so wide that 64
+/// would pass SQLite's limit of 32,766 parameters a statement.
+fn chunk_rows(width: usize) -> usize {
+    (32_766 / width.max(1)).clamp(1, 64)
 }
 
 /// One row's values converted to their columns' types, with SQL Server's
