@@ -1,8 +1,9 @@
 //! Bulk load at run time: `INSERT BULK` checks its target and remembers
-//! it; the BULK_LOAD message that follows inserts its rows with one
-//! prepared statement under one savepoint (all or nothing, as SQL Server
-//! loads one batch), inside the session's transaction when one is open,
-//! sorted by the clustered index when the table has one (`bulkorder`).
+//! it; the BULK_LOAD message that follows inserts its rows with prepared
+//! statements under one savepoint (all or nothing, as SQL Server loads one
+//! batch), inside the session's transaction when one is open, sorted by
+//! the clustered index when the table has one (`bulkorder`), and then 64
+//! rows a statement.
 //!
 //! As SQL Server's default bulk load does: no trigger fires; a NULL takes
 //! the column's default unless KEEP_NULLS was asked for; PRIMARY KEY,
