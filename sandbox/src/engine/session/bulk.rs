@@ -185,7 +185,7 @@ impl SessionState {
     }
 
     /// `INSERT INTO t (cols) VALUES (?1, ...)` for one row, and the same
-    /// for [`CHUNK_ROWS`] rows at once (`VALUES (...), (...), ...`); without
+    /// for [`chunk_rows`] rows at once (`VALUES (...), (...), ...`); without
     /// KEEP_NULLS a NULL takes the column's default, as SQL Server's bulk
     /// load does.
     fn bulk_sql(&self, t: &BulkTarget) -> Result<(String, String), SqlError> {
@@ -283,10 +283,10 @@ impl SessionState {
     }
 
     /// Inserts (and empties) a run of converted rows in key order,
-    /// [`CHUNK_ROWS`] rows a statement through `chunk` where it is given
+    /// [`chunk_rows`] rows a statement through `chunk` where it is given
     /// (SQLite's cost per statement is most of a short row's); a chunk that
-    /// fails is inserted again a row at a time, so that the error names
-    /// the row as a single insert does.
+    /// breaks a constraint is inserted again a row at a time, so that the
+    /// error names the row as a single insert does.
     fn insert_run(
         &self,
         st: &mut rusqlite::Statement<'_>,
@@ -309,11 +309,22 @@ impl SessionState {
                 for (k, v) in group.iter().flat_map(|&i| row(i)).enumerate() {
                     bound = bound.and(c.raw_bind_parameter(k + 1, v));
                 }
-                if bound.and_then(|()| c.raw_execute()).is_ok() {
-                    continue;
+                if bound.is_ok() {
+                    match c.raw_execute() {
+                        Ok(_) => continue,
+                        // A key or NOT NULL violation: SQLite undid the
+                        // statement, and a row at a time finds the row at
+                        // fault.
+                        Err(rusqlite::Error::SqliteFailure(f, _))
+                            if f.code == rusqlite::ErrorCode::ConstraintViolation => {}
+                        // Anything else (the disk, an interrupt) may have
+                        // ended more than the statement: stop here, as a
+                        // single row's failure does.
+                        Err(e) => return Err(self.bulk_error(e, t, sql, row(group[0]))),
+                    }
                 }
-                // The statement changed nothing (SQLite undoes a failed
-                // statement); a row at a time finds the row at fault.
+                // A value the chunk could not bind was never sent; a row
+                // at a time reports it as a single insert does.
             }
             for &i in group {
                 self.insert_row(st, t, sql, row(i))?;
