@@ -6,7 +6,7 @@
 //! with the journal.
 
 use super::format::{self, Line, RawRowsLine};
-use super::{Edited, Journal, Kind, RowChange, FORMAT, VERSION};
+use super::{Edited, Journal, Kind, RowChange, TableChanges, FORMAT, VERSION};
 use crate::value::DbValue;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::BufRead;
@@ -306,7 +306,7 @@ pub struct JournalRows<'j> {
     done: bool,
 }
 
-impl JournalRows<'_> {
+impl<'j> JournalRows<'j> {
     /// Reads the next line into `pending`.
     fn fill(&mut self) -> Result<()> {
         self.buf.clear();
@@ -328,23 +328,13 @@ impl JournalRows<'_> {
             }
         } else if let Some(r) = RawRowsLine::scan(line) {
             // Spelled as the writer spells it: read without JSON values.
-            if Some(r.attempt) == self.journal.rows_attempt {
-                let t = self
-                    .journal
-                    .tables
-                    .get(r.table)
-                    .ok_or_else(|| anyhow!("the journal changed while it was read"))?;
+            if let Some(t) = self.rows_table(r.attempt, r.table)? {
                 let typed = r.typed_rows(t).map_err(|e| anyhow!(e))?;
                 rows.extend(typed.into_iter().map(|row| (r.table, row)));
             }
         } else if line.contains("\"rows\"") {
             if let Line::Rows(r) = Line::parse(line).map_err(changed)? {
-                if Some(r.attempt) == self.journal.rows_attempt {
-                    let t = self
-                        .journal
-                        .tables
-                        .get(r.table)
-                        .ok_or_else(|| anyhow!("the journal changed while it was read"))?;
+                if let Some(t) = self.rows_table(r.attempt, r.table)? {
                     for v in r.rows {
                         rows.push((r.table, format::typed_row(t, v).map_err(|e| anyhow!(e))?));
                     }
@@ -353,6 +343,20 @@ impl JournalRows<'_> {
         }
         self.pending = rows.into_iter();
         Ok(())
+    }
+
+    /// The table a line of rows of `attempt` belongs to, when that attempt
+    /// is the one whose rows are read back (None: another attempt's line).
+    fn rows_table(&self, attempt: usize, table: usize) -> Result<Option<&'j TableChanges>> {
+        let journal = self.journal;
+        if Some(attempt) != journal.rows_attempt {
+            return Ok(None);
+        }
+        journal
+            .tables
+            .get(table)
+            .map(Some)
+            .ok_or_else(|| anyhow!("the journal changed while it was read"))
     }
 }
 
