@@ -214,6 +214,24 @@ fn every_write_path_stores_the_one_form_and_finds_it_again() {
     ] {
         assert_eq!(scalar(&e, sql), want, "{sql}");
     }
+    // A GUID meets text as a GUID wherever they meet (the text converted,
+    // as SQL Server converts it), in any case.
+    let lower = || Value::Text("lower".into());
+    for (sql, want) in [
+        ("SELECT CASE ID WHEN '6f9619ff-8b86-d011-b42d-00c04fc964ff' THEN N'lower' ELSE N'no' END FROM dbo.G WHERE Note = N'lower'", lower()),
+        ("SELECT CASE WHEN ID = N'6f9619ff-8b86-d011-b42d-00c04fc964ff' THEN N'lower' ELSE N'no' END FROM dbo.G WHERE Note = N'lower'", lower()),
+        ("SELECT COUNT(*) FROM dbo.G WHERE NULLIF(ID, '6f9619ff-8b86-d011-b42d-00c04fc964ff') IS NULL", Value::Int(1)),
+        ("SELECT Note FROM dbo.G WHERE ISNULL(ID, '00000000-0000-0000-0000-000000000000') = '6F9619FF-8B86-D011-B42D-00C04FC964FF'", lower()),
+        ("SELECT Note FROM dbo.G WHERE COALESCE(NULL, ID) = '6f9619ff-8b86-d011-b42d-00c04fc964ff'", lower()),
+        ("SELECT Note FROM dbo.G WHERE ID IN (SELECT N'6f9619ff-8b86-d011-b42d-00c04fc964ff')", lower()),
+        ("SELECT COUNT(*) FROM (SELECT ID FROM dbo.G WHERE Note = N'lower' INTERSECT SELECT '6f9619ff-8b86-d011-b42d-00c04fc964ff') AS x", Value::Int(1)),
+        ("SELECT COUNT(*) FROM (SELECT ID FROM dbo.G WHERE Note = N'lower' UNION SELECT '6f9619ff-8b86-d011-b42d-00c04fc964ff') AS x", Value::Int(1)),
+        ("SELECT COUNT(*) FROM (SELECT '6f9619ff-8b86-d011-b42d-00c04fc964ff' AS g EXCEPT SELECT ID FROM dbo.G) AS x", Value::Int(0)),
+        ("SELECT Note FROM dbo.G WHERE ID IN ('6f9619ff-8b86-d011-b42d-00c04fc964ff', '00000000-0000-0000-0000-000000000009')", lower()),
+        ("SELECT Note FROM dbo.G WHERE ID BETWEEN '6F9619FF-8B86-D011-B42D-00C04FC964FE' AND '6f9619ff-8b86-d011-b42d-00c04fc96500'", lower()),
+    ] {
+        assert_eq!(scalar(&e, sql), want, "{sql}");
+    }
     assert_eq!(
         scalar(
             &e,

@@ -3,7 +3,7 @@
 
 use super::{collation_for, is_string, Tr, Typed};
 use crate::engine::collation::{self, Collation, Label, Rule};
-use crate::engine::datatype::precedence;
+use crate::engine::datatype::{family, precedence, Family};
 use crate::engine::errors;
 use crate::types::{SqlError, SqlType};
 use sqlparser::ast::{self, BinaryOperator, Expr, Query, UnaryOperator};
@@ -214,10 +214,21 @@ impl Tr<'_, '_> {
             Some(c) => format!("({xs}) COLLATE {c}"),
             None => xs,
         };
-        Ok(format!(
-            "{xs} {}IN ({})",
-            if negated { "NOT " } else { "" },
+        // Text met by a GUID becomes one (a GUID's stored form is not its
+        // text; see `datatype`), as SQL Server converts it.
+        let list = if family(ty) == Family::Guid && family(out.cols[0].ty) != Family::Guid {
+            let col = Typed::new("sbx_in.\"c1\"", out.cols[0].ty, true);
+            format!(
+                "SELECT {} FROM ({}) AS sbx_in",
+                self.conv_to(&col, ty),
+                out.sql
+            )
+        } else {
             out.sql
+        };
+        Ok(format!(
+            "{xs} {}IN ({list})",
+            if negated { "NOT " } else { "" },
         ))
     }
 

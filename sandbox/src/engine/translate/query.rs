@@ -2,10 +2,10 @@
 
 use super::{
     check_wildcard, ident_path, is_integer, name_parts, qi, refuse_expr, widen, CteDef, OutCol,
-    QueryOut, Source, SrcCol, Tr,
+    QueryOut, Source, SrcCol, Tr, Typed,
 };
 use crate::engine::collation::Label;
-use crate::engine::datatype::{precedence, quote_str};
+use crate::engine::datatype::{family, precedence, quote_str, Family};
 use crate::engine::errors;
 use crate::types::SqlError;
 use sqlparser::ast::{
@@ -278,12 +278,41 @@ impl Tr<'_, '_> {
                         assign: None,
                         coll: l.coll.combine(r.coll),
                     })
-                    .collect();
+                    .collect::<Vec<OutCol>>();
+                let ls = self.guid_branch(ls, &lc, &cols);
+                let rs = self.guid_branch(rs, &rc, &cols);
                 Ok((format!("{ls} {opname} {rs}"), cols))
             }
             SetExpr::Values(_) => Err(errors::syntax("VALUES")),
             _ => Err(errors::syntax(&e.to_string())),
         }
+    }
+
+    /// One side of a UNION, INTERSECT or EXCEPT, with its columns that meet
+    /// a GUID converted to one (a GUID's stored form is not its text; see
+    /// `datatype`), as SQL Server converts them; as it is otherwise.
+    fn guid_branch(&mut self, sql: String, side: &[OutCol], result: &[OutCol]) -> String {
+        let meets = |(s, r): (&OutCol, &OutCol)| {
+            family(r.ty) == Family::Guid && family(s.ty) != Family::Guid
+        };
+        if !side.iter().zip(result).any(meets) {
+            return sql;
+        }
+        let cols: Vec<String> = side
+            .iter()
+            .zip(result)
+            .enumerate()
+            .map(|(i, (s, r))| {
+                let col = Typed::new(format!("sbx_set.\"c{}\"", i + 1), s.ty, true);
+                let value = if meets((s, r)) {
+                    self.conv_to(&col, r.ty)
+                } else {
+                    col.sql
+                };
+                format!("{value} AS \"c{}\"", i + 1)
+            })
+            .collect();
+        format!("SELECT {} FROM ({sql}) AS sbx_set", cols.join(", "))
     }
 
     /// A SELECT core: leaves its scope pushed (ORDER BY needs it). Returns
