@@ -162,6 +162,15 @@ fn every_write_path_stores_the_one_form_and_finds_it_again() {
             "{value:?}"
         );
     }
+    // A variable, set from text.
+    let rs = one(
+        &mut s,
+        "DECLARE @g uniqueidentifier = '6f9619ff-8b86-d011-b42d-00c04fc964ff'; \
+         DECLARE @t nvarchar(36); SET @t = N'6f9619ff-8b86-d011-b42d-00c04fc964ff'; \
+         SELECT Note FROM dbo.G WHERE ID = @g AND ID = @t",
+        &[],
+    );
+    assert_eq!(rs.rows, vec![vec![Value::Text("lower".into())]]);
     assert_eq!(
         scalar(
             &e,
