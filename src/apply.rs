@@ -440,7 +440,8 @@ impl Locked {
                 let keys = t.table.key.len();
                 let name = match row.get(keys) {
                     DbValue::Null => None,
-                    v => Some(v.to_string()),
+                    DbValue::Text(s) => Some(std::borrow::Cow::Borrowed(s.as_str())),
+                    v => Some(std::borrow::Cow::Owned(v.to_string())),
                 };
                 log.push(
                     i - n,

@@ -304,7 +304,9 @@ struct RowsChained<'a> {
 
 impl RowsLine {
     /// The line for `rows` of `table` in attempt `attempt`, after the line
-    /// whose digest is `previous`.
+    /// whose digest is `previous`: the spelling [`RowsText`] writes by hand
+    /// (its tests hold it to this one).
+    #[cfg(test)]
     pub(super) fn new(
         attempt: usize,
         table: usize,
@@ -449,28 +451,129 @@ impl<'a> RawRowsLine<'a> {
     /// Whether its digest matches its content after `previous`: the same
     /// bytes [`RowsLine::intact`] hashes, the rows' text taken as it is.
     pub(super) fn intact(&self, previous: &str) -> bool {
-        use sha2::{Digest, Sha256};
-        let Ok(previous) = serde_json::to_string(previous) else {
-            return false;
-        };
-        let mut h = Sha256::new();
-        h.update(b"{\"previous\":");
-        h.update(previous.as_bytes());
-        h.update(
-            format!(
-                ",\"attempt\":{},\"table\":{},\"rows\":",
-                self.attempt, self.table
-            )
-            .as_bytes(),
-        );
-        h.update(self.raw_rows.as_bytes());
-        h.update(b"}");
-        let mut hex = String::with_capacity(7 + 64);
-        hex.push_str("sha256:");
-        for b in h.finalize() {
-            hex.push_str(&format!("{b:02x}"));
+        rows_digest(previous, self.attempt, self.table, self.raw_rows.as_bytes()) == self.digest
+    }
+}
+
+/// The digest of a line of rows whose `rows` array is the text `raw_rows`,
+/// chained after `previous`: the same bytes [`RowsLine::new`] hashes
+/// (the JSON of `RowsChained`), assembled around the rows' text as it is.
+fn rows_digest(previous: &str, attempt: usize, table: usize, raw_rows: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"{\"previous\":");
+    // A string always serializes.
+    h.update(serde_json::to_vec(previous).unwrap_or_default());
+    h.update(format!(",\"attempt\":{attempt},\"table\":{table},\"rows\":").as_bytes());
+    h.update(raw_rows);
+    h.update(b"}");
+    let mut hex = String::with_capacity(7 + 64);
+    hex.push_str("sha256:");
+    for b in h.finalize() {
+        hex.push_str(&format!("{b:02x}"));
+    }
+    hex
+}
+
+/// The rows of one line being written, kept as the JSON text of their
+/// array, spelled exactly as serializing a [`RowsLine`] of
+/// [`compact_row`]s spells it. A fix streams a million rows through this:
+/// writing each row's text once, rather than building a JSON value per row
+/// and serializing the line twice (for its digest, then for the file), is
+/// most of what journalling a row costs.
+pub(super) struct RowsText {
+    /// `[` and the rows so far, comma-separated.
+    buf: Vec<u8>,
+    rows: usize,
+}
+
+impl RowsText {
+    /// No rows yet.
+    pub(super) fn new() -> RowsText {
+        RowsText {
+            buf: b"[".to_vec(),
+            rows: 0,
         }
-        hex == self.digest
+    }
+
+    /// How many rows it holds.
+    pub(super) fn len(&self) -> usize {
+        self.rows
+    }
+
+    /// Whether it holds no row.
+    pub(super) fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+
+    /// Appends a row: its key values, then its name (what
+    /// [`compact_row`] makes of them, as text).
+    pub(super) fn push(&mut self, key: &[DbValue], name: Option<&str>) {
+        if self.rows > 0 {
+            self.buf.push(b',');
+        }
+        self.buf.push(b'[');
+        for v in key {
+            self.value(v);
+            self.buf.push(b',');
+        }
+        match name {
+            Some(n) => self.string(n),
+            None => self.buf.extend_from_slice(b"null"),
+        }
+        self.buf.push(b']');
+        self.rows += 1;
+    }
+
+    /// One key value as [`plain`] gives it.
+    fn value(&mut self, v: &DbValue) {
+        use std::io::Write;
+        match v {
+            DbValue::Null => self.buf.extend_from_slice(b"null"),
+            DbValue::Guid(g) => {
+                let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+                self.buf.push(b'"');
+                self.buf
+                    .extend_from_slice(g.hyphenated().encode_upper(&mut text).as_bytes());
+                self.buf.push(b'"');
+            }
+            DbValue::Text(s) => self.string(s),
+            DbValue::Bit(b) => self.buf.push(if *b { b'1' } else { b'0' }),
+            other => match other.as_i64() {
+                // Writing to a Vec cannot fail.
+                Some(i) => {
+                    let _ = write!(self.buf, "{i}");
+                }
+                None => self.buf.extend_from_slice(b"null"),
+            },
+        }
+    }
+
+    fn string(&mut self, s: &str) {
+        // Writing a string to a Vec cannot fail; serde_json escapes it as it
+        // escapes a `Value::String`.
+        let _ = serde_json::to_writer(&mut self.buf, s);
+    }
+
+    /// Writes the line (`{"attempt":..,"table":..,"rows":[..],"digest":".."}`
+    /// and a newline) to `out`, chained after `previous`, and starts the
+    /// next one empty. Returns the line's digest.
+    pub(super) fn write_line(
+        &mut self,
+        out: &mut impl std::io::Write,
+        attempt: usize,
+        table: usize,
+        previous: &str,
+    ) -> std::io::Result<String> {
+        self.buf.push(b']');
+        let digest = rows_digest(previous, attempt, table, &self.buf);
+        write!(out, "{{\"attempt\":{attempt},\"table\":{table},\"rows\":")?;
+        out.write_all(&self.buf)?;
+        write!(out, ",\"digest\":\"{digest}\"}}\n")?;
+        self.buf.clear();
+        self.buf.push(b'[');
+        self.rows = 0;
+        Ok(digest)
     }
 }
 
@@ -702,6 +805,63 @@ mod tests {
 
     fn written(rows: Vec<Vec<Value>>) -> String {
         serde_json::to_string(&RowsLine::new(3, 1, rows, "sha256:ab\"c")).unwrap()
+    }
+
+    #[test]
+    fn rows_written_as_text_are_the_line_serde_writes() {
+        let guid = |n| DbValue::Guid(uuid::Uuid::from_u128(n));
+        let rows: Vec<(Vec<DbValue>, Option<&str>)> = vec![
+            (
+                vec![guid(0xABC)],
+                Some("Helpdesk [1], \"x\" \\ \u{1} \t é 😀"),
+            ),
+            (vec![guid(u128::MAX)], None),
+            (vec![guid(0)], Some("")),
+            (
+                vec![
+                    DbValue::Int(-5),
+                    DbValue::Text("Ünïcode ]'/,\n".into()),
+                    DbValue::Bit(true),
+                    DbValue::Bit(false),
+                    DbValue::TinyInt(255),
+                    DbValue::SmallInt(-32768),
+                    DbValue::BigInt(i64::MIN),
+                    DbValue::Null,
+                ],
+                Some("y"),
+            ),
+        ];
+        let mut text = RowsText::new();
+        let mut out = Vec::new();
+        // An empty line too, and a second line after the first, whose text
+        // starts afresh.
+        for (attempt, table, previous, n) in [
+            (1, 0, "", 0),
+            (3, 1, "sha256:ab\"c", rows.len()),
+            (3, 2, "x", 1),
+        ] {
+            for (key, name) in &rows[..n] {
+                text.push(key, *name);
+            }
+            assert_eq!((text.len(), text.is_empty()), (n, n == 0));
+            out.clear();
+            let digest = text.write_line(&mut out, attempt, table, previous).unwrap();
+            let expected = RowsLine::new(
+                attempt,
+                table,
+                rows[..n]
+                    .iter()
+                    .map(|(k, name)| compact_row(k, *name))
+                    .collect(),
+                previous,
+            );
+            assert_eq!(
+                String::from_utf8(out.clone()).unwrap(),
+                format!("{}\n", serde_json::to_string(&expected).unwrap())
+            );
+            assert_eq!(digest, expected.digest());
+            assert!(text.is_empty());
+        }
     }
 
     #[test]

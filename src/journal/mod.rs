@@ -488,7 +488,7 @@ impl Journal {
             attempt: self.attempts.len() + 1,
             previous: self.tail.clone(),
             table: 0,
-            pending: Vec::new(),
+            pending: format::RowsText::new(),
             written: 0,
         })
     }
@@ -540,7 +540,7 @@ pub struct RowLog {
     attempt: usize,
     previous: String,
     table: usize,
-    pending: Vec<Vec<serde_json::Value>>,
+    pending: format::RowsText,
     written: u64,
 }
 
@@ -551,7 +551,7 @@ impl RowLog {
             self.line()?;
             self.table = table;
         }
-        self.pending.push(format::compact_row(key, name));
+        self.pending.push(key, name);
         self.written += 1;
         Ok(())
     }
@@ -560,11 +560,9 @@ impl RowLog {
         if self.pending.is_empty() {
             return Ok(());
         }
-        let rows = std::mem::take(&mut self.pending);
-        let line = format::RowsLine::new(self.attempt, self.table, rows, &self.previous);
-        serde_json::to_writer(&mut self.out, &line)?;
-        self.out.write_all(b"\n")?;
-        self.previous = line.digest().to_string();
+        self.previous =
+            self.pending
+                .write_line(&mut self.out, self.attempt, self.table, &self.previous)?;
         Ok(())
     }
 
