@@ -569,7 +569,7 @@ impl RowsText {
         let digest = rows_digest(previous, attempt, table, &self.buf);
         write!(out, "{{\"attempt\":{attempt},\"table\":{table},\"rows\":")?;
         out.write_all(&self.buf)?;
-        write!(out, ",\"digest\":\"{digest}\"}}\n")?;
+        writeln!(out, ",\"digest\":\"{digest}\"}}")?;
         self.buf.clear();
         self.buf.push(b'[');
         self.rows = 0;
