@@ -733,3 +733,54 @@ fn mssql_a_plans_checksum_read_with_the_owner_counts_is_the_servers_own() {
         assert_eq!(t["checksum"].as_i64(), Some(direct), "{name}");
     }
 }
+
+#[test]
+#[ignore = "needs a SQL Server: set RGS_TEST_MSSQL"]
+fn mssql_undo_sends_its_last_keys_with_its_preview_up_to_the_parameter_limit() {
+    // undo's last INSERT batch of keys shares the preview's request when
+    // the two take at most 2,098 parameters (2,100 with sp_executesql's
+    // statement and declaration): 54 more object tables make 58 journalled
+    // tables, 117 preview parameters, and 1,981 keys the largest batch
+    // that shares; a real server must take that request.
+    load("migrated");
+    let mut ddl = String::new();
+    for i in 0..54 {
+        ddl.push_str(&format!(
+            "IF OBJECT_ID(N'dbo.ExtraObjects{i:02}', N'U') IS NOT NULL DROP TABLE [dbo].[ExtraObjects{i:02}];
+             CREATE TABLE [dbo].[ExtraObjects{i:02}] ([ID] uniqueidentifier NOT NULL PRIMARY KEY, [Name] nvarchar(256) NOT NULL, [OwnerPoolId] uniqueidentifier NULL);
+             INSERT INTO [dbo].[ExtraObjects{i:02}] ([ID], [Name], [OwnerPoolId]) SELECT TOP (3) NEWID(), N'extra', NULL FROM sys.all_objects;\n"
+        ));
+    }
+    run_script(&ddl).unwrap();
+    let extra = || -> i64 {
+        (0..54)
+            .map(|i| {
+                scalar(&format!(
+                    "SELECT COUNT(*) FROM [dbo].[ExtraObjects{i:02}] WHERE [OwnerPoolId] IS NULL"
+                ))
+            })
+            .sum()
+    };
+    let more = 1981 - nulls() - extra();
+    run_script(&format!("INSERT INTO [dbo].[ExtraObjects00] ([ID], [Name], [OwnerPoolId]) SELECT TOP ({more}) NEWID(), N'more', NULL FROM sys.all_objects AS a CROSS JOIN sys.all_objects AS b")).unwrap();
+    assert_eq!(nulls() + extra(), 1981);
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    tool()
+        .args(["fix", "--yes", "--no-snapshot", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    assert_eq!(nulls() + extra(), 0);
+    tool()
+        .args(["undo", "--yes", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    assert_eq!(nulls() + extra(), 1981);
+    let mut drop = String::new();
+    for i in 0..54 {
+        drop.push_str(&format!("DROP TABLE [dbo].[ExtraObjects{i:02}];\n"));
+    }
+    run_script(&drop).unwrap();
+}

@@ -115,6 +115,22 @@ impl Connection {
         }
     }
 
+    /// Runs `scratch` (writes to the session's own temporary tables only),
+    /// then the reads, in one request: their result sets, as
+    /// [`Connection::results`] gives them. `params` serve both.
+    pub async fn scratch_then_results(
+        &mut self,
+        scratch: &sql::Scratch,
+        reads: &sql::Read,
+        params: &[&dyn ToSql],
+    ) -> Result<Vec<Vec<Row>>> {
+        let text = format!("{}\n{}", scratch.text(), reads.text());
+        match self.send(&text, params).await {
+            Err(e) if code(&e) == Some(LOCK_TIMEOUT) => Err(self.blocked().await.into()),
+            r => r,
+        }
+    }
+
     /// `text`, preceded by the session's settings when this is its first
     /// request.
     fn with_setup(&mut self, text: &str) -> String {

@@ -60,6 +60,9 @@ impl UndoSummary {
 const BULK_FROM: usize = 5_000;
 /// The most parameters one request carries (SQL Server takes 2,100).
 const PARAMS_PER_REQUEST: usize = 2000;
+/// The most parameters of a request's statement: SQL Server takes 2,100
+/// in one RPC, sp_executesql's statement and declaration among them.
+const SERVER_PARAMS: usize = 2098;
 /// The most rows one VALUES list takes (SQL Server's limit).
 const ROWS_PER_INSERT: usize = 1000;
 
@@ -68,23 +71,25 @@ const ROWS_PER_INSERT: usize = 1000;
 /// journal's order, which keeps a table's rows together): a table of at
 /// least [`BULK_FROM`] keys (`counts`, from the journal) by bulk load
 /// ([`Connection::bulk_scratch`]), smaller ones in INSERT ... VALUES
-/// batches shared by the tables. Returns how many keys each table got.
+/// batches shared by the tables. Returns how many keys each table got, and
+/// the last batch unsent: [`preview`] sends it ahead of its reads, in the
+/// same request.
 pub async fn upload_keys(
     conn: &mut Connection,
     tables: &[UndoTable],
     counts: &[usize],
     keys: impl Iterator<Item = Result<(usize, Vec<DbValue>)>>,
-) -> Result<Vec<u64>> {
+) -> Result<(Vec<u64>, UnsentKeys)> {
     let mut batch = Batch::default();
     for (i, t) in tables.iter().enumerate() {
-        batch.statements.push(
+        batch.statements.push(Pending::Create(
             sql::undo_keys_create(&t.quoted, i + 1, &t.key_types).ok_or_else(|| {
                 anyhow!(
                     "{}: the journal names a key column type this tool cannot send back",
                     t.quoted.table
                 )
             })?,
-        );
+        ));
     }
     let mut sent = vec![0; tables.len()];
     let mut keys = keys.peekable();
@@ -116,15 +121,62 @@ pub async fn upload_keys(
             }
         }
     }
-    batch.flush(conn).await?;
-    Ok(sent)
+    batch.close();
+    Ok((sent, UnsentKeys(batch)))
+}
+
+/// The key tables' statements [`upload_keys`] left for the next request:
+/// its last INSERT batch (with the CREATEs, when nothing was bulk-loaded),
+/// at most [`PARAMS_PER_REQUEST`] parameters.
+pub struct UnsentKeys(Batch);
+
+impl UnsentKeys {
+    /// How many parameters its statements take.
+    fn params(&self) -> usize {
+        self.0.params.len()
+    }
+
+    /// The statements, their parameters numbered from `@P{offset + 1}`
+    /// (after the `offset` parameters of the reads that follow them in
+    /// the same request), and those parameters; None when nothing is left.
+    fn take(self, offset: usize) -> Option<(sql::Scratch, Vec<DbValue>)> {
+        let Batch {
+            statements, params, ..
+        } = self.0;
+        (!statements.is_empty()).then(|| (render(statements, offset), params))
+    }
+}
+
+/// A statement of a [`Batch`]: a key table's CREATE, or an INSERT of `rows`
+/// keys into table `n` whose parameters start at the batch's `first`.
+enum Pending {
+    Create(sql::Scratch),
+    Insert {
+        quoted: QuotedTable,
+        n: usize,
+        rows: usize,
+        first: usize,
+    },
+}
+
+/// `statements` as one batch, their parameters shifted by `offset`.
+fn render(statements: Vec<Pending>, offset: usize) -> sql::Scratch {
+    sql::Scratch::batch(statements.into_iter().map(|p| match p {
+        Pending::Create(s) => s,
+        Pending::Insert {
+            quoted,
+            n,
+            rows,
+            first,
+        } => sql::undo_keys_insert(&quoted, n, rows, first + offset),
+    }))
 }
 
 /// INSERT ... VALUES statements of keys waiting to be sent, with their
 /// parameters.
 #[derive(Default)]
 struct Batch {
-    statements: Vec<sql::Scratch>,
+    statements: Vec<Pending>,
     params: Vec<DbValue>,
     /// The INSERT being filled: table number, first parameter, rows.
     open: Option<(usize, usize, usize)>,
@@ -157,9 +209,13 @@ impl Batch {
 
     /// Ends the INSERT being filled.
     fn close(&mut self) {
-        if let (Some((n, first, rows)), Some(q)) = (self.open.take(), self.quoted.take()) {
-            self.statements
-                .push(sql::undo_keys_insert(&q, n, rows, first));
+        if let (Some((n, first, rows)), Some(quoted)) = (self.open.take(), self.quoted.take()) {
+            self.statements.push(Pending::Insert {
+                quoted,
+                n,
+                rows,
+                first,
+            });
         }
     }
 
@@ -170,11 +226,8 @@ impl Batch {
             return Ok(());
         }
         let params: Vec<&dyn ToSql> = self.params.iter().map(|v| v as &dyn ToSql).collect();
-        conn.scratch(
-            &sql::Scratch::batch(std::mem::take(&mut self.statements)),
-            &params,
-        )
-        .await?;
+        conn.scratch(&render(std::mem::take(&mut self.statements), 0), &params)
+            .await?;
         self.params.clear();
         Ok(())
     }
@@ -194,15 +247,16 @@ pub fn summaries(tables: &[UndoTable], locked: bool) -> Vec<sql::Read> {
 /// now, None when it no longer exists.
 pub type LeftAlone = HashMap<Vec<DbValue>, Option<DbValue>>;
 
-/// undo's preview: each journalled table's summary and the login's
-/// permissions on `perms` (schema, table, owner column) in one request,
-/// then the rows left alone where there are any (keys sent with
-/// [`upload_keys`]; `fixed` is the value the fix wrote).
+/// undo's preview: the keys [`upload_keys`] left unsent, then each
+/// journalled table's summary and the login's permissions on `perms`
+/// (schema, table, owner column), in one request; then the rows left alone
+/// where there are any (`fixed` is the value the fix wrote).
 pub async fn preview(
     conn: &mut Connection,
     tables: &[UndoTable],
     fixed: &DbValue,
     perms: &[(String, String, String)],
+    unsent: UnsentKeys,
 ) -> Result<(Vec<UndoSummary>, Vec<LeftAlone>, Vec<Permission>)> {
     let mut names = Vec::new();
     for (schema, table, _) in perms {
@@ -218,7 +272,23 @@ pub async fn preview(
     }
     let mut reads = summaries(tables, false);
     reads.extend((0..perms.len()).map(|i| sql::permissions(2 * i + 2)));
-    let sets = conn.results(&sql::Read::batch(reads), &params).await?;
+    let reads = sql::Read::batch(reads);
+    // The keys share the request unless the parameters would pass the
+    // server's limit (many tables, each adding two).
+    let shared = params.len() + unsent.params() <= SERVER_PARAMS;
+    let offset = if shared { params.len() } else { 0 };
+    let sets = match unsent.take(offset) {
+        Some((keys, key_params)) if shared => {
+            params.extend(key_params.iter().map(|v| v as &dyn ToSql));
+            conn.scratch_then_results(&keys, &reads, &params).await?
+        }
+        Some((keys, key_params)) => {
+            let key_params: Vec<&dyn ToSql> = key_params.iter().map(|v| v as &dyn ToSql).collect();
+            conn.scratch(&keys, &key_params).await?;
+            conn.results(&reads, &params).await?
+        }
+        None => conn.results(&reads, &params).await?,
+    };
     let n = tables.len();
     if sets.len() != n + perms.len() {
         bail!(

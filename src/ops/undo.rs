@@ -207,13 +207,14 @@ async fn preview(
         })
     });
     let counts: Vec<usize> = (0..tables.len()).map(|i| j.table_rows(i)).collect();
-    undo::upload_keys(conn, &tables, &counts, keys).await?;
+    let (_, unsent) = undo::upload_keys(conn, &tables, &counts, keys).await?;
     let perms: Vec<(String, String, String)> = j
         .tables
         .iter()
         .map(|t| (t.schema.clone(), t.table.clone(), t.owner_column.clone()))
         .collect();
-    let (summaries, left, permissions) = undo::preview(conn, &tables, &j.pool.id, &perms).await?;
+    let (summaries, left, permissions) =
+        undo::preview(conn, &tables, &j.pool.id, &perms, unsent).await?;
     let first = first.into_inner().unwrap_or_default();
     let preview = j
         .tables

@@ -279,7 +279,17 @@ fn decode_rpc(r: &mut Reader<'_>) -> Result<Request, DecodeError> {
     executesql_params(raw).map_err(DecodeError::Sql)
 }
 
+/// The most parameters SQL Server takes in one RPC, sp_executesql's
+/// statement and declaration among them.
+pub const MAX_RPC_PARAMS: usize = 2100;
+
 fn executesql_params(raw: Vec<RawParam>) -> Result<Request, SqlError> {
+    if raw.len() > MAX_RPC_PARAMS {
+        return Err(SqlError::new(
+            8003,
+            "The incoming request has too many parameters. The server supports a maximum of 2100 parameters. Reduce the number of parameters and resend the request.",
+        ));
+    }
     let mut it = raw.into_iter();
     let sql = match it.next().map(|p| p.value) {
         Some(Value::Text(s)) => s,
@@ -538,6 +548,36 @@ mod tests {
             }
         );
         assert_eq!(d.transaction, Some(42));
+    }
+
+    #[test]
+    fn an_rpc_of_more_than_2100_parameters_is_refused_as_sql_server_refuses_it() {
+        // The statement and the declaration are two of the 2100.
+        for (n, ok) in [(2098, true), (2099, false)] {
+            let mut v = Vec::new();
+            let decl: Vec<String> = (1..=n).map(|i| format!("@P{i} int")).collect();
+            for i in 1..=n {
+                put_b_varchar(&mut v, &format!("@P{i}"));
+                v.extend_from_slice(&[0, ty::INTN, 4, 4]);
+                v.extend_from_slice(&(i as i32).to_le_bytes());
+            }
+            let msg = tiberius_rpc("SELECT @P1", &decl.join(", "), &v);
+            match decode(&msg) {
+                Ok(d) => {
+                    assert!(ok, "{n} parameters were taken");
+                    let Request::ExecuteSql { params, .. } = d.request else {
+                        panic!("not sp_executesql");
+                    };
+                    assert_eq!(params.len(), n);
+                }
+                Err(DecodeError::Sql(e)) => {
+                    assert!(!ok, "{n}: {e:?}");
+                    assert_eq!((e.number, e.severity), (8003, 16));
+                    assert!(e.message.contains("maximum of 2100 parameters"));
+                }
+                Err(e) => panic!("{n}: {e:?}"),
+            }
+        }
     }
 
     #[test]
