@@ -365,7 +365,25 @@ impl Inspection {
 /// Reads where the tool is connected (with the availability-group database
 /// ID on SQL Server 2012 and later, a second request).
 pub async fn server_info(conn: &mut Connection) -> Result<ServerInfo> {
-    let rows = conn.rows(&sql::server_info(), &[]).await?;
+    server_info_after(conn, None).await
+}
+
+/// [`server_info`], its first request preceded by `scratch` (statements on
+/// the session's own temporary tables, such as undo's key tables), which
+/// saves the round trip they would take alone.
+pub async fn server_info_after(
+    conn: &mut Connection,
+    scratch: Option<&sql::Scratch>,
+) -> Result<ServerInfo> {
+    let rows = match scratch {
+        Some(s) => conn
+            .scratch_then_results(s, &sql::server_info(), &[])
+            .await?
+            .into_iter()
+            .next()
+            .unwrap_or_default(),
+        None => conn.rows(&sql::server_info(), &[]).await?,
+    };
     let mut info = server_from(conn, &rows)?;
     if info.major_version() >= 11 {
         let rows = conn.rows(&sql::group_database_id(), &[]).await?;

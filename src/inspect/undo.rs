@@ -66,8 +66,27 @@ const SERVER_PARAMS: usize = 2098;
 /// The most rows one VALUES list takes (SQL Server's limit).
 const ROWS_PER_INSERT: usize = 1000;
 
-/// Creates the temporary key tables, then sends the keys once, read from
-/// the journal as they are sent (`keys` are `(table index, key)` in the
+/// The temporary key tables (`#rgs_undo_N`, one per journalled table), in
+/// one batch for [`upload_keys`]'s caller to send before it (with its
+/// first request: see [`super::server_info_after`]).
+pub fn key_tables(tables: &[UndoTable]) -> Result<sql::Scratch> {
+    let creates = tables
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            sql::undo_keys_create(&t.quoted, i + 1, &t.key_types).ok_or_else(|| {
+                anyhow!(
+                    "{}: the journal names a key column type this tool cannot send back",
+                    t.quoted.table
+                )
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(sql::Scratch::batch(creates))
+}
+
+/// Sends the keys once into the tables [`key_tables`] made, read from the
+/// journal as they are sent (`keys` are `(table index, key)` in the
 /// journal's order, which keeps a table's rows together): a table of at
 /// least [`BULK_FROM`] keys (`counts`, from the journal) by bulk load
 /// ([`Connection::bulk_scratch`]), smaller ones in INSERT ... VALUES
@@ -81,16 +100,6 @@ pub async fn upload_keys(
     keys: impl Iterator<Item = Result<(usize, Vec<DbValue>)>>,
 ) -> Result<(Vec<u64>, UnsentKeys)> {
     let mut batch = Batch::default();
-    for (i, t) in tables.iter().enumerate() {
-        batch.statements.push(Pending::Create(
-            sql::undo_keys_create(&t.quoted, i + 1, &t.key_types).ok_or_else(|| {
-                anyhow!(
-                    "{}: the journal names a key column type this tool cannot send back",
-                    t.quoted.table
-                )
-            })?,
-        ));
-    }
     let mut sent = vec![0; tables.len()];
     let mut keys = keys.peekable();
     while let Some(first) = keys.peek() {
@@ -111,8 +120,7 @@ pub async fn upload_keys(
             _ => None,
         });
         if counts.get(t).copied().unwrap_or(0) >= BULK_FROM {
-            // The tables must exist before their bulk load.
-            batch.flush(conn).await?;
+            // Keys before it wait in `batch`, and keep waiting.
             sent[t] += conn.bulk_scratch(t + 1, run).await?;
         } else {
             for key in run {
@@ -125,9 +133,8 @@ pub async fn upload_keys(
     Ok((sent, UnsentKeys(batch)))
 }
 
-/// The key tables' statements [`upload_keys`] left for the next request:
-/// its last INSERT batch (with the CREATEs, when nothing was bulk-loaded),
-/// at most [`PARAMS_PER_REQUEST`] parameters.
+/// The INSERT batch [`upload_keys`] left for the next request: at most
+/// [`PARAMS_PER_REQUEST`] parameters.
 pub struct UnsentKeys(Batch);
 
 impl UnsentKeys {
@@ -147,29 +154,22 @@ impl UnsentKeys {
     }
 }
 
-/// A statement of a [`Batch`]: a key table's CREATE, or an INSERT of `rows`
-/// keys into table `n` whose parameters start at the batch's `first`.
-enum Pending {
-    Create(sql::Scratch),
-    Insert {
-        quoted: QuotedTable,
-        n: usize,
-        rows: usize,
-        first: usize,
-    },
+/// An INSERT of a [`Batch`]: `rows` keys into table `n`, its parameters
+/// starting at the batch's `first`.
+struct Pending {
+    quoted: QuotedTable,
+    n: usize,
+    rows: usize,
+    first: usize,
 }
 
 /// `statements` as one batch, their parameters shifted by `offset`.
 fn render(statements: Vec<Pending>, offset: usize) -> sql::Scratch {
-    sql::Scratch::batch(statements.into_iter().map(|p| match p {
-        Pending::Create(s) => s,
-        Pending::Insert {
-            quoted,
-            n,
-            rows,
-            first,
-        } => sql::undo_keys_insert(&quoted, n, rows, first + offset),
-    }))
+    sql::Scratch::batch(
+        statements
+            .into_iter()
+            .map(|p| sql::undo_keys_insert(&p.quoted, p.n, p.rows, p.first + offset)),
+    )
 }
 
 /// INSERT ... VALUES statements of keys waiting to be sent, with their
@@ -210,7 +210,7 @@ impl Batch {
     /// Ends the INSERT being filled.
     fn close(&mut self) {
         if let (Some((n, first, rows)), Some(quoted)) = (self.open.take(), self.quoted.take()) {
-            self.statements.push(Pending::Insert {
+            self.statements.push(Pending {
                 quoted,
                 n,
                 rows,

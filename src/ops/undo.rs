@@ -7,7 +7,7 @@ use crate::apply::{self, WriteOptions};
 use crate::connect::Connection;
 use crate::error::{Stop, EXIT_OK};
 use crate::inspect::undo::LeftAlone;
-use crate::inspect::{self, server_info, undo, Identity};
+use crate::inspect::{self, undo, Identity};
 use crate::journal::{self, Audit, Journal, Kind, RowChange, Status, UndoRow, UndoTablePreview};
 use crate::report::json::{undo_json, write_json, UndoCounts};
 use crate::report::{self, UndoOutcome, HUMAN_OBJECT_LIMIT};
@@ -48,8 +48,12 @@ pub async fn run(ctx: &Context, args: &UndoArgs) -> Result<u8> {
     if !args.dry_run {
         journal::check_new_path(&undo_path)?;
     }
+    let key_tables = undo::key_tables(&fix.journalled_tables()?)?;
     let mut conn = ctx.connect().await?;
-    let server = server_info(&mut conn).await?;
+    // The key tables are the session's own (tempdb): made with the first
+    // request, before the identity check, they change nothing of any
+    // database.
+    let server = inspect::server_info_after(&mut conn, Some(&key_tables)).await?;
     let identity_override = check_identity(args, &fix, &server.identity)?;
     let progress = ctx.progress(&format!(
         "Reading the {} journalled row(s)",
