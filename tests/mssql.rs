@@ -93,6 +93,19 @@ fn nulls() -> i64 {
     .sum()
 }
 
+/// `fix --yes --no-snapshot`, which must succeed; its journal's folder
+/// (kept while the test needs it) and path.
+fn fix_yes() -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let j = dir.path().join("j.json");
+    tool()
+        .args(["fix", "--yes", "--no-snapshot", "--journal"])
+        .arg(&j)
+        .assert()
+        .code(0);
+    (dir, j)
+}
+
 fn tool() -> Command {
     let mut c = Command::cargo_bin("rgs-repair").unwrap();
     c.env_clear().env("RGS_CONNECTION_STRING", conn_string());
@@ -685,13 +698,7 @@ fn mssql_a_large_undo_bulk_loads_its_keys_and_is_summed_up_on_the_server() {
     // the fix so that the left-alone listing runs too.
     run_script("INSERT INTO [dbo].[AgentGroups] ([ID], [Name], [RoutingMethod], [AgentAlertTime], [ParticipationPolicy], [OwnerPoolId]) SELECT TOP (6000) NEWID(), N'bulk ' + CAST(ROW_NUMBER() OVER (ORDER BY a.[object_id]) AS nvarchar(20)), 0, 20, 0, NULL FROM sys.all_objects AS a CROSS JOIN sys.all_objects AS b").unwrap();
     let before = nulls();
-    let dir = tempfile::tempdir().unwrap();
-    let j = dir.path().join("j.json");
-    tool()
-        .args(["fix", "--yes", "--no-snapshot", "--journal"])
-        .arg(&j)
-        .assert()
-        .code(0);
+    let (_dir, j) = fix_yes();
     assert_eq!(nulls(), 0);
     run_script("UPDATE [dbo].[AgentGroups] SET [OwnerPoolId] = NULL WHERE [Name] = N'bulk 1'")
         .unwrap();
@@ -764,13 +771,7 @@ fn mssql_undo_sends_its_last_keys_with_its_preview_up_to_the_parameter_limit() {
     let more = 1981 - nulls() - extra();
     run_script(&format!("INSERT INTO [dbo].[ExtraObjects00] ([ID], [Name], [OwnerPoolId]) SELECT TOP ({more}) NEWID(), N'more', NULL FROM sys.all_objects AS a CROSS JOIN sys.all_objects AS b")).unwrap();
     assert_eq!(nulls() + extra(), 1981);
-    let dir = tempfile::tempdir().unwrap();
-    let j = dir.path().join("j.json");
-    tool()
-        .args(["fix", "--yes", "--no-snapshot", "--journal"])
-        .arg(&j)
-        .assert()
-        .code(0);
+    let (_dir, j) = fix_yes();
     assert_eq!(nulls() + extra(), 0);
     tool()
         .args(["undo", "--yes", "--journal"])
