@@ -192,13 +192,19 @@ fn spawn_fix(
 #[cfg(unix)]
 fn interrupted_fix(sb: &rgs_sandbox::Sandbox, dir: &std::path::Path) -> std::process::Output {
     let child = spawn_fix(sb, dir, &[]);
-    std::thread::sleep(Duration::from_millis(1200));
+    signal_after(&child, "-INT", 1200);
+    child.wait_with_output().unwrap()
+}
+
+/// Sends `signal` (`-INT`, `-TERM`) to `child` after `ms` milliseconds.
+#[cfg(unix)]
+fn signal_after(child: &std::process::Child, signal: &str, ms: u64) {
+    std::thread::sleep(Duration::from_millis(ms));
     let status = std::process::Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args([signal, &child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    child.wait_with_output().unwrap()
 }
 
 #[cfg(unix)]
@@ -317,12 +323,7 @@ fn sigterm_during_a_lock_wait_rolls_back_and_exits_4() {
     );
     let dir = tempfile::tempdir().unwrap();
     let child = spawn_fix(&sb, dir.path(), &["--lock-timeout", "30"]);
-    std::thread::sleep(Duration::from_millis(2000));
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    signal_after(&child, "-TERM", 2000);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(4), "{stderr}");
